@@ -1,0 +1,1 @@
+"""Anlauf: a volunteer-matching marketplace for integration work."""

@@ -1,0 +1,121 @@
+"""Users, their languages, browser sessions, API tokens and one-time account tokens."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.db import Base, IdMixin, TimestampMixin, utcnow
+
+ROLES = ("volunteer", "seeker", "organisation", "coordinator", "admin")
+SELF_REGISTER_ROLES = ("volunteer", "seeker", "organisation")
+LEVELS = ("native", "fluent", "basic")
+VETTING_STATUSES = ("pending", "approved", "rejected")
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(8), default="de")
+    email_verified_at: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Volunteers only: the latest vetting decision, kept here so that matching can filter in SQL.
+    vetting_status: Mapped[str | None] = mapped_column(String(16))
+    police_certificate_until: Mapped[date | None]
+    # How many open matches a volunteer is willing to receive at once.
+    max_open_matches: Mapped[int] = mapped_column(default=5)
+
+    languages: Mapped[list[UserLanguage]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="UserLanguage.position",
+    )
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("coordinator", "admin")
+
+
+class UserLanguage(Base):
+    __tablename__ = "user_languages"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    level: Mapped[str] = mapped_column(String(8), default="fluent")
+    position: Mapped[int] = mapped_column(default=0)
+
+    user: Mapped[User] = relationship(back_populates="languages")
+
+
+class WebSession(TimestampMixin, Base):
+    """A browser session held on the server, so it can be revoked; the cookie holds a secret
+    whose SHA-256 is the key here."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class ApiToken(TimestampMixin, Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AccountToken(TimestampMixin, Base):
+    """A single-use token mailed to the user: email verification or password reset."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index("ix_account_tokens_user_purpose", "user_id", "purpose"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(254))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class CoordinatorRegion(Base):
+    __tablename__ = "coordinator_regions"
+    __table_args__ = (UniqueConstraint("user_id", "region_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
+
+
+class OidcIdentity(TimestampMixin, Base):
+    """A login through an OpenID Connect provider, identified by issuer plus subject."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,365 @@
+"""Account use cases: register, verify, log in, sessions and tokens, reset, profile, deletion."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import AccountToken, ApiToken, User, UserLanguage, WebSession
+from market.accounts.schemas import MePatch, RegisterIn
+from market.db import utcnow
+from market.errors import Forbidden, Invalid
+from market.organisations.models import Organisation, OrganisationMember
+from market.security import digest, hash_password, new_secret, verify_password
+from market.settings import Settings
+from notifications.mail import queue_mail
+
+VERIFY = "verify_email"
+RESET = "reset_password"
+TOKEN_LIFETIME = {VERIFY: timedelta(days=7), RESET: timedelta(hours=2)}
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def by_email(session: AsyncSession, email: str) -> User | None:
+    stmt = select(User).where(User.email == normalise_email(email))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def set_languages(user: User, skills: list[tuple[str, str]]) -> None:
+    user.languages = [
+        UserLanguage(code=code, level=level, position=i) for i, (code, level) in enumerate(skills)
+    ]
+
+
+async def _mail_token(
+    session: AsyncSession, settings: Settings, user: User, purpose: str
+) -> str:
+    secret = new_secret()
+    session.add(
+        AccountToken(
+            id=digest(secret),
+            user_id=user.id,
+            purpose=purpose,
+            email=user.email,
+            expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+        )
+    )
+    path = "/verify-email" if purpose == VERIFY else "/reset-password"
+    return f"{settings.base_url.rstrip('/')}{path}?{urlencode({'token': secret})}"
+
+
+async def register(session: AsyncSession, settings: Settings, data: RegisterIn) -> None:
+    """Create the account and mail a verification link; the same outward result either way.
+
+    If the address is taken we change nothing and tell its owner by mail instead, so the
+    answer never reveals who is registered.
+    """
+    if data.role == "organisation" and data.organisation is None:
+        raise Invalid.one("organisation.name", "Please give the organisation's name.")
+    if data.role != "organisation" and data.organisation is not None:
+        raise Invalid.one("organisation", "Only organisation accounts have an organisation.")
+    existing = await by_email(session, data.email)
+    if existing is not None:
+        base = settings.base_url.rstrip("/")
+        await queue_mail(
+            session,
+            to=existing.email,
+            template="already_registered",
+            locale=existing.locale,
+            context={
+                "name": existing.display_name,
+                "login_link": f"{base}/login",
+                "reset_link": f"{base}/forgot-password",
+            },
+            essential=True,
+        )
+        return
+    user = User(
+        email=data.email,
+        password_hash=await hash_password(
+            data.password, settings.argon2_memory_kib, settings.argon2_time_cost
+        ),
+        display_name=data.display_name,
+        role=data.role,
+        locale=data.locale,
+        vetting_status="pending" if data.role == "volunteer" else None,
+    )
+    set_languages(user, [(s.code, s.level) for s in data.languages])
+    session.add(user)
+    await session.flush()
+    if data.organisation is not None:
+        org = Organisation(name=data.organisation.name, website=data.organisation.website)
+        session.add(org)
+        await session.flush()
+        session.add(OrganisationMember(organisation_id=org.id, user_id=user.id, role="owner"))
+    await send_verification(session, settings, user)
+
+
+async def send_verification(session: AsyncSession, settings: Settings, user: User) -> None:
+    link = await _mail_token(session, settings, user, VERIFY)
+    await queue_mail(
+        session,
+        to=user.email,
+        template="verify_email",
+        locale=user.locale,
+        context={"name": user.display_name, "link": link},
+        essential=True,
+    )
+
+
+async def _take_token(session: AsyncSession, secret: str, purpose: str) -> AccountToken:
+    token = await session.get(AccountToken, digest(secret.strip()))
+    if (
+        token is None
+        or token.purpose != purpose
+        or token.used_at is not None
+        or token.expires_at <= utcnow()
+    ):
+        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    token.used_at = utcnow()
+    return token
+
+
+async def verify_email(session: AsyncSession, secret: str) -> User:
+    token = await _take_token(session, secret, VERIFY)
+    user = await session.get(User, token.user_id)
+    if user is None or user.email != token.email:
+        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    return user
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, email: str, password: str
+) -> User | None:
+    user = await by_email(session, email)
+    usable = user is not None and user.is_active and user.deleted_at is None
+    ok = await verify_password(
+        user.password_hash if usable and user is not None else None,
+        password,
+        settings.argon2_memory_kib,
+        settings.argon2_time_cost,
+    )
+    return user if ok and usable else None
+
+
+async def issue_api_token(
+    session: AsyncSession, settings: Settings, user: User
+) -> tuple[str, int]:
+    secret = new_secret()
+    session.add(
+        ApiToken(
+            id=digest(secret),
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(seconds=settings.token_seconds),
+        )
+    )
+    return secret, settings.token_seconds
+
+
+async def start_web_session(
+    session: AsyncSession, settings: Settings, user: User, user_agent: str | None
+) -> str:
+    secret = new_secret()
+    session.add(
+        WebSession(
+            id=digest(secret),
+            user_id=user.id,
+            csrf_token=new_secret(),
+            expires_at=utcnow() + timedelta(days=settings.session_days),
+            user_agent=(user_agent or "")[:200],
+        )
+    )
+    return secret
+
+
+async def end_web_session(session: AsyncSession, web_session: WebSession) -> None:
+    web_session.revoked_at = utcnow()
+
+
+async def revoke_sessions(
+    session: AsyncSession, user_id: str, *, keep_session_id: str | None = None
+) -> None:
+    """End every browser session and API token of a user, except the one in use."""
+    now = utcnow()
+    stmt = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    if keep_session_id:
+        stmt = stmt.where(WebSession.id != keep_session_id)
+    await session.execute(stmt.values(revoked_at=now))
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def request_password_reset(session: AsyncSession, settings: Settings, email: str) -> None:
+    """Mail a reset link if the account exists; the caller answers the same either way."""
+    user = await by_email(session, email)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        return
+    link = await _mail_token(session, settings, user, RESET)
+    await queue_mail(
+        session,
+        to=user.email,
+        template="reset_password",
+        locale=user.locale,
+        context={"name": user.display_name, "link": link},
+        essential=True,
+    )
+
+
+async def reset_password(
+    session: AsyncSession, settings: Settings, secret: str, password: str
+) -> User:
+    token = await _take_token(session, secret, RESET)
+    user = await session.get(User, token.user_id)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    await _set_password(session, settings, user, password)
+    # The mail reached its owner, so the address is proven too.
+    if user.email_verified_at is None and user.email == token.email:
+        user.email_verified_at = utcnow()
+    await revoke_sessions(session, user.id)
+    return user
+
+
+async def _set_password(
+    session: AsyncSession, settings: Settings, user: User, password: str
+) -> None:
+    user.password_hash = await hash_password(
+        password, settings.argon2_memory_kib, settings.argon2_time_cost
+    )
+    user.password_changed_at = utcnow()
+    # Outstanding reset links die with the old password.
+    await session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.user_id == user.id,
+            AccountToken.purpose == RESET,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    current: str,
+    new: str,
+    keep_session_id: str | None,
+) -> None:
+    if not await verify_password(
+        user.password_hash, current, settings.argon2_memory_kib, settings.argon2_time_cost
+    ):
+        raise Invalid.one("current_password", "This is not your current password.")
+    await _set_password(session, settings, user, new)
+    await revoke_sessions(session, user.id, keep_session_id=keep_session_id)
+
+
+async def update_profile(session: AsyncSession, user: User, patch: MePatch) -> User:
+    if patch.display_name is not None:
+        user.display_name = patch.display_name
+    if patch.locale is not None:
+        user.locale = patch.locale
+    if patch.languages is not None:
+        set_languages(user, [(s.code, s.level) for s in patch.languages])
+    await session.flush()
+    return user
+
+
+async def organisation_of(session: AsyncSession, user_id: str) -> Organisation | None:
+    stmt = (
+        select(Organisation)
+        .join(OrganisationMember, OrganisationMember.organisation_id == Organisation.id)
+        .where(OrganisationMember.user_id == user_id)
+        .order_by(OrganisationMember.created_at)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_account(
+    session: AsyncSession, settings: Settings, user: User, password: str
+) -> None:
+    """Close the posts and erase personal data; partners keep conversations, shown as deleted."""
+    if not await verify_password(
+        user.password_hash, password, settings.argon2_memory_kib, settings.argon2_time_cost
+    ):
+        raise Forbidden("The password is not correct.")
+    from market.posts.services import close_all_of_author
+
+    await close_all_of_author(session, user.id)
+    await revoke_sessions(session, user.id)
+    await session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
+    now = utcnow()
+    user.email = f"deleted-{user.id}@invalid"
+    user.display_name = ""
+    user.password_hash = None
+    user.is_active = False
+    user.deleted_at = now
+    user.languages = []
+    user.police_certificate_until = None
+    await session.flush()
+
+
+async def create_staff(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    region_ids: list[str] | None = None,
+) -> User:
+    from market.accounts.models import CoordinatorRegion
+
+    if await by_email(session, email) is not None:
+        raise Invalid.one("email", "An account with this address exists already.")
+    user = User(
+        email=normalise_email(email),
+        display_name=name,
+        role=role,
+        password_hash=await hash_password(
+            password, settings.argon2_memory_kib, settings.argon2_time_cost
+        ),
+        email_verified_at=utcnow(),
+    )
+    session.add(user)
+    await session.flush()
+    for region_id in region_ids or []:
+        session.add(CoordinatorRegion(user_id=user.id, region_id=region_id))
+    return user
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+
+def me(user: User, organisation: Organisation | None) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role,
+        "locale": user.locale,
+        "languages": [{"code": lang.code, "level": lang.level} for lang in user.languages],
+        "email_verified": user.email_verified,
+        "vetting": {"status": user.vetting_status or "pending"}
+        if user.role == "volunteer"
+        else None,
+        "organisation": {"id": organisation.id, "name": organisation.name, "status": organisation.status}
+        if organisation
+        else None,
+    }

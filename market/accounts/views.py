@@ -1,0 +1,361 @@
+"""HTML pages for accounts: sign up, email check, log in and out, password reset, profile, deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from market import forms
+from market.accounts import services
+from market.accounts.export import export_user
+from market.accounts.models import SELF_REGISTER_ROLES, User
+from market.accounts.schemas import (
+    DeleteIn,
+    MePatch,
+    PasswordChangeIn,
+    RegisterIn,
+    ResetIn,
+    ResetRequestIn,
+    TokenIn,
+)
+from market.errors import Forbidden, Invalid
+from market.forms import N_, page, text
+from market.i18n import LOCALES, get_locale, gettext, locale_label
+from market.web import (
+    CSRF_COOKIE,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    client_ip,
+    current_user,
+    db,
+    form_with_csrf,
+    login_redirect,
+    redirect,
+    safe_next,
+    settings_of,
+)
+
+MSG_BAD_LOGIN = N_("The email address or the password is not correct.")
+MSG_NOT_SAME = N_("The two passwords are not the same.")
+MSG_BAD_PASSWORD = N_("The password is not correct.")
+MSG_SAVED = N_("Your changes are saved.")
+MSG_PASSWORD_CHANGED = N_("Your password is changed.")
+MSG_PASSWORD_RESET = N_("Your new password is saved. Please log in.")
+YEAR = 365 * 24 * 3600
+
+
+def _with_msg(path: str, message: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}msg={quote(message)}"
+
+
+def _set_lang(response: Response, locale: str) -> None:
+    response.set_cookie(LANG_COOKIE, locale, max_age=YEAR, samesite="lax", path="/")
+
+
+def _clear_session(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings_of(request).secure_cookies,
+    )
+
+
+def _language_context(form: FormData | None, skills: Any = ()) -> dict[str, Any]:
+    return {
+        "language_rows": forms.slot_values(form, skills),
+        "language_options": forms.language_options(),
+        "level_options": list(forms.LEVEL_LABELS.items()),
+    }
+
+
+# --- Sign up
+
+
+REGISTER_FIELDS = {"organisation.name": "org_name", "organisation.website": "org_website",
+                   "organisation": "org_name"}
+
+
+def _register_context(form: FormData | None, errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "form": form or {},
+        "errors": errors,
+        "role_options": [(r, gettext(forms.ROLE_LABELS[r])) for r in SELF_REGISTER_ROLES],
+        "locales": [(code, locale_label(code)) for code in LOCALES],
+        **_language_context(form),
+    }
+
+
+async def register(request: Request) -> Response:
+    if request.method == "GET":
+        role = request.query_params.get("role", "")
+        initial = {"role": role if role in SELF_REGISTER_ROLES else "", "locale": get_locale()}
+        return await page(request, "accounts/register.html", _register_context(None, {}) | {"form": initial})
+    form = await form_with_csrf(request)
+    role = text(form, "role")
+    skills, rows = forms.language_slots(form)
+    data = forms.present(
+        email=text(form, "email"),
+        password=form.get("password") or "",
+        display_name=text(form, "display_name"),
+        role=role,
+        locale=text(form, "locale"),
+        languages=skills,
+    )
+    if role == "organisation":
+        data["organisation"] = forms.present(name=text(form, "org_name"), website=text(form, "org_website"))
+    rename = forms.slot_renamer(rows, REGISTER_FIELDS)
+    parsed, errors = forms.parse(RegisterIn, data, rename)
+    if parsed is not None:
+        await request.app.state.limiter.hit("register", account=parsed.email, ip=client_ip(request))
+        try:
+            await services.register(db(request), settings_of(request), parsed)
+        except Invalid as exc:
+            errors = forms.errors_of(exc, rename)
+    if errors:
+        return await page(request, "accounts/register.html", _register_context(form, errors), status_code=422)
+    return redirect("/register/sent")
+
+
+async def register_sent(request: Request) -> Response:
+    return await page(request, "accounts/check_email.html", {"reason": "register"})
+
+
+async def verify_email(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    try:
+        if len(token) < 10 or len(token) > 200:
+            raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+        await services.verify_email(db(request), token)
+    except Invalid:
+        return await page(request, "accounts/verified.html", {"ok": False}, status_code=400)
+    return await page(request, "accounts/verified.html", {"ok": True})
+
+
+# --- Log in and out
+
+
+async def login(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        if await current_user(request) is not None:
+            return redirect(next_url)
+        return await page(request, "accounts/login.html", {"form": {}, "errors": {}, "next": next_url})
+    form = await form_with_csrf(request)
+    next_url = safe_next(text(form, "next") or next_url)
+    parsed, errors = forms.parse(
+        TokenIn, forms.present(email=text(form, "email"), password=form.get("password") or "")
+    )
+    user = None
+    session, settings = db(request), settings_of(request)
+    if parsed is not None:
+        await request.app.state.limiter.hit("login", account=parsed.email, ip=client_ip(request))
+        user = await services.authenticate(session, settings, parsed.email, parsed.password)
+        if user is None:
+            errors = {"": MSG_BAD_LOGIN}
+    if user is None:
+        context = {"form": {"email": text(form, "email")}, "errors": errors, "next": next_url}
+        return await page(request, "accounts/login.html", context, status_code=422)
+    secret = await services.start_web_session(
+        session, settings, user, request.headers.get("user-agent")
+    )
+    response = redirect(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=settings.session_days * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    # A fresh CSRF token after login, so a token planted before it is worth nothing.
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    _set_lang(response, user.locale)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await form_with_csrf(request)
+    await current_user(request)  # loads request.state.web_session
+    web_session = getattr(request.state, "web_session", None)
+    if web_session is not None:
+        await services.end_web_session(db(request), web_session)
+    response = redirect("/")
+    _clear_session(request, response)
+    return response
+
+
+# --- Forgotten password
+
+
+async def forgot_password(request: Request) -> Response:
+    if request.method == "GET":
+        return await page(request, "accounts/forgot.html", {"form": {}, "errors": {}})
+    form = await form_with_csrf(request)
+    parsed, errors = forms.parse(ResetRequestIn, forms.present(email=text(form, "email")))
+    if parsed is None:
+        return await page(request, "accounts/forgot.html", {"form": form, "errors": errors}, status_code=422)
+    await request.app.state.limiter.hit("reset", account=parsed.email, ip=client_ip(request))
+    await services.request_password_reset(db(request), settings_of(request), parsed.email)
+    return redirect("/forgot-password/sent")
+
+
+async def forgot_sent(request: Request) -> Response:
+    return await page(request, "accounts/check_email.html", {"reason": "reset"})
+
+
+async def reset_password(request: Request) -> Response:
+    if request.method == "GET":
+        token = request.query_params.get("token", "")
+        return await page(request, "accounts/reset.html", {"token": token, "errors": {}})
+    form = await form_with_csrf(request)
+    token = text(form, "token")
+    password = str(form.get("password") or "")
+    parsed, errors = forms.parse(ResetIn, forms.present(token=token, password=password))
+    if password and password != form.get("password_confirm"):
+        errors.setdefault("password_confirm", MSG_NOT_SAME)
+    if parsed is not None and not errors:
+        await request.app.state.limiter.hit("reset", account=None, ip=client_ip(request))
+        try:
+            await services.reset_password(db(request), settings_of(request), parsed.token, parsed.password)
+        except Invalid as exc:
+            errors = forms.errors_of(exc)
+    if errors:
+        return await page(request, "accounts/reset.html", {"token": token, "errors": errors}, status_code=422)
+    return redirect(_with_msg("/login", MSG_PASSWORD_RESET))
+
+
+# --- Profile
+
+
+async def _account_page(
+    request: Request,
+    user: User,
+    *,
+    form: FormData | None = None,
+    errors: dict[str, str] | None = None,
+    password_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    organisation = await services.organisation_of(db(request), user.id)
+    values = form or {"display_name": user.display_name, "locale": user.locale}
+    context = {
+        "form": values,
+        "errors": errors or {},
+        "password_errors": password_errors or {},
+        "organisation": organisation,
+        "locales": [(code, locale_label(code)) for code in LOCALES],
+        **_language_context(form, user.languages),
+    }
+    return await page(request, "accounts/account.html", context, status_code=status_code)
+
+
+async def account(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if request.method == "GET":
+        return await _account_page(request, user)
+    form = await form_with_csrf(request)
+    skills, rows = forms.language_slots(form)
+    data = forms.present(display_name=text(form, "display_name"), locale=text(form, "locale"))
+    data["languages"] = skills  # an empty list clears them
+    if "display_name" not in data:
+        data["display_name"] = ""  # a blank name is an error, not "unchanged"
+    rename = forms.slot_renamer(rows)
+    patch, errors = forms.parse(MePatch, data, rename)
+    if patch is None:
+        return await _account_page(request, user, form=form, errors=errors, status_code=422)
+    old_locale = user.locale
+    await services.update_profile(db(request), user, patch)
+    response = redirect(_with_msg("/account", MSG_SAVED))
+    if user.locale != old_locale:
+        _set_lang(response, user.locale)
+    return response
+
+
+async def change_password(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_with_csrf(request)
+    new = str(form.get("new_password") or "")
+    data = forms.present(current_password=form.get("current_password") or "", new_password=new)
+    parsed, errors = forms.parse(PasswordChangeIn, data)
+    if new and new != form.get("new_password_confirm"):
+        errors.setdefault("new_password_confirm", MSG_NOT_SAME)
+    if parsed is not None and not errors:
+        web_session = getattr(request.state, "web_session", None)
+        try:
+            await services.change_password(
+                db(request),
+                settings_of(request),
+                user,
+                parsed.current_password,
+                parsed.new_password,
+                web_session.id if web_session is not None else None,
+            )
+        except Invalid as exc:
+            errors = forms.errors_of(exc)
+    if errors:
+        return await _account_page(request, user, password_errors=errors, status_code=422)
+    return redirect(_with_msg("/account", MSG_PASSWORD_CHANGED))
+
+
+async def export(request: Request) -> Response:
+    """Everything stored about the caller, as a JSON file (the right of access)."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    return JSONResponse(
+        await export_user(db(request), user),
+        headers={"Content-Disposition": 'attachment; filename="anlauf-my-data.json"'},
+    )
+
+
+async def delete_account(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if request.method == "GET":
+        return await page(request, "accounts/delete.html", {"errors": {}})
+    form = await form_with_csrf(request)
+    parsed, errors = forms.parse(DeleteIn, forms.present(password=form.get("password") or ""))
+    if parsed is not None:
+        try:
+            await services.delete_account(db(request), settings_of(request), user, parsed.password)
+        except Forbidden:
+            errors = {"password": MSG_BAD_PASSWORD}
+    if errors:
+        return await page(request, "accounts/delete.html", {"errors": errors}, status_code=422)
+    response = redirect("/goodbye")
+    _clear_session(request, response)
+    return response
+
+
+async def goodbye(request: Request) -> Response:
+    return await page(request, "accounts/goodbye.html")
+
+
+routes = [
+    Route("/register", register, methods=["GET", "POST"]),
+    Route("/register/sent", register_sent, methods=["GET"]),
+    Route("/verify-email", verify_email, methods=["GET"]),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/forgot-password", forgot_password, methods=["GET", "POST"]),
+    Route("/forgot-password/sent", forgot_sent, methods=["GET"]),
+    Route("/reset-password", reset_password, methods=["GET", "POST"]),
+    Route("/account", account, methods=["GET", "POST"]),
+    Route("/account/password", change_password, methods=["POST"]),
+    Route("/account/export", export, methods=["GET"]),
+    Route("/account/delete", delete_account, methods=["GET", "POST"]),
+    Route("/goodbye", goodbye, methods=["GET"]),
+]

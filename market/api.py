@@ -1,0 +1,182 @@
+"""JSON API plumbing: body parsing with limits, problem JSON, cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select, and_, or_
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from market.errors import (
+    BadRequest,
+    DomainError,
+    FieldError,
+    Invalid,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+MAX_JSON_BYTES = 64 * 1024
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, model: type[M], *, allow_empty: bool = False) -> M:
+    """Parse and validate a JSON body: 413, 415, 400 and 422 as API.md fixes them."""
+    body = await read_body(request)
+    if not body.strip():
+        if allow_empty:
+            return model.model_validate({})
+        raise BadRequest("The request body is empty; send a JSON object.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType()
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise Invalid.one("", "The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(validation_errors(exc)) from exc
+
+
+async def read_action(request: Request) -> None:
+    """Actions accept an empty body (or any small JSON object)."""
+    body = await read_body(request)
+    if body.strip():
+        try:
+            json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest() from exc
+
+
+def validation_errors(exc: ValidationError) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for err in exc.errors():
+        # Union branches put their tag names into loc; keep the real path only.
+        parts = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        errors.append(FieldError(".".join(parts), message))
+    return errors
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and (
+        part.startswith(("function-", "json-or-python", "lax-or-strict"))
+        or part in {"str", "int", "float", "dict[str,any]", "list[str]", "bool"}
+        or part.endswith("Location") or part.endswith("Language")
+    )
+
+
+def problem(exc: DomainError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+        "errors": [{"field": e.field, "message": e.message} for e in exc.errors],
+    }
+    return JSONResponse(
+        body, status_code=exc.status, headers=exc.headers, media_type="application/problem+json"
+    )
+
+
+def ok(data: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status_code)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# --- Cursor pagination over (created_at, id), newest first.
+
+
+def page_params(request: Request) -> tuple[int, tuple[datetime, str] | None]:
+    raw_limit = request.query_params.get("limit", "20")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise Invalid.one("limit", "limit must be a whole number from 1 to 100.") from None
+    if not 1 <= limit <= 100:
+        raise Invalid.one("limit", "limit must be a whole number from 1 to 100.")
+    cursor = request.query_params.get("cursor")
+    return limit, decode_cursor(cursor) if cursor else None
+
+
+def encode_cursor(created_at: datetime, ident: str) -> str:
+    raw = json.dumps([created_at.isoformat(), ident]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, ident = json.loads(raw)
+        return datetime.fromisoformat(created), str(ident)
+    except (binascii.Error, ValueError, TypeError, json.JSONDecodeError):
+        raise Invalid.one("cursor", "The cursor is not valid.") from None
+
+
+def paginate(
+    stmt: Select[Any],
+    created_col: Any,
+    id_col: Any,
+    limit: int,
+    cursor: tuple[datetime, str] | None,
+    *,
+    ascending: bool = False,
+) -> Select[Any]:
+    if cursor is not None:
+        at, ident = cursor
+        if ascending:
+            stmt = stmt.where(
+                or_(created_col > at, and_(created_col == at, id_col > ident))
+            )
+        else:
+            stmt = stmt.where(
+                or_(created_col < at, and_(created_col == at, id_col < ident))
+            )
+    order = (created_col.asc(), id_col.asc()) if ascending else (created_col.desc(), id_col.desc())
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def page(
+    rows: Sequence[Any],
+    limit: int,
+    serialise: Callable[[Any], Any],
+    key: Callable[[Any], tuple[datetime, str]],
+) -> dict[str, Any]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(*key(rows[-1])) if more and rows else None
+    return {"items": [serialise(r) for r in rows], "next_cursor": next_cursor}

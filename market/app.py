@@ -1,0 +1,147 @@
+"""The composition root: create_app(settings) builds the Starlette application."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from market import i18n
+from market.accounts import api as accounts_api
+from market.api import problem
+from market.db import make_engine, make_sessionmaker
+from market.errors import DomainError, NotFound
+from market.organisations import api as organisations_api
+from market.posts import api as posts_api
+from market.ratelimit import RateLimiter
+from market.settings import Settings
+from market.vetting import api as vetting_api
+from market.web import LocaleMiddleware, RequestTransaction, is_api, make_environment, render
+from notifications.outbox import Relay
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _features() -> None:
+    """Import the features that subscribe to events or register jobs."""
+    import market.features  # noqa: F401
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    from market.openapi import spec
+
+    return JSONResponse(spec())
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    if is_api(request):
+        return problem(exc)
+    return await render(
+        request,
+        "error.html",
+        {"status": exc.status, "title": exc.title, "detail": exc.detail},
+        status_code=exc.status,
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if is_api(request):
+        titles = {404: "Not found", 405: "Method not allowed"}
+        err = DomainError(
+            detail=exc.detail or "", status=exc.status_code, title=titles.get(exc.status_code, "Error")
+        )
+        return problem(err)
+    if exc.status_code == 404:
+        return await domain_error(request, NotFound("This page does not exist."))
+    return await render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "title": "Error", "detail": exc.detail},
+        status_code=exc.status_code,
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    if is_api(request):
+        return problem(DomainError(detail="Something went wrong on our side.", status=500, title="Internal error"))
+    return Response("Something went wrong on our side. Please try again.", status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    _features()
+    from market.views import routes as html_routes
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.limiter = RateLimiter(settings)
+        relay = Relay(app.state.sessionmaker, settings)
+        app.state.relay = relay
+        await relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await engine.dispose()
+
+    api_routes = [
+        *accounts_api.routes,
+        *posts_api.routes,
+        *vetting_api.routes,
+        *organisations_api.routes,
+        *_extra_api_routes(),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Mount("/api/v1", routes=api_routes),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            *html_routes,
+        ],
+        middleware=[Middleware(LocaleMiddleware), Middleware(RequestTransaction)],
+        exception_handlers={
+            DomainError: domain_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.jinja = make_environment()
+    i18n.translations.cache_clear()
+    return app
+
+
+def _extra_api_routes() -> list[Route]:
+    """Routes of features built on the foundation (matches, conversations, notifications)."""
+    from market.features import api_routes
+
+    return list(api_routes())

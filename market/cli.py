@@ -1,0 +1,207 @@
+"""`anlauf serve | worker | migrate | users create | geo import-postcodes | regions create | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.db import make_engine, make_sessionmaker
+from market.errors import DomainError
+from market.settings import Settings
+
+T = TypeVar("T")
+
+
+async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _migrate(settings: Settings) -> None:
+    from market.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from market.app import create_app
+
+    _migrate(settings)
+    if args.demo:
+        from market.demo import load_demo
+
+        created = asyncio.run(_in_transaction(settings, lambda s: load_demo(s, settings)))
+        print("Demo data loaded." if created else "The database is not empty; no demo data added.")
+    if not settings.redis_url:
+        print("Jobs run in this process (ANLAUF_REDIS_URL is not set).")
+    if not settings.smtp_url:
+        print(f"Mail is written to {settings.outbox_dir.resolve()} (ANLAUF_SMTP_URL is not set).")
+    print(f"Anlauf runs at http://{args.host}:{args.port}/")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",
+                proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        print("anlauf worker needs ANLAUF_REDIS_URL.", file=sys.stderr)
+        return 2
+    from market.worker import run
+
+    run()
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from market.accounts.services import create_staff
+    from market.posts.models import Region
+    from market.validation import _email, _password
+
+    try:
+        email = _email(args.email)
+        password = _password(_read_password())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(session: AsyncSession) -> str:
+        region_ids = []
+        for slug in args.region or []:
+            region = (await session.execute(select(Region).where(Region.slug == slug))).scalar_one_or_none()
+            if region is None:
+                raise DomainError(detail=f"There is no region {slug!r}.", status=422)
+            region_ids.append(region.id)
+        user = await create_staff(
+            session, settings, email=email, name=args.name, role=args.role,
+            password=password, region_ids=region_ids,
+        )
+        return user.id
+
+    try:
+        user_id = asyncio.run(_in_transaction(settings, work))
+    except DomainError as exc:
+        messages = "; ".join(e.message for e in exc.errors) or exc.detail
+        print(f"error: {messages}", file=sys.stderr)
+        return 1
+    print(f"Created {args.role} {email} ({user_id}).")
+    return 0
+
+
+def cmd_geo_import(args: argparse.Namespace, settings: Settings) -> int:
+    from market.posts.geo import import_postcodes
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"error: {path} does not exist.", file=sys.stderr)
+        return 2
+    try:
+        count = asyncio.run(_in_transaction(settings, lambda s: import_postcodes(s, path)))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Imported {count} postcodes.")
+    return 0
+
+
+def cmd_regions_create(args: argparse.Namespace, settings: Settings) -> int:
+    from market.posts.models import Region
+
+    async def work(session: AsyncSession) -> str:
+        region = Region(slug=args.slug, name=args.name, lat=args.lat, lon=args.lon,
+                        radius_km=args.radius_km)
+        session.add(region)
+        await session.flush()
+        return region.id
+
+    region_id = asyncio.run(_in_transaction(settings, work))
+    print(f"Created region {args.slug} ({region_id}).")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from market.demo import load_demo
+
+    _migrate(settings)
+    created = asyncio.run(_in_transaction(settings, lambda s: load_demo(s, settings)))
+    print("Demo data loaded." if created else "The database is not empty; no demo data added.")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anlauf", description="Anlauf volunteer-matching marketplace")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="apply migrations and serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the arq worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply migrations and exit").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="load demo data into an empty database").set_defaults(func=cmd_demo)
+
+    users = sub.add_parser("users", help="manage staff accounts").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create a coordinator or admin (password on stdin)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["coordinator", "admin"])
+    create.add_argument("--region", action="append", help="region slug (repeatable); none: all regions")
+    create.set_defaults(func=cmd_users_create)
+
+    geo = sub.add_parser("geo", help="geodata").add_subparsers(dest="action", required=True)
+    imp = geo.add_parser("import-postcodes", help="import a GeoNames postal-code file (txt or zip)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_geo_import)
+
+    regions = sub.add_parser("regions", help="regions served").add_subparsers(dest="action", required=True)
+    rc = regions.add_parser("create", help="add a region (a circle around a centre)")
+    rc.add_argument("--slug", required=True)
+    rc.add_argument("--name", required=True)
+    rc.add_argument("--lat", type=float, required=True)
+    rc.add_argument("--lon", type=float, required=True)
+    rc.add_argument("--radius-km", type=float, default=25.0)
+    rc.set_defaults(func=cmd_regions_create)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    settings = Settings()
+    func: Callable[[argparse.Namespace, Settings], int] = args.func
+    return func(args, settings)
+
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

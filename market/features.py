@@ -1,0 +1,17 @@
+"""The features built on the foundation: imported once so they subscribe to events and jobs."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+from starlette.routing import BaseRoute
+
+# Each module may define `routes` (JSON API under /api/v1); importing it registers its handlers.
+API_MODULES: tuple[str, ...] = ()
+
+
+def api_routes() -> Iterator[BaseRoute]:
+    for name in API_MODULES:
+        module = importlib.import_module(name)
+        yield from getattr(module, "routes", [])

@@ -1,0 +1,20 @@
+"""Imports every table so that Alembic and create_all see the whole schema."""
+
+from market.accounts.models import (  # noqa: F401
+    AccountToken,
+    ApiToken,
+    CoordinatorRegion,
+    OidcIdentity,
+    User,
+    UserLanguage,
+    WebSession,
+)
+from market.db import Base  # noqa: F401
+from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
+from market.posts.models import Post, PostLanguage, Postcode, Region  # noqa: F401
+from market.vetting.models import PostReview, Report, VettingDecision  # noqa: F401
+
+try:  # the notifications package owns the outbox and in-app notification tables
+    import notifications.models  # noqa: F401
+except ImportError:  # pragma: no cover - only while notifications is being built
+    pass

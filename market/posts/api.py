@@ -1,0 +1,121 @@
+"""JSON API for posts and reference data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from market import i18n
+from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
+from market.errors import Invalid
+from market.posts import geo, languages, queries, services, taxonomy
+from market.posts.models import Post
+from market.posts.schemas import PostIn, PostPatch, SearchIn
+from market.web import current_user, db, require_user, settings_of
+
+
+async def categories(request: Request) -> Response:
+    return ok(
+        [
+            {
+                "slug": c.slug,
+                "parent": c.parent,
+                "name": i18n.gettext(c.name),
+                "requires_police_certificate": taxonomy.requires_police_certificate(c.slug),
+            }
+            for c in taxonomy.ordered()
+        ]
+    )
+
+
+async def language_list(request: Request) -> Response:
+    return ok(languages.reference())
+
+
+async def parse_search(request: Request) -> tuple[SearchIn, tuple[float, float, float] | None]:
+    params = {k: v for k, v in request.query_params.items() if k not in ("limit", "cursor", "lang", "page")}
+    params = {k: v for k, v in params.items() if v != ""}
+    try:
+        search = SearchIn.model_validate(params)
+    except ValidationError as exc:
+        raise Invalid(validation_errors(exc)) from exc
+    near = None
+    if search.lat is not None or search.lon is not None:
+        if search.lat is None or search.lon is None:
+            raise Invalid.one("lat" if search.lat is None else "lon", "Give both lat and lon.")
+        near = (search.lat, search.lon, search.radius_km or 25.0)
+    elif search.place:
+        place = geo.find_city(search.place) or await geo.find_postcode(db(request), search.place)
+        if place is None:
+            raise Invalid.one("place", "We do not know this place.")
+        near = (place.lat, place.lon, search.radius_km or 25.0)
+    return search, near
+
+
+async def posts(request: Request) -> Response:
+    session = db(request)
+    if request.method == "POST":
+        user = await require_user(request)
+        data = await read_json(request, PostIn)
+        post = await services.create(session, settings_of(request), user, data)
+        return ok((await services.to_json_many(session, [post], user))[0], 201)
+    search, near = await parse_search(request)
+    limit, cursor = page_params(request)
+    stmt = queries.search(
+        kind=search.kind, category=search.category, language=search.language, near=near, q=search.q
+    )
+    rows = list((await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars())
+    viewer = await current_user(request)
+    return ok(await _page(session, rows, limit, viewer))
+
+
+async def _page(session: Any, rows: list[Post], limit: int, viewer: Any) -> dict[str, Any]:
+    items = await services.to_json_many(session, rows[:limit], viewer)
+    by_id = {item["id"]: item for item in items}
+    return page(rows, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id))
+
+
+async def post_detail(request: Request) -> Response:
+    session = db(request)
+    post_id = request.path_params["post_id"]
+    if request.method == "PATCH":
+        user = await require_user(request)
+        post = await services.authored(session, user, post_id)
+        patch = await read_json(request, PostPatch)
+        post = await services.update(session, settings_of(request), user, post, patch)
+        return ok((await services.to_json_many(session, [post], user))[0])
+    viewer = await current_user(request)
+    post = await services.visible(session, viewer, post_id)
+    return ok((await services.to_json_many(session, [post], viewer))[0])
+
+
+async def close(request: Request) -> Response:
+    session = db(request)
+    user = await require_user(request)
+    post = await services.authored(session, user, request.path_params["post_id"])
+    await read_action(request)
+    post = await services.close(session, user, post)
+    return ok((await services.to_json_many(session, [post], user))[0])
+
+
+async def my_posts(request: Request) -> Response:
+    session = db(request)
+    user = await require_user(request)
+    limit, cursor = page_params(request)
+    stmt = paginate(queries.of_author(user.id), Post.created_at, Post.id, limit, cursor)
+    rows = list((await session.execute(stmt)).scalars())
+    return ok(await _page(session, rows, limit, user))
+
+
+routes = [
+    Route("/categories", categories, methods=["GET"]),
+    Route("/languages", language_list, methods=["GET"]),
+    Route("/posts", posts, methods=["GET", "POST"]),
+    Route("/posts/{post_id}", post_detail, methods=["GET", "PATCH"]),
+    Route("/posts/{post_id}/close", close, methods=["POST"]),
+    Route("/me/posts", my_posts, methods=["GET"]),
+]

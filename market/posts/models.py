@@ -1,0 +1,102 @@
+"""Offers and needs, their languages, regions and the offline postcode gazetteer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.db import Base, IdMixin, TimestampMixin, utcnow
+
+KINDS = ("offer", "need")
+MODES = ("in_person", "remote", "either")
+STATUSES = ("pending_review", "published", "closed", "expired", "rejected")
+
+
+class Region(IdMixin, TimestampMixin, Base):
+    """A city or district served by this installation: a circle around a centre."""
+
+    __tablename__ = "regions"
+
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float, default=25.0)
+
+
+class Post(IdMixin, TimestampMixin, Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_status_kind_category", "status", "kind", "category"),
+        Index("ix_posts_status_cell", "status", "cell_lat", "cell_lon"),
+        Index("ix_posts_author_id", "author_id"),
+        Index("ix_posts_region_status", "region_id", "status"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(48))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(16), default="in_person")
+    radius_km: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    # A coarse grid (0.1 degree, about 11 km north-south) so that distance filters use an index.
+    cell_lat: Mapped[int | None]
+    cell_lon: Mapped[int | None]
+    city: Mapped[str | None] = mapped_column(String(120))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    country: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default="pending_review")
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
+    seats: Mapped[int | None]
+    # Lower-cased title and body for free-text search that works on both databases.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    reminder_sent_at: Mapped[datetime | None]
+
+    languages: Mapped[list[PostLanguage]] = relationship(
+        back_populates="post",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="PostLanguage.position",
+    )
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [lang.code for lang in self.languages]
+
+
+class PostLanguage(Base):
+    __tablename__ = "post_languages"
+    __table_args__ = (Index("ix_post_languages_code_post", "code", "post_id"),)
+
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    post: Mapped[Post] = relationship(back_populates="languages")
+
+
+class Postcode(Base):
+    """One row of a GeoNames postal-code file (imported with `anlauf geo import-postcodes`)."""
+
+    __tablename__ = "postcodes"
+
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    postcode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    place: Mapped[str] = mapped_column(String(180), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,100 @@
+"""All selects for posts: search with cheap indexed filters, visibility, the author's list."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.posts import taxonomy
+from market.posts.models import Post, PostLanguage
+
+KM_PER_DEGREE = 111.195
+
+
+def published() -> Select[tuple[Post]]:
+    return select(Post).where(Post.status == "published")
+
+
+def with_language(stmt: Select[Any], code: str) -> Select[Any]:
+    # "ar" finds posts in "ar-SY" too: the primary subtag is what people search by.
+    return stmt.where(
+        exists().where(
+            PostLanguage.post_id == Post.id,
+            or_(PostLanguage.code == code, PostLanguage.code.like(f"{code}-%")),
+        )
+    )
+
+
+def within(stmt: Select[Any], lat: float, lon: float, radius_km: float) -> Select[Any]:
+    """Posts within radius_km, by a bounding box (indexable) and an equirectangular distance.
+
+    The equirectangular formula needs only arithmetic, so it runs on SQLite and PostgreSQL
+    alike, and is within 0.5 % of the great-circle distance at these ranges.
+    """
+    dlat = radius_km / KM_PER_DEGREE
+    coslat = max(math.cos(math.radians(lat)), 0.01)
+    dlon = radius_km / (KM_PER_DEGREE * coslat)
+    dy = (Post.lat - lat) * KM_PER_DEGREE
+    dx = (Post.lon - lon) * (KM_PER_DEGREE * coslat)
+    return stmt.where(
+        Post.lat.is_not(None),
+        Post.lat.between(lat - dlat, lat + dlat),
+        Post.lon.between(lon - dlon, lon + dlon),
+        dx * dx + dy * dy <= radius_km * radius_km,
+    )
+
+
+def matching_text(stmt: Select[Any], q: str) -> Select[Any]:
+    words = [w for w in q.lower().split() if w][:8]
+    for word in words:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Post.search_text.like(f"%{escaped}%", escape="\\"))
+    return stmt
+
+
+def search(
+    *,
+    kind: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    near: tuple[float, float, float] | None = None,
+    q: str | None = None,
+) -> Select[tuple[Post]]:
+    stmt = published()
+    if kind:
+        stmt = stmt.where(Post.kind == kind)
+    if category:
+        stmt = stmt.where(Post.category.in_(taxonomy.subtree(category)))
+    if language:
+        stmt = with_language(stmt, language)
+    if near:
+        stmt = within(stmt, *near)
+    if q:
+        stmt = matching_text(stmt, q)
+    return stmt
+
+
+def of_author(author_id: str) -> Select[tuple[Post]]:
+    return select(Post).where(Post.author_id == author_id)
+
+
+async def get(session: AsyncSession, post_id: str) -> Post | None:
+    if not post_id or len(post_id) > 32:
+        return None
+    return await session.get(Post, post_id)
+
+
+def pending_review(region_ids: list[str] | None) -> Select[tuple[Post]]:
+    stmt = select(Post).where(Post.status == "pending_review")
+    if region_ids:
+        stmt = stmt.where(or_(Post.region_id.in_(region_ids), Post.region_id.is_(None)))
+    return stmt
+
+
+def open_of_author(author_id: str) -> Select[tuple[Post]]:
+    return select(Post).where(
+        and_(Post.author_id == author_id, Post.status.in_(("pending_review", "published")))
+    )

@@ -1,0 +1,339 @@
+"""Offer and need use cases: create, edit, close, publish, and what each viewer may see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import events
+from market.accounts.models import User
+from market.db import utcnow
+from market.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from market.organisations.models import Organisation, OrganisationMember
+from market.posts import geo, queries
+from market.posts.models import Post, PostLanguage
+from market.posts.schemas import LocationIn, PostIn, PostPatch
+from market.settings import Settings
+
+OFFER_RADIUS_DEFAULT = 10.0
+
+
+def clean_text(text: str) -> str:
+    """Users write plain text; strip any markup so nothing can run in another person's page."""
+    return nh3.clean(text, tags=set(), attributes={}).replace("&amp;", "&")
+
+
+async def _apply_location(session: AsyncSession, post: Post, location: LocationIn | None) -> None:
+    if location is None:
+        post.lat = post.lon = None
+        post.cell_lat = post.cell_lon = None
+        post.city = post.postcode = post.country = None
+        post.region_id = None
+        return
+    try:
+        place = await geo.resolve(
+            session,
+            lat=location.lat,
+            lon=location.lon,
+            postcode=location.postcode,
+            city=location.city,
+            country=location.country,
+        )
+    except geo.GeoError as exc:
+        raise Invalid.one(exc.field, exc.message) from exc
+    post.lat, post.lon = place.lat, place.lon
+    post.cell_lat, post.cell_lon = geo.cell_of(place.lat, place.lon)
+    post.city, post.postcode, post.country = place.city, place.postcode, place.country
+    region = await geo.region_for(session, place.lat, place.lon)
+    post.region_id = region.id if region else None
+
+
+def _set_languages(post: Post, codes: list[str]) -> None:
+    post.languages = [PostLanguage(code=c, position=i) for i, c in enumerate(codes)]
+
+
+def _search_text(post: Post) -> str:
+    return f"{post.title}\n{post.body}\n{post.city or ''}".lower()
+
+
+async def membership(session: AsyncSession, user_id: str, org_id: str) -> OrganisationMember | None:
+    stmt = select(OrganisationMember).where(
+        OrganisationMember.user_id == user_id, OrganisationMember.organisation_id == org_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _organisation_for(
+    session: AsyncSession, user: User, organisation_id: str | None
+) -> Organisation | None:
+    if user.role != "organisation":
+        if organisation_id and user.role not in ("coordinator", "admin"):
+            raise Forbidden("Only members of an organisation can post for it.")
+        return await session.get(Organisation, organisation_id) if organisation_id else None
+    if organisation_id is None:
+        stmt = (
+            select(Organisation)
+            .join(OrganisationMember, OrganisationMember.organisation_id == Organisation.id)
+            .where(OrganisationMember.user_id == user.id)
+            .limit(1)
+        )
+        org = (await session.execute(stmt)).scalar_one_or_none()
+    else:
+        org = await session.get(Organisation, organisation_id)
+        if org is not None and await membership(session, user.id, org.id) is None:
+            org = None
+    if org is None:
+        raise Invalid.one("organisation_id", "You are not a member of this organisation.")
+    return org
+
+
+def _initial_status(user: User, org: Organisation | None) -> str:
+    if user.role == "volunteer":
+        return "published" if user.vetting_status == "approved" else "pending_review"
+    if user.role == "organisation":
+        return "published" if org is not None and org.status == "approved" else "pending_review"
+    return "published"  # seekers' needs go out at once; coordinators are trusted
+
+
+def _check_role(user: User, kind: str) -> None:
+    allowed = {
+        "volunteer": {"offer"},
+        "seeker": {"need"},
+        "organisation": {"need"},
+        "coordinator": {"offer", "need"},
+        "admin": {"offer", "need"},
+    }[user.role]
+    if kind not in allowed:
+        raise Forbidden(
+            "Volunteers post offers; seekers and organisations post needs."
+        )
+
+
+async def create(session: AsyncSession, settings: Settings, user: User, data: PostIn) -> Post:
+    _check_role(user, data.kind)
+    if data.location is None and data.mode != "remote":
+        raise Invalid.one("location", "Please say where: a postcode or a city.")
+    if data.seats is not None and data.kind != "need":
+        raise Invalid.one("seats", "Only needs can have seats.")
+    org = await _organisation_for(session, user, data.organisation_id)
+    radius = data.radius_km
+    if radius is None and data.kind == "offer":
+        radius = OFFER_RADIUS_DEFAULT
+    post = Post(
+        kind=data.kind,
+        category=data.category,
+        title=clean_text(data.title),
+        body=clean_text(data.body),
+        mode=data.mode,
+        radius_km=radius,
+        author_id=user.id,
+        organisation_id=org.id if org else None,
+        seats=data.seats,
+        status=_initial_status(user, org),
+    )
+    _set_languages(post, data.languages)
+    await _apply_location(session, post, data.location)
+    post.search_text = _search_text(post)
+    session.add(post)
+    await session.flush()
+    if post.status == "published":
+        await publish(session, settings, post)
+    return post
+
+
+async def publish(session: AsyncSession, settings: Settings, post: Post) -> None:
+    now = utcnow()
+    post.status = "published"
+    post.published_at = post.published_at or now
+    post.expires_at = now + timedelta(days=settings.post_lifetime_days)
+    post.rejection_reason = None
+    await session.flush()
+    await events.emit(session, events.POST_PUBLISHED, post=post)
+
+
+async def update(
+    session: AsyncSession, settings: Settings, user: User, post: Post, patch: PostPatch
+) -> Post:
+    if post.author_id != user.id:
+        raise Forbidden("Only the author can change this post.")
+    if post.status not in ("pending_review", "published"):
+        raise Conflict("This post is closed and cannot be changed.")
+    fields = patch.model_fields_set
+    if "category" in fields and patch.category is not None:
+        post.category = patch.category
+    if "title" in fields and patch.title is not None:
+        post.title = clean_text(patch.title.strip())
+    if "body" in fields and patch.body is not None:
+        post.body = clean_text(patch.body)
+    if "languages" in fields and patch.languages is not None:
+        _set_languages(post, patch.languages)
+    if "mode" in fields and patch.mode is not None:
+        post.mode = patch.mode
+    if "radius_km" in fields:
+        if patch.radius_km is None and post.kind == "offer":
+            raise Invalid.one("radius_km", "An offer needs a radius.")
+        post.radius_km = patch.radius_km
+    if "seats" in fields:
+        if post.kind != "need" and patch.seats is not None:
+            raise Invalid.one("seats", "Only needs can have seats.")
+        post.seats = patch.seats
+    if "location" in fields:
+        await _apply_location(session, post, patch.location)
+    if post.lat is None and post.mode != "remote":
+        raise Invalid.one("location", "Please say where: a postcode or a city.")
+    post.search_text = _search_text(post)
+    post.updated_at = utcnow()
+    await session.flush()
+    if post.status == "published":
+        await events.emit(session, events.POST_PUBLISHED, post=post)
+    return post
+
+
+async def close(session: AsyncSession, user: User, post: Post) -> Post:
+    if post.author_id != user.id:
+        raise Forbidden("Only the author can close this post.")
+    if post.status not in ("pending_review", "published"):
+        raise Conflict("This post is closed already.")
+    await _end(session, post, "closed")
+    return post
+
+
+async def _end(session: AsyncSession, post: Post, status: str) -> None:
+    post.status = status
+    post.closed_at = utcnow()
+    await session.flush()
+    await events.emit(session, events.POST_CLOSED, post=post)
+
+
+async def end(session: AsyncSession, post: Post, status: str) -> None:
+    """Close, expire, reject or unpublish a post, withdrawing whatever depends on it."""
+    await _end(session, post, status)
+
+
+async def close_all_of_author(session: AsyncSession, author_id: str) -> None:
+    for post in (await session.execute(queries.open_of_author(author_id))).scalars():
+        await _end(session, post, "closed")
+
+
+async def publish_waiting_offers(session: AsyncSession, settings: Settings, user_id: str) -> int:
+    """Approving a volunteer publishes the offers that waited for it (not rejected ones)."""
+    stmt = select(Post).where(
+        Post.author_id == user_id,
+        Post.status == "pending_review",
+        Post.kind == "offer",
+        Post.rejection_reason.is_(None),
+    )
+    posts = list((await session.execute(stmt)).scalars())
+    for post in posts:
+        await publish(session, settings, post)
+    return len(posts)
+
+
+# --- Visibility
+
+
+def can_see_exact(viewer: User | None, post: Post) -> bool:
+    return viewer is not None and (viewer.id == post.author_id or viewer.is_staff)
+
+
+async def visible(session: AsyncSession, viewer: User | None, post_id: str) -> Post:
+    """The post if this viewer may see it; 404 otherwise, never revealing that it exists."""
+    post = await queries.get(session, post_id)
+    if post is None:
+        raise NotFound("There is no such post.")
+    if post.status == "published" or can_see_exact(viewer, post):
+        return post
+    if post.status == "closed" and viewer is not None:
+        for check in PARTNER_CHECKS:
+            if await check(session, viewer.id, post.id):
+                return post
+    raise NotFound("There is no such post.")
+
+
+# Matches register a check here: the matched partners of a closed post may still see it.
+PARTNER_CHECKS: list[Any] = []
+
+
+async def authored(session: AsyncSession, user: User, post_id: str) -> Post:
+    post = await visible(session, user, post_id)
+    if post.author_id != user.id:
+        raise Forbidden("Only the author can change this post.")
+    return post
+
+
+# --- Serialisation
+
+
+def to_json(
+    post: Post,
+    viewer: User | None,
+    author: User | None,
+    organisation: Organisation | None,
+) -> dict[str, Any]:
+    exact = can_see_exact(viewer, post)
+    location: dict[str, Any] | None = None
+    if post.lat is not None and post.lon is not None:
+        lat, lon = (post.lat, post.lon) if exact else geo.coarsen(post.lat, post.lon)
+        location = {
+            "lat": round(lat, 6),
+            "lon": round(lon, 6),
+            "city": post.city,
+            "postcode": post.postcode if exact else None,
+            "approximate": not exact,
+        }
+    return {
+        "id": post.id,
+        "kind": post.kind,
+        "category": post.category,
+        "title": post.title,
+        "body": post.body,
+        "languages": post.language_codes,
+        "mode": post.mode,
+        "radius_km": post.radius_km,
+        "status": post.status,
+        "location": location,
+        "author": {
+            "id": post.author_id,
+            "display_name": author.display_name if author and author.is_active else None,
+        },
+        "organisation": {"id": organisation.id, "name": organisation.name}
+        if organisation
+        else None,
+        "seats": post.seats,
+        "created_at": post.created_at.isoformat(),
+        "expires_at": post.expires_at.isoformat() if post.expires_at else None,
+        "rejection_reason": post.rejection_reason if exact else None,
+    }
+
+
+async def to_json_many(
+    session: AsyncSession, posts: list[Post], viewer: User | None
+) -> list[dict[str, Any]]:
+    """Serialise a page of posts with two batched loads instead of two per post."""
+    author_ids = {p.author_id for p in posts}
+    org_ids = {p.organisation_id for p in posts if p.organisation_id}
+    authors = {
+        u.id: u
+        for u in (await session.execute(select(User).where(User.id.in_(author_ids)))).scalars()
+    } if author_ids else {}
+    orgs = {
+        o.id: o
+        for o in (
+            await session.execute(select(Organisation).where(Organisation.id.in_(org_ids)))
+        ).scalars()
+    } if org_ids else {}
+    return [
+        to_json(p, viewer, authors.get(p.author_id), orgs.get(p.organisation_id or ""))
+        for p in posts
+    ]
+
+
+def field_errors(exc: Invalid) -> dict[str, str]:
+    return {e.field: e.message for e in exc.errors}
+
+
+__all__ = ["FieldError"]

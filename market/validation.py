@@ -1,0 +1,109 @@
+"""Shared field rules, with messages written as plain gettext ids so forms can translate them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from market.i18n import LOCALES
+from market.posts import languages as langs
+
+# Messages for pydantic's own error types, in words a newcomer understands.
+FRIENDLY: dict[str, str] = {
+    "missing": "Please fill in this field.",
+    "string_too_short": "This is too short.",
+    "string_too_long": "This is too long.",
+    "string_type": "Please enter text.",
+    "literal_error": "Please choose one of the options.",
+    "enum": "Please choose one of the options.",
+    "bool_parsing": "Please answer yes or no.",
+    "bool_type": "Please answer yes or no.",
+    "int_parsing": "Please enter a whole number.",
+    "int_type": "Please enter a whole number.",
+    "float_parsing": "Please enter a number.",
+    "float_type": "Please enter a number.",
+    "greater_than_equal": "This number is too small.",
+    "less_than_equal": "This number is too large.",
+    "too_short": "Please choose at least one.",
+    "too_long": "Please choose fewer.",
+    "date_from_datetime_parsing": "Please enter a date like 2027-03-31.",
+    "date_parsing": "Please enter a date like 2027-03-31.",
+    "date_type": "Please enter a date like 2027-03-31.",
+    "extra_forbidden": "This field is not allowed here.",
+    "model_type": "Please send an object here.",
+    "list_type": "Please send a list here.",
+    "dict_type": "Please send an object here.",
+}
+
+
+def fail(code: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(code, message)
+
+
+def _email(value: str) -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        raise fail("email", "Please enter a valid email address.") from None
+    return result.normalized.lower()
+
+
+def _password(value: str) -> str:
+    if len(value) < 12:
+        raise fail("password_short", "Use at least 12 characters.")
+    if len(value) > 256:
+        raise fail("password_long", "Use at most 256 characters.")
+    return value
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _locale(value: str) -> str:
+    if value not in LOCALES:
+        raise fail("locale", "Please choose one of the page languages.")
+    return value
+
+
+def _language_code(value: str) -> str:
+    code = langs.normalise(value) if isinstance(value, str) else None
+    if code is None or not langs.is_known(code):
+        raise fail("language", "Please choose a language from the list.")
+    return code
+
+
+Email = Annotated[str, BeforeValidator(_trimmed), AfterValidator(_email)]
+Password = Annotated[str, AfterValidator(_password)]
+DisplayName = Annotated[str, BeforeValidator(_trimmed), Field(min_length=1, max_length=80)]
+LocaleCode = Annotated[str, AfterValidator(_locale)]
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LanguageSkill(Strict):
+    code: LanguageCode
+    level: Literal["native", "fluent", "basic"] = "fluent"
+
+
+def _skill(value: Any) -> Any:
+    # A bare tag means "fluent" (API.md).
+    if isinstance(value, str):
+        return {"code": value, "level": "fluent"}
+    return value
+
+
+Skill = Annotated[LanguageSkill, BeforeValidator(_skill)]
+
+
+def unique_skills(skills: list[LanguageSkill]) -> list[LanguageSkill]:
+    seen: dict[str, LanguageSkill] = {}
+    for skill in skills:
+        seen.setdefault(skill.code, skill)
+    return list(seen.values())

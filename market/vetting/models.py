@@ -1,0 +1,54 @@
+"""Volunteer vetting decisions, post reviews and reports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db import Base, IdMixin, TimestampMixin
+
+REPORT_TARGETS = ("post", "message", "user")
+
+
+class VettingDecision(IdMixin, TimestampMixin, Base):
+    """One coordinator decision about a volunteer; the latest counts, all stay as history."""
+
+    __tablename__ = "vetting_decisions"
+    __table_args__ = (Index("ix_vetting_decisions_volunteer", "volunteer_id", "created_at"),)
+
+    volunteer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    coordinator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision: Mapped[str] = mapped_column(String(8))
+    identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    interview: Mapped[bool] = mapped_column(Boolean, default=False)
+    code_of_conduct: Mapped[bool] = mapped_column(Boolean, default=False)
+    police_certificate_until: Mapped[date | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PostReview(IdMixin, TimestampMixin, Base):
+    __tablename__ = "post_reviews"
+
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    coordinator_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Report(IdMixin, TimestampMixin, Base):
+    __tablename__ = "reports"
+
+    reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    target_type: Mapped[str] = mapped_column(String(8))
+    target_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="open", index=True)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,29 @@
+"""Reasons a coordinator can give for rejecting a post, shown to the author in their language.
+
+A coordinator picks one of these codes, or writes their own words (shown as written).
+"""
+
+from __future__ import annotations
+
+from market.i18n import gettext
+from market.posts.taxonomy import N_
+
+POST_REJECTION_REASONS: dict[str, str] = {
+    "incomplete": N_("Please say more clearly what you offer or need."),
+    "contact_data": N_(
+        "Please remove phone numbers, addresses and other contact data. "
+        "You will see each other's contact after you both accept a match."
+    ),
+    "commercial": N_("Anlauf is for free help. Paid offers and advertising are not allowed."),
+    "wrong_category": N_("Please choose the category that fits your post."),
+    "duplicate": N_("You have posted this already."),
+    "unsafe": N_("This post is not allowed because it could put someone at risk."),
+}
+
+
+def reason_text(reason: str | None) -> str | None:
+    """The reason in the reader's language when it is a known code, else the coordinator's words."""
+    if not reason:
+        return None
+    message = POST_REJECTION_REASONS.get(reason)
+    return gettext(message) if message else reason

@@ -1,0 +1,218 @@
+"""Coordinator use cases: vet volunteers, review posts, verify organisations, handle reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import events
+from market.accounts.models import CoordinatorRegion, User
+from market.db import utcnow
+from market.errors import Conflict, Invalid, NotFound
+from market.organisations.models import Organisation, OrganisationMember
+from market.posts import services as posts
+from market.posts.models import Post
+from market.settings import Settings
+from market.vetting.models import PostReview, Report, VettingDecision
+from market.vetting.schemas import (
+    OrganisationDecisionIn,
+    PostDecisionIn,
+    ReportIn,
+    VolunteerDecisionIn,
+)
+
+
+async def regions_of(session: AsyncSession, coordinator: User) -> list[str]:
+    """The coordinator's regions; empty means every region."""
+    stmt = select(CoordinatorRegion.region_id).where(CoordinatorRegion.user_id == coordinator.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+def volunteers_query(status: str | None, region_ids: list[str]) -> Select[tuple[User]]:
+    stmt = select(User).where(User.role == "volunteer", User.deleted_at.is_(None))
+    if status:
+        stmt = stmt.where(User.vetting_status == status)
+    if region_ids:
+        # A volunteer belongs to the regions of their offers; one without offers to everyone.
+        in_region = exists().where(Post.author_id == User.id, Post.region_id.in_(region_ids))
+        has_posts = exists().where(Post.author_id == User.id)
+        stmt = stmt.where(or_(in_region, ~has_posts))
+    return stmt
+
+
+async def volunteer_for(session: AsyncSession, coordinator: User, user_id: str) -> User:
+    region_ids = await regions_of(session, coordinator)
+    stmt = volunteers_query(None, region_ids).where(User.id == user_id)
+    user = (await session.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("There is no such volunteer in your regions.")
+    return user
+
+
+async def latest_decision(session: AsyncSession, user_id: str) -> VettingDecision | None:
+    stmt = (
+        select(VettingDecision)
+        .where(VettingDecision.volunteer_id == user_id)
+        .order_by(VettingDecision.created_at.desc(), VettingDecision.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def history(session: AsyncSession, user_id: str) -> list[VettingDecision]:
+    stmt = (
+        select(VettingDecision)
+        .where(VettingDecision.volunteer_id == user_id)
+        .order_by(VettingDecision.created_at.desc(), VettingDecision.id.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def checks_json(decision: VettingDecision | None) -> dict[str, Any]:
+    if decision is None:
+        return {
+            "identity": False,
+            "interview": False,
+            "code_of_conduct": False,
+            "police_certificate_until": None,
+        }
+    return {
+        "identity": decision.identity,
+        "interview": decision.interview,
+        "code_of_conduct": decision.code_of_conduct,
+        "police_certificate_until": decision.police_certificate_until.isoformat()
+        if decision.police_certificate_until
+        else None,
+    }
+
+
+async def decide_volunteer(
+    session: AsyncSession,
+    settings: Settings,
+    coordinator: User,
+    volunteer: User,
+    data: VolunteerDecisionIn,
+) -> VettingDecision:
+    """Record a decision; the latest counts. Approval publishes waiting offers, a revocation
+    takes published offers back to review (matches on them are withdrawn)."""
+    if data.decision == "approve":
+        missing = [
+            name
+            for name in ("identity", "interview", "code_of_conduct")
+            if not getattr(data.checks, name)
+        ]
+        if missing:
+            raise Invalid.one(
+                f"checks.{missing[0]}",
+                "Approval needs identity seen, interview held and code of conduct signed.",
+            )
+    decision = VettingDecision(
+        volunteer_id=volunteer.id,
+        coordinator_id=coordinator.id,
+        decision=data.decision,
+        identity=data.checks.identity,
+        interview=data.checks.interview,
+        code_of_conduct=data.checks.code_of_conduct,
+        police_certificate_until=data.police_certificate_until,
+        note=data.note,
+        created_at=utcnow(),
+    )
+    session.add(decision)
+    was = volunteer.vetting_status
+    volunteer.vetting_status = "approved" if data.decision == "approve" else "rejected"
+    volunteer.police_certificate_until = data.police_certificate_until
+    await session.flush()
+    if data.decision == "approve":
+        await posts.publish_waiting_offers(session, settings, volunteer.id)
+    elif was == "approved":
+        stmt = select(Post).where(
+            Post.author_id == volunteer.id, Post.status == "published", Post.kind == "offer"
+        )
+        for post in (await session.execute(stmt)).scalars():
+            post.status = "pending_review"
+            await session.flush()
+            await events.emit(session, events.POST_CLOSED, post=post)
+    await events.emit(
+        session, events.VOLUNTEER_CHANGED, volunteer=volunteer, decision=decision, previous=was
+    )
+    return decision
+
+
+async def post_for_review(session: AsyncSession, coordinator: User, post_id: str) -> Post:
+    post = await session.get(Post, post_id) if len(post_id) <= 32 else None
+    if post is None:
+        raise NotFound("There is no such post.")
+    region_ids = await regions_of(session, coordinator)
+    if region_ids and post.region_id not in region_ids:
+        raise NotFound("There is no such post in your regions.")
+    return post
+
+
+async def decide_post(
+    session: AsyncSession, settings: Settings, coordinator: User, post: Post, data: PostDecisionIn
+) -> Post:
+    if data.decision == "publish":
+        if post.status not in ("pending_review", "rejected"):
+            raise Conflict("Only posts waiting for review or rejected ones can be published.")
+        author = await session.get(User, post.author_id)
+        if post.kind == "offer" and (author is None or author.vetting_status != "approved"):
+            raise Conflict("The volunteer is not approved yet; approve the volunteer first.")
+        await posts.publish(session, settings, post)
+    else:
+        if post.status not in ("pending_review", "published"):
+            raise Conflict("This post is not waiting for review or published.")
+        if not data.reason or not data.reason.strip():
+            raise Invalid.one("reason", "Please give a reason; the author will see it.")
+        post.rejection_reason = data.reason.strip()
+        await posts.end(session, post, "rejected")
+    session.add(
+        PostReview(
+            post_id=post.id,
+            coordinator_id=coordinator.id,
+            decision=data.decision,
+            reason=data.reason,
+        )
+    )
+    await session.flush()
+    return post
+
+
+async def decide_organisation(
+    session: AsyncSession,
+    settings: Settings,
+    org: Organisation,
+    data: OrganisationDecisionIn,
+) -> Organisation:
+    if data.decision == "approve":
+        org.status = "approved"
+        org.rejection_reason = None
+        member_ids = select(OrganisationMember.user_id).where(
+            OrganisationMember.organisation_id == org.id
+        )
+        stmt = select(Post).where(
+            Post.organisation_id == org.id,
+            Post.status == "pending_review",
+            Post.author_id.in_(member_ids),
+            Post.rejection_reason.is_(None),
+        )
+        for post in list((await session.execute(stmt)).scalars()):
+            await posts.publish(session, settings, post)
+    else:
+        org.status = "rejected"
+        org.rejection_reason = data.reason
+    await session.flush()
+    return org
+
+
+async def create_report(session: AsyncSession, reporter: User, data: ReportIn) -> Report:
+    report = Report(
+        reporter_id=reporter.id,
+        target_type=data.target_type,
+        target_id=data.target_id,
+        reason=data.reason.strip(),
+    )
+    session.add(report)
+    await session.flush()
+    return report

@@ -1,0 +1,322 @@
+"""Request plumbing: one transaction per request, the caller, the page language, CSRF, pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from market import i18n
+from market.accounts.models import ApiToken, User, WebSession
+from market.db import utcnow
+from market.errors import Forbidden, Unauthorized
+from market.security import digest, new_secret, same
+from market.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+SESSION_COOKIE = "anlauf_session"
+CSRF_COOKIE = "anlauf_csrf"
+LANG_COOKIE = "anlauf_lang"
+
+
+class RequestTransaction:
+    """Opens one AsyncSession per HTTP request and ends it before the response goes out.
+
+    The commit happens when the response starts, so a client never sees a success for data that
+    was not stored. Any status of 400 or more rolls back: a rejected request changes nothing.
+    After the response, the outbox relay is kicked for rows this request wrote.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        maker: async_sessionmaker[AsyncSession] = state.sessionmaker
+        async with maker() as session:
+            scope.setdefault("state", {})["db"] = session
+            finished = False
+
+            async def send_wrapper(message: Message) -> None:
+                nonlocal finished
+                if message["type"] == "http.response.start" and not finished:
+                    finished = True
+                    if message["status"] < 400:
+                        try:
+                            await session.commit()
+                        except Exception:
+                            log.exception("commit failed")
+                            await session.rollback()
+                            await send(
+                                {
+                                    "type": "http.response.start",
+                                    "status": 500,
+                                    "headers": [(b"content-type", b"text/plain")],
+                                }
+                            )
+                            await send(
+                                {"type": "http.response.body", "body": b"Internal error"}
+                            )
+                            raise
+                    else:
+                        await session.rollback()
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception:
+                await session.rollback()
+                raise
+            ids = session.info.pop("outbox_ids", None)
+            if ids and getattr(state, "relay", None) is not None:
+                state.relay.kick(ids)
+
+
+class LocaleMiddleware:
+    """Picks the page language: ?lang=, then the cookie, then Accept-Language."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        chosen = request.query_params.get("lang")
+        if chosen not in i18n.LOCALES:
+            chosen = None
+        locale = chosen or request.cookies.get(LANG_COOKIE)
+        if locale not in i18n.LOCALES:
+            locale = i18n.negotiate(request.headers.get("accept-language"))
+        i18n.set_locale(locale)
+        scope.setdefault("state", {})["locale"] = locale
+        if not chosen:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.append(
+                    "set-cookie",
+                    f"{LANG_COOKIE}={chosen}; Path=/; Max-Age=31536000; SameSite=Lax",
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def db(request: Request) -> AsyncSession:
+    session: AsyncSession = request.state.db
+    return session
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _user_from_session(request: Request, session: AsyncSession) -> User | None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    web_session = await session.get(WebSession, digest(secret))
+    if web_session is None or web_session.revoked_at or web_session.expires_at <= utcnow():
+        return None
+    request.state.web_session = web_session
+    return await _active(session, web_session.user_id)
+
+
+async def _user_from_token(request: Request, session: AsyncSession) -> User | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    api_token = await session.get(ApiToken, digest(token.strip()))
+    if api_token is None or api_token.revoked_at or api_token.expires_at <= utcnow():
+        return None
+    return await _active(session, api_token.user_id)
+
+
+async def _active(session: AsyncSession, user_id: str) -> User | None:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        return None
+    return user
+
+
+async def current_user(request: Request) -> User | None:
+    """The caller: a bearer token for the API, the session cookie for pages."""
+    if hasattr(request.state, "user"):
+        user: User | None = request.state.user
+        return user
+    session = db(request)
+    if request.url.path.startswith("/api/"):
+        user = await _user_from_token(request, session)
+    else:
+        user = await _user_from_session(request, session)
+    request.state.user = user
+    return user
+
+
+async def require_user(request: Request, roles: Iterable[str] | None = None) -> User:
+    user = await current_user(request)
+    if user is None:
+        raise Unauthorized()
+    if roles is not None and user.role not in set(roles):
+        raise Forbidden()
+    return user
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+# --- CSRF: a double-submit token. The cookie is HttpOnly; every form repeats it in a hidden field.
+
+
+def csrf_token(request: Request) -> str:
+    token = getattr(request.state, "csrf_token", None) or request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = new_secret()
+    request.state.csrf_token = token
+    return token
+
+
+async def form_with_csrf(request: Request) -> FormData:
+    """The submitted form, after checking its CSRF token; a mismatch is refused with 403."""
+    form = await request.form()
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = str(form.get("csrf_token", ""))
+    if not cookie or not sent or not same(cookie, sent):
+        raise Forbidden("The form has expired. Please go back, reload the page and try again.")
+    return form
+
+
+# --- Pages
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.globals.update(
+        LOCALES=i18n.LOCALES,
+        locale_label=i18n.locale_label,
+        language_name=i18n.language_name,
+    )
+    env.filters["date"] = _format_date
+    env.filters["datetime"] = _format_datetime
+    return env
+
+
+def _format_date(value: datetime | None, fmt: str = "medium") -> str:
+    from babel.dates import format_date
+
+    return "" if value is None else format_date(value, fmt, locale=i18n.babel_locale())
+
+
+def _format_datetime(value: datetime | None, fmt: str = "medium") -> str:
+    from babel.dates import format_datetime
+
+    if value is None:
+        return ""
+    return format_datetime(value, fmt, tzinfo="Europe/Berlin", locale=i18n.babel_locale())
+
+
+async def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    env: Environment = request.app.state.jinja
+    user = await current_user(request)
+    settings = settings_of(request)
+    locale = i18n.get_locale()
+    ctx: dict[str, Any] = {
+        "request": request,
+        "user": user,
+        "locale": locale,
+        "dir": "rtl" if i18n.is_rtl(locale) else "ltr",
+        "csrf_token": csrf_token(request),
+        "flash": request.query_params.get("msg"),
+    }
+    ctx.update(context or {})
+    ctx["unread_count"] = await _unread_count(request, user)
+    html = env.get_template(template).render(ctx)
+    response = HTMLResponse(html, status_code=status_code)
+    set_csrf_cookie(request, response, settings)
+    response.headers["Content-Language"] = locale
+    return response
+
+
+async def _unread_count(request: Request, user: User | None) -> int:
+    hook = getattr(request.app.state, "unread_count", None)
+    if user is None or hook is None:
+        return 0
+    count: int = await hook(db(request), user.id)
+    return count
+
+
+def set_csrf_cookie(request: Request, response: Response, settings: Settings) -> None:
+    token = csrf_token(request)
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+
+
+def redirect(url: str, status_code: int = 303) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status_code)
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    from urllib.parse import quote
+
+    return redirect(f"/login?next={quote(request.url.path)}")
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths, so a link cannot send people to another site after login."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def latest(session: AsyncSession, model: Any, **filters: Any) -> Any:
+    stmt = select(model).filter_by(**filters).order_by(model.created_at.desc()).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()

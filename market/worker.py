@@ -1,0 +1,116 @@
+"""The arq worker behind `anlauf worker`: runs every registered outbox job taken from Redis.
+
+Each name in notifications.outbox.JOBS becomes an arq function `(ctx, outbox_id)` that calls
+the very same job function the in-process runner uses. The worker also runs the outbox sweep,
+so rows that never reached Redis (the web process died after its commit, Redis lost its data)
+are handed over again even when no web process is running.
+
+Run it with `anlauf worker`, `python -m market.worker`, or `arq market.worker.WorkerSettings`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import logging.config
+from typing import Any
+
+from arq import run_worker
+from arq.connections import RedisSettings
+from arq.logs import default_log_config
+from arq.worker import Function, func
+
+from market.db import make_engine, make_sessionmaker
+from market.settings import Settings
+from notifications.outbox import JOBS, JobContext, Relay, run_job
+from notifications.smtp import describe
+
+log = logging.getLogger(__name__)
+
+# arq's timeout for one job. It must exceed notifications.smtp.SMTP_TIMEOUT plus the mark-done
+# retry budget (RetryPolicy.mark_done_delays, about 24 s), or arq could cancel a job that is
+# recording an accepted mail and run it again. A worker killed mid-job leaves arq's
+# in-progress marker behind for this long plus 10 s; then arq runs the job again.
+JOB_TIMEOUT_SECONDS = 60
+
+
+def load_job_modules() -> None:
+    """Import every module that registers jobs (and, through market.models, every table)."""
+    importlib.import_module("notifications.jobs")
+    for name in ("market.models", "market.jobs"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Only "this module does not exist (yet)" is fine; a broken import inside it is not.
+            if exc.name != name:
+                raise
+
+
+def _arq_function(name: str) -> Function:
+    async def run_outbox_job(ctx: dict[str, Any], outbox_id: str) -> None:
+        await run_job(ctx["anlauf"], name, outbox_id)
+
+    run_outbox_job.__qualname__ = f"outbox:{name}"
+    # keep_result=0: arq refuses to enqueue an id while its result key exists; keeping none
+    # lets the sweep re-hand a row that is still pending after its job ran (see outbox.py).
+    return func(run_outbox_job, name=name, keep_result=0)
+
+
+def worker_functions() -> list[Function]:
+    """One arq function per registered job name."""
+    load_job_modules()
+    return [_arq_function(name) for name in sorted(JOBS)]
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Engine, sessionmaker, job context and the sweeping relay, kept in arq's ctx."""
+    settings = ctx.get("settings") or Settings()
+    engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    job_context = JobContext.create(sessionmaker, settings, retry=ctx.get("retry_policy"))
+    relay = Relay(sessionmaker, settings, redis=ctx["redis"])
+    await relay.start()
+    ctx.update(anlauf=job_context, engine=engine, relay=relay)
+    log.info("anlauf worker ready: mail via %s", describe(job_context.mailer))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    relay = ctx.get("relay")
+    if relay is not None:
+        await relay.stop()
+    engine = ctx.get("engine")
+    if engine is not None:
+        await engine.dispose()
+
+
+_settings = Settings()
+
+
+class WorkerSettings:
+    functions = worker_functions()
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = (
+        RedisSettings.from_dsn(_settings.redis_url) if _settings.redis_url else RedisSettings()
+    )
+    job_timeout = JOB_TIMEOUT_SECONDS
+    # The worker-wide default also covers arq's own failure paths (expired, max tries).
+    keep_result = 0
+    max_jobs = 10
+    health_check_interval = 30
+
+
+def run() -> None:
+    """`anlauf worker`: run the arq worker until SIGINT/SIGTERM."""
+    if not Settings().redis_url:
+        raise SystemExit(
+            "anlauf worker needs ANLAUF_REDIS_URL; without Redis, `anlauf serve` runs jobs itself"
+        )
+    if not logging.getLogger().handlers:
+        logging.config.dictConfig(default_log_config(verbose=False))
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    run()

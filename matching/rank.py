@@ -1,0 +1,82 @@
+"""Ranking pairs best first, and choosing whom to propose a new post to."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from matching.model import Candidate
+from matching.rules import is_match
+from matching.score import Scored, score
+
+# API.md: a new need is proposed to a few offers at a time, not to every volunteer at once.
+DEFAULT_PROPOSALS = 3
+
+
+def _best_first(scored: Scored) -> tuple[float, str, str]:
+    # Ties are broken by ids so that the same input always gives the same order.
+    return (-scored.score, scored.offer_id, scored.need_id)
+
+
+def rank(
+    candidates: Iterable[Candidate], now: datetime, today: date, limit: int | None = None
+) -> list[Scored]:
+    """The pairs that satisfy every rule, best first; at most `limit` of them."""
+    if limit is not None:
+        _require_limit(limit)
+    ranked = sorted((score(c, now) for c in candidates if is_match(c, today)), key=_best_first)
+    return ranked if limit is None else ranked[:limit]
+
+
+def best_offers_for_need(
+    candidates: Iterable[Candidate],
+    now: datetime,
+    today: date,
+    limit: int = DEFAULT_PROPOSALS,
+) -> list[Scored]:
+    """The offers a need should be proposed to: the best `limit` matches whose volunteers still
+    have room for another match. All candidates must share one need."""
+    _require_limit(limit)
+    pool = list(candidates)
+    _require_one({c.need.id for c in pool}, "need")
+    volunteers = {c.offer.id: c.volunteer for c in pool}
+    proposed: Counter[str] = Counter()
+    chosen: list[Scored] = []
+    for pair in rank(pool, now, today):
+        if len(chosen) >= limit:
+            break
+        volunteer = volunteers[pair.offer_id]
+        # Two offers by the same volunteer may both fit; together they must not exceed the cap.
+        if proposed[volunteer.id] >= volunteer.room_for_matches:
+            continue
+        proposed[volunteer.id] += 1
+        chosen.append(pair)
+    return chosen
+
+
+def best_needs_for_offer(
+    candidates: Iterable[Candidate],
+    now: datetime,
+    today: date,
+    limit: int = DEFAULT_PROPOSALS,
+) -> list[Scored]:
+    """The needs a newly published offer should be proposed to: the best matches, no more than
+    `limit` and no more than its volunteer has room for. All candidates must share one offer."""
+    _require_limit(limit)
+    pool = list(candidates)
+    _require_one({c.offer.id for c in pool}, "offer")
+    if not pool:
+        return []
+    room = pool[0].volunteer.room_for_matches
+    return rank(pool, now, today, limit=min(limit, room))
+
+
+def _require_limit(limit: int) -> None:
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+
+
+def _require_one(ids: set[str], what: str) -> None:
+    if len(ids) > 1:
+        raise ValueError(f"candidates must share one {what}, got {', '.join(sorted(ids))}")

@@ -1,0 +1,154 @@
+"""The send_mail job: deliver one queued mail, at most once per outbox row as far as we can tell.
+
+How a double send is avoided:
+- PostgreSQL: the row is read with FOR UPDATE SKIP LOCKED and the lock is held, in one
+  transaction, across the SMTP conversation; "done" is committed right after the server's
+  "250 OK". A second runner of the same id (a re-hand by the sweep, a second worker) skips the
+  locked row, or finds it done afterwards. If the worker dies mid-send the transaction rolls
+  back with its connection, the row is pending again and is sent later.
+- SQLite: no row locks; jobs run in one process (the in-process runner, or a single worker),
+  and JobContext.inflight keeps two runs of one id apart, with the status check after it.
+- The server accepted the mail but the commit failed (the database restarting): we retry only
+  the "done" update, with backoff, while still holding the in-process guard, and never send
+  again in this run. Only a crash in the instant between the server's acceptance and our
+  commit can still produce a second copy; it carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import update
+
+from market.db import utcnow
+from notifications.mail import (
+    SEND_MAIL_JOB,
+    forget_failing_address,
+    is_failing,
+    record_failing_address,
+)
+from notifications.models import OutboxItem
+from notifications.outbox import JobContext, lock_due, register_job, reschedule
+from notifications.smtp import PermanentMailError, TransientMailError, build_message
+
+log = logging.getLogger(__name__)
+
+
+@register_job(SEND_MAIL_JOB)
+async def send_mail(ctx: JobContext, outbox_id: str) -> None:
+    """Send the mail in outbox row `outbox_id` unless it is done, failed, not due or running."""
+    if outbox_id in ctx.inflight:
+        return
+    ctx.inflight.add(outbox_id)
+    try:
+        if await _send(ctx, outbox_id):
+            await _mark_done_after_send(ctx, outbox_id)
+    finally:
+        ctx.inflight.discard(outbox_id)
+
+
+async def _send(ctx: JobContext, outbox_id: str) -> bool:
+    """One try. True means: accepted by the server, but the "done" commit failed."""
+    accepted = False
+    try:
+        async with ctx.sessionmaker() as session:
+            item = await lock_due(session, outbox_id)
+            if item is None:
+                return False
+            payload = item.payload
+            to = str(payload["to"])
+            essential = bool(payload.get("essential", False))
+            item.attempts += 1
+
+            if not essential and await is_failing(session, to):
+                item.status = "failed"
+                item.last_error = "skipped: the address was rejected permanently before"
+                await session.commit()
+                log.info("mail %s to %s skipped: address rejected before", outbox_id, to)
+                return False
+
+            message = build_message(
+                outbox_id=item.id,
+                mail_from=ctx.settings.mail_from,
+                to=to,
+                subject=str(payload["subject"]),
+                text=str(payload["text"]),
+                html=payload.get("html"),
+                locale=payload.get("locale"),
+            )
+            try:
+                await ctx.mailer.send(message)
+            except PermanentMailError as exc:
+                item.status = "failed"
+                item.last_error = f"permanent: {exc}"[:4000]
+                if exc.recipient_rejected:
+                    await record_failing_address(session, to, str(exc))
+                await session.commit()
+                log.warning("mail %s to %s rejected permanently: %s", outbox_id, to, exc)
+                return False
+            except TransientMailError as exc:
+                reschedule(item, ctx.retry, f"transient: {exc}")
+                await session.commit()
+                if item.status == "failed":
+                    log.error(
+                        "mail %s to %s given up after %d tries: %s",
+                        outbox_id,
+                        to,
+                        item.attempts,
+                        exc,
+                    )
+                else:
+                    log.info(
+                        "mail %s to %s will be retried at %s: %s",
+                        outbox_id,
+                        to,
+                        item.available_at.isoformat(),
+                        exc,
+                    )
+                return False
+
+            accepted = True
+            item.status = "done"
+            item.done_at = utcnow()
+            item.last_error = None
+            # It got through, so the address works (again).
+            await forget_failing_address(session, to)
+            await session.commit()
+            return False
+    except Exception:
+        if not accepted:
+            raise
+        log.warning(
+            "mail %s was accepted by the server but not marked done; retrying that",
+            outbox_id,
+            exc_info=True,
+        )
+        return True
+
+
+async def _mark_done_after_send(ctx: JobContext, outbox_id: str) -> None:
+    for delay in ctx.retry.mark_done_delays:
+        await asyncio.sleep(delay)
+        try:
+            async with ctx.sessionmaker() as session, session.begin():
+                await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == outbox_id, OutboxItem.status == "pending")
+                    .values(
+                        status="done",
+                        done_at=utcnow(),
+                        attempts=OutboxItem.attempts + 1,
+                        last_error=None,
+                    )
+                )
+        except Exception as exc:
+            log.warning("marking mail %s done failed again: %s", outbox_id, exc)
+            continue
+        log.info("mail %s marked done after a failed commit", outbox_id)
+        return
+    log.error(
+        "mail %s was sent but could not be marked done; it will be sent again "
+        "(same Message-ID) when the database is back",
+        outbox_id,
+    )

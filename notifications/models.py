@@ -1,0 +1,64 @@
+"""Tables owned by notifications: the outbox, in-app notifications, and addresses that bounce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db import Base, new_id, utcnow
+
+OUTBOX_STATUSES = ("pending", "done", "failed")
+
+
+class OutboxItem(Base):
+    """Work to do after a transaction commits (a mail, a re-match); written in that transaction."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The relay's sweep asks for "pending and due, oldest first" every few seconds.
+        Index("ix_outbox_status_available_at", "status", "available_at"),
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    job: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Not before this time: set in the future for a delayed job or a retry after backoff.
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Notification(Base):
+    """An in-app notification for one user (match proposed, new message, ...)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
+        Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # The users table belongs to market.accounts; it is referenced by name only so that this
+    # package never imports feature code.
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FailingAddress(Base):
+    """An address a mail server rejected permanently (5xx); non-essential mail to it is skipped."""
+
+    __tablename__ = "mail_failures"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lowercased
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,136 @@
+"""Test fixtures: a real database (PostgreSQL or SQLite file), the app, an SMTP server on loopback.
+
+ANLAUF_TEST_DATABASE_URL chooses the database: a postgresql+asyncpg:// URL (a fresh database is
+created for the run and dropped afterwards) or, when unset, a SQLite file in a temp folder.
+The schema comes from the Alembic migrations, so every run also proves that they work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+import market.models  # noqa: F401
+from market.app import create_app
+from market.db import Base, make_engine, make_sessionmaker
+from market.migrate import upgrade
+from market.settings import Settings
+from tests.smtp import SmtpServer
+
+PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def _database_url(tmp_root: Path) -> tuple[str, str | None]:
+    wanted = os.environ.get("ANLAUF_TEST_DATABASE_URL", "")
+    if wanted.startswith("postgresql"):
+        name = f"anlauf_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        return str(make_url(wanted).set(database=name)), name
+    return f"sqlite+aiosqlite:///{tmp_root / 'test.db'}", None
+
+
+async def _pg(sql: str, admin_url: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, pg_name = _database_url(tmp_path_factory.mktemp("db"))
+    admin = str(make_url(url).set(database="postgres")) if pg_name else None
+    if pg_name and admin:
+        asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"', admin))
+    upgrade(url)
+    yield url
+    if pg_name and admin:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)', admin))
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SmtpServer) -> SmtpServer:
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture
+def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=None,
+        smtp_url=f"smtp://127.0.0.1:{smtp_server.port}",
+        base_url="http://testserver",
+        secret_key="test-secret-" + secrets.token_hex(8),
+        rate_limit_enabled=False,
+        instance_dir=tmp_path / "instance",
+        outbox_dir=tmp_path / "outbox",
+        argon2_memory_kib=19 * 1024,
+        argon2_time_cost=2,
+        relay_interval_seconds=0.5,
+    )
+
+
+async def _truncate(database_url: str) -> None:
+    engine = make_engine(database_url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(text(f"DELETE FROM {name}"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    await _truncate(settings.database_url)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def session(app: Any) -> AsyncIterator[AsyncSession]:
+    """A session of its own, for arranging data and checking what the app stored."""
+    async with make_sessionmaker(app.state.engine)() as s:
+        yield s
+
+
+def token_from(mail_text: str) -> str:
+    found = re.search(r"token=([A-Za-z0-9_\-]+)", mail_text)
+    assert found, mail_text
+    return found.group(1)
