@@ -89,7 +89,8 @@ def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and (
         part.startswith(("function-", "json-or-python", "lax-or-strict"))
         or part in {"str", "int", "float", "dict[str,any]", "list[str]", "bool"}
-        or part.endswith("Location") or part.endswith("Language")
+        or part.endswith("Location")
+        or part.endswith("Language")
     )
 
 
@@ -159,13 +160,9 @@ def paginate(
     if cursor is not None:
         at, ident = cursor
         if ascending:
-            stmt = stmt.where(
-                or_(created_col > at, and_(created_col == at, id_col > ident))
-            )
+            stmt = stmt.where(or_(created_col > at, and_(created_col == at, id_col > ident)))
         else:
-            stmt = stmt.where(
-                or_(created_col < at, and_(created_col == at, id_col < ident))
-            )
+            stmt = stmt.where(or_(created_col < at, and_(created_col == at, id_col < ident)))
     order = (created_col.asc(), id_col.asc()) if ascending else (created_col.desc(), id_col.desc())
     return stmt.order_by(*order).limit(limit + 1)
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +24,7 @@ from market.db import make_engine, make_sessionmaker
 from market.errors import DomainError, NotFound
 from market.organisations import api as organisations_api
 from market.posts import api as posts_api
+from market.posts import geo
 from market.ratelimit import RateLimiter
 from market.settings import Settings
 from market.vetting import api as vetting_api
@@ -70,7 +72,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if is_api(request):
         titles = {404: "Not found", 405: "Method not allowed"}
         err = DomainError(
-            detail=exc.detail or "", status=exc.status_code, title=titles.get(exc.status_code, "Error")
+            detail=exc.detail or "",
+            status=exc.status_code,
+            title=titles.get(exc.status_code, "Error"),
         )
         return problem(err)
     if exc.status_code == 404:
@@ -86,7 +90,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     if is_api(request):
-        return problem(DomainError(detail="Something went wrong on our side.", status=500, title="Internal error"))
+        return problem(
+            DomainError(
+                detail="Something went wrong on our side.", status=500, title="Internal error"
+            )
+        )
     return Response("Something went wrong on our side. Please try again.", status_code=500)
 
 
@@ -97,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Build the city index before the first request needs it (about half a second).
+        await anyio.to_thread.run_sync(geo.warm_up)
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)

@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,8 +57,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.smtp_url:
         print(f"Mail is written to {settings.outbox_dir.resolve()} (ANLAUF_SMTP_URL is not set).")
     print(f"Anlauf runs at http://{args.host}:{args.port}/")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",
-                proxy_headers=True)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=True
+    )
     return 0
 
 
@@ -95,13 +96,20 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     async def work(session: AsyncSession) -> str:
         region_ids = []
         for slug in args.region or []:
-            region = (await session.execute(select(Region).where(Region.slug == slug))).scalar_one_or_none()
+            region = (
+                await session.execute(select(Region).where(Region.slug == slug))
+            ).scalar_one_or_none()
             if region is None:
                 raise DomainError(detail=f"There is no region {slug!r}.", status=422)
             region_ids.append(region.id)
         user = await create_staff(
-            session, settings, email=email, name=args.name, role=args.role,
-            password=password, region_ids=region_ids,
+            session,
+            settings,
+            email=email,
+            name=args.name,
+            role=args.role,
+            password=password,
+            region_ids=region_ids,
         )
         return user.id
 
@@ -135,8 +143,9 @@ def cmd_regions_create(args: argparse.Namespace, settings: Settings) -> int:
     from market.posts.models import Region
 
     async def work(session: AsyncSession) -> str:
-        region = Region(slug=args.slug, name=args.name, lat=args.lat, lon=args.lon,
-                        radius_km=args.radius_km)
+        region = Region(
+            slug=args.slug, name=args.name, lat=args.lat, lon=args.lon, radius_km=args.radius_km
+        )
         session.add(region)
         await session.flush()
         return region.id
@@ -169,12 +178,16 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply migrations and exit").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="load demo data into an empty database").set_defaults(func=cmd_demo)
 
-    users = sub.add_parser("users", help="manage staff accounts").add_subparsers(dest="action", required=True)
+    users = sub.add_parser("users", help="manage staff accounts").add_subparsers(
+        dest="action", required=True
+    )
     create = users.add_parser("create", help="create a coordinator or admin (password on stdin)")
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=["coordinator", "admin"])
-    create.add_argument("--region", action="append", help="region slug (repeatable); none: all regions")
+    create.add_argument(
+        "--region", action="append", help="region slug (repeatable); none: all regions"
+    )
     create.set_defaults(func=cmd_users_create)
 
     geo = sub.add_parser("geo", help="geodata").add_subparsers(dest="action", required=True)
@@ -182,7 +195,9 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.set_defaults(func=cmd_geo_import)
 
-    regions = sub.add_parser("regions", help="regions served").add_subparsers(dest="action", required=True)
+    regions = sub.add_parser("regions", help="regions served").add_subparsers(
+        dest="action", required=True
+    )
     rc = regions.add_parser("create", help="add a region (a circle around a centre)")
     rc.add_argument("--slug", required=True)
     rc.add_argument("--name", required=True)
@@ -199,8 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     return func(args, settings)
-
-
 
 
 if __name__ == "__main__":

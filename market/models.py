@@ -11,10 +11,7 @@ from market.accounts.models import (  # noqa: F401
 )
 from market.db import Base  # noqa: F401
 from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
-from market.posts.models import Post, PostLanguage, Postcode, Region  # noqa: F401
+from market.posts.models import Post, Postcode, PostLanguage, Region  # noqa: F401
 from market.vetting.models import PostReview, Report, VettingDecision  # noqa: F401
 
-try:  # the notifications package owns the outbox and in-app notification tables
-    import notifications.models  # noqa: F401
-except ImportError:  # pragma: no cover - only while notifications is being built
-    pass
+import notifications.models  # noqa: F401  (the outbox and in-app notification tables)

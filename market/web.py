@@ -69,9 +69,7 @@ class RequestTransaction:
                                     "headers": [(b"content-type", b"text/plain")],
                                 }
                             )
-                            await send(
-                                {"type": "http.response.body", "body": b"Internal error"}
-                            )
+                            await send({"type": "http.response.body", "body": b"Internal error"})
                             raise
                     else:
                         await session.rollback()

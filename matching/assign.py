@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from matching.score import Scored
@@ -71,41 +71,63 @@ def max_weight_matching(
         raise ValueError(f"an edge lies outside the shape {shape}")
     if not np.all(np.isfinite(weight)) or weight.min() < 0:
         raise ValueError("weights must be finite and not negative")
-    keys = row.astype(np.int64) * m + col
-    if np.unique(keys).size != keys.size:
+    # Edge numbers (from 1, since 0 would read as "no edge") in a sparse need x offer matrix.
+    # Building it sums duplicates, so a shorter matrix means a pair was given twice; this is far
+    # cheaper than np.unique on 25 million keys.
+    edge_at = coo_matrix(
+        (np.arange(1, row.size + 1, dtype=np.int64), (row, col)), shape=(n, m)
+    ).tocsr()
+    if edge_at.nnz != row.size:
         raise ValueError("a pair is given twice")
 
-    # Left nodes are 0..n-1, right nodes n..n+m-1 of one undirected graph.
-    graph = coo_matrix(
-        (np.ones(row.size, dtype=np.int8), (row, col + n)), shape=(n + m, n + m)
-    ).tocsr()
-    _, label = connected_components(graph, directed=False)
-    edge_label = np.asarray(label)[row]
-    by_component = np.argsort(edge_label, kind="stable")
-    starts = np.flatnonzero(np.diff(edge_label[by_component])) + 1
-    chosen = [
-        edges[_solve_component(row[edges], col[edges], weight[edges])]
-        for edges in np.split(by_component, starts)
-    ]
-    return np.sort(np.concatenate(chosen))
+    count, label = connected_components(_one_graph(edge_at, n, m), directed=False)
+    needs_in = _members(np.asarray(label[:n]), count)
+    offers_in = _members(np.asarray(label[n:]), count)
+    chosen: list[NDArray[np.intp]] = []
+    for needs_here, offers_here in zip(needs_in, offers_in, strict=True):
+        if needs_here.size == 0 or offers_here.size == 0:
+            continue  # a need or offer without any feasible pair
+        whole = needs_here.size == n and offers_here.size == m
+        block = edge_at if whole else edge_at[needs_here][:, offers_here]
+        chosen.append(_solve_block(block, weight))
+    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.intp)
 
 
-def _solve_component(
-    row: NDArray[np.intp], col: NDArray[np.intp], weight: NDArray[np.float64]
-) -> NDArray[np.intp]:
-    """Positions (into the given edges) of the best matching of one connected component."""
-    rows_used, local_row = np.unique(row, return_inverse=True)
-    cols_used, local_col = np.unique(col, return_inverse=True)
-    width = cols_used.size
+def _one_graph(edge_at: csr_matrix, n: int, m: int) -> csr_matrix:
+    """Needs 0..n-1 and offers n..n+m-1 as the nodes of one graph, edges from needs only
+    (connected_components with directed=False follows them both ways)."""
+    indptr = np.concatenate([edge_at.indptr, np.full(m, edge_at.nnz, dtype=edge_at.indptr.dtype)])
+    return csr_matrix(
+        (np.ones(edge_at.nnz, dtype=np.int8), edge_at.indices + n, indptr), shape=(n + m, n + m)
+    )
+
+
+def _members(label: NDArray[np.int32], count: int) -> list[NDArray[np.intp]]:
+    """The node numbers in each component, ascending."""
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(count + 1))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(count)]
+
+
+def _solve_block(block: csr_matrix, weight: NDArray[np.float64]) -> NDArray[np.intp]:
+    """The edges of the best matching within one connected component."""
+    block.sort_indices()
+    height, width = block.shape
+    edge = np.asarray(block.data, dtype=np.intp) - 1
+    local_row = np.repeat(np.arange(height), np.diff(block.indptr))
     # float64 straight away: linear_sum_assignment would otherwise copy a float32 matrix into a
     # float64 one, which costs more memory at the peak, not less.
-    matrix = np.zeros((rows_used.size, width), dtype=np.float64)
-    matrix[local_row, local_col] = weight
-    picked_row, picked_col = linear_sum_assignment(matrix, maximize=True)
-    # Map the picked cells back to edges; cells without an edge were infeasible and are dropped.
-    cell = local_row.astype(np.int64) * width + local_col
-    order = np.argsort(cell)
-    picked = np.asarray(picked_row, dtype=np.int64) * width + np.asarray(picked_col)
-    at = np.minimum(np.searchsorted(cell[order], picked), cell.size - 1)
-    feasible = cell[order][at] == picked
-    return np.asarray(order[at[feasible]], dtype=np.intp)
+    matrix = np.zeros((height, width), dtype=np.float64)
+    matrix[local_row, block.indices] = weight[edge]
+    del local_row
+    picked_rows, picked_cols = linear_sum_assignment(matrix, maximize=True)
+    del matrix
+    # Keep the picked cells that are edges; the others were infeasible filler and are dropped.
+    # Columns within a row are sorted, so a binary search per picked cell finds its edge.
+    kept: list[int] = []
+    for r, c in zip(picked_rows.tolist(), picked_cols.tolist(), strict=True):
+        start, end = int(block.indptr[r]), int(block.indptr[r + 1])
+        k = start + int(np.searchsorted(block.indices[start:end], c))
+        if k < end and block.indices[k] == c:
+            kept.append(int(edge[k]))
+    return np.asarray(kept, dtype=np.intp)

@@ -74,11 +74,12 @@ def build_message(
     message["Message-ID"] = message_id_for(outbox_id)
     # RFC 3834: tells vacation responders not to answer.
     message["Auto-Submitted"] = "auto-generated"
-    if locale:
-        message["Content-Language"] = locale
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
+    # After the body: set_content() and add_alternative() move Content-* headers into a part.
+    if locale:
+        message["Content-Language"] = locale
     return message
 
 

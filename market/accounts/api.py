@@ -8,7 +8,15 @@ from starlette.routing import Route
 
 from market.accounts import services
 from market.accounts.export import export_user
-from market.accounts.schemas import DeleteIn, MePatch, RegisterIn, ResetIn, ResetRequestIn, TokenIn, VerifyIn
+from market.accounts.schemas import (
+    DeleteIn,
+    MePatch,
+    RegisterIn,
+    ResetIn,
+    ResetRequestIn,
+    TokenIn,
+    VerifyIn,
+)
 from market.api import no_content, ok, read_json
 from market.errors import Unauthorized
 from market.web import client_ip, db, require_user, settings_of

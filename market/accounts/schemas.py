@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
-from typing_extensions import Annotated
 
 from market.validation import (
     DisplayName,
@@ -44,7 +43,7 @@ class RegisterIn(Strict):
     display_name: DisplayName
     role: Literal["volunteer", "seeker", "organisation"]
     locale: LocaleCode = "de"
-    languages: Skills = []
+    languages: Skills = Field(default_factory=list)
     organisation: OrganisationIn | None = None
 
 

@@ -38,9 +38,7 @@ def set_languages(user: User, skills: list[tuple[str, str]]) -> None:
     ]
 
 
-async def _mail_token(
-    session: AsyncSession, settings: Settings, user: User, purpose: str
-) -> str:
+async def _mail_token(session: AsyncSession, settings: Settings, user: User, purpose: str) -> str:
     secret = new_secret()
     session.add(
         AccountToken(
@@ -151,9 +149,7 @@ async def authenticate(
     return user if ok and usable else None
 
 
-async def issue_api_token(
-    session: AsyncSession, settings: Settings, user: User
-) -> tuple[str, int]:
+async def issue_api_token(session: AsyncSession, settings: Settings, user: User) -> tuple[str, int]:
     secret = new_secret()
     session.add(
         ApiToken(
@@ -359,7 +355,11 @@ def me(user: User, organisation: Organisation | None) -> dict[str, Any]:
         "vetting": {"status": user.vetting_status or "pending"}
         if user.role == "volunteer"
         else None,
-        "organisation": {"id": organisation.id, "name": organisation.name, "status": organisation.status}
+        "organisation": {
+            "id": organisation.id,
+            "name": organisation.name,
+            "status": organisation.status,
+        }
         if organisation
         else None,
     }

@@ -37,7 +37,11 @@ async def language_list(request: Request) -> Response:
 
 
 async def parse_search(request: Request) -> tuple[SearchIn, tuple[float, float, float] | None]:
-    params = {k: v for k, v in request.query_params.items() if k not in ("limit", "cursor", "lang", "page")}
+    params = {
+        k: v
+        for k, v in request.query_params.items()
+        if k not in ("limit", "cursor", "lang", "page")
+    }
     params = {k: v for k, v in params.items() if v != ""}
     try:
         search = SearchIn.model_validate(params)
@@ -68,7 +72,9 @@ async def posts(request: Request) -> Response:
     stmt = queries.search(
         kind=search.kind, category=search.category, language=search.language, near=near, q=search.q
     )
-    rows = list((await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars())
+    rows = list(
+        (await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars()
+    )
     viewer = await current_user(request)
     return ok(await _page(session, rows, limit, viewer))
 

@@ -253,7 +253,7 @@ class _Entry:
     lon: float
     population: int
     admin1: str
-    names: tuple[str, ...]  # alternate names
+    names: tuple[str, ...]  # the GeoNames name, then its alternate names
 
 
 def _district_of(entry: _Entry, grid: dict[tuple[int, int], list[_Entry]], reach: float) -> str:
@@ -318,8 +318,8 @@ def _gazetteer(country: str) -> _Gazetteer:
 
 def warm_up(country: str = DEFAULT_COUNTRY) -> None:
     """Build the gazetteer now (at start-up) rather than during the first request."""
-    _gazetteer(country.upper())
-    _country_codes()
+    if country.upper() in _country_codes():
+        _gazetteer(country.upper())
 
 
 def find_city(name: str, country: str = DEFAULT_COUNTRY) -> Place | None:
@@ -327,6 +327,8 @@ def find_city(name: str, country: str = DEFAULT_COUNTRY) -> Place | None:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         return None
     cc = country.strip().upper()
+    if cc not in _country_codes():  # also keeps the per-country cache bounded
+        return None
     gazetteer = _gazetteer(cc)
     found = [gazetteer.by_key[k] for k in _name_keys(name) if k in gazetteer.by_key]
     if not found:
@@ -345,7 +347,10 @@ def nearest_city(
     """
     if not (math.isfinite(lat) and math.isfinite(lon) and max_km >= 0):
         return None
-    grid = _gazetteer(country.strip().upper()).grid
+    cc = country.strip().upper()
+    if cc not in _country_codes():
+        return None
+    grid = _gazetteer(cc).grid
     # Rank by the flat-earth distance (cheap, and within 0.1 % at these ranges); only the
     # winner is measured exactly against max_km.
     kx = math.cos(math.radians(lat))
@@ -384,7 +389,7 @@ async def find_postcode(
         func.count(),
         func.avg(Postcode.lat),
         func.avg(Postcode.lon),
-        func.min(Postcode.place),  # the first place by name, the same on every database
+        func.min(Postcode.place),  # the first place by name: stable, whatever the file order
     ).where(Postcode.country == cc, Postcode.postcode == code)
     count, lat, lon, place = (await session.execute(stmt)).one()
     if not count:

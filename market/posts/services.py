@@ -108,9 +108,7 @@ def _check_role(user: User, kind: str) -> None:
         "admin": {"offer", "need"},
     }[user.role]
     if kind not in allowed:
-        raise Forbidden(
-            "Volunteers post offers; seekers and organisations post needs."
-        )
+        raise Forbidden("Volunteers post offers; seekers and organisations post needs.")
 
 
 async def create(session: AsyncSession, settings: Settings, user: User, data: PostIn) -> Post:
@@ -316,16 +314,24 @@ async def to_json_many(
     """Serialise a page of posts with two batched loads instead of two per post."""
     author_ids = {p.author_id for p in posts}
     org_ids = {p.organisation_id for p in posts if p.organisation_id}
-    authors = {
-        u.id: u
-        for u in (await session.execute(select(User).where(User.id.in_(author_ids)))).scalars()
-    } if author_ids else {}
-    orgs = {
-        o.id: o
-        for o in (
-            await session.execute(select(Organisation).where(Organisation.id.in_(org_ids)))
-        ).scalars()
-    } if org_ids else {}
+    authors = (
+        {
+            u.id: u
+            for u in (await session.execute(select(User).where(User.id.in_(author_ids)))).scalars()
+        }
+        if author_ids
+        else {}
+    )
+    orgs = (
+        {
+            o.id: o
+            for o in (
+                await session.execute(select(Organisation).where(Organisation.id.in_(org_ids)))
+            ).scalars()
+        }
+        if org_ids
+        else {}
+    )
     return [
         to_json(p, viewer, authors.get(p.author_id), orgs.get(p.organisation_id or ""))
         for p in posts

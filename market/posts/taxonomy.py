@@ -8,7 +8,7 @@ from functools import cache
 from market.i18n import gettext
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction"
+def N_(message: str) -> str:
     return message
 
 

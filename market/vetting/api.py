@@ -17,7 +17,12 @@ from market.posts import services as posts
 from market.posts.models import Post
 from market.vetting import services
 from market.vetting.models import Report
-from market.vetting.schemas import OrganisationDecisionIn, PostDecisionIn, ReportIn, VolunteerDecisionIn
+from market.vetting.schemas import (
+    OrganisationDecisionIn,
+    PostDecisionIn,
+    ReportIn,
+    VolunteerDecisionIn,
+)
 from market.web import db, require_user, settings_of
 
 STAFF = ("coordinator", "admin")
@@ -49,7 +54,13 @@ async def volunteers(request: Request) -> Response:
     status = _status(request, ("pending", "approved", "rejected"), "pending")
     limit, cursor = page_params(request)
     stmt = services.volunteers_query(status, await services.regions_of(session, coordinator))
-    rows = list((await session.execute(paginate(stmt, User.created_at, User.id, limit, cursor, ascending=True))).scalars())
+    rows = list(
+        (
+            await session.execute(
+                paginate(stmt, User.created_at, User.id, limit, cursor, ascending=True)
+            )
+        ).scalars()
+    )
     items = [await _volunteer_json(session, u) for u in rows[:limit]]
     by_id = {i["user_id"]: i for i in items}
     return ok(page(rows, limit, lambda u: by_id[u.id], lambda u: (u.created_at, u.id)))
@@ -60,7 +71,9 @@ async def decide_volunteer(request: Request) -> Response:
     session = db(request)
     volunteer = await services.volunteer_for(session, coordinator, request.path_params["user_id"])
     data = await read_json(request, VolunteerDecisionIn)
-    decision = await services.decide_volunteer(session, settings_of(request), coordinator, volunteer, data)
+    decision = await services.decide_volunteer(
+        session, settings_of(request), coordinator, volunteer, data
+    )
     body = await _volunteer_json(session, volunteer)
     body["decision"] = {
         "id": decision.id,
@@ -85,13 +98,21 @@ async def decide_volunteer(request: Request) -> Response:
 async def review_posts(request: Request) -> Response:
     coordinator = await require_user(request, STAFF)
     session = db(request)
-    status = _status(request, ("pending_review", "published", "rejected", "closed", "expired"), "pending_review")
+    status = _status(
+        request, ("pending_review", "published", "rejected", "closed", "expired"), "pending_review"
+    )
     limit, cursor = page_params(request)
     region_ids = await services.regions_of(session, coordinator)
     stmt = select(Post).where(Post.status == status)
     if region_ids:
         stmt = stmt.where(Post.region_id.in_(region_ids))
-    rows = list((await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor, ascending=True))).scalars())
+    rows = list(
+        (
+            await session.execute(
+                paginate(stmt, Post.created_at, Post.id, limit, cursor, ascending=True)
+            )
+        ).scalars()
+    )
     items = await posts.to_json_many(session, rows[:limit], coordinator)
     by_id = {i["id"]: i for i in items}
     return ok(page(rows, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id)))
@@ -122,7 +143,15 @@ async def review_organisations(request: Request) -> Response:
     status = _status(request, ("pending", "approved", "rejected"), "pending")
     limit, cursor = page_params(request)
     stmt = select(Organisation).where(Organisation.status == status)
-    rows = list((await session.execute(paginate(stmt, Organisation.created_at, Organisation.id, limit, cursor, ascending=True))).scalars())
+    rows = list(
+        (
+            await session.execute(
+                paginate(
+                    stmt, Organisation.created_at, Organisation.id, limit, cursor, ascending=True
+                )
+            )
+        ).scalars()
+    )
     return ok(page(rows, limit, _org_json, lambda o: (o.created_at, o.id)))
 
 
@@ -164,7 +193,13 @@ async def review_reports(request: Request) -> Response:
     status = _status(request, ("open", "resolved"), "open")
     limit, cursor = page_params(request)
     stmt = select(Report).where(Report.status == status)
-    rows = list((await session.execute(paginate(stmt, Report.created_at, Report.id, limit, cursor, ascending=True))).scalars())
+    rows = list(
+        (
+            await session.execute(
+                paginate(stmt, Report.created_at, Report.id, limit, cursor, ascending=True)
+            )
+        ).scalars()
+    )
     return ok(page(rows, limit, _report_json, lambda r: (r.created_at, r.id)))
 
 

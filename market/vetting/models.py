@@ -19,9 +19,7 @@ class VettingDecision(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_vetting_decisions_volunteer", "volunteer_id", "created_at"),)
 
     volunteer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    coordinator_id: Mapped[str | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    coordinator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decision: Mapped[str] = mapped_column(String(8))
     identity: Mapped[bool] = mapped_column(Boolean, default=False)
     interview: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -34,9 +32,7 @@ class PostReview(IdMixin, TimestampMixin, Base):
     __tablename__ = "post_reviews"
 
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
-    coordinator_id: Mapped[str | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    coordinator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decision: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(Text)
 

@@ -203,7 +203,11 @@ async def test_patch_me(client: httpx.AsyncClient, app: Any) -> None:
     r = await client.patch(
         "/api/v1/me",
         headers=seeker.headers,
-        json={"display_name": "Dana", "locale": "uk", "languages": [{"code": "uk", "level": "native"}]},
+        json={
+            "display_name": "Dana",
+            "locale": "uk",
+            "languages": [{"code": "uk", "level": "native"}],
+        },
     )
     assert r.status_code == 200
     assert r.json()["display_name"] == "Dana"
@@ -236,10 +240,13 @@ async def test_password_reset_through_mail(
     # The old API token was revoked with the password change.
     assert (await client.get("/api/v1/me", headers=seeker.headers)).status_code == 401
     await login(client, seeker.email, NEW_PASSWORD)
-    old = await client.post("/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD})
+    old = await client.post(
+        "/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD}
+    )
     assert old.status_code == 401
     reuse = await client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "password": "yet another password"}
+        "/api/v1/auth/password-reset/confirm",
+        json={"token": token, "password": "yet another password"},
     )
     assert reuse.status_code == 422
     assert mailbox.to("nobody@example.org") == []
@@ -260,7 +267,9 @@ async def test_rate_limit_on_login(client: httpx.AsyncClient, app: Any) -> None:
         assert statuses[-1] == 429
         assert int(r.headers["Retry-After"]) > 0
         # Even the right password is refused while limited.
-        r = await client.post("/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD}
+        )
         assert r.status_code == 429
     finally:
         app.state.limiter.enabled = False
@@ -275,16 +284,22 @@ async def test_delete_account(client: httpx.AsyncClient, app: Any, session: Any)
         "DELETE", "/api/v1/me", headers=seeker.headers, json={"password": "not my password"}
     )
     assert wrong.status_code == 403
-    r = await client.request("DELETE", "/api/v1/me", headers=seeker.headers, json={"password": PASSWORD})
+    r = await client.request(
+        "DELETE", "/api/v1/me", headers=seeker.headers, json={"password": PASSWORD}
+    )
     assert r.status_code == 204
     assert (await client.get("/api/v1/me", headers=seeker.headers)).status_code == 401
-    relogin = await client.post("/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD})
+    relogin = await client.post(
+        "/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD}
+    )
     assert relogin.status_code == 401
     post = await client.get(f"/api/v1/posts/{created.json()['id']}")
     assert post.status_code == 404  # closed, and no longer public
     user = await session.get(User, seeker.id)
     assert user.email != seeker.email and user.display_name == "" and user.password_hash is None
-    tokens = (await session.execute(select(ApiToken).where(ApiToken.user_id == seeker.id))).scalars()
+    tokens = (
+        await session.execute(select(ApiToken).where(ApiToken.user_id == seeker.id))
+    ).scalars()
     assert all(t.revoked_at is not None for t in tokens)
 
 

@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from matching_factories import NOW, TODAY, candidates, need, offer, pair, volunteer
 
 from matching import (
     Candidate,
@@ -18,6 +17,7 @@ from matching import (
     rank,
     score,
 )
+from tests.matching.factories import NOW, TODAY, candidates, need, offer, pair, volunteer
 
 
 def ids(ranked: list[Scored]) -> list[tuple[str, str]]:

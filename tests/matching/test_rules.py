@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from matching_factories import TODAY, need, offer, pair, volunteer
 
 from matching import Failure, LanguageSkill, check, haversine_km, is_match
+from tests.matching.factories import TODAY, need, offer, pair, volunteer
 
 
 def test_a_plain_pair_is_a_match() -> None:

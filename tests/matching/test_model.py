@@ -6,9 +6,9 @@ import dataclasses
 from datetime import datetime
 
 import pytest
-from matching_factories import NOW, need, offer, pair, volunteer
 
 from matching import LanguageSkill, PostFacts, TimeSlot, primary_tag
+from tests.matching.factories import NOW, need, offer, pair, volunteer
 
 
 def test_time_slots_stay_within_one_day() -> None:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from matching_factories import NOW, candidates, need, north_of_berlin, offer, pair
 
 from matching import Candidate, LanguageSkill, PostFacts, Reason, Scored, TimeSlot, score
 from matching.score import (
@@ -19,6 +18,7 @@ from matching.score import (
     WEIGHT_LANGUAGE,
     WEIGHT_WAITING,
 )
+from tests.matching.factories import NOW, candidates, need, north_of_berlin, offer, pair
 
 REASON_CODES = {
     "same_category",

@@ -1,0 +1,319 @@
+"""HTML pages for offers and needs: the start page, browsing, a post, writing and editing one."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from market import forms
+from market.accounts.models import User
+from market.api import encode_cursor, page_params, paginate
+from market.errors import Invalid
+from market.forms import N_, page, text
+from market.i18n import gettext
+from market.organisations.models import Organisation
+from market.posts import geo, queries, services
+from market.posts.api import parse_search
+from market.posts.models import Post
+from market.posts.schemas import PostIn, PostPatch
+from market.web import current_user, db, form_with_csrf, login_redirect, redirect, settings_of
+
+ALLOWED_KINDS: dict[str, tuple[str, ...]] = {
+    "volunteer": ("offer",),
+    "seeker": ("need",),
+    "organisation": ("need",),
+    "coordinator": ("offer", "need"),
+    "admin": ("offer", "need"),
+}
+RADIUS_CHOICES = ("5", "10", "25", "50", "100")
+MSG_PUBLISHED = N_("Your post is published. We tell you when we find a match.")
+MSG_WAITING = N_("Your post is saved. It is shown to others after a coordinator has checked it.")
+MSG_UPDATED = N_("Your changes are saved.")
+MSG_CLOSED = N_("Your post is closed. Nobody can find it any more.")
+MSG_KIND = N_("Please choose one of the options.")
+LOCATION_FIELDS = {
+    "location.postcode": "postcode",
+    "location.city": "city",
+    "location.country": "country",
+    "location": "postcode",
+    "organisation_id": "",
+}
+SEARCH_FIELDS = {"cursor": "", "limit": "", "lat": "place", "lon": "place"}
+
+
+def _with_msg(path: str, message: str) -> str:
+    return f"{path}?msg={quote(message)}"
+
+
+async def _rows(
+    request: Request, session: AsyncSession, stmt: Select[tuple[Post]]
+) -> tuple[list[Post], str | None]:
+    """One page of posts, newest first, and the link to the next page (None on the last)."""
+    limit, cursor = page_params(request)
+    rows = list((await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "msg") and v}
+    params["cursor"] = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, f"{request.url.path}?{urlencode(params)}"
+
+
+def _distance(viewer: User | None, post: Post, near: tuple[float, float, float] | None) -> int | None:
+    """Whole kilometres from the searched place, measured to the coarse point the public sees."""
+    if near is None or post.lat is None or post.lon is None:
+        return None
+    lat, lon = (post.lat, post.lon) if services.can_see_exact(viewer, post) else geo.coarsen(post.lat, post.lon)
+    return round(geo.haversine_km(near[0], near[1], lat, lon))
+
+
+def _search_options() -> dict[str, Any]:
+    return {
+        "kind_options": [("", gettext("Offers and needs")), ("offer", gettext("Offers of help")), ("need", gettext("Requests for help"))],
+        "category_options": forms.category_options(gettext("All topics")),
+        "language_options": [("", gettext("All languages")), *forms.language_options()],
+        "radius_options": [(r, gettext("%(num)s km", num=r)) for r in RADIUS_CHOICES],
+    }
+
+
+# --- Start page and browsing
+
+
+async def home(request: Request) -> Response:
+    session = db(request)
+    viewer = await current_user(request)
+    stmt = queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
+    newest = list((await session.execute(stmt)).scalars())
+    allowed = ALLOWED_KINDS.get(viewer.role, ()) if viewer else ()
+    if viewer is None:
+        help_url, need_url = "/register?role=volunteer", "/register?role=seeker"
+    else:
+        help_url = "/posts/new?kind=offer" if "offer" in allowed else "/posts?kind=need"
+        need_url = "/posts/new?kind=need" if "need" in allowed else "/posts?kind=offer"
+    return await page(
+        request,
+        "home.html",
+        {"posts": newest, "distances": {}, "help_url": help_url, "need_url": need_url},
+    )
+
+
+async def browse(request: Request) -> Response:
+    session = db(request)
+    viewer = await current_user(request)
+    values = {k: v for k, v in request.query_params.items() if k != "cursor"}
+    context: dict[str, Any] = {"values": values, **_search_options()}
+    try:
+        search, near = await parse_search(request)
+        stmt = queries.search(
+            kind=search.kind, category=search.category, language=search.language, near=near, q=search.q
+        )
+        posts, next_url = await _rows(request, session, stmt)
+    except Invalid as exc:
+        context |= {"errors": forms.errors_of(exc, forms.renamer(SEARCH_FIELDS)), "posts": [], "distances": {}}
+        return await page(request, "posts/browse.html", context, status_code=422)
+    context |= {
+        "errors": {},
+        "posts": posts,
+        "distances": {p.id: _distance(viewer, p, near) for p in posts},
+        "near": near,
+        "next_url": next_url,
+        "first_url": request.url.path + "?" + urlencode(values) if "cursor" in request.query_params else None,
+        "filtered": any(values.get(k) for k in ("kind", "category", "language", "place", "q")),
+    }
+    return await page(request, "posts/browse.html", context)
+
+
+async def detail(request: Request) -> Response:
+    session = db(request)
+    viewer = await current_user(request)
+    post = await services.visible(session, viewer, request.path_params["post_id"])
+    author = await session.get(User, post.author_id)
+    organisation = await session.get(Organisation, post.organisation_id) if post.organisation_id else None
+    context = {
+        "post": post,
+        "author_name": author.display_name if author and author.is_active and author.display_name else None,
+        "organisation": organisation,
+        "is_author": viewer is not None and viewer.id == post.author_id,
+        "exact": services.can_see_exact(viewer, post),
+    }
+    return await page(request, "posts/detail.html", context)
+
+
+async def my_posts(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    posts, next_url = await _rows(request, db(request), queries.of_author(user.id))
+    return await page(request, "posts/mine.html", {"posts": posts, "next_url": next_url, "distances": {}})
+
+
+# --- Writing and editing
+
+
+def _form_context(
+    user: User,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    post: Post | None = None,
+) -> dict[str, Any]:
+    kinds = (post.kind,) if post else ALLOWED_KINDS.get(user.role, ())
+    chosen = values.get("languages", [])
+    own = [lang.code for lang in user.languages]
+    options = forms.language_options()
+    # The writer's own languages first: usually they are the ones to tick.
+    options.sort(key=lambda o: (0, own.index(o[0])) if o[0] in own else (1 if o[0] in chosen else 2, 0))
+    return {
+        "values": values,
+        "errors": errors,
+        "post": post,
+        "kinds": kinds,
+        "kind_options": [(k, gettext(forms.KIND_LABELS[k])) for k in kinds],
+        "mode_options": [(m, gettext(label)) for m, label in forms.MODE_LABELS.items()],
+        "category_options": forms.category_options(gettext("Please choose")),
+        "language_options": options,
+        "may_have_seats": user.role in ("organisation", "coordinator", "admin"),
+    }
+
+
+def _values_of(form: FormData) -> dict[str, Any]:
+    names = ("kind", "category", "title", "body", "mode", "postcode", "city", "country", "radius_km", "seats")
+    values: dict[str, Any] = {name: text(form, name) for name in names}
+    values["body"] = str(form.get("body") or "")
+    values["languages"] = forms.getlist(form, "languages")
+    return values
+
+
+def _location(values: dict[str, Any]) -> dict[str, Any] | None:
+    if not values["postcode"] and not values["city"]:
+        return None
+    return forms.present(postcode=values["postcode"], city=values["city"], country=values["country"] or "DE")
+
+
+def _number(value: str) -> str:
+    """A stored radius for an input: 10.0 shows as 10."""
+    return value[:-2] if value.endswith(".0") else value
+
+
+async def new_post(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    kinds = ALLOWED_KINDS.get(user.role, ())
+    if request.method == "GET":
+        wanted = request.query_params.get("kind", "")
+        values = {
+            "kind": wanted if wanted in kinds else (kinds[0] if len(kinds) == 1 else ""),
+            "mode": "in_person",
+            "country": "DE",
+            "languages": [lang.code for lang in user.languages],
+        }
+        return await page(request, "posts/form.html", _form_context(user, values, {}))
+    form = await form_with_csrf(request)
+    values = _values_of(form)
+    data = forms.present(
+        kind=values["kind"],
+        category=values["category"],
+        title=values["title"],
+        body=values["body"],
+        mode=values["mode"],
+        radius_km=values["radius_km"],
+        seats=values["seats"],
+        location=_location(values),
+    )
+    data["languages"] = values["languages"]
+    rename = forms.renamer(LOCATION_FIELDS)
+    parsed, errors = forms.parse(PostIn, data, rename)
+    if values["kind"] not in kinds:
+        errors["kind"] = MSG_KIND
+    if parsed is not None and not errors:
+        try:
+            post = await services.create(db(request), settings_of(request), user, parsed)
+        except Invalid as exc:
+            errors = forms.errors_of(exc, rename)
+    if errors:
+        return await page(request, "posts/form.html", _form_context(user, values, errors), status_code=422)
+    message = MSG_PUBLISHED if post.status == "published" else MSG_WAITING
+    return redirect(_with_msg(f"/posts/{post.id}", message))
+
+
+def _stored_values(post: Post) -> dict[str, Any]:
+    return {
+        "kind": post.kind,
+        "category": post.category,
+        "title": post.title,
+        "body": post.body,
+        "mode": post.mode,
+        "postcode": post.postcode or "",
+        "city": post.city or "",
+        "country": post.country or "DE",
+        "radius_km": _number(str(post.radius_km)) if post.radius_km is not None else "",
+        "seats": str(post.seats) if post.seats is not None else "",
+        "languages": post.language_codes,
+    }
+
+
+async def edit_post(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    session = db(request)
+    post = await services.authored(session, user, request.path_params["post_id"])
+    stored = _stored_values(post)
+    if request.method == "GET":
+        return await page(request, "posts/form.html", _form_context(user, stored, {}, post=post))
+    form = await form_with_csrf(request)
+    values = _values_of(form) | {"kind": post.kind}
+    data: dict[str, Any] = {
+        "category": values["category"],
+        "title": values["title"],
+        "body": values["body"],
+        "languages": values["languages"],
+        **forms.present(mode=values["mode"]),
+    }
+    data["radius_km"] = values["radius_km"] or None  # blank on an offer: the service says why
+    if post.kind == "need":
+        data["seats"] = values["seats"] or None
+    # Only a changed place is looked up again, so a precise point set through the API stays.
+    if any(values[k] != stored[k] for k in ("postcode", "city", "country")):
+        data["location"] = _location(values)
+    rename = forms.renamer(LOCATION_FIELDS)
+    patch, errors = forms.parse(PostPatch, data, rename)
+    if patch is not None:
+        try:
+            await services.update(session, settings_of(request), user, post, patch)
+        except Invalid as exc:
+            errors = forms.errors_of(exc, rename)
+    if errors:
+        context = _form_context(user, values, errors, post=post)
+        return await page(request, "posts/form.html", context, status_code=422)
+    return redirect(_with_msg(f"/posts/{post.id}", MSG_UPDATED))
+
+
+async def close_post(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    await form_with_csrf(request)
+    session = db(request)
+    post = await services.authored(session, user, request.path_params["post_id"])
+    await services.close(session, user, post)
+    return redirect(_with_msg(f"/posts/{post.id}", MSG_CLOSED))
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/posts", browse, methods=["GET"]),
+    Route("/posts/new", new_post, methods=["GET", "POST"]),
+    Route("/posts/{post_id}", detail, methods=["GET"]),
+    Route("/posts/{post_id}/edit", edit_post, methods=["GET", "POST"]),
+    Route("/posts/{post_id}/close", close_post, methods=["POST"]),
+    Route("/my/posts", my_posts, methods=["GET"]),
+]

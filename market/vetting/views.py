@@ -1,0 +1,332 @@
+"""HTML pages for coordinators: vet volunteers, review posts and organisations, read reports."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from market import forms
+from market.accounts.models import User
+from market.api import encode_cursor, page_params, paginate
+from market.errors import Invalid, NotFound
+from market.forms import N_, page, text
+from market.i18n import gettext
+from market.organisations.models import Organisation, OrganisationMember
+from market.posts.models import Post
+from market.vetting import services
+from market.vetting.models import Report, VettingDecision
+from market.vetting.reasons import POST_REJECTION_REASONS
+from market.vetting.schemas import OrganisationDecisionIn, PostDecisionIn, VolunteerDecisionIn
+from market.web import current_user, db, form_with_csrf, login_redirect, redirect, require_user, settings_of
+
+STAFF = ("coordinator", "admin")
+VETTING_STATUSES = ("pending", "approved", "rejected")
+MSG_DECIDED = N_("The decision is saved.")
+MSG_PUBLISHED = N_("The post is published.")
+MSG_REJECTED = N_("The post is rejected. The author sees the reason.")
+CHECK_FIELDS = {"checks": "checks"}
+
+
+def _with_msg(path: str, message: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}msg={quote(message)}"
+
+
+async def _staff(request: Request) -> User | Response:
+    """The coordinator; anonymous people are sent to log in, everyone else gets 403."""
+    if await current_user(request) is None:
+        return login_redirect(request)
+    return await require_user(request, STAFF)
+
+
+async def _count(session: AsyncSession, stmt: Select[Any]) -> int:
+    return int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+
+
+async def _rows(
+    request: Request, session: AsyncSession, stmt: Select[Any], created: Any, ident: Any
+) -> tuple[list[Any], str | None]:
+    """One page, oldest first (who waits longest comes first), and the link to the next one."""
+    limit, cursor = page_params(request)
+    rows = list((await session.execute(paginate(stmt, created, ident, limit, cursor, ascending=True))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "msg") and v}
+    params["cursor"] = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return rows, f"{request.url.path}?{urlencode(params)}"
+
+
+def _pending_posts(region_ids: list[str]) -> Select[tuple[Post]]:
+    # The same regions rule as services.post_for_review, so every post listed can be decided.
+    stmt = select(Post).where(Post.status == "pending_review")
+    return stmt.where(Post.region_id.in_(region_ids)) if region_ids else stmt
+
+
+async def _users(session: AsyncSession, ids: set[str | None]) -> dict[str, User]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {u.id: u for u in (await session.execute(select(User).where(User.id.in_(wanted)))).scalars()}
+
+
+# --- Overview
+
+
+async def index(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    region_ids = await services.regions_of(session, coordinator)
+    counts = {
+        "volunteers": await _count(session, services.volunteers_query("pending", region_ids)),
+        "posts": await _count(session, _pending_posts(region_ids)),
+        "organisations": await _count(session, select(Organisation).where(Organisation.status == "pending")),
+        "reports": await _count(session, select(Report).where(Report.status == "open")),
+    }
+    return await page(request, "vetting/index.html", {"counts": counts})
+
+
+# --- Volunteers
+
+
+async def volunteers(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    status = request.query_params.get("status", "pending")
+    if status not in VETTING_STATUSES:
+        status = "pending"
+    stmt = services.volunteers_query(status, await services.regions_of(session, coordinator))
+    rows, next_url = await _rows(request, session, stmt, User.created_at, User.id)
+    return await page(
+        request,
+        "vetting/volunteers.html",
+        {"volunteers": rows, "status": status, "statuses": VETTING_STATUSES, "next_url": next_url},
+    )
+
+
+async def _volunteer_page(
+    request: Request,
+    volunteer: User,
+    *,
+    form: FormData | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    session = db(request)
+    history = await services.history(session, volunteer.id)
+    offers_stmt = (
+        select(Post)
+        .where(Post.author_id == volunteer.id, Post.kind == "offer")
+        .order_by(Post.created_at.desc())
+    )
+    offers = list((await session.execute(offers_stmt)).scalars())
+    coordinators = await _users(session, {d.coordinator_id for d in history})
+    latest: VettingDecision | None = history[0] if history else None
+    if form is not None:
+        values: dict[str, Any] = {
+            "identity": forms.checked(form, "identity"),
+            "interview": forms.checked(form, "interview"),
+            "code_of_conduct": forms.checked(form, "code_of_conduct"),
+            "police_certificate_until": text(form, "police_certificate_until"),
+            "note": str(form.get("note") or ""),
+            "decision": text(form, "decision"),
+        }
+    else:
+        values = {
+            "identity": bool(latest and latest.identity),
+            "interview": bool(latest and latest.interview),
+            "code_of_conduct": bool(latest and latest.code_of_conduct),
+            "police_certificate_until": latest.police_certificate_until.isoformat()
+            if latest and latest.police_certificate_until
+            else "",
+            "note": "",
+            "decision": "",
+        }
+    context = {
+        "volunteer": volunteer,
+        "offers": offers,
+        "history": history,
+        "coordinators": coordinators,
+        "values": values,
+        "errors": errors or {},
+        "decision_options": [("approve", gettext("Approve")), ("reject", gettext("Do not approve"))],
+    }
+    return await page(request, "vetting/volunteer.html", context, status_code=status_code)
+
+
+async def volunteer(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    person = await services.volunteer_for(session, coordinator, request.path_params["user_id"])
+    if request.method == "GET":
+        return await _volunteer_page(request, person)
+    form = await form_with_csrf(request)
+    data = {
+        "decision": text(form, "decision"),  # blank: "Please choose one of the options."
+        "checks": {name: forms.checked(form, name) for name in ("identity", "interview", "code_of_conduct")},
+        "police_certificate_until": text(form, "police_certificate_until") or None,
+        "note": text(form, "note") or None,
+    }
+    rename = forms.renamer(CHECK_FIELDS)
+    parsed, errors = forms.parse(VolunteerDecisionIn, data, rename)
+    if parsed is not None:
+        try:
+            await services.decide_volunteer(session, settings_of(request), coordinator, person, parsed)
+        except Invalid as exc:
+            errors = forms.errors_of(exc, rename)
+    if errors:
+        return await _volunteer_page(request, person, form=form, errors=errors, status_code=422)
+    return redirect(_with_msg(f"/review/volunteers/{person.id}", MSG_DECIDED))
+
+
+# --- Posts
+
+
+async def _posts_page(
+    request: Request,
+    coordinator: User,
+    *,
+    errors: dict[str, str] | None = None,
+    failed: str | None = None,
+    form: FormData | None = None,
+    status_code: int = 200,
+) -> Response:
+    session = db(request)
+    stmt = _pending_posts(await services.regions_of(session, coordinator))
+    rows, next_url = await _rows(request, session, stmt, Post.created_at, Post.id)
+    authors = await _users(session, {p.author_id for p in rows})
+    context = {
+        "posts": rows,
+        "authors": authors,
+        "next_url": next_url,
+        "errors": errors or {},
+        "failed": failed,
+        "form": form or {},
+        "reason_options": [
+            ("", gettext("Please choose")),
+            *forms.rejection_reason_options(),
+            ("other", gettext("Other reason (write it below)")),
+        ],
+    }
+    return await page(request, "vetting/posts.html", context, status_code=status_code)
+
+
+async def review_posts(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    return await _posts_page(request, coordinator)
+
+
+async def decide_post(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    post = await services.post_for_review(session, coordinator, request.path_params["post_id"])
+    form = await form_with_csrf(request)
+    decision = text(form, "decision")
+    code = text(form, "reason")
+    reason = text(form, "reason_other") if code == "other" else code
+    data = forms.present(decision=decision, reason=reason if decision == "reject" else None)
+    data.setdefault("decision", "")
+    if code and code != "other" and code not in POST_REJECTION_REASONS:
+        data["reason"] = ""
+    rename = forms.renamer({"reason": "reason_other" if code == "other" else "reason"})
+    parsed, errors = forms.parse(PostDecisionIn, data, rename)
+    if parsed is not None:
+        try:
+            await services.decide_post(session, settings_of(request), coordinator, post, parsed)
+        except Invalid as exc:
+            errors = forms.errors_of(exc, rename)
+    if errors:
+        return await _posts_page(
+            request, coordinator, errors=errors, failed=post.id, form=form, status_code=422
+        )
+    return redirect(_with_msg("/review/posts", MSG_PUBLISHED if decision == "publish" else MSG_REJECTED))
+
+
+# --- Organisations
+
+
+async def organisations(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    stmt = select(Organisation).where(Organisation.status == "pending")
+    rows, next_url = await _rows(request, session, stmt, Organisation.created_at, Organisation.id)
+    members: dict[str, list[User]] = {o.id: [] for o in rows}
+    if rows:
+        member_stmt = (
+            select(OrganisationMember.organisation_id, User)
+            .join(User, User.id == OrganisationMember.user_id)
+            .where(OrganisationMember.organisation_id.in_(members), User.deleted_at.is_(None))
+        )
+        for org_id, member in (await session.execute(member_stmt)).all():
+            members[org_id].append(member)
+    return await page(
+        request,
+        "vetting/organisations.html",
+        {"organisations": rows, "members": members, "next_url": next_url},
+    )
+
+
+async def decide_organisation(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    org_id = request.path_params["org_id"]
+    org = await session.get(Organisation, org_id) if len(org_id) <= 32 else None
+    if org is None:
+        raise NotFound("There is no such organisation.")
+    form = await form_with_csrf(request)
+    data = forms.present(decision=text(form, "decision"), reason=text(form, "reason"))
+    data.setdefault("decision", "")
+    parsed, errors = forms.parse(OrganisationDecisionIn, data)
+    if parsed is None:
+        # Only a tampered form gets here: the page offers two fixed buttons.
+        raise Invalid.one("decision", next(iter(errors.values())))
+    await services.decide_organisation(session, settings_of(request), org, parsed)
+    return redirect(_with_msg("/review/organisations", MSG_DECIDED))
+
+
+# --- Reports
+
+
+async def reports(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    stmt = select(Report).where(Report.status == "open")
+    rows, next_url = await _rows(request, session, stmt, Report.created_at, Report.id)
+    reporters = await _users(session, {r.reporter_id for r in rows})
+    return await page(
+        request, "vetting/reports.html", {"reports": rows, "reporters": reporters, "next_url": next_url}
+    )
+
+
+routes = [
+    Route("/review", index, methods=["GET"]),
+    Route("/review/volunteers", volunteers, methods=["GET"]),
+    Route("/review/volunteers/{user_id}", volunteer, methods=["GET", "POST"]),
+    Route("/review/posts", review_posts, methods=["GET"]),
+    Route("/review/posts/{post_id}", decide_post, methods=["POST"]),
+    Route("/review/organisations", organisations, methods=["GET"]),
+    Route("/review/organisations/{org_id}", decide_organisation, methods=["POST"]),
+    Route("/review/reports", reports, methods=["GET"]),
+]

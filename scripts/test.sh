@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything the tests need into ./.venv-test and runs the whole suite:
+# lint and type checks, then the tests on PostgreSQL + Redis + an arq worker, then on SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${ANLAUF_TEST_VENV:-.venv-test}"
+PG_URL="${ANLAUF_TEST_PG_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}"
+REDIS_URL="${ANLAUF_TEST_REDIS_URL:-redis://127.0.0.1:6379/9}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Python environment ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+
+step "Chromium for the browser tests"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core >/dev/null
+  else
+    echo "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium)." >&2
+  fi
+fi
+
+step "Services: PostgreSQL and Redis on loopback"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+redis-cli -h 127.0.0.1 -p 6379 ping
+
+step "Lint, types and import rules"
+"$VENV/bin/ruff" check market matching notifications migrations tests benchmarks
+"$VENV/bin/mypy" matching notifications
+"$VENV/bin/lint-imports"
+
+step "Tests on PostgreSQL, with Redis and a real arq worker"
+ANLAUF_TEST_DATABASE_URL="$PG_URL" ANLAUF_TEST_REDIS_URL="$REDIS_URL" \
+  "$VENV/bin/python" -m pytest -q "$@"
+
+step "Tests on SQLite (jobs in-process)"
+ANLAUF_TEST_DATABASE_URL="" ANLAUF_TEST_REDIS_URL="" \
+  "$VENV/bin/python" -m pytest -q "$@"
