@@ -234,9 +234,9 @@ async def decide_post(request: Request) -> Response:
     coordinator = await _staff(request)
     if isinstance(coordinator, Response):
         return coordinator
+    form = await form_with_csrf(request)
     session = db(request)
     post = await services.post_for_review(session, coordinator, request.path_params["post_id"])
-    form = await form_with_csrf(request)
     decision = text(form, "decision")
     code = text(form, "reason")
     reason = text(form, "reason_other") if code == "other" else code
@@ -288,12 +288,12 @@ async def decide_organisation(request: Request) -> Response:
     coordinator = await _staff(request)
     if isinstance(coordinator, Response):
         return coordinator
+    form = await form_with_csrf(request)
     session = db(request)
     org_id = request.path_params["org_id"]
     org = await session.get(Organisation, org_id) if len(org_id) <= 32 else None
     if org is None:
         raise NotFound("There is no such organisation.")
-    form = await form_with_csrf(request)
     data = forms.present(decision=text(form, "decision"), reason=text(form, "reason"))
     data.setdefault("decision", "")
     parsed, errors = forms.parse(OrganisationDecisionIn, data)
