@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await anyio.to_thread.run_sync(geo.warm_up)
         engine = make_engine(settings.database_url)
         app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.sessionmaker = make_sessionmaker(engine, settings)
         app.state.limiter = RateLimiter(settings)
         relay = Relay(app.state.sessionmaker, settings)
         app.state.relay = relay

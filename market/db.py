@@ -96,5 +96,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, settings: Any | None = None
+) -> async_sessionmaker[AsyncSession]:
+    # Services that render mail find the settings (base URL, sender) on the session.
+    info = {"settings": settings} if settings is not None else None
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

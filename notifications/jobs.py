@@ -61,7 +61,8 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
             essential = bool(payload.get("essential", False))
             item.attempts += 1
 
-            if not essential and await is_failing(session, to):
+            failing = await is_failing(session, to)
+            if failing and not essential:
                 item.status = "failed"
                 item.last_error = "skipped: the address was rejected permanently before"
                 await session.commit()
@@ -77,10 +78,20 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                 html=payload.get("html"),
                 locale=payload.get("locale"),
             )
+            # With row locks, write "done" before sending: nobody sees it before our commit,
+            # and after the server's "250 OK" only the COMMIT round trip is left. (SQLite would
+            # hold its single write lock for the whole SMTP conversation, so it writes after.)
+            early = session.get_bind().dialect.name == "postgresql"
+            if early:
+                _set_done(item)
+                if failing:
+                    await forget_failing_address(session, to)
+                await session.flush()
             try:
                 await ctx.mailer.send(message)
             except PermanentMailError as exc:
                 item.status = "failed"
+                item.done_at = None
                 item.last_error = f"permanent: {exc}"[:4000]
                 if exc.recipient_rejected:
                     await record_failing_address(session, to, str(exc))
@@ -88,6 +99,8 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                 log.warning("mail %s to %s rejected permanently: %s", outbox_id, to, exc)
                 return False
             except TransientMailError as exc:
+                item.status = "pending"
+                item.done_at = None
                 reschedule(item, ctx.retry, f"transient: {exc}")
                 await session.commit()
                 if item.status == "failed":
@@ -109,11 +122,10 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                 return False
 
             accepted = True
-            item.status = "done"
-            item.done_at = utcnow()
-            item.last_error = None
-            # It got through, so the address works (again).
-            await forget_failing_address(session, to)
+            if not early:
+                _set_done(item)
+                if failing:  # it got through, so the address works again
+                    await forget_failing_address(session, to)
             await session.commit()
             return False
     except Exception:
@@ -125,6 +137,12 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
             exc_info=True,
         )
         return True
+
+
+def _set_done(item: OutboxItem) -> None:
+    item.status = "done"
+    item.done_at = utcnow()
+    item.last_error = None
 
 
 async def _mark_done_after_send(ctx: JobContext, outbox_id: str) -> None:

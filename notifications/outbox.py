@@ -47,10 +47,6 @@ from notifications.smtp import MailSender, describe, make_sender
 
 log = logging.getLogger(__name__)
 
-# A row handed to arq with _defer_until may start a moment early on a worker whose clock is a
-# little ahead; accept that rather than bounce it back to the sweep.
-CLOCK_TOLERANCE = timedelta(seconds=2)
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -156,6 +152,9 @@ def pop_outbox_ids(session: AsyncSession) -> list[str]:
 async def lock_due(session: AsyncSession, outbox_id: str) -> OutboxItem | None:
     """The row if it is pending and due, locked for this transaction; None if not ours to run.
 
+    Due means by this process's clock: a worker whose clock is behind leaves the row to a
+    later hand-over by the sweep.
+
     PostgreSQL: FOR UPDATE SKIP LOCKED, so a second runner of the same id gets None at once
     instead of waiting. SQLite renders no locking clause; callers rely on JobContext.inflight.
     """
@@ -164,7 +163,7 @@ async def lock_due(session: AsyncSession, outbox_id: str) -> OutboxItem | None:
         .where(
             OutboxItem.id == outbox_id,
             OutboxItem.status == "pending",
-            OutboxItem.available_at <= utcnow() + CLOCK_TOLERANCE,
+            OutboxItem.available_at <= utcnow(),
         )
         .with_for_update(skip_locked=True)
     )
@@ -411,7 +410,7 @@ class Relay:
         started = 0
         for row in rows:
             # A delayed row is left to the sweep that finds it due.
-            if row.available_at <= now + CLOCK_TOLERANCE and self._spawn(row):
+            if row.available_at <= now and self._spawn(row):
                 started += 1
         return started
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -126,40 +125,66 @@ class SMTPSender:
 
     def __init__(self, config: SMTPConfig) -> None:
         self.config = config
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def send(self, message: EmailMessage) -> None:
         c = self.config
+        client = aiosmtplib.SMTP(
+            hostname=c.hostname,
+            port=c.port,
+            username=c.username,
+            password=c.password,
+            use_tls=c.use_tls,
+            # False, not None: None would mean "STARTTLS if offered", which fails against mail
+            # catchers with self-signed certificates. Ask for it in the URL instead.
+            start_tls=c.start_tls,
+            timeout=c.timeout,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=c.hostname,
-                port=c.port,
-                username=c.username,
-                password=c.password,
-                use_tls=c.use_tls,
-                # False, not None: None would mean "STARTTLS if offered", which fails against
-                # mail catchers with self-signed certificates. Ask for it in the URL instead.
-                start_tls=c.start_tls,
-                timeout=c.timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-            if codes and all(code >= 500 for code in codes):
-                raise PermanentMailError(text, recipient_rejected=True) from exc
-            raise TransientMailError(text) from exc
-        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as exc:
-            text = f"{exc.code} {exc.message}"
-            if exc.code >= 500:
-                raise PermanentMailError(text, recipient_rejected=True) from exc
-            raise TransientMailError(text) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            # Sender refused, authentication failed, HELO rejected, service unavailable: these
-            # are about us (configuration, reputation), not the recipient. Retrying with backoff
-            # gives an operator time to fix them instead of failing every queued mail at once.
-            raise TransientMailError(f"{exc.code} {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as exc:
-            raise TransientMailError(f"{type(exc).__name__}: {exc}") from exc
+            await client.connect()  # logs in too, when the URL has credentials
+            await client.send_message(message)
+        except BaseException as exc:
+            client.close()
+            if isinstance(exc, Exception):
+                raise _classify(exc) from exc
+            raise
+        # Accepted. Say goodbye in the background so that the caller can record the delivery
+        # at once: the time between the server's "250 OK" and that commit is the only window
+        # in which a crash makes us send the mail again.
+        task = asyncio.create_task(_quit(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except Exception:  # noqa: S110 - the mail is delivered; a rude goodbye does not matter
+        pass
+    finally:
+        client.close()
+
+
+def _classify(exc: Exception) -> MailDeliveryError:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        if codes and all(code >= 500 for code in codes):
+            return PermanentMailError(text, recipient_rejected=True)
+        return TransientMailError(text)
+    if isinstance(exc, (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError)):
+        text = f"{exc.code} {exc.message}"
+        if exc.code >= 500:
+            return PermanentMailError(text, recipient_rejected=True)
+        return TransientMailError(text)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        # Sender refused, authentication failed, HELO rejected, service unavailable: these are
+        # about us (configuration, reputation), not the recipient. Retrying with backoff gives
+        # an operator time to fix them instead of failing every queued mail at once.
+        return TransientMailError(f"{exc.code} {exc.message}")
+    # Connection refused or reset, timeouts, TLS trouble, anything unexpected: try again later
+    # (bounded by RetryPolicy.max_attempts).
+    return TransientMailError(f"{type(exc).__name__}: {exc}")
 
 
 class FileSender:

@@ -1,0 +1,163 @@
+"""JSON API for matches: a party's matches, a post's matches, accept and decline."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from market.accounts.models import User
+from market.api import iso, ok, page, page_params, paginate, read_action
+from market.errors import Forbidden, Invalid
+from market.matches import queries, reasons, services
+from market.matches.models import Match
+from market.organisations.models import OrganisationMember
+from market.posts import services as posts
+from market.posts.models import Post
+from market.web import db, require_user, settings_of
+
+
+async def match_json(session: AsyncSession, match: Match, viewer: User, side: str | None) -> dict[str, Any]:
+    post_rows = {
+        p.id: p
+        for p in (
+            await session.execute(select(Post).where(Post.id.in_((match.offer_id, match.need_id))))
+        ).scalars()
+    }
+    offer_json, need_json = await posts.to_json_many(
+        session, [post_rows[match.offer_id], post_rows[match.need_id]], viewer
+    )
+    body: dict[str, Any] = {
+        "id": match.id,
+        "offer": offer_json,
+        "need": need_json,
+        "score": match.score,
+        "reasons": reasons.texts(match.reasons),
+        "distance_km": match.distance_km,
+        "status": match.status,
+        "my_response": services.my_response(match, side) if side else None,
+        "created_at": iso(match.created_at),
+    }
+    if side is not None:
+        partner_id = match.need_author_id if side == "offer" else match.volunteer_id
+        partner = await session.get(User, partner_id)
+        deleted = partner is None or partner.deleted_at is not None
+        body["partner"] = {
+            "display_name": None if deleted or partner is None else partner.display_name,
+            "deleted": deleted,
+        }
+        if match.status == "connected":
+            if not deleted and partner is not None:
+                body["partner"]["email"] = partner.email
+            body["conversation_id"] = await services.conversation_id(session, match)
+    return body
+
+
+async def my_matches(request: Request) -> Response:
+    user = await require_user(request)
+    session = db(request)
+    limit, cursor = page_params(request)
+    org_needs = (
+        select(Post.id)
+        .join(OrganisationMember, OrganisationMember.organisation_id == Post.organisation_id)
+        .where(OrganisationMember.user_id == user.id)
+    )
+    stmt = queries.of_user(user.id, org_needs)
+    status = request.query_params.get("status")
+    if status:
+        if status not in ("proposed", "connected", "declined", "closed"):
+            raise Invalid.one("status", "status must be proposed, connected, declined or closed.")
+        stmt = stmt.where(Match.status == status)
+    rows = list((await session.execute(paginate(stmt, Match.created_at, Match.id, limit, cursor))).scalars())
+    items = []
+    for m in rows[:limit]:
+        items.append(await match_json(session, m, user, await services.side_of(session, user, m)))
+    by_id = {i["id"]: i for i in items}
+    return ok(page(rows, limit, lambda m: by_id[m.id], lambda m: (m.created_at, m.id)))
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid.one("cursor", "The cursor is not valid.") from None
+    if value < 0:
+        raise Invalid.one("cursor", "The cursor is not valid.")
+    return value
+
+
+async def post_matches(request: Request) -> Response:
+    """A post's matches, best first (author and coordinators)."""
+    user = await require_user(request)
+    session = db(request)
+    post = await posts.visible(session, user, request.path_params["post_id"])
+    if post.author_id != user.id and not user.is_staff:
+        member = post.organisation_id and (
+            await session.execute(
+                select(OrganisationMember.id).where(
+                    OrganisationMember.organisation_id == post.organisation_id,
+                    OrganisationMember.user_id == user.id,
+                )
+            )
+        ).first()
+        if not member:
+            raise Forbidden("Only the author and coordinators see a post's matches.")
+    limit, _ = page_params(request)
+    offset = _offset(request.query_params.get("cursor"))
+    stmt = (
+        select(Match)
+        .where((Match.offer_id == post.id) | (Match.need_id == post.id))
+        .order_by(Match.score.desc(), Match.id)
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    rows = list((await session.execute(stmt)).scalars())
+    items = [
+        await match_json(session, m, user, await services.side_of(session, user, m)) for m in rows[:limit]
+    ]
+    next_cursor = (
+        base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
+        if len(rows) > limit
+        else None
+    )
+    return ok({"items": items, "next_cursor": next_cursor})
+
+
+async def match_detail(request: Request) -> Response:
+    user = await require_user(request)
+    session = db(request)
+    match, side = await services.for_party(session, user, request.path_params["match_id"])
+    return ok(await match_json(session, match, user, side))
+
+
+async def _answer(request: Request, accept: bool) -> Response:
+    user = await require_user(request)
+    session = db(request)
+    match, side = await services.for_party(session, user, request.path_params["match_id"])
+    await read_action(request)
+    match = await services.respond(session, settings_of(request), user, match, side, accept)
+    return ok(await match_json(session, match, user, side))
+
+
+async def accept(request: Request) -> Response:
+    return await _answer(request, True)
+
+
+async def decline(request: Request) -> Response:
+    return await _answer(request, False)
+
+
+routes = [
+    Route("/matches", my_matches, methods=["GET"]),
+    Route("/matches/{match_id}", match_detail, methods=["GET"]),
+    Route("/matches/{match_id}/accept", accept, methods=["POST"]),
+    Route("/matches/{match_id}/decline", decline, methods=["POST"]),
+    Route("/posts/{post_id}/matches", post_matches, methods=["GET"]),
+]

@@ -1,0 +1,43 @@
+"""Matches: an offer and a need proposed to each other, and what each side answered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db import Base, IdMixin, TimestampMixin, utcnow
+
+MATCH_STATUSES = ("proposed", "connected", "declined", "closed")
+RESPONSES = ("pending", "accepted", "declined")
+OPEN = ("proposed", "connected")
+
+
+class Match(IdMixin, TimestampMixin, Base):
+    __tablename__ = "matches"
+    __table_args__ = (
+        # One row per pair for ever: a declined pair stays declined and is never proposed again.
+        UniqueConstraint("offer_id", "need_id"),
+        Index("ix_matches_volunteer_status", "volunteer_id", "status"),
+        Index("ix_matches_need_author_status", "need_author_id", "status"),
+        Index("ix_matches_need_status", "need_id", "status"),
+    )
+
+    offer_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    need_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    need_author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(12), default="proposed")
+    offer_response: Mapped[str] = mapped_column(String(10), default="pending")
+    need_response: Mapped[str] = mapped_column(String(10), default="pending")
+    declined_by: Mapped[str | None] = mapped_column(String(32))
+    # Why a match was withdrawn: a post closed or expired, approval revoked, certificate expired.
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    connected_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]

@@ -1,0 +1,284 @@
+"""The match lifecycle: proposed -> connected, or declined; withdrawn when a rule stops holding.
+
+Matching runs inside the transaction of the event that makes the last rule true (a post
+published or edited, a volunteer approved), so a match exists the moment it is possible.
+Telling people happens later, through the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import matching
+from market import events
+from market.accounts.models import User
+from market.conversations.services import open_for
+from market.db import utcnow
+from market.errors import Conflict, NotFound
+from market.matches import queries
+from market.matches.facts import post_facts, volunteer_facts
+from market.matches.models import OPEN, Match
+from market.organisations.models import OrganisationMember
+from market.posts import services as posts
+from market.posts import taxonomy
+from market.posts.models import Post
+from market.settings import Settings
+from notifications.inapp import notify
+from notifications.mail import queue_mail
+
+# A new post is proposed to the best few partners first, not to everyone at once.
+PROPOSALS = 3
+
+
+def _today(now: datetime) -> date:
+    return now.date()
+
+
+def _candidate(
+    offer: Post, need: Post, users: dict[str, User], counts: dict[str, int], declined: bool = False
+) -> matching.Candidate:
+    volunteer = users[offer.author_id]
+    return matching.Candidate(
+        offer=post_facts(offer, volunteer),
+        need=post_facts(need, users.get(need.author_id)),
+        volunteer=volunteer_facts(volunteer, counts.get(volunteer.id, 0)),
+        requires_certificate=taxonomy.requires_police_certificate(need.category),
+        declined_before=declined,
+    )
+
+
+async def _open_for_need(session: AsyncSession, need_id: str) -> int:
+    stmt = select(Match).where(Match.need_id == need_id, Match.status == "proposed")
+    return len(list((await session.execute(stmt)).scalars()))
+
+
+async def match_post(session: AsyncSession, settings: Settings, post: Post) -> list[Match]:
+    """Propose the best partners for a published post (a few at a time)."""
+    if post.status != "published":
+        return []
+    now = utcnow()
+    if post.kind == "need":
+        room = PROPOSALS - await _open_for_need(session, post.id)
+        if room <= 0:
+            return []
+        offers = list((await session.execute(queries.offers_for_need(post))).scalars())
+        users = await queries.users_by_id(session, [o.author_id for o in offers] + [post.author_id])
+        counts = await queries.open_counts(session, [o.author_id for o in offers])
+        cands = [_candidate(o, post, users, counts) for o in offers]
+        chosen = matching.best_offers_for_need(cands, now, _today(now), limit=room) if cands else []
+    else:
+        needs = list((await session.execute(queries.needs_for_offer(post))).scalars())
+        users = await queries.users_by_id(session, [n.author_id for n in needs] + [post.author_id])
+        counts = await queries.open_counts(session, [post.author_id])
+        cands = [_candidate(post, n, users, counts) for n in needs]
+        chosen = matching.best_needs_for_offer(cands, now, _today(now), limit=PROPOSALS) if cands else []
+    by_id = {p.id: p for p in [post, *(offers if post.kind == "need" else needs)]}
+    created = []
+    for scored in chosen:
+        created.append(
+            await _propose(session, settings, by_id[scored.offer_id], by_id[scored.need_id], scored)
+        )
+    return created
+
+
+def _reasons(scored: matching.Scored) -> list[dict[str, Any]]:
+    return [{"code": r.code, "params": dict(r.params)} for r in scored.reasons]
+
+
+async def _propose(
+    session: AsyncSession, settings: Settings, offer: Post, need: Post, scored: matching.Scored
+) -> Match:
+    stmt = select(Match).where(Match.offer_id == offer.id, Match.need_id == need.id)
+    match = (await session.execute(stmt)).scalar_one_or_none()
+    if match is None:
+        match = Match(offer_id=offer.id, need_id=need.id)
+        session.add(match)
+    match.volunteer_id = offer.author_id
+    match.need_author_id = need.author_id
+    match.score = round(scored.score, 4)
+    match.reasons = _reasons(scored)
+    match.distance_km = round(scored.distance_km, 1) if scored.distance_km is not None else None
+    match.status = "proposed"
+    match.offer_response = match.need_response = "pending"
+    match.closed_at = match.closed_reason = None
+    match.created_at = utcnow()
+    await session.flush()
+    await _tell(session, settings, match, "match.proposed", "match_proposed")
+    return match
+
+
+async def _tell(
+    session: AsyncSession, settings: Settings, match: Match, kind: str, template: str
+) -> None:
+    """In the app and by mail, to both parties (mail only to verified addresses)."""
+    users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
+    link = f"{settings.base_url.rstrip('/')}/matches/{match.id}"
+    for user_id in (match.volunteer_id, match.need_author_id):
+        user = users.get(user_id)
+        if user is None or not user.is_active:
+            continue
+        await notify(session, user_id=user.id, kind=kind, data={"match_id": match.id})
+        if user.email_verified:
+            await queue_mail(
+                session,
+                to=user.email,
+                template=template,
+                locale=user.locale,
+                context={"name": user.display_name, "link": link},
+                essential=True,  # match mails cannot be switched off
+                settings=settings,
+            )
+
+
+async def withdraw(session: AsyncSession, match: Match, reason: str) -> None:
+    match.status = "closed"
+    match.closed_at = utcnow()
+    match.closed_reason = reason
+    await session.flush()
+
+
+async def recheck(session: AsyncSession, settings: Settings, post: Post) -> None:
+    """After an edit, withdraw the proposals whose rules no longer hold."""
+    open_matches = list((await session.execute(queries.open_of_post(post.id))).scalars())
+    proposed = [m for m in open_matches if m.status == "proposed"]
+    if not proposed:
+        return
+    post_ids = {m.offer_id for m in proposed} | {m.need_id for m in proposed}
+    others = {
+        p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(post_ids)))).scalars()
+    }
+    users = await queries.users_by_id(session, [p.author_id for p in others.values()])
+    counts = await queries.open_counts(session, [m.volunteer_id for m in proposed])
+    now = utcnow()
+    for m in proposed:
+        cand = _candidate(others[m.offer_id], others[m.need_id], users, counts)
+        failures = matching.check(cand, _today(now))
+        if failures:
+            await withdraw(session, m, str(failures[0]))
+
+
+# --- Reacting to events
+
+
+@events.subscribe(events.POST_PUBLISHED)
+async def _on_published(session: AsyncSession, post: Post, **_: Any) -> None:
+    settings = session.info.get("settings") or Settings()
+    await recheck(session, settings, post)
+    await match_post(session, settings, post)
+
+
+@events.subscribe(events.POST_CLOSED)
+async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
+    reason = {"expired": "expired", "rejected": "rejected", "pending_review": "unpublished"}.get(
+        post.status, "post_closed"
+    )
+    partners: list[str] = []
+    for match in list((await session.execute(queries.open_of_post(post.id))).scalars()):
+        if match.status == "proposed":
+            partners.append(match.need_id if match.offer_id == post.id else match.offer_id)
+        await withdraw(session, match, reason)
+    # A partner whose proposal was withdrawn may now be proposed to someone else.
+    settings = session.info.get("settings") or Settings()
+    for partner_id in partners:
+        partner = await session.get(Post, partner_id)
+        if partner is not None:
+            await match_post(session, settings, partner)
+
+
+@events.subscribe(events.VOLUNTEER_CHANGED)
+async def _on_volunteer(session: AsyncSession, volunteer: User, **_: Any) -> None:
+    if volunteer.vetting_status != "approved":
+        return
+    settings = session.info.get("settings") or Settings()
+    # A newly recorded certificate may open categories that need one.
+    stmt = select(Post).where(
+        Post.author_id == volunteer.id, Post.status == "published", Post.kind == "offer"
+    )
+    for offer in list((await session.execute(stmt)).scalars()):
+        await match_post(session, settings, offer)
+
+
+async def _is_partner(session: AsyncSession, user_id: str, post_id: str) -> bool:
+    stmt = select(Match.id).where(
+        ((Match.offer_id == post_id) & (Match.need_author_id == user_id))
+        | ((Match.need_id == post_id) & (Match.volunteer_id == user_id))
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+posts.PARTNER_CHECKS.append(_is_partner)
+
+
+# --- A party's view and answers
+
+
+async def side_of(session: AsyncSession, user: User, match: Match) -> str | None:
+    if user.id == match.volunteer_id:
+        return "offer"
+    if user.id == match.need_author_id:
+        return "need"
+    need = await session.get(Post, match.need_id)
+    if need is not None and need.organisation_id:
+        stmt = select(OrganisationMember.id).where(
+            OrganisationMember.organisation_id == need.organisation_id,
+            OrganisationMember.user_id == user.id,
+        )
+        if (await session.execute(stmt)).first() is not None:
+            return "need"
+    return None
+
+
+async def for_party(session: AsyncSession, user: User, match_id: str) -> tuple[Match, str]:
+    match = await session.get(Match, match_id) if len(match_id) <= 32 else None
+    side = await side_of(session, user, match) if match is not None else None
+    if match is None or side is None:
+        raise NotFound("There is no such match.")
+    return match, side
+
+
+async def respond(
+    session: AsyncSession, settings: Settings, user: User, match: Match, side: str, accept: bool
+) -> Match:
+    if match.status != "proposed":
+        raise Conflict("This match is not waiting for an answer any more.")
+    mine = "offer_response" if side == "offer" else "need_response"
+    if getattr(match, mine) != "pending":
+        raise Conflict("You have answered already.")
+    if not accept:
+        setattr(match, mine, "declined")
+        match.status = "declined"
+        match.declined_by = user.id
+        await session.flush()
+        # Each post may now be proposed to the next best partner.
+        for post_id in (match.need_id, match.offer_id):
+            post = await session.get(Post, post_id)
+            if post is not None:
+                await match_post(session, settings, post)
+        return match
+    setattr(match, mine, "accepted")
+    if match.offer_response == match.need_response == "accepted":
+        match.status = "connected"
+        match.connected_at = utcnow()
+        await session.flush()
+        await open_for(session, [match.volunteer_id, match.need_author_id], match_id=match.id)
+        await _tell(session, settings, match, "match.connected", "match_connected")
+    await session.flush()
+    return match
+
+
+async def conversation_id(session: AsyncSession, match: Match) -> str | None:
+    from market.conversations.models import Conversation
+
+    stmt = select(Conversation.id).where(Conversation.match_id == match.id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def my_response(match: Match, side: str) -> str:
+    return match.offer_response if side == "offer" else match.need_response
+
+
+OPEN_STATUSES = OPEN

@@ -1,0 +1,195 @@
+"""The relay: in-process runner, sweep recovery, and handing rows to arq (without a worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from arq.connections import RedisSettings, create_pool
+from arq.constants import default_queue_name, job_key_prefix
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.settings import Settings
+from notifications.mail import queue_mail
+from notifications.models import OutboxItem
+from notifications.outbox import JobContext, Relay, enqueue, pop_outbox_ids
+from tests.notifications.smtp_server import MailCatcher, free_port
+
+VERIFY = {"name": "Amira", "link": "http://anlauf.test/verify?token=abc"}
+
+
+async def _queue_many(
+    sm: async_sessionmaker[AsyncSession], settings: Settings, n: int, *, prefix: str = "u"
+) -> list[str]:
+    async with sm() as session:
+        for i in range(n):
+            await queue_mail(
+                session, to=f"{prefix}{i}@example.org", template="verify_email", locale="de",
+                context=VERIFY, settings=settings,
+            )
+        await session.commit()
+        return pop_outbox_ids(session)
+
+
+async def _statuses(sm: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sm() as session:
+        rows = await session.execute(
+            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
+        )
+        return {status: count for status, count in rows}
+
+
+@contextlib.asynccontextmanager
+async def running(relay: Relay) -> AsyncIterator[Relay]:
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+
+
+async def test_in_process_relay_delivers_after_kick(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    mail_server: MailCatcher,
+) -> None:
+    # A long sweep interval: only the kick can explain a fast delivery.
+    relay = Relay(sm, notif_settings, context=ctx, interval=3600, grace=timedelta(hours=1))
+    assert relay.mode == "inprocess"
+    async with running(relay):
+        ids = await _queue_many(sm, notif_settings, 20)
+        relay.kick(ids)
+        await mail_server.wait_for_count(20, timeout=15)
+        await relay.drain()
+    assert await _statuses(sm) == {"done": 20}
+    assert mail_server.duplicates() == {}
+
+
+async def test_kicking_the_same_ids_twice_sends_once(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    mail_server: MailCatcher,
+) -> None:
+    mail_server.delay = 0.2
+    relay = Relay(sm, notif_settings, context=ctx, interval=0.05, grace=timedelta(0))
+    async with running(relay):
+        ids = await _queue_many(sm, notif_settings, 5)
+        relay.kick(ids)
+        relay.kick(ids)
+        await mail_server.wait_for_count(5)
+        await asyncio.sleep(0.5)  # several sweeps while and after the mails go out
+        await relay.drain()
+    assert len(mail_server.messages) == 5
+    assert mail_server.duplicates() == {}
+
+
+async def test_sweep_recovers_rows_nobody_kicked(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    mail_server: MailCatcher,
+) -> None:
+    """The web process died after its commit: the next start's first sweep sends the mail."""
+    await _queue_many(sm, notif_settings, 3)
+    relay = Relay(sm, notif_settings, context=ctx, grace=timedelta(0))
+    async with running(relay):
+        await mail_server.wait_for_count(3)
+        await relay.drain()
+    assert await _statuses(sm) == {"done": 3}
+
+
+async def test_sweep_leaves_young_rows_to_the_kick(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+) -> None:
+    await _queue_many(sm, notif_settings, 2)
+    relay = Relay(sm, notif_settings, context=ctx, grace=timedelta(minutes=1))
+    relay._running = True  # sweep by hand, no background loop
+    assert await relay.sweep() == 0
+    relay.grace = timedelta(0)
+    assert await relay.sweep() == 2
+    await relay.drain()
+    await relay.stop()
+
+
+async def test_delayed_rows_wait_for_their_time(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    mail_server: MailCatcher,
+) -> None:
+    relay = Relay(sm, notif_settings, context=ctx, interval=0.1, grace=timedelta(0))
+    async with running(relay):
+        async with sm() as session:
+            later = await queue_mail(
+                session, to="later@example.org", template="verify_email", locale="de",
+                context=VERIFY, settings=notif_settings,
+            )
+            assert later is not None
+            item = await session.get(OutboxItem, later)
+            assert item is not None
+            item.available_at = item.available_at + timedelta(seconds=1)
+            await session.commit()
+            relay.kick(pop_outbox_ids(session))
+        await asyncio.sleep(0.5)
+        assert mail_server.messages == []
+        await mail_server.wait_for_count(1, timeout=5)
+
+
+async def test_relay_without_redis_keeps_rows_and_does_not_raise(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    down = notif_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/5"})
+    relay = Relay(sm, down, interval=0.05, grace=timedelta(0))
+    assert relay.mode == "arq"
+    with caplog.at_level(logging.WARNING, logger="notifications.outbox"):
+        async with running(relay):
+            ids = await _queue_many(sm, down, 3)
+            relay.kick(ids)
+            await asyncio.sleep(0.5)  # a kick and several sweeps, all failing
+            assert await relay.sweep() == 0
+    assert await _statuses(sm) == {"pending": 3}
+    warnings = [r for r in caplog.records if "cannot hand outbox rows to arq" in r.message]
+    assert len(warnings) == 1  # loud once, then quiet until Redis is back
+
+
+async def test_relay_hands_rows_to_arq_once(
+    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, redis_db5: str,
+) -> None:
+    settings = notif_settings.model_copy(update={"redis_url": redis_db5})
+    relay = Relay(sm, settings, interval=3600, grace=timedelta(0))
+    pool = await create_pool(RedisSettings.from_dsn(redis_db5))
+    try:
+        async with running(relay):
+            ids = await _queue_many(sm, settings, 3)
+            relay.kick(ids)
+            await relay.drain()
+            queued = await pool.queued_jobs()
+            assert sorted(j.job_id or "" for j in queued) == sorted(ids)
+            assert {j.function for j in queued} == {"send_mail"}
+            assert all(j.args == (j.job_id,) for j in queued)
+
+            # Sweeps and kicks while the jobs wait in the queue add nothing.
+            relay.kick(ids)
+            await relay.drain()
+            assert await relay.sweep() == 0
+            assert await pool.zcard(default_queue_name) == 3
+
+            # A job that ran (keep_result=0: no result key) but left its row pending, e.g. a
+            # transient failure: the id is free again and the sweep re-hands it.
+            await pool.delete(job_key_prefix + ids[0])
+            await pool.zrem(default_queue_name, ids[0])
+            assert await relay.sweep() == 1
+            assert await pool.zcard(default_queue_name) == 3
+
+            # A delayed row is handed with _defer_until, not run early.
+            async with sm() as session:
+                later = await enqueue(session, "send_mail", {}, delay=timedelta(minutes=5))
+                await session.commit()
+            relay.kick([later])
+            await relay.drain()
+            score = await pool.zscore(default_queue_name, later)
+            queued_first = await pool.zscore(default_queue_name, ids[1])
+            assert score is not None and queued_first is not None
+            assert score - queued_first > 4 * 60 * 1000
+    finally:
+        await pool.aclose()
