@@ -869,7 +869,7 @@ class PlannedPerson:
 
 
 def speaks(text: str) -> list[tuple[str, str]]:
-    """"de native, en basic" -> [("de", "native"), ("en", "basic")]."""
+    """Parse "de native, en basic" into [("de", "native"), ("en", "basic")]."""
     skills = []
     for item in text.split(","):
         code, level = item.split()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from starlette.routing import BaseRoute
 
 # Each module may define `routes` (JSON API under /api/v1); importing it registers its handlers.
-API_MODULES: tuple[str, ...] = ("market.matches.api",)
+API_MODULES: tuple[str, ...] = ("market.matches.api", "market.matches.review_api")
 
 
 def api_routes() -> Iterator[BaseRoute]:

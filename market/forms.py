@@ -191,6 +191,13 @@ ROLE_LABELS = {
     "coordinator": N_("Coordinator"),
     "admin": N_("Administrator"),
 }
+ROLE_NAMES = {
+    "volunteer": N_("Volunteer"),
+    "seeker": N_("Looking for help"),
+    "organisation": N_("Organisation"),
+    "coordinator": N_("Coordinator"),
+    "admin": N_("Administrator"),
+}
 LEVEL_LABELS = {
     "native": N_("Mother tongue"),
     "fluent": N_("Good"),
@@ -256,6 +263,7 @@ HELPERS: dict[str, Any] = {
     "language_label": language_label,
     "reason_text": reason_text,
     "ROLE_LABELS": ROLE_LABELS,
+    "ROLE_NAMES": ROLE_NAMES,
     "LEVEL_LABELS": LEVEL_LABELS,
     "KIND_LABELS": KIND_LABELS,
     "MODE_LABELS": MODE_LABELS,

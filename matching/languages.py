@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from matching.model import LanguageSkill, Level
 
@@ -12,6 +13,8 @@ from matching.model import LanguageSkill, Level
 LEVEL_WEIGHT: dict[Level, float] = {"native": 1.0, "fluent": 0.85, "basic": 0.4}
 
 
+# A region has a few dozen distinct codes and a global assignment compares them millions of times.
+@lru_cache(maxsize=1024)
 def primary_tag(code: str) -> str:
     """The primary language subtag: "ar-SY" and "AR" both become "ar"."""
     return code.strip().replace("_", "-").split("-", 1)[0].lower()

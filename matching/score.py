@@ -11,7 +11,7 @@ from matching.availability import overlap_minutes
 from matching.categories import levels_below
 from matching.languages import shared_languages
 from matching.model import Candidate
-from matching.reach import reach
+from matching.reach import Reach, reach
 
 ReasonParam = str | int | float
 
@@ -77,10 +77,11 @@ def score(candidate: Candidate, now: datetime) -> Scored:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     reasons: list[Reason] = []
+    where = reach(candidate.offer, candidate.need)
     parts = (
         (WEIGHT_CATEGORY, _category(candidate, reasons)),
         (WEIGHT_LANGUAGE, _language(candidate, reasons)),
-        (WEIGHT_DISTANCE, _distance(candidate, reasons)),
+        (WEIGHT_DISTANCE, _distance(where, reasons)),
         (WEIGHT_AVAILABILITY, _availability(candidate, reasons)),
         (WEIGHT_WAITING, _waiting(candidate, now, reasons)),
     )
@@ -91,7 +92,7 @@ def score(candidate: Candidate, now: datetime) -> Scored:
         # Floating-point sums can land a hair outside [0, 1].
         score=min(1.0, max(0.0, total)),
         reasons=tuple(reasons),
-        distance_km=reach(candidate.offer, candidate.need).distance_km,
+        distance_km=where.distance_km,
     )
 
 
@@ -116,8 +117,7 @@ def _language(candidate: Candidate, reasons: list[Reason]) -> float:
     return shared[0].weight if shared else 0.0
 
 
-def _distance(candidate: Candidate, reasons: list[Reason]) -> float:
-    where = reach(candidate.offer, candidate.need)
+def _distance(where: Reach, reasons: list[Reason]) -> float:
     fit = 0.0
     if where.in_person and where.distance_km is not None:
         reasons.append(Reason("distance", {"km": round(where.distance_km, 1)}))

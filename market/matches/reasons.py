@@ -39,15 +39,3 @@ def reason_text(reason: dict[str, Any]) -> str:
 
 def texts(reasons: list[dict[str, Any]]) -> list[str]:
     return [reason_text(r) for r in reasons]
-
-
-FAILURE_TEXT = {
-    "category": "no offer in this category",
-    "language": "no offer in this language",
-    "distance": "no offer within reach",
-    "mode": "offers are only online, or only in person",
-    "not_published": "not published",
-    "not_approved": "no approved volunteer",
-    "certificate": "no volunteer with a valid police certificate",
-    "declined": "declined before",
-}

@@ -220,7 +220,6 @@ async def new_post(request: Request) -> Response:
     values = _values_of(form)
     data = forms.present(
         kind=values["kind"],
-        category=values["category"],
         title=values["title"],
         body=values["body"],
         mode=values["mode"],
@@ -228,7 +227,9 @@ async def new_post(request: Request) -> Response:
         seats=values["seats"],
         location=_location(values),
     )
-    data["languages"] = values["languages"]
+    # Always sent: a blank pick says "Please choose a category from the list.", a blank
+    # language list "Please choose at least one."
+    data |= {"category": values["category"], "languages": values["languages"]}
     rename = forms.renamer(LOCATION_FIELDS)
     parsed, errors = forms.parse(PostIn, data, rename)
     if values["kind"] not in kinds:

@@ -35,6 +35,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    received_at: float = 0.0  # time.monotonic() when the server accepted it
 
     @property
     def to(self) -> str:
@@ -99,7 +100,9 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic())
+            )
         return "250 2.0.0 Message accepted for delivery"
 
 

@@ -1,0 +1,120 @@
+"""A coordinator's regional matching run (preview, confirm) and the unmatched-needs view."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+from market.accounts.models import CoordinatorRegion
+from market.db import make_sessionmaker, utcnow
+from market.posts.models import Post, PostLanguage, Region
+from tests.factories import Actor, make_user, post_body
+
+LEIPZIG = (51.3397, 12.3731)
+
+
+async def _region(app: Any, slug: str, lat: float, lon: float) -> str:
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        region = Region(slug=slug, name=slug.title(), lat=lat, lon=lon, radius_km=25)
+        s.add(region)
+        await s.flush()
+        return region.id
+
+
+async def _quiet_post(app: Any, author: Actor, kind: str, region_id: str, **kw: Any) -> str:
+    """A published post written straight to the database, as an import would, so that no
+    incremental matching has run for it: it waits for the regional run."""
+    lat, lon = kw.pop("at", LEIPZIG)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        post = Post(
+            kind=kind, category=kw.get("category", "accompaniment-authorities"),
+            title=f"{kind} by {author.email}", body="", mode="in_person",
+            radius_km=kw.get("radius_km", 10.0 if kind == "offer" else None),
+            lat=lat, lon=lon, status="published", author_id=author.id, region_id=region_id,
+            published_at=utcnow() - timedelta(days=kw.get("waited", 0)), expires_at=utcnow() + timedelta(days=90),
+        )
+        post.languages = [PostLanguage(code=c, position=i) for i, c in enumerate(kw.get("languages", ["de"]))]
+        s.add(post)
+        await s.flush()
+        return post.id
+
+
+async def test_unmatched_needs_say_why(client: httpx.AsyncClient, app: Any) -> None:
+    region = await _region(app, "leipzig", *LEIPZIG)
+    coordinator = await make_user(app, client, "coordinator")
+    volunteer = await make_user(app, client, "volunteer", approved=True)
+    seeker = await make_user(app, client, "seeker")
+    await _quiet_post(app, volunteer, "offer", region, category="accompaniment", languages=["de", "ar"])
+    await _quiet_post(app, volunteer, "offer", region, category="education", languages=["de"])
+    cases = {
+        "category": await _quiet_post(app, seeker, "need", region, category="housing"),
+        "language": await _quiet_post(app, seeker, "need", region, category="accompaniment", languages=["ti"]),
+        "reach": await _quiet_post(app, seeker, "need", region, category="accompaniment", at=(51.60, 12.37)),
+        "certificate": await _quiet_post(app, seeker, "need", region, category="education-homework"),
+    }
+    fits = await _quiet_post(app, seeker, "need", region, category="accompaniment-doctor", languages=["ar"])
+    r = await client.get("/api/v1/review/unmatched?region=leipzig", headers=coordinator.headers)
+    assert r.status_code == 200
+    causes = {item["need"]["id"]: item["cause"] for item in r.json()["items"]}
+    assert causes == {post_id: cause for cause, post_id in cases.items()}
+    assert fits not in causes
+    assert all(item["cause_text"] for item in r.json()["items"])
+
+
+async def test_run_previews_then_applies_a_one_to_one_plan(client: httpx.AsyncClient, app: Any) -> None:
+    region = await _region(app, "leipzig", *LEIPZIG)
+    coordinator = await make_user(app, client, "coordinator")
+    volunteers = [await make_user(app, client, "volunteer", approved=True) for _ in range(2)]
+    seekers = [await make_user(app, client, "seeker") for _ in range(3)]
+    offers = [await _quiet_post(app, v, "offer", region) for v in volunteers]
+    # The need that has waited longest should get a volunteer first.
+    needs = [await _quiet_post(app, s, "need", region, waited=d) for s, d in zip(seekers, (1, 20, 2), strict=True)]
+
+    url = "/api/v1/review/matching-run?region=leipzig"
+    preview = await client.get(url, headers=coordinator.headers)
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["needs_waiting"] == 3 and body["offers_available"] == 2
+    pairs = body["items"]
+    assert len(pairs) == 2
+    assert len({p["need"]["id"] for p in pairs}) == 2 and {p["offer"]["id"] for p in pairs} == set(offers)
+    assert needs[1] in {p["need"]["id"] for p in pairs}
+    assert all(0 <= p["score"] <= 1 and p["reasons"] for p in pairs)
+    # The preview stores nothing.
+    assert (await client.get("/api/v1/matches", headers=seekers[1].headers)).json()["items"] == []
+    assert (await client.get(url, headers=coordinator.headers)).json()["plan_id"] == body["plan_id"]
+
+    stale = await client.post("/api/v1/review/matching-run", headers=coordinator.headers, json={"region": "leipzig", "plan_id": "0000"})
+    assert stale.status_code == 409
+    applied = await client.post(
+        "/api/v1/review/matching-run", headers=coordinator.headers,
+        json={"region": "leipzig", "plan_id": body["plan_id"]},
+    )
+    assert applied.status_code == 200 and applied.json()["created"] == 2
+    (m,) = (await client.get("/api/v1/matches", headers=seekers[1].headers)).json()["items"]
+    assert m["status"] == "proposed"
+    # Applied needs no longer wait. Volunteers may hold up to 5 open matches, so the next run
+    # offers the third need one of the same offers.
+    again = (await client.get(url, headers=coordinator.headers)).json()
+    assert again["needs_waiting"] == 1
+    assert [p["need"]["id"] for p in again["items"]] == [n for n in needs if n not in {p["need"]["id"] for p in pairs}]
+
+
+async def test_region_rules(client: httpx.AsyncClient, app: Any) -> None:
+    leipzig = await _region(app, "leipzig", *LEIPZIG)
+    await _region(app, "berlin", 52.52, 13.405)
+    local = await make_user(app, client, "coordinator")
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        s.add(CoordinatorRegion(user_id=local.id, region_id=leipzig))
+    assert (await client.get("/api/v1/review/matching-run?region=berlin", headers=local.headers)).status_code == 403
+    assert (await client.get("/api/v1/review/matching-run", headers=local.headers)).status_code == 422
+    assert (await client.get("/api/v1/review/matching-run?region=mars", headers=local.headers)).status_code == 404
+    assert (await client.get("/api/v1/review/matching-run?region=leipzig", headers=local.headers)).status_code == 200
+    seeker = await make_user(app, client, "seeker")
+    assert (await client.get("/api/v1/review/unmatched", headers=seeker.headers)).status_code == 403
+    assert (await client.get("/api/v1/review/unmatched")).status_code == 401
+    bad = await client.post("/api/v1/review/matching-run", headers=local.headers, json={"region": "leipzig"})
+    assert bad.status_code == 422
+    _ = (date.today(), post_body)
