@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 from market.errors import Invalid
 from market.i18n import gettext
 from market.posts import languages, taxonomy
+from market.posts.taxonomy import N_
 from market.validation import FRIENDLY
 from market.vetting.reasons import POST_REJECTION_REASONS, reason_text
 from market.web import render
@@ -26,10 +27,6 @@ from market.web import render
 M = TypeVar("M", bound=BaseModel)
 Rename = Callable[[str], str]
 Errors = dict[str, str]
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark for extraction"
-    return message
 
 
 # --- Reading a form
@@ -52,11 +49,7 @@ def checked(form: FormData, name: str) -> bool:
 
 def present(**fields: Any) -> dict[str, Any]:
     """Only the fields that were filled in: blank text, None and empty lists are left out."""
-    return {
-        k: v
-        for k, v in fields.items()
-        if v is not None and v != "" and v != [] and v != {}
-    }
+    return {k: v for k, v in fields.items() if v is not None and v != "" and v != [] and v != {}}
 
 
 LEVEL_SLOTS = 20  # the most language rows any form reads (a user may have saved more than 3)
@@ -75,7 +68,9 @@ def language_slots(form: FormData) -> tuple[list[dict[str, str]], list[int]]:
     return skills, rows
 
 
-def slot_values(form: FormData | None, skills: Iterable[Any] = (), minimum: int = 3) -> list[dict[str, str]]:
+def slot_values(
+    form: FormData | None, skills: Iterable[Any] = (), minimum: int = 3
+) -> list[dict[str, str]]:
     """The rows to show in a language picker: what was submitted, else what is stored."""
     rows: list[dict[str, str]] = []
     if form is not None:
@@ -111,7 +106,7 @@ def _clean_loc(loc: Iterable[Any]) -> list[str]:
 
 
 def default_field(path: str) -> str:
-    """A dotted error path to a form field: list items name their list ("languages.0" -> "languages")."""
+    """A dotted error path to a form field; list items name their list: languages.0 -> languages."""
     parts = path.split(".")
     for i, part in enumerate(parts):
         if part.isdigit():
@@ -133,8 +128,10 @@ def _add(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, message)  # the first problem of a field is the one to fix first
 
 
-def parse(model: type[M], data: dict[str, Any], rename: Rename | None = None) -> tuple[M | None, Errors]:
-    """Validate form data with an API schema: (the object, {}) or (None, {form field: message id})."""
+def parse(
+    model: type[M], data: dict[str, Any], rename: Rename | None = None
+) -> tuple[M | None, Errors]:
+    """Validate with an API schema: (the object, {}) or (None, {form field: message id})."""
     try:
         return model.model_validate(data), {}
     except ValidationError as exc:
@@ -234,7 +231,7 @@ DECISION_LABELS = {
 
 
 def language_label(code: str) -> str:
-    """A language in the reader's language, with its own name when that differs: "Arabisch (العربية)"."""
+    """A language named in the reader's language, plus its own name: "Arabisch (العربية)"."""
     name = languages.name(code)
     native = languages.native_name(code)
     return name if not native or native.casefold() == name.casefold() else f"{name} ({native})"

@@ -1,5 +1,6 @@
 """Imports every table so that Alembic and create_all see the whole schema."""
 
+import notifications.models  # noqa: F401  (the outbox and in-app notification tables)
 from market.accounts.models import (  # noqa: F401
     AccountToken,
     ApiToken,
@@ -15,5 +16,3 @@ from market.matches.models import Match  # noqa: F401
 from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
 from market.posts.models import Post, Postcode, PostLanguage, Region  # noqa: F401
 from market.vetting.models import PostReview, Report, VettingDecision  # noqa: F401
-
-import notifications.models  # noqa: F401  (the outbox and in-app notification tables)

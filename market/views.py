@@ -6,17 +6,20 @@ import importlib
 
 from starlette.routing import BaseRoute
 
+from market.web import flash_key
+
 VIEW_MODULES = ("market.posts.views", "market.accounts.views", "market.vetting.views")
 
 
 def _collect() -> list[BaseRoute]:
     found: list[BaseRoute] = []
     for name in VIEW_MODULES:
-        try:  # TEMPORARY while pages are being built
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
+        module = importlib.import_module(name)
         found.extend(getattr(module, "routes", []))
+        # Register the notices a module may show after a redirect (constants named MSG_*).
+        for name in dir(module):
+            if name.startswith("MSG_") and isinstance(getattr(module, name), str):
+                flash_key(getattr(module, name))
     return found
 
 

@@ -262,7 +262,7 @@ async def render(
         "locale": locale,
         "dir": "rtl" if i18n.is_rtl(locale) else "ltr",
         "csrf_token": csrf_token(request),
-        "flash": request.query_params.get("msg"),
+        "flash": FLASH_MESSAGES.get(request.query_params.get("msg") or ""),
     }
     ctx.update(context or {})
     ctx["unread_count"] = await _unread_count(request, user)
@@ -292,6 +292,23 @@ def set_csrf_cookie(request: Request, response: Response, settings: Settings) ->
             secure=settings.secure_cookies,
             path="/",
         )
+
+
+# Notices shown after a redirect ("Your changes are saved."). The URL carries only a key, so a
+# link cannot put words of its own into our pages.
+FLASH_MESSAGES: dict[str, str] = {}
+
+
+def flash_key(message: str) -> str:
+    import hashlib
+
+    key = hashlib.sha256(message.encode()).hexdigest()[:10]
+    FLASH_MESSAGES[key] = message
+    return key
+
+
+def with_flash(path: str, message: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}msg={flash_key(message)}"
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:

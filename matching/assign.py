@@ -3,8 +3,10 @@
 Only the feasible pairs (those that passed the rules) are given. The bipartite graph they form
 is split into connected components first: offers in one category or language rarely reach needs
 of another, so a region falls apart into many small problems, and each component is solved as a
-dense assignment of its own size. A single component of 5,000 x 5,000 still solves in a few
-seconds with scipy's linear_sum_assignment (see benchmarks in the module tests' notes).
+dense assignment of its own size with scipy's linear_sum_assignment. Even a single component
+of 5,000 needs x 5,000 offers with every pair feasible solves in about 7 s and under 1 GB
+(tests/matching/bench_assign.py), so the sparse min_weight_full_bipartite_matching, which needs
+extra dummy nodes because not every need can be matched, is not worth its complexity.
 
 Infeasible cells of a component's matrix get weight 0, not a large cost. A large cost would
 force the solver to match as many needs as possible first and only then look at scores, which can
@@ -50,7 +52,8 @@ def assign(needs: Iterable[str], offers: Iterable[str], pairs: Iterable[Scored])
         rows, cols, [p.score for p in kept], shape=(len(need_at), len(offer_at))
     )
     result = [kept[k] for k in chosen.tolist()]
-    result.sort(key=lambda p: (-p.score, p.need_id, p.offer_id))
+    # The same order as rank(): best first, ties by ids.
+    result.sort(key=lambda p: (-p.score, p.offer_id, p.need_id))
     return result
 
 
@@ -71,16 +74,17 @@ def max_weight_matching(
         raise ValueError(f"an edge lies outside the shape {shape}")
     if not np.all(np.isfinite(weight)) or weight.min() < 0:
         raise ValueError("weights must be finite and not negative")
-    # Edge numbers (from 1, since 0 would read as "no edge") in a sparse need x offer matrix.
-    # Building it sums duplicates, so a shorter matrix means a pair was given twice; this is far
-    # cheaper than np.unique on 25 million keys.
-    # int32 numbers while they fit halve the largest arrays of a dense region.
+    # Edge numbers in a sparse need x offer matrix, counted from 1 since 0 would read as "no
+    # edge"; int32 while they fit, which halves the largest arrays of a dense region. Building
+    # the matrix sums duplicates, so fewer entries than edges means a pair was given twice (far
+    # cheaper than np.unique on 25 million keys).
     number_type = np.int32 if row.size < np.iinfo(np.int32).max else np.int64
     edge_at = coo_matrix(
         (np.arange(1, row.size + 1, dtype=number_type), (row, col)), shape=(n, m)
     ).tocsr()
     if edge_at.nnz != row.size:
         raise ValueError("a pair is given twice")
+    edge_at.sort_indices()  # already sorted by tocsr(); the edge lookup below relies on it
 
     count, label = connected_components(_one_graph(edge_at, n, m), directed=False)
     needs_in = _members(np.asarray(label[:n]), count)
@@ -89,9 +93,7 @@ def max_weight_matching(
     for needs_here, offers_here in zip(needs_in, offers_in, strict=True):
         if needs_here.size == 0 or offers_here.size == 0:
             continue  # a need or offer without any feasible pair
-        whole = needs_here.size == n and offers_here.size == m
-        block = edge_at if whole else edge_at[needs_here][:, offers_here]
-        chosen.append(_solve_block(block, weight))
+        chosen.append(_solve_component(edge_at, needs_here, offers_here, weight))
     return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.intp)
 
 
@@ -111,25 +113,37 @@ def _members(label: NDArray[np.int32], count: int) -> list[NDArray[np.intp]]:
     return [order[bounds[c] : bounds[c + 1]] for c in range(count)]
 
 
-def _solve_block(block: csr_matrix, weight: NDArray[np.float64]) -> NDArray[np.intp]:
-    """The edges of the best matching within one connected component."""
-    block.sort_indices()
-    indptr, columns, numbers = block.indptr, block.indices, block.data
+def _solve_component(
+    edge_at: csr_matrix,
+    needs: NDArray[np.intp],
+    offers: NDArray[np.intp],
+    weight: NDArray[np.float64],
+) -> NDArray[np.intp]:
+    """The edges of the best matching within one connected component.
+
+    Works on the rows of the whole matrix instead of slicing out the component: slicing a sparse
+    matrix by columns costs time in proportion to all offers, for each of possibly thousands of
+    tiny components.
+    """
+    indptr, columns, numbers = edge_at.indptr, edge_at.indices, edge_at.data
+    local_column = np.full(edge_at.shape[1], -1, dtype=np.intp)
+    local_column[offers] = np.arange(offers.size)
     # float64 straight away: linear_sum_assignment would otherwise copy a float32 matrix into a
     # float64 one, which costs more memory at the peak, not less. Filled row by row so that no
     # temporary array as long as all the edges is needed.
-    matrix = np.zeros(block.shape, dtype=np.float64)
-    for r in range(block.shape[0]):
-        start, end = indptr[r], indptr[r + 1]
-        matrix[r, columns[start:end]] = weight[numbers[start:end] - 1]
+    matrix = np.zeros((needs.size, offers.size), dtype=np.float64)
+    for r, need in enumerate(needs.tolist()):
+        start, end = indptr[need], indptr[need + 1]
+        matrix[r, local_column[columns[start:end]]] = weight[numbers[start:end] - 1]
     picked_rows, picked_cols = linear_sum_assignment(matrix, maximize=True)
     del matrix
     # Keep the picked cells that are edges; the others were infeasible filler and are dropped.
-    # Columns within a row are sorted, so a binary search per picked cell finds its edge.
+    # Columns within a row of a CSR matrix are sorted, so a binary search finds each edge.
     kept: list[int] = []
     for r, c in zip(picked_rows.tolist(), picked_cols.tolist(), strict=True):
-        start, end = int(indptr[r]), int(indptr[r + 1])
-        k = start + int(np.searchsorted(columns[start:end], c))
-        if k < end and columns[k] == c:
+        need, offer = int(needs[r]), int(offers[c])
+        start, end = int(indptr[need]), int(indptr[need + 1])
+        k = start + int(np.searchsorted(columns[start:end], offer))
+        if k < end and columns[k] == offer:
             kept.append(int(numbers[k]) - 1)
     return np.asarray(kept, dtype=np.intp)

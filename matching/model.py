@@ -16,7 +16,7 @@ MINUTES_PER_DAY = 24 * 60
 # default so that an offer stored without a radius behaves exactly as the API promised.
 DEFAULT_OFFER_RADIUS_KM = 10.0
 
-# API.md: each volunteer has at most this many open matches unless a coordinator says otherwise.
+# Open matches a volunteer may hold at once unless told otherwise, so nobody is swamped.
 DEFAULT_MAX_OPEN_MATCHES = 5
 
 

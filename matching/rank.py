@@ -10,7 +10,8 @@ from matching.model import Candidate
 from matching.rules import is_match
 from matching.score import Scored, score
 
-# API.md: a new need is proposed to a few offers at a time, not to every volunteer at once.
+# A new need is proposed to a few offers at a time rather than to every volunteer at once, so
+# that a seeker is not flooded and volunteers are not all asked about the same need.
 DEFAULT_PROPOSALS = 3
 
 

@@ -1,9 +1,8 @@
-"""HTML pages for accounts: sign up, email check, log in and out, password reset, profile, deletion."""
+"""HTML pages for accounts: sign up, email check, log in and out, reset, profile, deletion."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -24,8 +23,9 @@ from market.accounts.schemas import (
     TokenIn,
 )
 from market.errors import Forbidden, Invalid
-from market.forms import N_, page, text
+from market.forms import page, text
 from market.i18n import LOCALES, get_locale, gettext, locale_label
+from market.posts.taxonomy import N_
 from market.web import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -38,6 +38,7 @@ from market.web import (
     redirect,
     safe_next,
     settings_of,
+    with_flash,
 )
 
 MSG_BAD_LOGIN = N_("The email address or the password is not correct.")
@@ -48,9 +49,6 @@ MSG_PASSWORD_CHANGED = N_("Your password is changed.")
 MSG_PASSWORD_RESET = N_("Your new password is saved. Please log in.")
 YEAR = 365 * 24 * 3600
 
-
-def _with_msg(path: str, message: str) -> str:
-    return f"{path}{'&' if '?' in path else '?'}msg={quote(message)}"
 
 
 def _set_lang(response: Response, locale: str) -> None:
@@ -78,8 +76,11 @@ def _language_context(form: FormData | None, skills: Any = ()) -> dict[str, Any]
 # --- Sign up
 
 
-REGISTER_FIELDS = {"organisation.name": "org_name", "organisation.website": "org_website",
-                   "organisation": "org_name"}
+REGISTER_FIELDS = {
+    "organisation.name": "org_name",
+    "organisation.website": "org_website",
+    "organisation": "org_name",
+}
 
 
 def _register_context(form: FormData | None, errors: dict[str, str]) -> dict[str, Any]:
@@ -96,7 +97,9 @@ async def register(request: Request) -> Response:
     if request.method == "GET":
         role = request.query_params.get("role", "")
         initial = {"role": role if role in SELF_REGISTER_ROLES else "", "locale": get_locale()}
-        return await page(request, "accounts/register.html", _register_context(None, {}) | {"form": initial})
+        return await page(
+            request, "accounts/register.html", _register_context(None, {}) | {"form": initial}
+        )
     form = await form_with_csrf(request)
     role = text(form, "role")
     skills, rows = forms.language_slots(form)
@@ -109,7 +112,9 @@ async def register(request: Request) -> Response:
         languages=skills,
     )
     if role == "organisation":
-        data["organisation"] = forms.present(name=text(form, "org_name"), website=text(form, "org_website"))
+        data["organisation"] = forms.present(
+            name=text(form, "org_name"), website=text(form, "org_website")
+        )
     rename = forms.slot_renamer(rows, REGISTER_FIELDS)
     parsed, errors = forms.parse(RegisterIn, data, rename)
     if parsed is not None:
@@ -119,7 +124,9 @@ async def register(request: Request) -> Response:
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
     if errors:
-        return await page(request, "accounts/register.html", _register_context(form, errors), status_code=422)
+        return await page(
+            request, "accounts/register.html", _register_context(form, errors), status_code=422
+        )
     return redirect("/register/sent")
 
 
@@ -146,7 +153,9 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         if await current_user(request) is not None:
             return redirect(next_url)
-        return await page(request, "accounts/login.html", {"form": {}, "errors": {}, "next": next_url})
+        return await page(
+            request, "accounts/login.html", {"form": {}, "errors": {}, "next": next_url}
+        )
     form = await form_with_csrf(request)
     next_url = safe_next(text(form, "next") or next_url)
     parsed, errors = forms.parse(
@@ -201,7 +210,9 @@ async def forgot_password(request: Request) -> Response:
     form = await form_with_csrf(request)
     parsed, errors = forms.parse(ResetRequestIn, forms.present(email=text(form, "email")))
     if parsed is None:
-        return await page(request, "accounts/forgot.html", {"form": form, "errors": errors}, status_code=422)
+        return await page(
+            request, "accounts/forgot.html", {"form": form, "errors": errors}, status_code=422
+        )
     await request.app.state.limiter.hit("reset", account=parsed.email, ip=client_ip(request))
     await services.request_password_reset(db(request), settings_of(request), parsed.email)
     return redirect("/forgot-password/sent")
@@ -224,12 +235,16 @@ async def reset_password(request: Request) -> Response:
     if parsed is not None and not errors:
         await request.app.state.limiter.hit("reset", account=None, ip=client_ip(request))
         try:
-            await services.reset_password(db(request), settings_of(request), parsed.token, parsed.password)
+            await services.reset_password(
+                db(request), settings_of(request), parsed.token, parsed.password
+            )
         except Invalid as exc:
             errors = forms.errors_of(exc)
     if errors:
-        return await page(request, "accounts/reset.html", {"token": token, "errors": errors}, status_code=422)
-    return redirect(_with_msg("/login", MSG_PASSWORD_RESET))
+        return await page(
+            request, "accounts/reset.html", {"token": token, "errors": errors}, status_code=422
+        )
+    return redirect(with_flash("/login", MSG_PASSWORD_RESET))
 
 
 # --- Profile
@@ -275,7 +290,7 @@ async def account(request: Request) -> Response:
         return await _account_page(request, user, form=form, errors=errors, status_code=422)
     old_locale = user.locale
     await services.update_profile(db(request), user, patch)
-    response = redirect(_with_msg("/account", MSG_SAVED))
+    response = redirect(with_flash("/account", MSG_SAVED))
     if user.locale != old_locale:
         _set_lang(response, user.locale)
     return response
@@ -306,7 +321,7 @@ async def change_password(request: Request) -> Response:
             errors = forms.errors_of(exc)
     if errors:
         return await _account_page(request, user, password_errors=errors, status_code=422)
-    return redirect(_with_msg("/account", MSG_PASSWORD_CHANGED))
+    return redirect(with_flash("/account", MSG_PASSWORD_CHANGED))
 
 
 async def export(request: Request) -> Response:

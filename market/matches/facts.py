@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from matching import LanguageSkill, PostFacts, VolunteerFacts
 from market.accounts.models import User
 from market.db import utcnow
 from market.posts import taxonomy
 from market.posts.models import Post
+from matching import LanguageSkill, PostFacts, TimeSlot, VolunteerFacts
 
 
 def post_facts(post: Post, author: User | None) -> PostFacts:
@@ -32,6 +32,19 @@ def post_facts(post: Post, author: User | None) -> PostFacts:
         radius_km=post.radius_km,
         published=post.status == "published",
         published_at=post.published_at or post.created_at or utcnow(),
+        slots=slots(post),
+    )
+
+
+def _minutes(hhmm: str) -> int:
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def slots(post: Post) -> tuple[TimeSlot, ...]:
+    return tuple(
+        TimeSlot(int(s["weekday"]), _minutes(s["start"]), _minutes(s["end"]))
+        for s in post.availability or []
     )
 
 

@@ -50,12 +50,13 @@ def waiting_needs(region_id: str | None) -> Select[tuple[Post]]:
         Post.kind == "need",
         ~exists().where(Match.need_id == Post.id, Match.status.in_(OPEN)),
     )
-    return _in_region(stmt, region_id)
+    return _in_region(stmt, region_id).order_by(Post.published_at, Post.id)
 
 
 def available_offers(region_id: str | None) -> Select[tuple[Post]]:
     stmt = select(Post).where(Post.status == "published", Post.kind == "offer")
-    return _in_region(stmt, region_id)
+    # A fixed order: the same situation must always give the same plan (and plan id).
+    return _in_region(stmt, region_id).order_by(Post.published_at, Post.id)
 
 
 async def _load(
@@ -122,7 +123,9 @@ def _plan_id(pairs: list[matching.Scored]) -> str:
 
 async def plan(session: AsyncSession, region_id: str | None) -> Plan:
     needs, offers, users, counts, declined = await _load(session, region_id)
-    now = utcnow()
+    # Waiting time counts in whole days here, so that a preview and its confirmation a minute
+    # later compute the very same plan.
+    now = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     author_of = {o.id: o.author_id for o in offers}
     candidates = _candidates(needs, offers, users, counts, declined)
     feasible = [

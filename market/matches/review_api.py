@@ -16,8 +16,8 @@ from market.api import ok, read_json
 from market.errors import Forbidden, Invalid, NotFound
 from market.matches import reasons, regional
 from market.posts import services as posts
-from market.posts.taxonomy import N_
 from market.posts.models import Post, Region
+from market.posts.taxonomy import N_
 from market.validation import Strict
 from market.vetting.services import regions_of
 from market.web import db, require_user, settings_of

@@ -70,7 +70,7 @@ async def posts(request: Request) -> Response:
     search, near = await parse_search(request)
     limit, cursor = page_params(request)
     stmt = queries.search(
-        kind=search.kind, category=search.category, language=search.language, near=near, q=search.q
+        kind=search.kind, category=search.category, language=search.language, place=near, q=search.q
     )
     rows = list(
         (await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars()

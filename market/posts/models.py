@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base, IdMixin, TimestampMixin, utcnow
@@ -64,6 +65,8 @@ class Post(IdMixin, TimestampMixin, Base):
     closed_at: Mapped[datetime | None]
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     reminder_sent_at: Mapped[datetime | None]
+    # Weekly availability: [{"weekday": 0-6, "start": "HH:MM", "end": "HH:MM"}], Monday = 0.
+    availability: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     languages: Mapped[list[PostLanguage]] = relationship(
         back_populates="post",

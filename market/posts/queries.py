@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.posts import taxonomy
@@ -28,7 +28,7 @@ def with_language(stmt: Select[Any], code: str) -> Select[Any]:
     )
 
 
-def within(stmt: Select[Any], lat: float, lon: float, radius_km: float) -> Select[Any]:
+def near(lat: float, lon: float, radius_km: float) -> ColumnElement[bool]:
     """Posts within radius_km, by a bounding box (indexable) and an equirectangular distance.
 
     The equirectangular formula needs only arithmetic, so it runs on SQLite and PostgreSQL
@@ -39,12 +39,16 @@ def within(stmt: Select[Any], lat: float, lon: float, radius_km: float) -> Selec
     dlon = radius_km / (KM_PER_DEGREE * coslat)
     dy = (Post.lat - lat) * KM_PER_DEGREE
     dx = (Post.lon - lon) * (KM_PER_DEGREE * coslat)
-    return stmt.where(
+    return and_(
         Post.lat.is_not(None),
         Post.lat.between(lat - dlat, lat + dlat),
         Post.lon.between(lon - dlon, lon + dlon),
         dx * dx + dy * dy <= radius_km * radius_km,
     )
+
+
+def within(stmt: Select[Any], lat: float, lon: float, radius_km: float) -> Select[Any]:
+    return stmt.where(near(lat, lon, radius_km))
 
 
 def matching_text(stmt: Select[Any], q: str) -> Select[Any]:
@@ -60,7 +64,7 @@ def search(
     kind: str | None = None,
     category: str | None = None,
     language: str | None = None,
-    near: tuple[float, float, float] | None = None,
+    place: tuple[float, float, float] | None = None,
     q: str | None = None,
 ) -> Select[tuple[Post]]:
     stmt = published()
@@ -70,8 +74,9 @@ def search(
         stmt = stmt.where(Post.category.in_(taxonomy.subtree(category)))
     if language:
         stmt = with_language(stmt, language)
-    if near:
-        stmt = within(stmt, *near)
+    if place:
+        # Online-only posts have no place, and are no farther from anyone than from anyone else.
+        stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.lat.is_(None))))
     if q:
         stmt = matching_text(stmt, q)
     return stmt
@@ -88,9 +93,10 @@ async def get(session: AsyncSession, post_id: str) -> Post | None:
 
 
 def pending_review(region_ids: list[str] | None) -> Select[tuple[Post]]:
+    """Posts waiting for review; a coordinator with regions sees only those in them."""
     stmt = select(Post).where(Post.status == "pending_review")
     if region_ids:
-        stmt = stmt.where(or_(Post.region_id.in_(region_ids), Post.region_id.is_(None)))
+        stmt = stmt.where(Post.region_id.in_(region_ids))
     return stmt
 
 

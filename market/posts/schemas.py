@@ -48,6 +48,31 @@ class LocationIn(Strict):
         return self
 
 
+_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+
+class SlotIn(Strict):
+    """A weekly time window; weekday 0 is Monday."""
+
+    weekday: int = Field(ge=0, le=6)
+    start: str = Field(pattern=_TIME)
+    end: str = Field(pattern=_TIME)
+
+    @model_validator(mode="after")
+    def _order(self) -> SlotIn:
+        if minutes(self.end) <= minutes(self.start):
+            raise fail("slot_order", "The end time must be after the start time.")
+        return self
+
+
+def minutes(hhmm: str) -> int:
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+Slots = Annotated[list[SlotIn], Field(max_length=21)]
+
+
 class PostIn(Strict):
     kind: Literal["offer", "need"]
     category: Category
@@ -59,6 +84,7 @@ class PostIn(Strict):
     radius_km: float | None = Field(default=None, ge=0, le=200)
     organisation_id: str | None = Field(default=None, max_length=32)
     seats: int | None = Field(default=None, ge=1, le=100)
+    availability: Slots = Field(default_factory=list)
 
     @field_validator("title", mode="before")
     @classmethod
@@ -67,6 +93,7 @@ class PostIn(Strict):
 
 
 class PostPatch(Strict):
+    availability: Slots | None = None
     category: Category | None = None
     title: str | None = Field(default=None, min_length=3, max_length=120)
     body: str | None = Field(default=None, max_length=4000)

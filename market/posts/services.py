@@ -132,6 +132,7 @@ async def create(session: AsyncSession, settings: Settings, user: User, data: Po
         organisation_id=org.id if org else None,
         seats=data.seats,
         status=_initial_status(user, org),
+        availability=[slot.model_dump() for slot in data.availability],
     )
     _set_languages(post, data.languages)
     await _apply_location(session, post, data.location)
@@ -169,6 +170,8 @@ async def update(
         post.body = clean_text(patch.body)
     if "languages" in fields and patch.languages is not None:
         _set_languages(post, patch.languages)
+    if "availability" in fields and patch.availability is not None:
+        post.availability = [slot.model_dump() for slot in patch.availability]
     if "mode" in fields and patch.mode is not None:
         post.mode = patch.mode
     if "radius_km" in fields:
@@ -302,6 +305,7 @@ def to_json(
         if organisation
         else None,
         "seats": post.seats,
+        "availability": post.availability or [],
         "created_at": post.created_at.isoformat(),
         "expires_at": post.expires_at.isoformat() if post.expires_at else None,
         "rejection_reason": post.rejection_reason if exact else None,

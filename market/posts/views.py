@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,14 +16,23 @@ from market import forms
 from market.accounts.models import User
 from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
-from market.forms import N_, page, text
+from market.forms import page, text
 from market.i18n import gettext
 from market.organisations.models import Organisation
 from market.posts import geo, queries, services
 from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
-from market.web import current_user, db, form_with_csrf, login_redirect, redirect, settings_of
+from market.posts.taxonomy import N_
+from market.web import (
+    current_user,
+    db,
+    form_with_csrf,
+    login_redirect,
+    redirect,
+    settings_of,
+    with_flash,
+)
 
 ALLOWED_KINDS: dict[str, tuple[str, ...]] = {
     "volunteer": ("offer",),
@@ -48,16 +57,15 @@ LOCATION_FIELDS = {
 SEARCH_FIELDS = {"cursor": "", "limit": "", "lat": "place", "lon": "place"}
 
 
-def _with_msg(path: str, message: str) -> str:
-    return f"{path}?msg={quote(message)}"
-
 
 async def _rows(
     request: Request, session: AsyncSession, stmt: Select[tuple[Post]]
 ) -> tuple[list[Post], str | None]:
     """One page of posts, newest first, and the link to the next page (None on the last)."""
     limit, cursor = page_params(request)
-    rows = list((await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars())
+    rows = list(
+        (await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars()
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -66,17 +74,27 @@ async def _rows(
     return rows, f"{request.url.path}?{urlencode(params)}"
 
 
-def _distance(viewer: User | None, post: Post, near: tuple[float, float, float] | None) -> int | None:
+def _distance(
+    viewer: User | None, post: Post, near: tuple[float, float, float] | None
+) -> int | None:
     """Whole kilometres from the searched place, measured to the coarse point the public sees."""
     if near is None or post.lat is None or post.lon is None:
         return None
-    lat, lon = (post.lat, post.lon) if services.can_see_exact(viewer, post) else geo.coarsen(post.lat, post.lon)
+    lat, lon = (
+        (post.lat, post.lon)
+        if services.can_see_exact(viewer, post)
+        else geo.coarsen(post.lat, post.lon)
+    )
     return round(geo.haversine_km(near[0], near[1], lat, lon))
 
 
 def _search_options() -> dict[str, Any]:
     return {
-        "kind_options": [("", gettext("Offers and needs")), ("offer", gettext("Offers of help")), ("need", gettext("Requests for help"))],
+        "kind_options": [
+            ("", gettext("Offers and needs")),
+            ("offer", gettext("Offers of help")),
+            ("need", gettext("Requests for help")),
+        ],
         "category_options": forms.category_options(gettext("All topics")),
         "language_options": [("", gettext("All languages")), *forms.language_options()],
         "radius_options": [(r, gettext("%(num)s km", num=r)) for r in RADIUS_CHOICES],
@@ -112,11 +130,19 @@ async def browse(request: Request) -> Response:
     try:
         search, near = await parse_search(request)
         stmt = queries.search(
-            kind=search.kind, category=search.category, language=search.language, near=near, q=search.q
+            kind=search.kind,
+            category=search.category,
+            language=search.language,
+            place=near,
+            q=search.q,
         )
         posts, next_url = await _rows(request, session, stmt)
     except Invalid as exc:
-        context |= {"errors": forms.errors_of(exc, forms.renamer(SEARCH_FIELDS)), "posts": [], "distances": {}}
+        context |= {
+            "errors": forms.errors_of(exc, forms.renamer(SEARCH_FIELDS)),
+            "posts": [],
+            "distances": {},
+        }
         return await page(request, "posts/browse.html", context, status_code=422)
     context |= {
         "errors": {},
@@ -124,7 +150,9 @@ async def browse(request: Request) -> Response:
         "distances": {p.id: _distance(viewer, p, near) for p in posts},
         "near": near,
         "next_url": next_url,
-        "first_url": request.url.path + "?" + urlencode(values) if "cursor" in request.query_params else None,
+        "first_url": request.url.path + "?" + urlencode(values)
+        if "cursor" in request.query_params
+        else None,
         "filtered": any(values.get(k) for k in ("kind", "category", "language", "place", "q")),
     }
     return await page(request, "posts/browse.html", context)
@@ -135,10 +163,14 @@ async def detail(request: Request) -> Response:
     viewer = await current_user(request)
     post = await services.visible(session, viewer, request.path_params["post_id"])
     author = await session.get(User, post.author_id)
-    organisation = await session.get(Organisation, post.organisation_id) if post.organisation_id else None
+    organisation = (
+        await session.get(Organisation, post.organisation_id) if post.organisation_id else None
+    )
     context = {
         "post": post,
-        "author_name": author.display_name if author and author.is_active and author.display_name else None,
+        "author_name": author.display_name
+        if author and author.is_active and author.display_name
+        else None,
         "organisation": organisation,
         "is_author": viewer is not None and viewer.id == post.author_id,
         "exact": services.can_see_exact(viewer, post),
@@ -151,7 +183,9 @@ async def my_posts(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     posts, next_url = await _rows(request, db(request), queries.of_author(user.id))
-    return await page(request, "posts/mine.html", {"posts": posts, "next_url": next_url, "distances": {}})
+    return await page(
+        request, "posts/mine.html", {"posts": posts, "next_url": next_url, "distances": {}}
+    )
 
 
 # --- Writing and editing
@@ -169,7 +203,9 @@ def _form_context(
     own = [lang.code for lang in user.languages]
     options = forms.language_options()
     # The writer's own languages first: usually they are the ones to tick.
-    options.sort(key=lambda o: (0, own.index(o[0])) if o[0] in own else (1 if o[0] in chosen else 2, 0))
+    options.sort(
+        key=lambda o: (0, own.index(o[0])) if o[0] in own else (1 if o[0] in chosen else 2, 0)
+    )
     return {
         "values": values,
         "errors": errors,
@@ -184,7 +220,18 @@ def _form_context(
 
 
 def _values_of(form: FormData) -> dict[str, Any]:
-    names = ("kind", "category", "title", "body", "mode", "postcode", "city", "country", "radius_km", "seats")
+    names = (
+        "kind",
+        "category",
+        "title",
+        "body",
+        "mode",
+        "postcode",
+        "city",
+        "country",
+        "radius_km",
+        "seats",
+    )
     values: dict[str, Any] = {name: text(form, name) for name in names}
     values["body"] = str(form.get("body") or "")
     values["languages"] = forms.getlist(form, "languages")
@@ -194,7 +241,9 @@ def _values_of(form: FormData) -> dict[str, Any]:
 def _location(values: dict[str, Any]) -> dict[str, Any] | None:
     if not values["postcode"] and not values["city"]:
         return None
-    return forms.present(postcode=values["postcode"], city=values["city"], country=values["country"] or "DE")
+    return forms.present(
+        postcode=values["postcode"], city=values["city"], country=values["country"] or "DE"
+    )
 
 
 def _number(value: str) -> str:
@@ -240,9 +289,11 @@ async def new_post(request: Request) -> Response:
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
     if errors:
-        return await page(request, "posts/form.html", _form_context(user, values, errors), status_code=422)
+        return await page(
+            request, "posts/form.html", _form_context(user, values, errors), status_code=422
+        )
     message = MSG_PUBLISHED if post.status == "published" else MSG_WAITING
-    return redirect(_with_msg(f"/posts/{post.id}", message))
+    return redirect(with_flash(f"/posts/{post.id}", message))
 
 
 def _stored_values(post: Post) -> dict[str, Any]:
@@ -295,7 +346,7 @@ async def edit_post(request: Request) -> Response:
     if errors:
         context = _form_context(user, values, errors, post=post)
         return await page(request, "posts/form.html", context, status_code=422)
-    return redirect(_with_msg(f"/posts/{post.id}", MSG_UPDATED))
+    return redirect(with_flash(f"/posts/{post.id}", MSG_UPDATED))
 
 
 async def close_post(request: Request) -> Response:
@@ -306,7 +357,7 @@ async def close_post(request: Request) -> Response:
     session = db(request)
     post = await services.authored(session, user, request.path_params["post_id"])
     await services.close(session, user, post)
-    return redirect(_with_msg(f"/posts/{post.id}", MSG_CLOSED))
+    return redirect(with_flash(f"/posts/{post.id}", MSG_CLOSED))
 
 
 routes = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,15 +16,25 @@ from market import forms
 from market.accounts.models import User
 from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid, NotFound
-from market.forms import N_, page, text
+from market.forms import page, text
 from market.i18n import gettext
 from market.organisations.models import Organisation, OrganisationMember
 from market.posts.models import Post
+from market.posts.taxonomy import N_
 from market.vetting import services
 from market.vetting.models import Report, VettingDecision
 from market.vetting.reasons import POST_REJECTION_REASONS
 from market.vetting.schemas import OrganisationDecisionIn, PostDecisionIn, VolunteerDecisionIn
-from market.web import current_user, db, form_with_csrf, login_redirect, redirect, require_user, settings_of
+from market.web import (
+    current_user,
+    db,
+    form_with_csrf,
+    login_redirect,
+    redirect,
+    require_user,
+    settings_of,
+    with_flash,
+)
 
 STAFF = ("coordinator", "admin")
 VETTING_STATUSES = ("pending", "approved", "rejected")
@@ -33,9 +43,6 @@ MSG_PUBLISHED = N_("The post is published.")
 MSG_REJECTED = N_("The post is rejected. The author sees the reason.")
 CHECK_FIELDS = {"checks": "checks"}
 
-
-def _with_msg(path: str, message: str) -> str:
-    return f"{path}{'&' if '?' in path else '?'}msg={quote(message)}"
 
 
 async def _staff(request: Request) -> User | Response:
@@ -46,7 +53,9 @@ async def _staff(request: Request) -> User | Response:
 
 
 async def _count(session: AsyncSession, stmt: Select[Any]) -> int:
-    return int((await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one())
+    return int(
+        (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    )
 
 
 async def _rows(
@@ -54,7 +63,11 @@ async def _rows(
 ) -> tuple[list[Any], str | None]:
     """One page, oldest first (who waits longest comes first), and the link to the next one."""
     limit, cursor = page_params(request)
-    rows = list((await session.execute(paginate(stmt, created, ident, limit, cursor, ascending=True))).scalars())
+    rows = list(
+        (
+            await session.execute(paginate(stmt, created, ident, limit, cursor, ascending=True))
+        ).scalars()
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -63,7 +76,7 @@ async def _rows(
     return rows, f"{request.url.path}?{urlencode(params)}"
 
 
-def _pending_posts(region_ids: list[str]) -> Select[tuple[Post]]:
+def _pending_posts(region_ids: list[str]) -> Select[Any]:
     # The same regions rule as services.post_for_review, so every post listed can be decided.
     stmt = select(Post).where(Post.status == "pending_review")
     return stmt.where(Post.region_id.in_(region_ids)) if region_ids else stmt
@@ -73,7 +86,9 @@ async def _users(session: AsyncSession, ids: set[str | None]) -> dict[str, User]
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
-    return {u.id: u for u in (await session.execute(select(User).where(User.id.in_(wanted)))).scalars()}
+    return {
+        u.id: u for u in (await session.execute(select(User).where(User.id.in_(wanted)))).scalars()
+    }
 
 
 # --- Overview
@@ -88,7 +103,9 @@ async def index(request: Request) -> Response:
     counts = {
         "volunteers": await _count(session, services.volunteers_query("pending", region_ids)),
         "posts": await _count(session, _pending_posts(region_ids)),
-        "organisations": await _count(session, select(Organisation).where(Organisation.status == "pending")),
+        "organisations": await _count(
+            session, select(Organisation).where(Organisation.status == "pending")
+        ),
         "reports": await _count(session, select(Report).where(Report.status == "open")),
     }
     return await page(request, "vetting/index.html", {"counts": counts})
@@ -159,7 +176,10 @@ async def _volunteer_page(
         "coordinators": coordinators,
         "values": values,
         "errors": errors or {},
-        "decision_options": [("approve", gettext("Approve")), ("reject", gettext("Do not approve"))],
+        "decision_options": [
+            ("approve", gettext("Approve")),
+            ("reject", gettext("Do not approve")),
+        ],
     }
     return await page(request, "vetting/volunteer.html", context, status_code=status_code)
 
@@ -175,7 +195,9 @@ async def volunteer(request: Request) -> Response:
     form = await form_with_csrf(request)
     data = {
         "decision": text(form, "decision"),  # blank: "Please choose one of the options."
-        "checks": {name: forms.checked(form, name) for name in ("identity", "interview", "code_of_conduct")},
+        "checks": {
+            name: forms.checked(form, name) for name in ("identity", "interview", "code_of_conduct")
+        },
         "police_certificate_until": text(form, "police_certificate_until") or None,
         "note": text(form, "note") or None,
     }
@@ -183,12 +205,14 @@ async def volunteer(request: Request) -> Response:
     parsed, errors = forms.parse(VolunteerDecisionIn, data, rename)
     if parsed is not None:
         try:
-            await services.decide_volunteer(session, settings_of(request), coordinator, person, parsed)
+            await services.decide_volunteer(
+                session, settings_of(request), coordinator, person, parsed
+            )
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
     if errors:
         return await _volunteer_page(request, person, form=form, errors=errors, status_code=422)
-    return redirect(_with_msg(f"/review/volunteers/{person.id}", MSG_DECIDED))
+    return redirect(with_flash(f"/review/volunteers/{person.id}", MSG_DECIDED))
 
 
 # --- Posts
@@ -255,7 +279,9 @@ async def decide_post(request: Request) -> Response:
         return await _posts_page(
             request, coordinator, errors=errors, failed=post.id, form=form, status_code=422
         )
-    return redirect(_with_msg("/review/posts", MSG_PUBLISHED if decision == "publish" else MSG_REJECTED))
+    return redirect(
+        with_flash("/review/posts", MSG_PUBLISHED if decision == "publish" else MSG_REJECTED)
+    )
 
 
 # --- Organisations
@@ -301,7 +327,7 @@ async def decide_organisation(request: Request) -> Response:
         # Only a tampered form gets here: the page offers two fixed buttons.
         raise Invalid.one("decision", next(iter(errors.values())))
     await services.decide_organisation(session, settings_of(request), org, parsed)
-    return redirect(_with_msg("/review/organisations", MSG_DECIDED))
+    return redirect(with_flash("/review/organisations", MSG_DECIDED))
 
 
 # --- Reports
@@ -316,7 +342,9 @@ async def reports(request: Request) -> Response:
     rows, next_url = await _rows(request, session, stmt, Report.created_at, Report.id)
     reporters = await _users(session, {r.reporter_id for r in rows})
     return await page(
-        request, "vetting/reports.html", {"reports": rows, "reporters": reporters, "next_url": next_url}
+        request,
+        "vetting/reports.html",
+        {"reports": rows, "reporters": reporters, "next_url": next_url},
     )
 
 

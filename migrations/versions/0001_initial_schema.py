@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:01:34.124803
+Create Date: 2026-11-21 06:04:19.208715
 """
 
 from collections.abc import Sequence
@@ -198,6 +198,7 @@ def upgrade() -> None:
     sa.Column('closed_at', market.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rejection_reason', sa.Text(), nullable=True),
     sa.Column('reminder_sent_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('availability', sa.JSON(), nullable=False),
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_posts_author_id_users'), ondelete='CASCADE'),

@@ -18,6 +18,7 @@ import numpy as np
 from matching import (
     Candidate,
     LanguageSkill,
+    Mode,
     PostFacts,
     VolunteerFacts,
     assign,
@@ -78,6 +79,7 @@ CATEGORIES = [
     ("digital",),
     ("health",),
 ]
+MODES: tuple[Mode, ...] = ("in_person", "either", "remote")
 LANGUAGES = ["de", "ar", "fa", "uk", "ru", "tr", "en", "ti", "so", "ku"]
 
 
@@ -99,7 +101,7 @@ def region() -> None:
                     category=path[-1],
                     category_path=path,
                     languages=tuple(LanguageSkill(code) for code in sorted(languages)),
-                    mode=("in_person", "either", "remote")[rng.choice(3, p=[0.6, 0.3, 0.1])],  # type: ignore[index]
+                    mode=MODES[int(rng.choice(3, p=[0.6, 0.3, 0.1]))],
                     lat=52.38 + rng.random() * 0.27,
                     lon=13.2 + rng.random() * 0.44,
                     radius_km=float(rng.choice([5, 10, 15])) if kind == "offer" else None,
@@ -121,12 +123,14 @@ def region() -> None:
                 if n_langs.isdisjoint(s.code for s in o.languages):
                     continue
                 # A bounding box of the offer's radius, as an index would give it; remote
-                # posts skip it.
-                assert n.lat is not None and o.lat is not None and o.radius_km is not None
+                # posts skip it. Slightly generous (67 km per degree of longitude at 52.5 N
+                # is about 67.8) so that it never drops a feasible pair.
+                assert n.lat is not None and n.lon is not None
+                assert o.lat is not None and o.lon is not None and o.radius_km is not None
                 near = (
                     abs(n.lat - o.lat) * 111 <= o.radius_km
-                    and abs(n.lon - o.lon) * 68 <= o.radius_km
-                )  # type: ignore[operator]
+                    and abs(n.lon - o.lon) * 67 <= o.radius_km
+                )
                 if not near and (n.mode == "in_person" or o.mode == "in_person"):
                     continue
                 made.append(

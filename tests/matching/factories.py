@@ -166,26 +166,31 @@ slot_lists = st.lists(time_slots(), max_size=4).map(tuple)
 
 
 @st.composite
-def candidates(draw: st.DrawFn) -> Candidate:
-    """Any pair at all, matching or not."""
+def candidates(draw: st.DrawFn, likely_match: bool = False) -> Candidate:
+    """Any pair at all, matching or not; with `likely_match` only the distance, the modes and
+    the languages are left to chance, so that most pairs pass the rules."""
+    offer_category = draw(st.sampled_from(CATEGORY_PATHS))
+    subtree = [p for p in CATEGORY_PATHS if p[: len(offer_category)] == offer_category]
+    need_category = draw(st.sampled_from(subtree if likely_match else CATEGORY_PATHS))
+    chance = st.just(True) if likely_match else st.booleans()
     the_offer = offer(
         draw(st.sampled_from(("o1", "o2", "o3"))),
-        category=draw(st.sampled_from(CATEGORY_PATHS)),
+        category=offer_category,
         languages=draw(language_skills),
         mode=draw(st.sampled_from(MODES)),
         km=draw(st.none() | st.floats(0, 60)),
         radius_km=draw(st.none() | st.floats(0, 50)),
-        published=draw(st.booleans()),
+        published=draw(chance),
         slots=draw(slot_lists),
     )
     the_need = need(
         draw(st.sampled_from(("n1", "n2", "n3"))),
-        category=draw(st.sampled_from(CATEGORY_PATHS)),
+        category=need_category,
         languages=draw(language_skills),
         mode=draw(st.sampled_from(MODES)),
         km=draw(st.none() | st.floats(0, 60)),
         radius_km=draw(st.none() | st.floats(0, 50)),
-        published=draw(st.booleans()),
+        published=draw(chance),
         waited_days=draw(st.floats(-2, 400)),
         slots=draw(slot_lists),
     )
@@ -193,10 +198,10 @@ def candidates(draw: st.DrawFn) -> Candidate:
         the_offer,
         the_need,
         by=volunteer(
-            approved=draw(st.booleans()),
+            approved=draw(chance),
             certificate_until=draw(st.none() | st.dates()),
             open_matches=draw(st.integers(0, 6)),
         ),
-        requires_certificate=draw(st.booleans()),
-        declined_before=draw(st.booleans()),
+        requires_certificate=not draw(chance),
+        declined_before=not draw(chance),
     )

@@ -110,7 +110,7 @@ def tiny_instances(draw: st.DrawFn) -> list[Scored]:
     ]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(tiny_instances())
 def test_assignment_is_one_to_one_feasible_and_optimal(pairs: list[Scored]) -> None:
     needs = {p.need_id for p in pairs} | {"n-lonely"}

@@ -55,9 +55,9 @@ def test_radius_is_not_negative_and_times_are_aware() -> None:
 
 def test_kind_and_mode_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown post kind"):
-        dataclasses.replace(offer(), kind="wish")
+        dataclasses.replace(offer(), kind="wish")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown mode"):
-        dataclasses.replace(offer(), mode="telepathy")
+        dataclasses.replace(offer(), mode="telepathy")  # type: ignore[arg-type]
 
 
 def test_a_candidate_puts_the_offer_first() -> None:

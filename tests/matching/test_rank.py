@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching import (
@@ -102,7 +102,11 @@ def test_best_needs_need_one_offer() -> None:
 # Properties ---------------------------------------------------------------------------------
 
 
-@given(st.lists(candidates(), max_size=12), st.none() | st.integers(0, 6))
+@settings(deadline=None)  # timing varies on shared CI machines
+@given(
+    st.lists(candidates() | candidates(likely_match=True), max_size=12),
+    st.none() | st.integers(0, 6),
+)
 def test_rank_returns_exactly_the_matches_best_first(
     pool: list[Candidate], limit: int | None
 ) -> None:
@@ -138,6 +142,7 @@ def pools_for_one_need(draw: st.DrawFn) -> list[Candidate]:
     ]
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(pools_for_one_need(), st.integers(0, 5))
 def test_proposals_respect_the_cap_and_the_ranking(pool: list[Candidate], limit: int) -> None:
     chosen = best_offers_for_need(pool, NOW, TODAY, limit=limit)
@@ -147,13 +152,15 @@ def test_proposals_respect_the_cap_and_the_ranking(pool: list[Candidate], limit:
     for volunteer_id, count in per_volunteer.items():
         room = next(v.room_for_matches for v in by_offer.values() if v.id == volunteer_id)
         assert count <= room
-    # The chosen ones come in ranking order, and every better-ranked offer left out was
-    # left out because its volunteer had no room for it.
+    # The chosen ones come in ranking order, and every offer left out ahead of the last one
+    # chosen (or anywhere, when fewer than `limit` were chosen) was left out because its
+    # volunteer had no room for it.
     ranked = rank(pool, NOW, TODAY)
     positions = [ranked.index(p) for p in chosen]
     assert positions == sorted(positions)
-    if chosen:
-        for skipped in ranked[: positions[-1]]:
-            if skipped not in chosen:
-                owner = by_offer[skipped.offer_id]
-                assert per_volunteer[owner.id] >= owner.room_for_matches
+    last = positions[-1] if chosen else 0
+    considered = ranked if len(chosen) < limit else ranked[:last]
+    for skipped in considered:
+        if skipped not in chosen:
+            owner = by_offer[skipped.offer_id]
+            assert per_volunteer[owner.id] >= owner.room_for_matches

@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, String, Table, delete, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from market.db import Base, make_engine, make_sessionmaker
 from market.settings import Settings
@@ -129,7 +134,7 @@ async def redis_db5() -> AsyncIterator[str]:
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         await client.aclose()
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
     await client.flushdb()

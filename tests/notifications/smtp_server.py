@@ -4,11 +4,16 @@
     server.start()
     server.reject("bounce@example.org", "550 5.1.1 No such user")          # always
     server.reject("busy@example.org", "451 4.3.0 Try again later", times=1)  # once, then accept
-    server.delay = 0.1   # seconds spent in DATA before accepting (to catch jobs mid-send)
+    server.delay = 0.1   # seconds between the client's final "." and the "250" (see below)
+    server.rcpt_delay = 0.1   # seconds before answering RCPT TO (a slow but safe server)
     ...
     await server.wait_for_count(3)
     server.duplicates()  # {message_id: copies} for every Message-ID received more than once
     server.stop()
+
+A delay after the final "." is the window RFC 1047 describes: the server has the mail, the
+client has not heard so yet. A client that dies in it cannot know the mail went out, so it sends
+it again; use `delay` to provoke that, `rcpt_delay` to be slow without widening it.
 
 The server runs in its own thread and event loop (aiosmtpd's Controller), so it also serves
 other processes, such as an arq worker started by a test.
@@ -77,10 +82,13 @@ class _Handler:
         self.rules: dict[str, _Rule] = {}
         self.refused: list[tuple[str, str]] = []
         self.delay = 0.0
+        self.rcpt_delay = 0.0
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         key = address.lower()
         with self.lock:
             rule = self.rules.get(key)
@@ -94,7 +102,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -149,6 +157,15 @@ class MailCatcher:
             self.handler.rules.clear()
             self.handler.refused.clear()
         self.handler.delay = 0.0
+        self.handler.rcpt_delay = 0.0
+
+    @property
+    def rcpt_delay(self) -> float:
+        return self.handler.rcpt_delay
+
+    @rcpt_delay.setter
+    def rcpt_delay(self, seconds: float) -> None:
+        self.handler.rcpt_delay = seconds
 
     def reject(self, address: str, reply: str, *, times: int | None = None) -> None:
         """Answer RCPT TO for `address` with `reply` ("550 ..." or "451 ..."), `times` times."""

@@ -42,8 +42,13 @@ async def _queue(
 ) -> str | None:
     async with sm() as session:
         outbox_id = await queue_mail(
-            session, to=to, template="verify_email", locale="de", context=VERIFY,
-            essential=essential, settings=settings,
+            session,
+            to=to,
+            template="verify_email",
+            locale="de",
+            context=VERIFY,
+            essential=essential,
+            settings=settings,
         )
         await session.commit()
     return outbox_id
@@ -64,7 +69,9 @@ async def _make_due(sm: async_sessionmaker[AsyncSession], outbox_id: str) -> Non
 
 
 async def test_sent_once_then_done(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     outbox_id = await _queue(sm, notif_settings, "amira@example.org")
@@ -77,7 +84,9 @@ async def test_sent_once_then_done(
 
 
 async def test_same_job_run_concurrently_in_one_process_sends_once(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     mail_server.delay = 0.2
@@ -91,7 +100,9 @@ async def test_same_job_run_concurrently_in_one_process_sends_once(
 
 @requires_postgres
 async def test_row_lock_keeps_separate_runners_apart(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, mail_server: MailCatcher,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    mail_server: MailCatcher,
 ) -> None:
     """Four runners that share nothing but the database (like four worker processes)."""
     mail_server.delay = 0.3
@@ -108,7 +119,9 @@ async def test_row_lock_keeps_separate_runners_apart(
 
 
 async def test_transient_refusal_backs_off_then_delivers(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     mail_server.reject("busy@example.org", "451 4.3.0 Try again later", times=2)
@@ -141,7 +154,8 @@ async def test_transient_refusal_backs_off_then_delivers(
 
 
 async def test_unreachable_server_is_transient_and_gives_up_after_max_attempts(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
 ) -> None:
     dead = SMTPSender(SMTPConfig(hostname="127.0.0.1", port=free_port(), timeout=2))
     ctx = JobContext.create(sm, notif_settings, retry=FAST_RETRY, mailer=dead)
@@ -167,7 +181,9 @@ def test_backoff_is_exponential_and_capped() -> None:
 
 
 async def test_permanent_refusal_records_the_address(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     mail_server.reject("gone@example.org", "550 5.1.1 No such user here")
@@ -206,7 +222,9 @@ async def test_permanent_refusal_records_the_address(
 
 
 async def test_essential_mail_to_a_still_failing_address_fails_again(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     mail_server.reject("gone@example.org", "550 5.1.1 No such user here")
@@ -222,8 +240,11 @@ async def test_essential_mail_to_a_still_failing_address_fails_again(
 
 
 async def test_accepted_mail_whose_commit_fails_is_marked_done_not_resent(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
-    mail_server: MailCatcher, monkeypatch: pytest.MonkeyPatch,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
+    mail_server: MailCatcher,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     outbox_id = await _queue(sm, notif_settings, "amira@example.org")
     assert outbox_id is not None
@@ -266,7 +287,8 @@ async def test_accepted_mail_whose_commit_fails_is_marked_done_not_resent(
 
 
 async def test_claim_marks_database_jobs_done_and_retries_errors(
-    sm: async_sessionmaker[AsyncSession], ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    ctx: JobContext,
 ) -> None:
     calls: list[dict[str, Any]] = []
 
@@ -302,7 +324,8 @@ async def test_claim_marks_database_jobs_done_and_retries_errors(
 
 
 async def test_unknown_job_is_left_pending(
-    sm: async_sessionmaker[AsyncSession], ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    ctx: JobContext,
 ) -> None:
     async with sm() as session:
         outbox_id = await enqueue(session, "nobody.knows", {})
@@ -350,4 +373,3 @@ async def test_failing_addresses_are_stored_lowercased(
         rows = list(await session.scalars(select(FailingAddress)))
         assert [(r.address, r.reason) for r in rows] == [("mixed@case.org", "550 y")]
         assert await is_failing(session, "MIXED@case.org")
-

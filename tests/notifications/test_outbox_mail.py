@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -42,7 +45,13 @@ async def test_queue_mail_writes_a_row_in_the_callers_transaction(
         item = await session.get(OutboxItem, outbox_id)
         assert item is not None and item.job == "send_mail" and item.status == "pending"
         assert set(item.payload) == {
-            "to", "subject", "text", "html", "template", "essential", "locale"
+            "to",
+            "subject",
+            "text",
+            "html",
+            "template",
+            "essential",
+            "locale",
         }
         assert item.payload["to"] == "Amira@Example.org"
         assert item.payload["locale"] == "ar" and item.payload["essential"] is True
@@ -76,7 +85,11 @@ async def test_queue_mail_refuses_anything_but_one_address(
     async with sm() as session:
         with pytest.raises(ValueError, match="single email address"):
             await queue_mail(
-                session, to=bad, template="verify_email", locale="de", context=VERIFY,
+                session,
+                to=bad,
+                template="verify_email",
+                locale="de",
+                context=VERIFY,
                 settings=notif_settings,
             )
 
@@ -88,7 +101,9 @@ async def test_failing_address_skips_non_essential_mail_only(
         await record_failing_address(session, "Gone@Example.org", "550 no such user")
         await session.commit()
         kwargs = {
-            "template": "verify_email", "locale": "de", "context": VERIFY,
+            "template": "verify_email",
+            "locale": "de",
+            "context": VERIFY,
             "settings": notif_settings,
         }
         assert await queue_mail(session, to="gone@example.org", **kwargs) is None
@@ -133,8 +148,13 @@ async def test_delivered_mail_has_text_html_and_message_id(
 ) -> None:
     async with sm() as session:
         outbox_id = await queue_mail(
-            session, to="amira@example.org", template="verify_email", locale="ar",
-            context=VERIFY, essential=True, settings=notif_settings,
+            session,
+            to="amira@example.org",
+            template="verify_email",
+            locale="ar",
+            context=VERIFY,
+            essential=True,
+            settings=notif_settings,
         )
         await session.commit()
     assert outbox_id is not None
@@ -151,7 +171,10 @@ async def test_delivered_mail_has_text_html_and_message_id(
 def test_smtp_url_parsing() -> None:
     plain = parse_smtp_url("smtp://mail.example.org:2525")
     assert (plain.hostname, plain.port, plain.use_tls, plain.start_tls) == (
-        "mail.example.org", 2525, False, False,
+        "mail.example.org",
+        2525,
+        False,
+        False,
     )
     assert plain.username is None and plain.password is None
     starttls = parse_smtp_url("smtp://us%40er:p%3Ass@mail.example.org?starttls=true")
@@ -172,19 +195,21 @@ async def test_file_sender_writes_one_eml_per_row(
     assert isinstance(ctx.mailer, FileSender)
     async with sm() as session:
         outbox_id = await queue_mail(
-            session, to="amira@example.org", template="reset_password", locale="de",
-            context={"name": "Amira", "link": "http://anlauf.test/r"}, settings=settings,
+            session,
+            to="amira@example.org",
+            template="reset_password",
+            locale="de",
+            context={"name": "Amira", "link": "http://anlauf.test/r"},
+            settings=settings,
         )
         await session.commit()
     assert outbox_id is not None
     await send_mail(ctx, outbox_id)
     await send_mail(ctx, outbox_id)  # done already: nothing happens
-    files = list(Path(settings.outbox_dir).glob("*.eml"))
+    files = await asyncio.to_thread(lambda: list(Path(settings.outbox_dir).glob("*.eml")))
     assert [f.name for f in files] == [f"{outbox_id}.eml"]
-    import email
-    import email.policy
-
-    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    raw = await asyncio.to_thread(files[0].read_bytes)
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     assert parsed["Message-ID"] == f"<{outbox_id}@anlauf>"
     assert parsed.get_content_type() == "multipart/alternative"

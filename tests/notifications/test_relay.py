@@ -29,8 +29,12 @@ async def _queue_many(
     async with sm() as session:
         for i in range(n):
             await queue_mail(
-                session, to=f"{prefix}{i}@example.org", template="verify_email", locale="de",
-                context=VERIFY, settings=settings,
+                session,
+                to=f"{prefix}{i}@example.org",
+                template="verify_email",
+                locale="de",
+                context=VERIFY,
+                settings=settings,
             )
         await session.commit()
         return pop_outbox_ids(session)
@@ -54,7 +58,9 @@ async def running(relay: Relay) -> AsyncIterator[Relay]:
 
 
 async def test_in_process_relay_delivers_after_kick(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     # A long sweep interval: only the kick can explain a fast delivery.
@@ -70,7 +76,9 @@ async def test_in_process_relay_delivers_after_kick(
 
 
 async def test_kicking_the_same_ids_twice_sends_once(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     mail_server.delay = 0.2
@@ -87,7 +95,9 @@ async def test_kicking_the_same_ids_twice_sends_once(
 
 
 async def test_sweep_recovers_rows_nobody_kicked(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     """The web process died after its commit: the next start's first sweep sends the mail."""
@@ -100,7 +110,9 @@ async def test_sweep_recovers_rows_nobody_kicked(
 
 
 async def test_sweep_leaves_young_rows_to_the_kick(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
 ) -> None:
     await _queue_many(sm, notif_settings, 2)
     relay = Relay(sm, notif_settings, context=ctx, grace=timedelta(minutes=1))
@@ -113,15 +125,21 @@ async def test_sweep_leaves_young_rows_to_the_kick(
 
 
 async def test_delayed_rows_wait_for_their_time(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, ctx: JobContext,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
     mail_server: MailCatcher,
 ) -> None:
     relay = Relay(sm, notif_settings, context=ctx, interval=0.1, grace=timedelta(0))
     async with running(relay):
         async with sm() as session:
             later = await queue_mail(
-                session, to="later@example.org", template="verify_email", locale="de",
-                context=VERIFY, settings=notif_settings,
+                session,
+                to="later@example.org",
+                template="verify_email",
+                locale="de",
+                context=VERIFY,
+                settings=notif_settings,
             )
             assert later is not None
             item = await session.get(OutboxItem, later)
@@ -135,7 +153,8 @@ async def test_delayed_rows_wait_for_their_time(
 
 
 async def test_relay_without_redis_keeps_rows_and_does_not_raise(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     down = notif_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/5"})
@@ -153,7 +172,9 @@ async def test_relay_without_redis_keeps_rows_and_does_not_raise(
 
 
 async def test_relay_hands_rows_to_arq_once(
-    sm: async_sessionmaker[AsyncSession], notif_settings: Settings, redis_db5: str,
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    redis_db5: str,
 ) -> None:
     settings = notif_settings.model_copy(update={"redis_url": redis_db5})
     relay = Relay(sm, settings, interval=3600, grace=timedelta(0))

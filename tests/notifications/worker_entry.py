@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from arq import run_worker  # noqa: E402
+from arq import run_worker
 
-from market.worker import WorkerSettings  # noqa: E402
-from notifications.outbox import RetryPolicy  # noqa: E402
+from market.worker import WorkerSettings
+from notifications.outbox import RetryPolicy
 
 if __name__ == "__main__":
     logging.basicConfig(

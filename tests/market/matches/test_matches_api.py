@@ -214,3 +214,23 @@ async def test_need_goes_to_best_few_and_cap_is_respected(client: httpx.AsyncCli
     for s in seekers:
         await need(client, s, location={"lat": 52.0, "lon": 12.0})
     assert len(await matches_of(client, busy)) == 5
+
+
+async def test_weekly_availability_counts(client: httpx.AsyncClient, app: Any) -> None:
+    volunteer = await make_user(app, client, "volunteer", approved=True)
+    seeker = await make_user(app, client, "seeker", locale="en")
+    evenings = [{"weekday": 1, "start": "17:00", "end": "20:00"}]
+    await offer(client, volunteer, availability=evenings)
+    n = await need(client, seeker, availability=[{"weekday": 1, "start": "18:00", "end": "21:00"}])
+    assert n["availability"] == [{"weekday": 1, "start": "18:00", "end": "21:00"}]
+    r = await client.get("/api/v1/matches", headers={**seeker.headers, "Accept-Language": "en"})
+    (m,) = r.json()["items"]
+    assert "free at the same times" in m["reasons"]
+    german = await client.get("/api/v1/matches", headers={**seeker.headers, "Accept-Language": "de"})
+    assert "zu den gleichen Zeiten frei" in german.json()["items"][0]["reasons"]
+    bad = await client.post(
+        "/api/v1/posts", headers=seeker.headers,
+        json=post_body(availability=[{"weekday": 7, "start": "18:00", "end": "17:00"}]),
+    )
+    assert bad.status_code == 422
+    assert {"availability.0.weekday", "availability.0"} <= {e["field"] for e in bad.json()["errors"]} or bad.json()["errors"][0]["field"].startswith("availability.0")
