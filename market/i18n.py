@@ -72,6 +72,11 @@ def lazy_gettext(message: str, **variables: object) -> LazyProxy:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated later, where it is shown."""
+    return message
+
+
 def is_rtl(locale: str | None = None) -> bool:
     return (locale or get_locale()) in RTL_LOCALES
 

@@ -16,11 +16,13 @@ from market.accounts.schemas import (
     TokenIn,
     VerifyIn,
 )
+from market.matches.review_api import RunIn
 from market.posts.schemas import PostIn, PostPatch
 from market.vetting.schemas import (
     OrganisationDecisionIn,
     PostDecisionIn,
     ReportIn,
+    ResolveIn,
     VolunteerDecisionIn,
 )
 
@@ -61,6 +63,15 @@ ENDPOINTS: list[Endpoint] = [
     ),
     ("post", "/reports", "Report a post, message or user", ReportIn, 201, True),
     ("get", "/review/reports", "Open reports", None, 200, True),
+    ("post", "/review/reports/{id}", "Resolve a report", ResolveIn, 200, True),
+    ("get", "/matches", "The caller's matches", None, 200, True),
+    ("get", "/matches/{id}", "One of the caller's matches", None, 200, True),
+    ("post", "/matches/{id}/accept", "Accept a match", None, 200, True),
+    ("post", "/matches/{id}/decline", "Decline a match", None, 200, True),
+    ("get", "/posts/{id}/matches", "A post's matches, best first", None, 200, True),
+    ("get", "/review/matching-run", "Preview a regional matching run", None, 200, True),
+    ("post", "/review/matching-run", "Apply a previewed regional run", RunIn, 200, True),
+    ("get", "/review/unmatched", "Needs without a match, and why", None, 200, True),
 ]
 
 # Features built later add their endpoints here.

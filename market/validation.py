@@ -8,34 +8,34 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from market.i18n import LOCALES
+from market.i18n import LOCALES, N_
 from market.posts import languages as langs
 
 # Messages for pydantic's own error types, in words a newcomer understands.
 FRIENDLY: dict[str, str] = {
-    "missing": "Please fill in this field.",
-    "string_too_short": "This is too short.",
-    "string_too_long": "This is too long.",
-    "string_type": "Please enter text.",
-    "literal_error": "Please choose one of the options.",
-    "enum": "Please choose one of the options.",
-    "bool_parsing": "Please answer yes or no.",
-    "bool_type": "Please answer yes or no.",
-    "int_parsing": "Please enter a whole number.",
-    "int_type": "Please enter a whole number.",
-    "float_parsing": "Please enter a number.",
-    "float_type": "Please enter a number.",
-    "greater_than_equal": "This number is too small.",
-    "less_than_equal": "This number is too large.",
-    "too_short": "Please choose at least one.",
-    "too_long": "Please choose fewer.",
-    "date_from_datetime_parsing": "Please enter a date like 2027-03-31.",
-    "date_parsing": "Please enter a date like 2027-03-31.",
-    "date_type": "Please enter a date like 2027-03-31.",
-    "extra_forbidden": "This field is not allowed here.",
-    "model_type": "Please send an object here.",
-    "list_type": "Please send a list here.",
-    "dict_type": "Please send an object here.",
+    "missing": N_("Please fill in this field."),
+    "string_too_short": N_("This is too short."),
+    "string_too_long": N_("This is too long."),
+    "string_type": N_("Please enter text."),
+    "literal_error": N_("Please choose one of the options."),
+    "enum": N_("Please choose one of the options."),
+    "bool_parsing": N_("Please answer yes or no."),
+    "bool_type": N_("Please answer yes or no."),
+    "int_parsing": N_("Please enter a whole number."),
+    "int_type": N_("Please enter a whole number."),
+    "float_parsing": N_("Please enter a number."),
+    "float_type": N_("Please enter a number."),
+    "greater_than_equal": N_("This number is too small."),
+    "less_than_equal": N_("This number is too large."),
+    "too_short": N_("Please choose at least one."),
+    "too_long": N_("Please choose fewer."),
+    "date_from_datetime_parsing": N_("Please enter a date like 2027-03-31."),
+    "date_parsing": N_("Please enter a date like 2027-03-31."),
+    "date_type": N_("Please enter a date like 2027-03-31."),
+    "extra_forbidden": N_("This field is not allowed here."),
+    "model_type": N_("Please send an object here."),
+    "list_type": N_("Please send a list here."),
+    "dict_type": N_("Please send an object here."),
 }
 
 

@@ -1,17 +1,22 @@
-"""The send_mail job: deliver one queued mail, at most once per outbox row as far as we can tell.
+"""The send_mail job: deliver one queued mail, at most once per outbox row as far as SMTP allows.
 
 How a double send is avoided:
 - PostgreSQL: the row is read with FOR UPDATE SKIP LOCKED and the lock is held, in one
-  transaction, across the SMTP conversation; "done" is committed right after the server's
-  "250 OK". A second runner of the same id (a re-hand by the sweep, a second worker) skips the
-  locked row, or finds it done afterwards. If the worker dies mid-send the transaction rolls
-  back with its connection, the row is pending again and is sent later.
+  transaction, across the SMTP conversation. "done" is written (flushed, invisible to others)
+  before the send, so that after the server's "250 OK" only the COMMIT round trip is left; the
+  SMTP QUIT happens in the background. A second runner of the same id (a re-hand by the sweep,
+  a second worker) skips the locked row, or finds it done afterwards. If the worker dies
+  mid-send the transaction rolls back with its connection and the row is sent later.
 - SQLite: no row locks; jobs run in one process (the in-process runner, or a single worker),
   and JobContext.inflight keeps two runs of one id apart, with the status check after it.
+  "done" is written after the send (SQLite's one write lock must not wait on SMTP).
 - The server accepted the mail but the commit failed (the database restarting): we retry only
-  the "done" update, with backoff, while still holding the in-process guard, and never send
-  again in this run. Only a crash in the instant between the server's acceptance and our
-  commit can still produce a second copy; it carries the same Message-ID.
+  the "done" update, with backoff, still holding the in-process guard, and never send again
+  in this run.
+- What no client can close (RFC 1047): a crash after the server has the mail but before we
+  have recorded its "250". Such a mail is sent again with the same Message-ID, so it is
+  recognisable (and many providers drop it). tests/notifications/test_arq_worker.py measures
+  this window under kill -9.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-python3}"
-"$PY" -m babel.messages.frontend extract -F babel.cfg -k N_ -k lazy_gettext -k gettext -k ngettext:1,2 \
+"$PY" -m babel.messages.frontend extract -F babel.cfg -k N_ -k lazy_gettext -k gettext -k ngettext:1,2 -k one:2 -k fail:2 -k Forbidden -k Conflict -k NotFound -k Unauthorized -k BadRequest -k GeoError:2 \
   --no-location --sort-output -o market/locales/messages.pot . >/dev/null 2>&1
 for locale in de en ar fa uk; do
   po="market/locales/$locale/LC_MESSAGES/messages.po"

@@ -21,6 +21,7 @@ from market.vetting.schemas import (
     OrganisationDecisionIn,
     PostDecisionIn,
     ReportIn,
+    ResolveIn,
     VolunteerDecisionIn,
 )
 from market.web import db, require_user, settings_of
@@ -169,6 +170,8 @@ async def decide_organisation(request: Request) -> Response:
 
 def _report_json(report: Report) -> dict[str, Any]:
     return {
+        "resolution": report.resolution,
+        "resolved_at": iso(report.resolved_at),
         "id": report.id,
         "target_type": report.target_type,
         "target_id": report.target_id,
@@ -203,6 +206,18 @@ async def review_reports(request: Request) -> Response:
     return ok(page(rows, limit, _report_json, lambda r: (r.created_at, r.id)))
 
 
+async def resolve_report(request: Request) -> Response:
+    coordinator = await require_user(request, STAFF)
+    session = db(request)
+    report_id = request.path_params["report_id"]
+    report = await session.get(Report, report_id) if len(report_id) <= 32 else None
+    if report is None:
+        raise NotFound("There is no such report.")
+    data = await read_json(request, ResolveIn)
+    report = await services.resolve_report(session, coordinator, report, data.resolution)
+    return ok(_report_json(report))
+
+
 routes = [
     Route("/review/volunteers", volunteers, methods=["GET"]),
     Route("/review/volunteers/{user_id}", decide_volunteer, methods=["POST"]),
@@ -212,4 +227,5 @@ routes = [
     Route("/review/organisations/{org_id}", decide_organisation, methods=["POST"]),
     Route("/reports", reports, methods=["POST"]),
     Route("/review/reports", review_reports, methods=["GET"]),
+    Route("/review/reports/{report_id}", resolve_report, methods=["POST"]),
 ]

@@ -37,3 +37,7 @@ class ReportIn(Strict):
     target_type: Literal["post", "message", "user"]
     target_id: str = Field(min_length=1, max_length=32)
     reason: str = Field(min_length=3, max_length=2000)
+
+
+class ResolveIn(Strict):
+    resolution: str = Field(min_length=2, max_length=2000)

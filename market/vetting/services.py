@@ -206,7 +206,17 @@ async def decide_organisation(
     return org
 
 
+async def _target_exists(session: AsyncSession, target_type: str, target_id: str) -> bool:
+    from market.conversations.models import Message
+
+    model = {"post": Post, "user": User, "message": Message}[target_type]
+    return await session.get(model, target_id) is not None
+
+
 async def create_report(session: AsyncSession, reporter: User, data: ReportIn) -> Report:
+    """Anyone logged in may report a post, a message or a user; coordinators handle it."""
+    if not await _target_exists(session, data.target_type, data.target_id):
+        raise Invalid.one("target_id", "There is nothing to report with this id.")
     report = Report(
         reporter_id=reporter.id,
         target_type=data.target_type,
@@ -214,5 +224,18 @@ async def create_report(session: AsyncSession, reporter: User, data: ReportIn) -
         reason=data.reason.strip(),
     )
     session.add(report)
+    await session.flush()
+    return report
+
+
+async def resolve_report(
+    session: AsyncSession, coordinator: User, report: Report, resolution: str
+) -> Report:
+    if report.status != "open":
+        raise Conflict("This report is handled already.")
+    report.status = "resolved"
+    report.resolved_at = utcnow()
+    report.resolved_by = coordinator.id
+    report.resolution = resolution.strip()
     await session.flush()
     return report

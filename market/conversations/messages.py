@@ -1,0 +1,111 @@
+"""Writing and reading the messages of a conversation.
+
+Only participants write. Participants and, for moderation, coordinators read; everyone else is
+told the conversation does not exist. Messages are plain text: any markup is removed.
+"""
+
+from __future__ import annotations
+
+import html
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.models import User
+from market.conversations.models import Conversation, Message, Participant
+from market.db import utcnow
+from market.errors import Forbidden, Invalid, NotFound
+from market.i18n import N_
+from market.posts.services import clean_text
+
+MAX_BODY = 4000
+MSG_EMPTY = N_("Please write a message.")
+MSG_TOO_LONG = N_("Your message is too long. Please write at most 4000 characters.")
+
+
+def plain_text(text: str) -> str:
+    """The text without any markup, stored as the characters people typed ("1 < 2", not "&lt;").
+
+    Tags are removed with nh3, as for posts. Afterwards the entities nh3 wrote are turned back
+    into characters, and that is repeated until nothing changes, so entities cannot smuggle in
+    new markup ("&lt;b&gt;" does not become "<b>"). Pages escape the text when they show it.
+    """
+    current = text
+    for _ in range(4):
+        cleaned = html.unescape(nh3.clean(current, tags=set(), attributes={}))
+        if cleaned == current:
+            return cleaned
+        current = cleaned
+    return clean_text(current)  # did not settle: keep the escaped form, never markup
+
+
+async def _conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
+    if not conversation_id or len(conversation_id) > 32:
+        return None
+    return await session.get(Conversation, conversation_id)
+
+
+async def _participant(
+    session: AsyncSession, user_id: str, conversation_id: str
+) -> Participant | None:
+    stmt = select(Participant).where(
+        Participant.conversation_id == conversation_id, Participant.user_id == user_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def post_message(
+    session: AsyncSession, user: User, conversation_id: str, body: str
+) -> Message:
+    """Write a message (1-4000 characters) as a participant of the conversation."""
+    conversation = await _conversation(session, conversation_id)
+    participant = (
+        await _participant(session, user.id, conversation.id) if conversation is not None else None
+    )
+    if conversation is None or participant is None:
+        if conversation is not None and user.is_staff:
+            raise Forbidden("Only the people in this conversation can write here.")
+        raise NotFound("There is no such conversation.")
+    text = plain_text(body or "").strip()
+    if not text:
+        raise Invalid.one("body", MSG_EMPTY)
+    if len(text) > MAX_BODY:
+        raise Invalid.one("body", MSG_TOO_LONG)
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id, author_id=user.id, body=text, created_at=now
+    )
+    session.add(message)
+    conversation.last_message_at = now
+    # Writing means having read everything before.
+    participant.last_read_at = now
+    await session.flush()
+    return message
+
+
+async def list_messages(session: AsyncSession, user: User, conversation_id: str) -> list[Message]:
+    """All messages, oldest first (participants and coordinators)."""
+    conversation = await _conversation(session, conversation_id)
+    if conversation is None:
+        raise NotFound("There is no such conversation.")
+    if not user.is_staff and await _participant(session, user.id, conversation.id) is None:
+        raise NotFound("There is no such conversation.")
+    stmt = (
+        select(Message)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.created_at, Message.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def mark_read(session: AsyncSession, user: User, conversation_id: str) -> None:
+    """The user has seen everything in this conversation up to now (participants only)."""
+    participant = await _participant(session, user.id, conversation_id)
+    if participant is not None:
+        participant.last_read_at = utcnow()
+        await session.flush()
+
+
+async def is_participant(session: AsyncSession, user: User, conversation_id: str) -> bool:
+    return await _participant(session, user.id, conversation_id) is not None
