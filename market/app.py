@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -114,9 +115,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         relay = Relay(app.state.sessionmaker, settings)
         app.state.relay = relay
         await relay.start()
+        # Without Redis there is no arq worker to run the hourly freshness rules: run them here.
+        periodic = None
+        if not settings.redis_url:
+            from market.maintenance import run_periodically
+
+            periodic = asyncio.create_task(
+                run_periodically(app.state.sessionmaker, settings), name="maintenance"
+            )
         try:
             yield
         finally:
+            if periodic is not None:
+                periodic.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await periodic
             await relay.stop()
             await engine.dispose()
 

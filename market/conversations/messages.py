@@ -67,6 +67,8 @@ async def post_message(
         if conversation is not None and user.is_staff:
             raise Forbidden("Only the people in this conversation can write here.")
         raise NotFound("There is no such conversation.")
+    if len(body or "") > MAX_BODY * 4:  # far too long: no need to clean it first
+        raise Invalid.one("body", MSG_TOO_LONG)
     text = plain_text(body or "").strip()
     if not text:
         raise Invalid.one("body", MSG_EMPTY)

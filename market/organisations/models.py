@@ -1,14 +1,19 @@
-"""Organisations (associations, welfare bodies, city offices) and their members."""
+"""Organisations (associations, welfare bodies, city offices), their members and invitations,
+mentor programme postings and the applications to them, and caseworkers' clients."""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, TimestampMixin
+from market.db import Base, IdMixin, TimestampMixin, utcnow
 
 ORG_STATUSES = ("pending", "approved", "rejected")
 MEMBER_ROLES = ("owner", "member")
+APPLICATION_STATUSES = ("pending", "accepted", "declined", "withdrawn")
 
 
 class Organisation(IdMixin, TimestampMixin, Base):
@@ -32,3 +37,92 @@ class OrganisationMember(TimestampMixin, Base):
     )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(8), default="member")
+
+
+class Invitation(IdMixin, TimestampMixin, Base):
+    """An owner's invitation to join, mailed as a link with a single-use token.
+
+    Only the token's SHA-256 is stored, so a leaked database cannot be used to join.
+    """
+
+    __tablename__ = "organisation_invitations"
+    __table_args__ = (Index("ix_organisation_invitations_org_email", "organisation_id", "email"),)
+
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(8), default="member")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None]
+
+
+class Posting(Base):
+    """What a need with seats (a mentor programme) asks of the volunteers who apply."""
+
+    __tablename__ = "postings"
+
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    training: Mapped[str | None] = mapped_column(String(300))
+    police_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
+    hours_per_week: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[str | None] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Application(IdMixin, TimestampMixin, Base):
+    """A volunteer's application to a posting: pending -> accepted | declined | withdrawn."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("post_id", "volunteer_id"),
+        Index("ix_applications_post_status", "post_id", "status"),
+        Index("ix_applications_volunteer_created", "volunteer_id", "created_at"),
+    )
+
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message: Mapped[str] = mapped_column(Text, default="")
+    # The organisation's optional words with its decision, shown to the volunteer.
+    decision_message: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Client(IdMixin, TimestampMixin, Base):
+    """A person without an account whom a caseworker posts needs for.
+
+    Data minimisation: a first name or initials and spoken languages, and when consent was
+    given; nothing else is stored.
+    """
+
+    __tablename__ = "organisation_clients"
+
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(40))
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    consent_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ClientPost(Base):
+    """A need an organisation posted on a client's behalf."""
+
+    __tablename__ = "client_posts"
+
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("organisation_clients.id", ondelete="CASCADE"), index=True
+    )

@@ -108,6 +108,17 @@ async def close(request: Request) -> Response:
     return ok((await services.to_json_many(session, [post], user))[0])
 
 
+async def renew(request: Request) -> Response:
+    from market import maintenance
+
+    session = db(request)
+    user = await require_user(request)
+    post = await services.authored(session, user, request.path_params["post_id"])
+    await read_action(request)
+    post = await maintenance.renew(session, settings_of(request), post)
+    return ok((await services.to_json_many(session, [post], user))[0])
+
+
 async def my_posts(request: Request) -> Response:
     session = db(request)
     user = await require_user(request)
@@ -123,5 +134,6 @@ routes = [
     Route("/posts", posts, methods=["GET", "POST"]),
     Route("/posts/{post_id}", post_detail, methods=["GET", "PATCH"]),
     Route("/posts/{post_id}/close", close, methods=["POST"]),
+    Route("/posts/{post_id}/renew", renew, methods=["POST"]),
     Route("/me/posts", my_posts, methods=["GET"]),
 ]

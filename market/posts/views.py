@@ -47,6 +47,7 @@ MSG_WAITING = N_("Your post is saved. It is shown to others after a coordinator 
 MSG_UPDATED = N_("Your changes are saved.")
 MSG_CLOSED = N_("Your post is closed. Nobody can find it any more.")
 MSG_KIND = N_("Please choose one of the options.")
+MSG_RENEWED = N_("Thank you. Your post stays online for another 90 days.")
 LOCATION_FIELDS = {
     "location.postcode": "postcode",
     "location.city": "city",
@@ -360,8 +361,31 @@ async def close_post(request: Request) -> Response:
     return redirect(with_flash(f"/posts/{post.id}", MSG_CLOSED))
 
 
+async def renew_post(request: Request) -> Response:
+    """The link in the reminder mail. GET asks, POST renews: a mail scanner that opens links
+    must not keep stale posts alive."""
+    from market import maintenance
+
+    session, settings = db(request), settings_of(request)
+    token = request.query_params.get("token", "")
+    if request.method == "POST":
+        form = await form_with_csrf(request)
+        token = str(form.get("token", ""))
+    post_id = maintenance.post_from_token(settings, token)
+    if post_id != request.path_params["post_id"]:
+        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    post = await session.get(Post, post_id)
+    if post is None:
+        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    if request.method == "GET":
+        return await page(request, "posts/renew.html", {"post": post, "token": token})
+    await maintenance.renew(session, settings, post)
+    return redirect(with_flash(f"/posts/{post.id}", MSG_RENEWED))
+
+
 routes = [
     Route("/", home, methods=["GET"]),
+    Route("/posts/{post_id}/renew", renew_post, methods=["GET", "POST"]),
     Route("/posts", browse, methods=["GET"]),
     Route("/posts/new", new_post, methods=["GET", "POST"]),
     Route("/posts/{post_id}", detail, methods=["GET"]),

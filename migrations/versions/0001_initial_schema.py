@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:04:19.208715
+Create Date: 2026-11-21 06:12:00.183387
 """
 
 from collections.abc import Sequence
@@ -157,6 +157,42 @@ def upgrade() -> None:
     with op.batch_alter_table('oidc_identities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_oidc_identities_user_id'), ['user_id'], unique=False)
 
+    op.create_table('organisation_clients',
+    sa.Column('organisation_id', sa.String(length=32), nullable=False),
+    sa.Column('label', sa.String(length=40), nullable=False),
+    sa.Column('languages', sa.JSON(), nullable=False),
+    sa.Column('consent_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.String(length=32), nullable=True),
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_organisation_clients_created_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_organisation_clients_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_clients'))
+    )
+    with op.batch_alter_table('organisation_clients', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_organisation_clients_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table('organisation_invitations',
+    sa.Column('organisation_id', sa.String(length=32), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('role', sa.String(length=8), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('invited_by', sa.String(length=32), nullable=True),
+    sa.Column('expires_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_by', sa.String(length=32), nullable=True),
+    sa.Column('revoked_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['accepted_by'], ['users.id'], name=op.f('fk_organisation_invitations_accepted_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['invited_by'], ['users.id'], name=op.f('fk_organisation_invitations_invited_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_organisation_invitations_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_invitations')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_organisation_invitations_token_hash'))
+    )
+    with op.batch_alter_table('organisation_invitations', schema=None) as batch_op:
+        batch_op.create_index('ix_organisation_invitations_org_email', ['organisation_id', 'email'], unique=False)
+
     op.create_table('organisation_members',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('organisation_id', sa.String(length=32), nullable=False),
@@ -271,6 +307,37 @@ def upgrade() -> None:
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_sessions_user_id'), ['user_id'], unique=False)
 
+    op.create_table('applications',
+    sa.Column('post_id', sa.String(length=32), nullable=False),
+    sa.Column('volunteer_id', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('decision_message', sa.Text(), nullable=True),
+    sa.Column('decided_by', sa.String(length=32), nullable=True),
+    sa.Column('decided_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_applications_decided_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_applications_post_id_posts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['volunteer_id'], ['users.id'], name=op.f('fk_applications_volunteer_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_applications')),
+    sa.UniqueConstraint('post_id', 'volunteer_id', name=op.f('uq_applications_post_id'))
+    )
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.create_index('ix_applications_post_status', ['post_id', 'status'], unique=False)
+        batch_op.create_index('ix_applications_volunteer_created', ['volunteer_id', 'created_at'], unique=False)
+
+    op.create_table('client_posts',
+    sa.Column('post_id', sa.String(length=32), nullable=False),
+    sa.Column('client_id', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['organisation_clients.id'], name=op.f('fk_client_posts_client_id_organisation_clients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_client_posts_post_id_posts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('post_id', name=op.f('pk_client_posts'))
+    )
+    with op.batch_alter_table('client_posts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_client_posts_client_id'), ['client_id'], unique=False)
+
     op.create_table('matches',
     sa.Column('offer_id', sa.String(length=32), nullable=False),
     sa.Column('need_id', sa.String(length=32), nullable=False),
@@ -325,6 +392,16 @@ def upgrade() -> None:
     with op.batch_alter_table('post_reviews', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_post_reviews_post_id'), ['post_id'], unique=False)
 
+    op.create_table('postings',
+    sa.Column('post_id', sa.String(length=32), nullable=False),
+    sa.Column('training', sa.String(length=300), nullable=True),
+    sa.Column('police_certificate', sa.Boolean(), nullable=False),
+    sa.Column('hours_per_week', sa.Float(), nullable=True),
+    sa.Column('duration', sa.String(length=120), nullable=True),
+    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_postings_post_id_posts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('post_id', name=op.f('pk_postings'))
+    )
     op.create_table('conversations',
     sa.Column('match_id', sa.String(length=32), nullable=True),
     sa.Column('application_id', sa.String(length=32), nullable=True),
@@ -379,6 +456,7 @@ def downgrade() -> None:
 
     op.drop_table('conversation_participants')
     op.drop_table('conversations')
+    op.drop_table('postings')
     with op.batch_alter_table('post_reviews', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_post_reviews_post_id'))
 
@@ -393,6 +471,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_matches_need_author_status')
 
     op.drop_table('matches')
+    with op.batch_alter_table('client_posts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_client_posts_client_id'))
+
+    op.drop_table('client_posts')
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.drop_index('ix_applications_volunteer_created')
+        batch_op.drop_index('ix_applications_post_status')
+
+    op.drop_table('applications')
     with op.batch_alter_table('web_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_sessions_user_id'))
 
@@ -419,6 +506,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_organisation_members_organisation_id'))
 
     op.drop_table('organisation_members')
+    with op.batch_alter_table('organisation_invitations', schema=None) as batch_op:
+        batch_op.drop_index('ix_organisation_invitations_org_email')
+
+    op.drop_table('organisation_invitations')
+    with op.batch_alter_table('organisation_clients', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organisation_clients_organisation_id'))
+
+    op.drop_table('organisation_clients')
     with op.batch_alter_table('oidc_identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_oidc_identities_user_id'))
 

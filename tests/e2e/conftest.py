@@ -144,3 +144,24 @@ def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Shots:
     folder = tmp_path / "shots"
     folder.mkdir()
     return Shots(folder, request.node.name.replace("test_", "", 1))
+
+
+@pytest.fixture
+async def make_post(app: Any, client: Any) -> Any:
+    """Arrange a published need through the API; returns its id. The author is a seeker."""
+    from tests.factories import make_user, post_body
+
+    async def make(title: str, body: str = "", locale: str = "de", name: str | None = None) -> str:
+        author = await make_user(app, client, "seeker", locale=locale, name=name)
+        payload = post_body(
+            title=title,
+            body=body or "Ich brauche Hilfe beim Termin.",
+            location={"city": "Leipzig", "country": "DE"},
+        )
+        response = await client.post("/api/v1/posts", json=payload, headers=author.headers)
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "published", response.json()
+        post_id: str = response.json()["id"]
+        return post_id
+
+    return make

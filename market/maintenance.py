@@ -1,0 +1,164 @@
+"""Keeping the marketplace fresh: posts expire unless renewed, certificates run out.
+
+Seed platforms died of data nobody updated. Posts live `post_lifetime_days` (90) unless their
+author renews them; seven days before, the author gets a reminder with a renew link. Expired
+posts leave search and their matches are withdrawn. A volunteer whose police certificate has
+run out loses the matches that need one.
+
+`run(sessionmaker, settings)` does all of it and is idempotent: the arq worker runs it as a cron
+job, and `anlauf serve` without Redis runs it in-process every hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.accounts.models import User
+from market.db import utcnow
+from market.matches.models import Match
+from market.matches.services import withdraw
+from market.posts import services as posts
+from market.posts import taxonomy
+from market.posts.models import Post
+from market.settings import Settings
+from notifications.mail import queue_mail
+
+log = logging.getLogger(__name__)
+
+REMIND_BEFORE = timedelta(days=7)
+BATCH = 200
+
+
+def _signer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt="anlauf-renew-post")
+
+
+def renew_token(settings: Settings, post: Post) -> str:
+    return _signer(settings).dumps({"post": post.id})
+
+
+def post_from_token(settings: Settings, token: str) -> str | None:
+    """The post id in a renew link, if the link is genuine and not older than 30 days."""
+    try:
+        data = _signer(settings).loads(token, max_age=30 * 24 * 3600)
+    except (BadSignature, SignatureExpired):
+        return None
+    return str(data.get("post")) if isinstance(data, dict) else None
+
+
+async def renew(session: AsyncSession, settings: Settings, post: Post) -> Post:
+    """Another full lifetime from now; a post that expired already is published again."""
+    if post.status == "expired":
+        post.reminder_sent_at = None
+        await posts.publish(session, settings, post)
+        return post
+    if post.status != "published":
+        from market.errors import Conflict
+
+        raise Conflict("Only published or expired posts can be renewed.")
+    post.expires_at = utcnow() + timedelta(days=settings.post_lifetime_days)
+    post.reminder_sent_at = None
+    await session.flush()
+    return post
+
+
+async def send_reminders(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    stmt = (
+        select(Post)
+        .where(
+            Post.status == "published",
+            Post.expires_at <= now + REMIND_BEFORE,
+            Post.expires_at > now,
+            Post.reminder_sent_at.is_(None),
+        )
+        .limit(BATCH)
+    )
+    sent = 0
+    for post in list((await session.execute(stmt)).scalars()):
+        post.reminder_sent_at = now
+        author = await session.get(User, post.author_id)
+        if author is None or not author.is_active or not author.email_verified:
+            continue
+        link = f"{settings.base_url.rstrip('/')}/posts/{post.id}/renew?token={renew_token(settings, post)}"
+        await queue_mail(
+            session,
+            to=author.email,
+            template="post_expiring",
+            locale=author.locale,
+            context={"name": author.display_name, "title": post.title, "link": link,
+                     "expires_at": post.expires_at.date().isoformat() if post.expires_at else ""},
+            settings=settings,
+        )
+        sent += 1
+    return sent
+
+
+async def expire_posts(session: AsyncSession, now: datetime) -> int:
+    stmt = select(Post).where(Post.status == "published", Post.expires_at <= now).limit(BATCH)
+    expired = list((await session.execute(stmt)).scalars())
+    for post in expired:
+        await posts.end(session, post, "expired")
+    return len(expired)
+
+
+async def withdraw_uncertified(session: AsyncSession, now: datetime) -> int:
+    """Matches that need a police certificate lose it the day after it runs out."""
+    needing = [c.slug for c in taxonomy.CATEGORIES if taxonomy.requires_police_certificate(c.slug)]
+    stmt = (
+        select(Match)
+        .join(User, User.id == Match.volunteer_id)
+        .join(Post, Post.id == Match.need_id)
+        .where(
+            Match.status.in_(("proposed", "connected")),
+            Post.category.in_(needing),
+            (User.police_certificate_until.is_(None)) | (User.police_certificate_until < now.date()),
+            User.role == "volunteer",
+        )
+    )
+    found = list((await session.execute(stmt)).scalars())
+    for match in found:
+        await withdraw(session, match, "certificate")
+    return len(found)
+
+
+async def run(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime | None = None
+) -> dict[str, int]:
+    """One pass of every freshness rule, each step in a transaction of its own."""
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    steps = (
+        ("reminders", lambda s: send_reminders(s, settings, now)),
+        ("expired", lambda s: expire_posts(s, now)),
+        ("certificates", lambda s: withdraw_uncertified(s, now)),
+    )
+    for name, step in steps:
+        total = 0
+        while True:
+            # Mail queued here is picked up by the outbox sweep within seconds.
+            async with sessionmaker() as session, session.begin():
+                done = await step(session)
+            total += done
+            if done < BATCH:
+                break
+        counts[name] = total
+    return counts
+
+
+async def run_periodically(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, interval: float = 3600
+) -> None:
+    """The in-process schedule for `anlauf serve` without Redis."""
+    while True:
+        with contextlib.suppress(Exception):
+            counts = await run(sessionmaker, settings)
+            if any(counts.values()):
+                log.info("maintenance: %s", counts)
+        await asyncio.sleep(interval)

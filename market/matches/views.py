@@ -1,0 +1,506 @@
+"""HTML pages for matches: my matches, a post's matches, one match with its conversation, and the
+coordinators' matching run and unmatched needs."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from market import forms
+from market.accounts.models import User
+from market.conversations import messages
+from market.errors import Conflict, Forbidden, Invalid
+from market.forms import page, text
+from market.i18n import N_, gettext
+from market.matches import queries, reasons, regional, review_api, services
+from market.matches.models import OPEN, Match
+from market.organisations.models import OrganisationMember
+from market.posts import services as posts
+from market.posts.models import Post, Region
+from market.vetting.services import regions_of
+from market.web import (
+    current_user,
+    db,
+    form_with_csrf,
+    login_redirect,
+    redirect,
+    safe_next,
+    settings_of,
+    with_flash,
+)
+
+STAFF = ("coordinator", "admin")
+PAGE_SIZE = 20
+OLDER_SHOWN = 30  # declined and ended matches listed on /my/matches, newest first
+
+MSG_ACCEPTED = N_("Thank you. We tell you when the other side says yes too.")
+MSG_CONNECTED = N_("You both said yes. Open the match to see the contact and write a message.")
+MSG_DECLINED = N_("You said no, thank you. We do not suggest this pair again.")
+MSG_TOO_LATE = N_("This match is not waiting for an answer any more.")
+MSG_SENT = N_("Your message is sent.")
+MSG_RUN_DONE = N_("The matches are made. Both sides get a message and can say yes or no.")
+MSG_PLAN_CHANGED = N_(
+    "Posts changed since you looked. Here is the new plan. Please check it and confirm again."
+)
+MSG_NOT_YET = N_("You can write to each other once you both said yes.")
+
+# --- Words for pages (message ids, translated in templates with _())
+
+MATCH_STATUS_LABELS = {
+    "proposed": N_("Suggested"),
+    "connected": N_("Connected"),
+    "declined": N_("Declined"),
+    "closed": N_("Ended"),
+}
+RESPONSE_LABELS = {
+    "pending": N_("Waiting for your answer"),
+    "accepted": N_("You said yes"),
+    "declined": N_("You said no"),
+}
+CLOSED_LABELS = {
+    "post_closed": N_("One of the two posts was closed."),
+    "expired": N_("One of the two posts has expired."),
+    "rejected": N_("One of the two posts was taken down."),
+    "unpublished": N_("One of the two posts was taken down."),
+}
+CLOSED_OTHER = N_("The two posts do not fit together any more.")
+
+
+def fit_label(score: float) -> str:
+    """The score in words: people understand "very good fit" better than 0.68."""
+    if score >= 0.65:
+        return N_("Very good fit")
+    if score >= 0.45:
+        return N_("Good fit")
+    return N_("Possible fit")
+
+
+def fit_percent(score: float) -> int:
+    return max(5, min(100, round(score * 100)))
+
+
+def closed_label(reason: str | None) -> str:
+    return CLOSED_LABELS.get(reason or "", CLOSED_OTHER)
+
+
+HELPERS: dict[str, Any] = {
+    "MATCH_STATUS_LABELS": MATCH_STATUS_LABELS,
+    "RESPONSE_LABELS": RESPONSE_LABELS,
+    "fit_label": fit_label,
+    "fit_percent": fit_percent,
+    "closed_label": closed_label,
+}
+
+
+async def _page(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    return await page(request, template, {**HELPERS, **context}, status_code=status_code)
+
+
+# --- One match as a page shows it
+
+
+@dataclass
+class Card:
+    match: Match
+    side: str | None  # the viewer's side; None when the viewer looks on (a coordinator)
+    mine: Post | None  # the viewer's post, or the post whose matches are listed
+    other: Post  # the post on the other side
+    my_response: str | None
+
+    @property
+    def can_answer(self) -> bool:
+        return (
+            self.side is not None
+            and self.match.status == "proposed"
+            and self.my_response == "pending"
+        )
+
+    @property
+    def reasons(self) -> list[str]:
+        return _reason_texts(self.match.reasons or [])
+
+
+def _reason_texts(items: list[dict[str, Any]]) -> list[str]:
+    """The reasons in words; the distance is shown on its own (rounded), so it is left out."""
+    return reasons.texts([r for r in items if r.get("code") != "distance"])
+
+
+async def _cards(
+    session: AsyncSession, viewer: User, matches: list[Match], anchor: str | None = None
+) -> list[Card]:
+    ids = {m.offer_id for m in matches} | {m.need_id for m in matches}
+    by_id = (
+        {p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()}
+        if ids
+        else {}
+    )
+    cards = []
+    for m in matches:
+        side = await services.side_of(session, viewer, m)
+        offer, need = by_id[m.offer_id], by_id[m.need_id]
+        if side is not None:
+            mine, other = (offer, need) if side == "offer" else (need, offer)
+        else:
+            mine, other = (offer, need) if anchor == offer.id else (need, offer)
+            mine = mine if anchor else None
+        cards.append(
+            Card(m, side, mine, other, services.my_response(m, side) if side else None)
+        )
+    return cards
+
+
+def _org_needs(user: User) -> Any:
+    return (
+        select(Post.id)
+        .join(OrganisationMember, OrganisationMember.organisation_id == Post.organisation_id)
+        .where(OrganisationMember.user_id == user.id)
+    )
+
+
+# --- My matches
+
+
+async def my_matches(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    session = db(request)
+    stmt = queries.of_user(user.id, _org_needs(user))
+    open_rows = list(
+        (
+            await session.execute(
+                stmt.where(Match.status.in_(OPEN)).order_by(Match.created_at.desc(), Match.id)
+            )
+        ).scalars()
+    )
+    older_rows = list(
+        (
+            await session.execute(
+                stmt.where(Match.status.not_in(OPEN))
+                .order_by(Match.updated_at.desc(), Match.id)
+                .limit(OLDER_SHOWN)
+            )
+        ).scalars()
+    )
+    groups: dict[str, list[Card]] = {"answer": [], "waiting": [], "connected": [], "older": []}
+    for card in await _cards(session, user, open_rows + older_rows):
+        if card.match.status == "connected":
+            groups["connected"].append(card)
+        elif card.match.status == "proposed":
+            groups["answer" if card.my_response == "pending" else "waiting"].append(card)
+        else:
+            groups["older"].append(card)
+    return await _page(request, "matches/mine.html", {"groups": groups})
+
+
+# --- Answering
+
+
+async def _answer(request: Request, accept: bool) -> Response:
+    match_id = request.path_params["match_id"]
+    user = await current_user(request)
+    if user is None:
+        return redirect(f"/login?next={quote('/matches/' + match_id)}")
+    form = await form_with_csrf(request)
+    session = db(request)
+    match, side = await services.for_party(session, user, match_id)
+    back = safe_next(text(form, "next") or f"/matches/{match.id}")
+    try:
+        match = await services.respond(session, settings_of(request), user, match, side, accept)
+    except Conflict:
+        return redirect(with_flash(back, MSG_TOO_LATE))
+    if not accept:
+        message = MSG_DECLINED
+    elif match.status == "connected":
+        message = MSG_CONNECTED
+    else:
+        message = MSG_ACCEPTED
+    return redirect(with_flash(back, message))
+
+
+async def accept(request: Request) -> Response:
+    return await _answer(request, True)
+
+
+async def decline(request: Request) -> Response:
+    return await _answer(request, False)
+
+
+# --- One match and its conversation
+
+
+async def _match_page(
+    request: Request,
+    user: User,
+    match: Match,
+    side: str,
+    *,
+    body: str = "",
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    session = db(request)
+    (card,) = await _cards(session, user, [match])
+    partner: User | None = None
+    partner_deleted = False
+    if match.status == "connected":
+        partner = await session.get(
+            User, match.need_author_id if side == "offer" else match.volunteer_id
+        )
+        partner_deleted = partner is None or partner.deleted_at is not None
+    conversation_id = await services.conversation_id(session, match)
+    thread: list[Any] | None = None
+    authors: dict[str, User] = {}
+    if conversation_id and await messages.is_participant(session, user, conversation_id):
+        thread = await messages.list_messages(session, user, conversation_id)
+        authors = await queries.users_by_id(session, [m.author_id for m in thread if m.author_id])
+        if status_code < 400:
+            await messages.mark_read(session, user, conversation_id)
+    context = {
+        "card": card,
+        "match": match,
+        "partner": partner,
+        "partner_deleted": partner_deleted,
+        "thread": thread,
+        "authors": authors,
+        "body": body,
+        "errors": errors or {},
+    }
+    return await _page(request, "matches/detail.html", context, status_code=status_code)
+
+
+async def match_detail(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    match, side = await services.for_party(db(request), user, request.path_params["match_id"])
+    return await _match_page(request, user, match, side)
+
+
+async def write_message(request: Request) -> Response:
+    match_id = request.path_params["match_id"]
+    user = await current_user(request)
+    if user is None:
+        return redirect(f"/login?next={quote('/matches/' + match_id)}")
+    form = await form_with_csrf(request)
+    session = db(request)
+    match, side = await services.for_party(session, user, match_id)
+    conversation_id = await services.conversation_id(session, match)
+    if conversation_id is None:
+        raise Conflict(MSG_NOT_YET)
+    body = str(form.get("body") or "")
+    try:
+        await messages.post_message(session, user, conversation_id, body)
+    except Invalid as exc:
+        return await _match_page(
+            request, user, match, side, body=body, errors=forms.errors_of(exc), status_code=422
+        )
+    return redirect(with_flash(f"/matches/{match.id}", MSG_SENT) + "#messages")
+
+
+# --- A post's matches
+
+
+async def _post_for_matches(session: AsyncSession, user: User, post_id: str) -> Post:
+    """The post, if this user may see its matches: the same rule as the JSON API."""
+    post = await posts.visible(session, user, post_id)
+    if post.author_id == user.id or user.is_staff:
+        return post
+    if post.organisation_id and await posts.membership(session, user.id, post.organisation_id):
+        return post
+    raise Forbidden("Only the author and coordinators see a post's matches.")
+
+
+def _start(request: Request) -> int:
+    raw = request.query_params.get("start", "0")
+    return int(raw) if raw.isdigit() and len(raw) < 7 else 0
+
+
+async def post_matches(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    session = db(request)
+    post = await _post_for_matches(session, user, request.path_params["post_id"])
+    start = _start(request)
+    stmt = (
+        select(Match)
+        .where(or_(Match.offer_id == post.id, Match.need_id == post.id))
+        .order_by(Match.score.desc(), Match.id)
+        .offset(start)
+        .limit(PAGE_SIZE + 1)
+    )
+    rows = list((await session.execute(stmt)).scalars())
+    cards = await _cards(session, user, rows[:PAGE_SIZE], anchor=post.id)
+    next_url = (
+        f"{request.url.path}?{urlencode({'start': start + PAGE_SIZE})}"
+        if len(rows) > PAGE_SIZE
+        else None
+    )
+    first_url = request.url.path if start else None
+    return await _page(
+        request,
+        "matches/post.html",
+        {"post": post, "cards": cards, "next_url": next_url, "first_url": first_url},
+    )
+
+
+# --- Coordinators: the matching run and the needs without a match
+
+
+async def _staff(request: Request) -> User | Response:
+    """The coordinator; anonymous people are sent to log in, everyone else gets 403."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if user.role not in STAFF:
+        raise Forbidden()
+    return user
+
+
+async def _region_choice(
+    request: Request, coordinator: User, wanted: str | None, *, default_first: bool = True
+) -> tuple[Region | None, list[tuple[str, str]]]:
+    """The chosen region and the region options (all regions, when none is assigned)."""
+    session = db(request)
+    allowed = await regions_of(session, coordinator)
+    stmt = select(Region).order_by(Region.name)
+    if allowed:
+        stmt = stmt.where(Region.id.in_(allowed))
+    rows = list((await session.execute(stmt)).scalars())
+    options = [(r.slug, r.name) for r in rows]
+    if not allowed:
+        options.insert(0, ("", gettext("All regions")))
+    if not wanted and allowed and rows and default_first:
+        wanted = rows[0].slug
+    region = await review_api.region_for_coordinator(session, coordinator, wanted or None)
+    return region, options
+
+
+async def _run_page(
+    request: Request,
+    region: Region | None,
+    options: list[tuple[str, str]],
+    *,
+    changed: bool = False,
+    status_code: int = 200,
+) -> Response:
+    session = db(request)
+    plan = await regional.plan(session, region.id if region else None)
+    ids = [p.need_id for p in plan.pairs] + [p.offer_id for p in plan.pairs]
+    by_id = (
+        {p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()}
+        if ids
+        else {}
+    )
+    pairs = [
+        {
+            "need": by_id[p.need_id],
+            "offer": by_id[p.offer_id],
+            "score": p.score,
+            "distance_km": p.distance_km,
+            "reasons": _reason_texts(
+                [{"code": r.code, "params": dict(r.params)} for r in p.reasons]
+            ),
+        }
+        for p in plan.pairs
+    ]
+    context = {
+        "region": region,
+        "region_value": region.slug if region else "",
+        "region_options": options,
+        "plan": plan,
+        "pairs": pairs,
+        "changed": changed,
+    }
+    return await _page(request, "matches/run.html", context, status_code=status_code)
+
+
+async def matching_run(request: Request) -> Response:
+    """GET: the preview for a region. POST: make the very matches the coordinator saw."""
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    if request.method == "GET":
+        region, options = await _region_choice(
+            request, coordinator, request.query_params.get("region")
+        )
+        return await _run_page(request, region, options)
+    form = await form_with_csrf(request)
+    region, options = await _region_choice(
+        request, coordinator, text(form, "region"), default_first=False
+    )
+    try:
+        await regional.apply(
+            db(request), settings_of(request), region.id if region else None, text(form, "plan_id")
+        )
+    except Conflict:
+        return await _run_page(request, region, options, changed=True, status_code=409)
+    target = f"/review/matching?{urlencode({'region': region.slug})}" if region else "/review/matching"
+    return redirect(with_flash(target, MSG_RUN_DONE))
+
+
+def _counted(counter: Counter[str], label: Any) -> list[tuple[str, str, int]]:
+    """(key, label, count) rows, the largest count first."""
+    return [
+        (key, label(key), n) for key, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+async def unmatched(request: Request) -> Response:
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    region, options = await _region_choice(
+        request, coordinator, request.query_params.get("region")
+    )
+    found = await regional.unmatched(db(request), region.id if region else None)
+    by_cause: dict[str, list[regional.Unmatched]] = defaultdict(list)
+    languages: Counter[str] = Counter()
+    language_missing: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    category_missing: Counter[str] = Counter()
+    for item in found:
+        by_cause[item.cause].append(item)
+        categories[item.need.category] += 1
+        if item.cause == "category":
+            category_missing[item.need.category] += 1
+        for code in dict.fromkeys(c.split("-")[0] for c in item.need.language_codes):
+            languages[code] += 1
+            if item.cause == "language":
+                language_missing[code] += 1
+    causes = sorted(by_cause, key=lambda c: (-len(by_cause[c]), regional.FUNNEL.index(c)))
+    context = {
+        "region": region,
+        "region_value": region.slug if region else "",
+        "region_options": options,
+        "total": len(found),
+        "causes": [(c, review_api.CAUSES[c], by_cause[c]) for c in causes],
+        "languages": _counted(languages, forms.language_label),
+        "language_missing": language_missing,
+        "categories": _counted(categories, forms.HELPERS["category_name"]),
+        "category_missing": category_missing,
+    }
+    return await _page(request, "matches/unmatched.html", context)
+
+
+routes = [
+    Route("/my/matches", my_matches, methods=["GET"]),
+    Route("/matches/{match_id}", match_detail, methods=["GET"]),
+    Route("/matches/{match_id}/accept", accept, methods=["POST"]),
+    Route("/matches/{match_id}/decline", decline, methods=["POST"]),
+    Route("/matches/{match_id}/messages", write_message, methods=["POST"]),
+    Route("/posts/{post_id}/matches", post_matches, methods=["GET"]),
+    Route("/review/matching", matching_run, methods=["GET", "POST"]),
+    Route("/review/unmatched", unmatched, methods=["GET"]),
+]
