@@ -38,7 +38,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def _features() -> None:
     """Import the features that subscribe to events or register jobs."""
-    import market.features  # noqa: F401
+    from market.features import load_features
+
+    load_features()
 
 
 async def healthz(request: Request) -> Response:

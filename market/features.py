@@ -15,3 +15,9 @@ def api_routes() -> Iterator[BaseRoute]:
     for name in API_MODULES:
         module = importlib.import_module(name)
         yield from getattr(module, "routes", [])
+
+
+def load_features() -> None:
+    """Import every feature module, so its event handlers and jobs are registered."""
+    for name in API_MODULES:
+        importlib.import_module(name)

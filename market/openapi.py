@@ -17,6 +17,7 @@ from market.accounts.schemas import (
     VerifyIn,
 )
 from market.matches.review_api import RunIn
+from market.organisations.spec import ENDPOINTS as ORGANISATION_ENDPOINTS
 from market.posts.schemas import PostIn, PostPatch
 from market.vetting.schemas import (
     OrganisationDecisionIn,
@@ -75,7 +76,9 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 # Features built later add their endpoints here.
-EXTRA: list[Endpoint] = []
+EXTRA: list[Endpoint] = [
+    *ORGANISATION_ENDPOINTS,
+]
 
 PROBLEM = {
     "type": "object",

@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Paths under /login/oidc/ that are pages of their own, so no provider may have these names.
+RESERVED_OIDC_NAMES = frozenset({"signup", "link"})
+
+
+class OidcProvider(BaseModel):
+    """One entry of ANLAUF_OIDC_PROVIDERS; the endpoints come from <issuer>/.well-known/..."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    label: str = Field(min_length=1, max_length=80)
+    issuer: str = Field(pattern=r"^https?://[^\s?#]+$", max_length=255)
+    client_id: str = Field(min_length=1)
+    client_secret: str = ""  # empty: a public client (PKCE only)
+    scopes: str = "openid email profile"
+
+
+@cache
+def parse_oidc_providers(raw: str, production: bool = False) -> tuple[OidcProvider, ...]:
+    """ANLAUF_OIDC_PROVIDERS (a JSON list) as checked entries; ValueError says what is wrong."""
+    if not raw.strip():
+        return ()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"ANLAUF_OIDC_PROVIDERS is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise ValueError("ANLAUF_OIDC_PROVIDERS must be a JSON list of objects")
+    try:
+        providers = TypeAdapter(list[OidcProvider]).validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"entry {int(err['loc'][0]) + 1}: {'.'.join(map(str, err['loc'][1:])) or 'value'}: "
+            f"{err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"ANLAUF_OIDC_PROVIDERS: {problems}") from None
+    names = [p.name for p in providers]
+    for p in providers:
+        if names.count(p.name) > 1 or p.name in RESERVED_OIDC_NAMES:
+            raise ValueError(f"ANLAUF_OIDC_PROVIDERS: the name {p.name!r} is taken")
+        if "openid" not in p.scopes.split():
+            raise ValueError(f"ANLAUF_OIDC_PROVIDERS: {p.name}: scopes must include openid")
+        if production and not p.issuer.startswith("https://"):
+            raise ValueError(f"ANLAUF_OIDC_PROVIDERS: {p.name}: the issuer must use https")
+    return tuple(providers)
 
 
 class Settings(BaseSettings):
@@ -44,6 +92,16 @@ class Settings(BaseSettings):
         if self.env == "production" and not self.secret_key:
             raise ValueError("ANLAUF_SECRET_KEY is required when ANLAUF_ENV=production")
         return self
+
+    @model_validator(mode="after")
+    def _oidc_providers_valid(self) -> Settings:
+        parse_oidc_providers(self.oidc_providers, self.env == "production")
+        return self
+
+    @property
+    def oidc_provider_list(self) -> tuple[OidcProvider, ...]:
+        """The configured OpenID Connect providers (checked again: model_copy skips validators)."""
+        return parse_oidc_providers(self.oidc_providers, self.env == "production")
 
     @property
     def is_sqlite(self) -> bool:

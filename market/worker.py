@@ -18,6 +18,7 @@ from typing import Any
 from arq import run_worker
 from arq.connections import RedisSettings
 from arq.logs import default_log_config
+from arq.cron import cron
 from arq.worker import Function, func
 
 from market.db import make_engine, make_sessionmaker
@@ -66,7 +67,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     """Engine, sessionmaker, job context and the sweeping relay, kept in arq's ctx."""
     settings = ctx.get("settings") or Settings()
     engine = make_engine(settings.database_url)
-    sessionmaker = make_sessionmaker(engine)
+    sessionmaker = make_sessionmaker(engine, settings)
     job_context = JobContext.create(sessionmaker, settings, retry=ctx.get("retry_policy"))
     relay = Relay(sessionmaker, settings, redis=ctx["redis"])
     await relay.start()
@@ -83,11 +84,21 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await engine.dispose()
 
 
+async def maintenance(ctx: dict[str, Any]) -> dict[str, int]:
+    """The hourly freshness rules: reminders, expiry, certificates (market.maintenance)."""
+    from market.maintenance import run as run_maintenance
+
+    job_context: JobContext = ctx["anlauf"]
+    return await run_maintenance(job_context.sessionmaker, job_context.settings)
+
+
 _settings = Settings()
 
 
 class WorkerSettings:
     functions = worker_functions()
+    # Several workers may run: arq's cron uses a job id per run, so each hour runs once.
+    cron_jobs = [cron(maintenance, minute={7}, run_at_startup=True, unique=True, timeout=900)]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = (

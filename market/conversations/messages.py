@@ -75,9 +75,7 @@ async def post_message(
     if len(text) > MAX_BODY:
         raise Invalid.one("body", MSG_TOO_LONG)
     now = utcnow()
-    message = Message(
-        conversation_id=conversation.id, author_id=user.id, body=text, created_at=now
-    )
+    message = Message(conversation_id=conversation.id, author_id=user.id, body=text, created_at=now)
     session.add(message)
     conversation.last_message_at = now
     # Writing means having read everything before.

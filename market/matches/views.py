@@ -148,14 +148,13 @@ async def _cards(
     for m in matches:
         side = await services.side_of(session, viewer, m)
         offer, need = by_id[m.offer_id], by_id[m.need_id]
-        if side is not None:
-            mine, other = (offer, need) if side == "offer" else (need, offer)
-        else:
-            mine, other = (offer, need) if anchor == offer.id else (need, offer)
-            mine = mine if anchor else None
-        cards.append(
-            Card(m, side, mine, other, services.my_response(m, side) if side else None)
-        )
+        # The viewer's own post, or the post whose matches are listed; the other is the partner's.
+        own_offer = side == "offer" if side is not None else anchor == offer.id
+        mine: Post | None = offer if own_offer else need
+        other = need if own_offer else offer
+        if side is None and anchor is None:
+            mine = None
+        cards.append(Card(m, side, mine, other, services.my_response(m, side) if side else None))
     return cards
 
 
@@ -175,7 +174,13 @@ async def my_matches(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    stmt = queries.of_user(user.id, _org_needs(user))
+    stmt = select(Match).where(
+        or_(
+            Match.volunteer_id == user.id,
+            Match.need_author_id == user.id,
+            Match.need_id.in_(_org_needs(user)),
+        )
+    )
     open_rows = list(
         (
             await session.execute(
@@ -446,7 +451,9 @@ async def matching_run(request: Request) -> Response:
         )
     except Conflict:
         return await _run_page(request, region, options, changed=True, status_code=409)
-    target = f"/review/matching?{urlencode({'region': region.slug})}" if region else "/review/matching"
+    target = (
+        f"/review/matching?{urlencode({'region': region.slug})}" if region else "/review/matching"
+    )
     return redirect(with_flash(target, MSG_RUN_DONE))
 
 
@@ -461,9 +468,7 @@ async def unmatched(request: Request) -> Response:
     coordinator = await _staff(request)
     if isinstance(coordinator, Response):
         return coordinator
-    region, options = await _region_choice(
-        request, coordinator, request.query_params.get("region")
-    )
+    region, options = await _region_choice(request, coordinator, request.query_params.get("region"))
     found = await regional.unmatched(db(request), region.id if region else None)
     by_cause: dict[str, list[regional.Unmatched]] = defaultdict(list)
     languages: Counter[str] = Counter()

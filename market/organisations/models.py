@@ -48,9 +48,7 @@ class Invitation(IdMixin, TimestampMixin, Base):
     __tablename__ = "organisation_invitations"
     __table_args__ = (Index("ix_organisation_invitations_org_email", "organisation_id", "email"),)
 
-    organisation_id: Mapped[str] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(8), default="member")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -23,9 +23,7 @@ def open_posting_of(org_id: str) -> ColumnElement[bool]:
 
 def open_postings(org_id: str) -> Select[tuple[Post]]:
     return (
-        select(Post)
-        .where(open_posting_of(org_id))
-        .order_by(Post.created_at.desc(), Post.id.desc())
+        select(Post).where(open_posting_of(org_id)).order_by(Post.created_at.desc(), Post.id.desc())
     )
 
 

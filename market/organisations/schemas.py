@@ -100,7 +100,9 @@ def _consent(value: bool) -> bool:
 
 
 class ClientIn(Strict):
-    first_name_or_initials: Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_label)]
+    first_name_or_initials: Annotated[
+        str, Field(min_length=1, max_length=40), AfterValidator(_label)
+    ]
     languages: Languages
     consent: Annotated[bool, Field(strict=True), AfterValidator(_consent)]
 

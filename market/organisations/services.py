@@ -42,7 +42,7 @@ from market.settings import Settings
 from notifications.mail import queue_mail
 
 INVITATION_LIFETIME = timedelta(days=14)
-MSG_BAD_TOKEN = "This invitation is not valid any more. Please ask for a new one."
+MSG_BAD_TOKEN = "This invitation is not valid any more. Please ask for a new one."  # noqa: S105
 
 
 # --- Finding an organisation and the caller's place in it
@@ -55,9 +55,7 @@ async def get(session: AsyncSession, org_id: str) -> Organisation:
     return org
 
 
-async def membership(
-    session: AsyncSession, user_id: str, org_id: str
-) -> OrganisationMember | None:
+async def membership(session: AsyncSession, user_id: str, org_id: str) -> OrganisationMember | None:
     stmt = select(OrganisationMember).where(
         OrganisationMember.user_id == user_id, OrganisationMember.organisation_id == org_id
     )
@@ -323,8 +321,7 @@ def check_invitee(user: User, invitation: Invitation) -> None:
     """Why this account may not take this invitation (403), if it may not."""
     if user.email != invitation.email:
         raise Forbidden(
-            "This invitation was sent to another email address. "
-            "Log in with the invited address."
+            "This invitation was sent to another email address. Log in with the invited address."
         )
     if not user.email_verified:
         raise Forbidden("Please confirm your email address first, then accept the invitation.")
@@ -483,7 +480,9 @@ async def delete_client(session: AsyncSession, client: Client) -> None:
 
 
 async def client_of_post(session: AsyncSession, post_id: str) -> Client | None:
-    stmt = select(Client).join(ClientPost, ClientPost.client_id == Client.id).where(
-        ClientPost.post_id == post_id
+    stmt = (
+        select(Client)
+        .join(ClientPost, ClientPost.client_id == Client.id)
+        .where(ClientPost.post_id == post_id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()

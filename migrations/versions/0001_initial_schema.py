@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:12:00.183387
+Create Date: 2026-11-21 06:13:23.996067
 """
 
 from collections.abc import Sequence

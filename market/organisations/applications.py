@@ -1,0 +1,483 @@
+"""Mentor programme postings and applications: apply, accept, decline, withdraw.
+
+A posting is a need with `seats`. It is managed by its organisation's members (or, for a need
+without an organisation, by its author). Coordinators may look but not decide.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import events
+from market.accounts.models import User
+from market.conversations.models import Conversation
+from market.conversations.services import open_for
+from market.db import utcnow
+from market.errors import Conflict, Forbidden, NotFound
+from market.organisations import queries
+from market.organisations.models import Application, Organisation, OrganisationMember, Posting
+from market.organisations.schemas import ApplicationIn, DecisionIn, PostingIn
+from market.posts import queries as post_queries
+from market.posts import services as posts
+from market.posts import taxonomy
+from market.posts.models import Post
+from market.settings import Settings
+from notifications.inapp import notify
+from notifications.mail import queue_mail
+
+ENDED = ("closed", "expired", "rejected")
+
+
+def today() -> date:
+    # The same "today" as the matching rules (UTC), so both agree on a certificate.
+    return utcnow().date()
+
+
+def is_posting(post: Post) -> bool:
+    return post.kind == "need" and post.seats is not None
+
+
+# --- Who manages a posting
+
+
+async def manager_ids(session: AsyncSession, post: Post) -> list[str]:
+    if post.organisation_id:
+        stmt = select(OrganisationMember.user_id).where(
+            OrganisationMember.organisation_id == post.organisation_id
+        )
+        return list((await session.execute(stmt)).scalars())
+    return [post.author_id]
+
+
+async def may_manage(session: AsyncSession, user: User, post: Post) -> bool:
+    if post.organisation_id:
+        stmt = select(OrganisationMember.id).where(
+            OrganisationMember.organisation_id == post.organisation_id,
+            OrganisationMember.user_id == user.id,
+        )
+        return (await session.execute(stmt)).first() is not None
+    return post.author_id == user.id
+
+
+async def post_for_manager(session: AsyncSession, user: User, post_id: str) -> tuple[Post, bool]:
+    """The post and whether the caller manages it; staff may look. Others: 403 when they can
+    see the post, 404 when they cannot."""
+    post = await post_queries.get(session, post_id)
+    if post is None:
+        raise NotFound("There is no such post.")
+    manages = await may_manage(session, user, post)
+    if manages or user.is_staff:
+        return post, manages
+    await posts.visible(session, user, post_id)  # 404 when the caller may not see it
+    raise Forbidden("Only the organisation's members and coordinators see the applications.")
+
+
+# --- Posting details
+
+
+async def posting_of(session: AsyncSession, post_id: str) -> Posting | None:
+    return await session.get(Posting, post_id)
+
+
+def requires_certificate(post: Post, posting: Posting | None) -> bool:
+    """The category's rule, or the organisation asks for one itself."""
+    return taxonomy.requires_police_certificate(post.category) or bool(
+        posting and posting.police_certificate
+    )
+
+
+def posting_json(post: Post, posting: Posting | None, accepted: int) -> dict[str, Any]:
+    seats = post.seats or 0
+    return {
+        "post_id": post.id,
+        "training": posting.training if posting else None,
+        "police_certificate": requires_certificate(post, posting),
+        "hours_per_week": posting.hours_per_week if posting else None,
+        "duration": posting.duration if posting else None,
+        "seats": post.seats,
+        "accepted": accepted,
+        "seats_left": max(seats - accepted, 0),
+    }
+
+
+async def set_posting(
+    session: AsyncSession, user: User, post_id: str, data: PostingIn
+) -> tuple[Post, Posting]:
+    post, manages = await post_for_manager(session, user, post_id)
+    if not manages:
+        raise Forbidden("Only the organisation's members can describe the posting.")
+    if not is_posting(post):
+        raise Conflict("Only a need with seats is a posting; set seats first.")
+    if post.status not in ("pending_review", "published"):
+        raise Conflict("This posting is closed and cannot be changed.")
+    posting = await posting_of(session, post.id)
+    if posting is None:
+        posting = Posting(post_id=post.id)
+        session.add(posting)
+    posting.training = posts.clean_text(data.training) if data.training else None
+    posting.police_certificate = data.police_certificate
+    posting.hours_per_week = data.hours_per_week
+    posting.duration = posts.clean_text(data.duration) if data.duration else None
+    posting.updated_at = utcnow()
+    await session.flush()
+    return post, posting
+
+
+# --- Applying
+
+
+def certificate_valid(volunteer: User) -> bool:
+    until = volunteer.police_certificate_until
+    return until is not None and until >= today()
+
+
+async def apply(
+    session: AsyncSession, settings: Settings, user: User, post_id: str, data: ApplicationIn
+) -> Application:
+    """An approved volunteer applies to a published posting (meeting its certificate rule)."""
+    if user.role != "volunteer":
+        raise Forbidden("Only volunteers apply to postings.")
+    post = await posts.visible(session, user, post_id)
+    if not is_posting(post):
+        raise Conflict("This post does not take applications; it has no seats.")
+    if post.status != "published":
+        raise Conflict("This posting does not take applications any more.")
+    if user.vetting_status != "approved":
+        raise Forbidden(
+            "A coordinator meets every volunteer before they can apply. "
+            "You can apply once you are approved."
+        )
+    posting = await posting_of(session, post.id)
+    if requires_certificate(post, posting) and not certificate_valid(user):
+        raise Forbidden(
+            "This posting needs a police certificate (erweitertes Führungszeugnis) valid "
+            "today. Please show a current one to a coordinator first."
+        )
+    stmt = select(Application).where(
+        Application.post_id == post.id, Application.volunteer_id == user.id
+    )
+    application = (await session.execute(stmt)).scalar_one_or_none()
+    message = posts.clean_text(data.message.strip())
+    if application is not None:
+        # Withdrawing is not final: a volunteer may apply again. Any other earlier
+        # application (waiting, accepted or declined) makes this one a duplicate.
+        if application.status != "withdrawn":
+            raise Conflict("You have applied to this posting already.")
+        application.status = "pending"
+        application.message = message
+        application.decision_message = None
+        application.decided_by = None
+        application.decided_at = None
+        application.created_at = utcnow()
+    else:
+        application = Application(post_id=post.id, volunteer_id=user.id, message=message)
+        session.add(application)
+    await session.flush()
+    await _tell_managers(session, settings, post, application, user)
+    return application
+
+
+async def _org_of(session: AsyncSession, post: Post) -> Organisation | None:
+    return await session.get(Organisation, post.organisation_id) if post.organisation_id else None
+
+
+def _manage_link(settings: Settings, post: Post) -> str:
+    return f"{settings.base_url.rstrip('/')}/posts/{post.id}/applications"
+
+
+async def _tell_managers(
+    session: AsyncSession, settings: Settings, post: Post, application: Application, volunteer: User
+) -> None:
+    ids = await manager_ids(session, post)
+    users = (
+        list((await session.execute(select(User).where(User.id.in_(ids)))).scalars()) if ids else []
+    )
+    for manager in users:
+        if not manager.is_active or manager.deleted_at is not None:
+            continue
+        await notify(
+            session,
+            user_id=manager.id,
+            kind="application.received",
+            data={
+                "application_id": application.id,
+                "post_id": post.id,
+                "post_title": post.title,
+                "volunteer_name": volunteer.display_name,
+            },
+        )
+        if manager.email_verified:
+            await queue_mail(
+                session,
+                to=manager.email,
+                template="application_received",
+                locale=manager.locale,
+                context={
+                    "name": manager.display_name,
+                    "volunteer": volunteer.display_name,
+                    "title": post.title,
+                    "link": _manage_link(settings, post),
+                },
+                settings=settings,
+            )
+
+
+# --- Seeing an application
+
+
+async def visible(
+    session: AsyncSession, user: User, application_id: str
+) -> tuple[Application, str]:
+    """The application and the caller's relation to it: volunteer, manager or staff; else 404."""
+    application = (
+        await session.get(Application, application_id) if 0 < len(application_id) <= 32 else None
+    )
+    if application is not None:
+        if application.volunteer_id == user.id:
+            return application, "volunteer"
+        post = await session.get(Post, application.post_id)
+        if post is not None and await may_manage(session, user, post):
+            return application, "manager"
+        if user.is_staff:
+            return application, "staff"
+    raise NotFound("There is no such application.")
+
+
+async def conversation_ids(session: AsyncSession, application_ids: list[str]) -> dict[str, str]:
+    if not application_ids:
+        return {}
+    stmt = select(Conversation.application_id, Conversation.id).where(
+        Conversation.application_id.in_(application_ids)
+    )
+    return {a: c for a, c in (await session.execute(stmt)).all() if a}
+
+
+async def to_json_many(
+    session: AsyncSession, applications: list[Application]
+) -> list[dict[str, Any]]:
+    """Applications with their volunteer (languages, vetting state; never vetting notes) and post."""
+    user_ids = {a.volunteer_id for a in applications}
+    post_ids = {a.post_id for a in applications}
+    users = (
+        {
+            u.id: u
+            for u in (await session.execute(select(User).where(User.id.in_(user_ids)))).scalars()
+        }
+        if user_ids
+        else {}
+    )
+    post_rows = (
+        {
+            p.id: p
+            for p in (await session.execute(select(Post).where(Post.id.in_(post_ids)))).scalars()
+        }
+        if post_ids
+        else {}
+    )
+    org_ids = {p.organisation_id for p in post_rows.values() if p.organisation_id}
+    orgs = (
+        {
+            o.id: o
+            for o in (
+                await session.execute(select(Organisation).where(Organisation.id.in_(org_ids)))
+            ).scalars()
+        }
+        if org_ids
+        else {}
+    )
+    conversations = await conversation_ids(
+        session, [a.id for a in applications if a.status == "accepted"]
+    )
+    items = []
+    for a in applications:
+        volunteer = users.get(a.volunteer_id)
+        post = post_rows.get(a.post_id)
+        org = orgs.get(post.organisation_id or "") if post else None
+        items.append(_json(a, volunteer, post, org, conversations.get(a.id)))
+    return items
+
+
+def _json(
+    a: Application,
+    volunteer: User | None,
+    post: Post | None,
+    org: Organisation | None,
+    conversation_id: str | None,
+) -> dict[str, Any]:
+    active = volunteer is not None and volunteer.is_active and volunteer.deleted_at is None
+    return {
+        "id": a.id,
+        "post_id": a.post_id,
+        "status": a.status,
+        "message": a.message,
+        "decision_message": a.decision_message,
+        "created_at": a.created_at.isoformat(),
+        "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+        "volunteer": {
+            "id": a.volunteer_id,
+            "display_name": volunteer.display_name if active and volunteer else None,
+            "languages": [{"code": lang.code, "level": lang.level} for lang in volunteer.languages]
+            if active and volunteer
+            else [],
+            # The state only; the coordinators' notes stay in vetting.
+            "vetting": {"status": volunteer.vetting_status or "pending"}
+            if active and volunteer
+            else None,
+            "police_certificate_valid": certificate_valid(volunteer)
+            if active and volunteer
+            else False,
+        },
+        "post": {
+            "id": post.id,
+            "title": post.title,
+            "status": post.status,
+            "seats": post.seats,
+            "organisation": {"id": org.id, "name": org.name} if org else None,
+        }
+        if post
+        else None,
+        "conversation_id": conversation_id,
+    }
+
+
+# --- Deciding and withdrawing
+
+
+async def decide(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    application: Application,
+    relation: str,
+    data: DecisionIn,
+) -> Application:
+    if relation != "manager":
+        raise Forbidden("Only the organisation's members decide on applications.")
+    if application.status != "pending":
+        raise Conflict("This application is not waiting for a decision any more.")
+    # Lock the posting (PostgreSQL), so two members accepting at once cannot overfill it.
+    stmt = (
+        select(Post)
+        .where(Post.id == application.post_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    post = (await session.execute(stmt)).scalar_one_or_none()
+    if post is None:
+        raise NotFound("There is no such application.")
+    volunteer = await session.get(User, application.volunteer_id)
+    accept = data.decision == "accept"
+    if accept:
+        if post.status != "published":
+            raise Conflict("This posting is closed; nobody more can be accepted.")
+        if volunteer is None or not volunteer.is_active or volunteer.deleted_at is not None:
+            raise Conflict("This volunteer's account does not exist any more.")
+        if volunteer.vetting_status != "approved":
+            raise Conflict("This volunteer is not approved any more.")
+        posting = await posting_of(session, post.id)
+        if requires_certificate(post, posting) and not certificate_valid(volunteer):
+            raise Conflict("This volunteer has no police certificate valid today.")
+    application.status = "accepted" if accept else "declined"
+    application.decision_message = posts.clean_text(data.message) if data.message else None
+    application.decided_by = user.id
+    application.decided_at = utcnow()
+    await session.flush()
+    conversation_id = None
+    if accept:
+        participants = [application.volunteer_id, post.author_id, user.id]
+        conversation = await open_for(session, participants, application_id=application.id)
+        conversation_id = conversation.id
+    if volunteer is not None:
+        await _tell_volunteer(session, settings, post, application, volunteer, conversation_id)
+    if (
+        accept
+        and post.seats is not None
+        and await queries.accepted_count(session, post.id) >= post.seats
+    ):
+        # Every place is taken: the posting closes, and its matches are withdrawn.
+        await posts.end(session, post, "closed")
+    return application
+
+
+async def _tell_volunteer(
+    session: AsyncSession,
+    settings: Settings,
+    post: Post,
+    application: Application,
+    volunteer: User,
+    conversation_id: str | None = None,
+) -> None:
+    if not volunteer.is_active or volunteer.deleted_at is not None:
+        return
+    accepted = application.status == "accepted"
+    org = await _org_of(session, post)
+    sender = org.name if org else ""
+    data: dict[str, Any] = {
+        "application_id": application.id,
+        "post_id": post.id,
+        "post_title": post.title,
+        "organisation_name": sender or None,
+    }
+    if conversation_id:
+        data["conversation_id"] = conversation_id
+    kind = "application.accepted" if accepted else "application.declined"
+    await notify(session, user_id=volunteer.id, kind=kind, data=data)
+    if volunteer.email_verified:
+        base = settings.base_url.rstrip("/")
+        link = (
+            f"{base}/conversations/{conversation_id}"
+            if conversation_id
+            else f"{base}/my/applications"
+        )
+        await queue_mail(
+            session,
+            to=volunteer.email,
+            template="application_accepted" if accepted else "application_declined",
+            locale=volunteer.locale,
+            context={
+                "name": volunteer.display_name,
+                "title": post.title,
+                "organisation": sender,
+                "message": application.decision_message or "",
+                "link": link,
+                "applications_link": f"{base}/my/applications",
+            },
+            settings=settings,
+        )
+
+
+async def withdraw(session: AsyncSession, application: Application, relation: str) -> Application:
+    if relation != "volunteer":
+        raise Forbidden("Only the volunteer can withdraw an application.")
+    if application.status != "pending":
+        raise Conflict("Only an application that waits for a decision can be withdrawn.")
+    application.status = "withdrawn"
+    application.decided_at = utcnow()
+    await session.flush()
+    return application
+
+
+# --- When a posting ends, the waiting applications are answered
+
+
+@events.subscribe(events.POST_CLOSED)
+async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
+    # Unpublishing (back to review) may be undone, so only a real end answers the applicants.
+    if post.status not in ENDED or not is_posting(post):
+        return
+    waiting = list((await session.execute(queries.of_post(post.id, "pending"))).scalars())
+    if not waiting:
+        return
+    settings = session.info.get("settings") or Settings()
+    now = utcnow()
+    for application in waiting:
+        application.status = "declined"
+        application.decided_at = now
+        await session.flush()
+        volunteer = await session.get(User, application.volunteer_id)
+        if volunteer is not None:
+            await _tell_volunteer(session, settings, post, application, volunteer)
