@@ -8,7 +8,13 @@ from starlette.routing import BaseRoute
 
 from market.web import flash_key
 
-VIEW_MODULES = ("market.posts.views", "market.accounts.views", "market.vetting.views", "market.matches.views")
+VIEW_MODULES = (
+    "market.posts.views",
+    "market.accounts.views",
+    "market.accounts.oidc",
+    "market.vetting.views",
+    "market.matches.views",
+)
 
 
 def _collect() -> list[BaseRoute]:

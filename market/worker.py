@@ -13,12 +13,12 @@ from __future__ import annotations
 import importlib
 import logging
 import logging.config
-from typing import Any
+from typing import Any, ClassVar
 
 from arq import run_worker
 from arq.connections import RedisSettings
+from arq.cron import CronJob, cron
 from arq.logs import default_log_config
-from arq.cron import cron
 from arq.worker import Function, func
 
 from market.db import make_engine, make_sessionmaker
@@ -98,7 +98,9 @@ _settings = Settings()
 class WorkerSettings:
     functions = worker_functions()
     # Several workers may run: arq's cron uses a job id per run, so each hour runs once.
-    cron_jobs = [cron(maintenance, minute={7}, run_at_startup=True, unique=True, timeout=900)]
+    cron_jobs: ClassVar[list[CronJob]] = [
+        cron(maintenance, minute={7}, run_at_startup=True, unique=True, timeout=900)
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = (

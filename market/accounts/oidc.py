@@ -41,8 +41,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
@@ -275,57 +275,76 @@ class Person:
     locale: str | None
 
 
-def _auth_method(metadata: dict[str, Any], provider: OidcProvider) -> str:
-    if not provider.client_secret:
-        return "none"
-    supported = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-    if "client_secret_basic" not in supported and "client_secret_post" in supported:
-        return "client_secret_post"
-    return "client_secret_basic"
-
-
-def _oauth_client(found: Discovered, provider: OidcProvider, settings: Settings) -> Any:
-    return AsyncOAuth2Client(
-        client_id=provider.client_id,
-        client_secret=provider.client_secret or None,
-        token_endpoint_auth_method=_auth_method(found.metadata, provider),
-        scope=provider.scopes,
-        redirect_uri=callback_url(settings, provider),
-        code_challenge_method="S256",
-        timeout=HTTP_TIMEOUT,
-    )
-
-
 async def authorization_url(
     found: Discovered, provider: OidcProvider, settings: Settings, state: dict[str, Any]
 ) -> str:
-    async with _oauth_client(found, provider, settings) as client:
-        url, _ = client.create_authorization_url(
+    return str(
+        prepare_grant_uri(
             found.metadata["authorization_endpoint"],
+            client_id=provider.client_id,
+            response_type="code",
+            redirect_uri=callback_url(settings, provider),
+            scope=provider.scopes,
             state=state["s"],
-            code_verifier=state["v"],
             nonce=state["n"],
+            code_challenge=create_s256_code_challenge(state["v"]),
+            code_challenge_method="S256",
             ui_locales=current_locale(),
         )
-    return str(url)
+    )
+
+
+def _client_auth(
+    metadata: dict[str, Any], provider: OidcProvider, form: dict[str, str]
+) -> httpx.BasicAuth | None:
+    """client_secret_basic, or client_secret_post where only that is offered; none without a secret."""
+    if not provider.client_secret:
+        form["client_id"] = provider.client_id
+        return None
+    supported = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    if "client_secret_basic" not in supported and "client_secret_post" in supported:
+        form.update(client_id=provider.client_id, client_secret=provider.client_secret)
+        return None
+    return httpx.BasicAuth(provider.client_id, provider.client_secret)
+
+
+async def _redeem(
+    found: Discovered, provider: OidcProvider, settings: Settings, code: str, verifier: str
+) -> dict[str, Any]:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": callback_url(settings, provider),
+        "code_verifier": verifier,
+    }
+    auth = _client_auth(found.metadata, provider, form)
+    try:
+        async with _http() as client:
+            response = await client.post(
+                found.metadata["token_endpoint"],
+                data=form,
+                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                headers={"Accept": "application/json"},
+            )
+            token = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise OidcFailure(f"token endpoint: {exc}") from exc
+    if not isinstance(token, dict):
+        raise OidcFailure("token endpoint: not a JSON object")
+    if response.status_code != 200 or "error" in token:
+        raise OidcFailure(
+            f"token endpoint: {response.status_code} {token.get('error')}: "
+            f"{token.get('error_description')}"
+        )
+    return token
 
 
 async def exchange_code(
     request: Request, provider: OidcProvider, code: str, state: dict[str, Any]
 ) -> Person:
     """Redeem the code (with the PKCE verifier), check the ID token, add the userinfo claims."""
-    settings = settings_of(request)
     found = await discover(request, provider)
-    try:
-        async with _oauth_client(found, provider, settings) as client:
-            token = await client.fetch_token(
-                found.metadata["token_endpoint"],
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=state["v"],
-            )
-    except (OAuthError, httpx.HTTPError, ValueError) as exc:
-        raise OidcFailure(f"token endpoint: {exc}") from exc
+    token = await _redeem(found, provider, settings_of(request), code, state["v"])
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
         raise OidcFailure("the token response has no id_token")

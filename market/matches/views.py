@@ -43,6 +43,7 @@ OLDER_SHOWN = 30  # declined and ended matches listed on /my/matches, newest fir
 
 MSG_ACCEPTED = N_("Thank you. We tell you when the other side says yes too.")
 MSG_CONNECTED = N_("You both said yes. Open the match to see the contact and write a message.")
+MSG_CONNECTED_HERE = N_("You both said yes. Now you can see the contact and write a message.")
 MSG_DECLINED = N_("You said no, thank you. We do not suggest this pair again.")
 MSG_TOO_LATE = N_("This match is not waiting for an answer any more.")
 MSG_SENT = N_("Your message is sent.")
@@ -227,7 +228,7 @@ async def _answer(request: Request, accept: bool) -> Response:
     if not accept:
         message = MSG_DECLINED
     elif match.status == "connected":
-        message = MSG_CONNECTED
+        message = MSG_CONNECTED_HERE if back == f"/matches/{match.id}" else MSG_CONNECTED
     else:
         message = MSG_ACCEPTED
     return redirect(with_flash(back, message))

@@ -18,13 +18,13 @@ async def posting(
     client: httpx.AsyncClient, member: Actor, *, seats: int = 2, **overrides: Any
 ) -> dict[str, Any]:
     """A mentor programme: a need with seats, posted by an organisation member."""
-    body = post_body(
-        category="mentoring",
-        title="Lotsen für neu angekommene Familien",
-        body="Sie begleiten eine Familie ein halbes Jahr lang.",
-        seats=seats,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "category": "mentoring",
+        "title": "Lotsen für neu angekommene Familien",
+        "body": "Sie begleiten eine Familie ein halbes Jahr lang.",
+        "seats": seats,
+    }
+    body = post_body(**(fields | overrides))
     r = await client.post("/api/v1/posts", headers=member.headers, json=body)
     assert r.status_code == 201, r.text
     return dict(r.json())
