@@ -30,6 +30,8 @@ from market.ratelimit import RateLimiter
 from market.settings import Settings
 from market.vetting import api as vetting_api
 from market.web import LocaleMiddleware, RequestTransaction, is_api, make_environment, render
+from notifications.inapp import unread_count
+from notifications.live import BROKER_KEY, make_broker
 from notifications.outbox import Relay
 
 log = logging.getLogger(__name__)
@@ -113,26 +115,39 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine, settings)
+        # Live updates (server-sent events): sessions announce notifications after commit.
+        live = make_broker(settings)
+        await live.start()
+        app.state.live = live
+        app.state.sessionmaker.configure(info={"settings": settings, BROKER_KEY: live})
         app.state.limiter = RateLimiter(settings)
         relay = Relay(app.state.sessionmaker, settings)
         app.state.relay = relay
         await relay.start()
         # Without Redis there is no arq worker to run the hourly freshness rules: run them here.
-        periodic = None
+        periodic: list[asyncio.Task[None]] = []
         if not settings.redis_url:
+            from market.inbox.digest import run_daily
             from market.maintenance import run_periodically
 
-            periodic = asyncio.create_task(
-                run_periodically(app.state.sessionmaker, settings), name="maintenance"
+            periodic.append(
+                asyncio.create_task(
+                    run_periodically(app.state.sessionmaker, settings), name="maintenance"
+                )
+            )
+            # The daily notification digest (07:00 Europe/Berlin), also arq's job otherwise.
+            periodic.append(
+                asyncio.create_task(run_daily(app.state.sessionmaker, settings), name="digest")
             )
         try:
             yield
         finally:
-            if periodic is not None:
-                periodic.cancel()
+            for task in periodic:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await periodic
+                    await task
             await relay.stop()
+            await live.stop()
             await engine.dispose()
 
     api_routes = [
@@ -161,6 +176,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.jinja = make_environment()
+    # render() shows the unread count in the header of every page.
+    app.state.unread_count = unread_count
     i18n.translations.cache_clear()
     return app
 

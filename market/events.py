@@ -18,6 +18,8 @@ _handlers: dict[str, list[Handler]] = defaultdict(list)
 POST_PUBLISHED = "post.published"  # also after an edit of a published post
 POST_CLOSED = "post.closed"  # closed, expired, rejected or unpublished
 VOLUNTEER_CHANGED = "volunteer.changed"  # approved, revoked, certificate recorded
+MESSAGE_POSTED = "message.posted"  # (message, conversation, author): tell the other side
+CONVERSATION_READ = "conversation.read"  # (user, conversation_id): its notifications are seen
 
 
 def subscribe(event: str) -> Callable[[Handler], Handler]:

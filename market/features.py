@@ -8,7 +8,12 @@ from collections.abc import Iterator
 from starlette.routing import BaseRoute
 
 # Each module may define `routes` (JSON API under /api/v1); importing it registers its handlers.
-API_MODULES: tuple[str, ...] = ("market.matches.api", "market.matches.review_api")
+API_MODULES: tuple[str, ...] = (
+    "market.matches.api",
+    "market.matches.review_api",
+    "market.conversations.api",
+    "market.inbox.api",
+)
 
 
 def api_routes() -> Iterator[BaseRoute]:

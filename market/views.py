@@ -14,6 +14,8 @@ VIEW_MODULES = (
     "market.accounts.oidc",
     "market.vetting.views",
     "market.matches.views",
+    "market.organisations.views",
+    "market.inbox.views",
 )
 
 

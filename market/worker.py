@@ -14,6 +14,7 @@ import importlib
 import logging
 import logging.config
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from arq import run_worker
 from arq.connections import RedisSettings
@@ -23,6 +24,7 @@ from arq.worker import Function, func
 
 from market.db import make_engine, make_sessionmaker
 from market.settings import Settings
+from notifications.live import BROKER_KEY, make_broker
 from notifications.outbox import JOBS, JobContext, Relay, run_job
 from notifications.smtp import describe
 
@@ -68,6 +70,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings = ctx.get("settings") or Settings()
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine, settings)
+    # Notifications written by jobs reach open pages too (through Redis pub/sub).
+    live = make_broker(settings)
+    await live.start()
+    sessionmaker.configure(info={"settings": settings, BROKER_KEY: live})
+    ctx["live"] = live
     job_context = JobContext.create(sessionmaker, settings, retry=ctx.get("retry_policy"))
     relay = Relay(sessionmaker, settings, redis=ctx["redis"])
     await relay.start()
@@ -79,6 +86,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     relay = ctx.get("relay")
     if relay is not None:
         await relay.stop()
+    live = ctx.get("live")
+    if live is not None:
+        await live.stop()
     engine = ctx.get("engine")
     if engine is not None:
         await engine.dispose()
@@ -92,6 +102,14 @@ async def maintenance(ctx: dict[str, Any]) -> dict[str, int]:
     return await run_maintenance(job_context.sessionmaker, job_context.settings)
 
 
+async def digest(ctx: dict[str, Any]) -> dict[str, int]:
+    """The daily notification digest (market.inbox.digest); safe to run more than once."""
+    from market.inbox.digest import run as run_digest
+
+    job_context: JobContext = ctx["anlauf"]
+    return await run_digest(job_context.sessionmaker, job_context.settings)
+
+
 _settings = Settings()
 
 
@@ -99,8 +117,13 @@ class WorkerSettings:
     functions = worker_functions()
     # Several workers may run: arq's cron uses a job id per run, so each hour runs once.
     cron_jobs: ClassVar[list[CronJob]] = [
-        cron(maintenance, minute={7}, run_at_startup=True, unique=True, timeout=900)
+        cron(maintenance, minute={7}, run_at_startup=True, unique=True, timeout=900),
+        # 07:00 Berlin time. At start-up too: a digest missed while no worker ran is made up,
+        # and one that went out already is not sent again (market.inbox.digest claims each).
+        cron(digest, hour={7}, minute={0}, run_at_startup=True, unique=True, timeout=1800),
     ]
+    # Cron times are Berlin time (the digest's 07:00); the hourly maintenance does not mind.
+    timezone = ZoneInfo("Europe/Berlin")
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = (

@@ -5,9 +5,16 @@ registers the `send_mail` job, so the in-process runner and the arq worker both 
 """
 
 from notifications import jobs as _jobs  # noqa: F401  (registers send_mail)
-from notifications.inapp import mark_read, notify, unread_count
+from notifications.inapp import mark_all_read, mark_group_read, mark_read, notify, unread_count
+from notifications.live import Broker, make_broker
 from notifications.mail import queue_mail, render_mail
-from notifications.models import FailingAddress, Notification, OutboxItem
+from notifications.models import (
+    DigestState,
+    FailingAddress,
+    Notification,
+    NotificationPreference,
+    OutboxItem,
+)
 from notifications.outbox import (
     JOBS,
     JobContext,
@@ -22,15 +29,21 @@ from notifications.outbox import (
 
 __all__ = [
     "JOBS",
+    "Broker",
+    "DigestState",
     "FailingAddress",
     "JobContext",
     "JobFunc",
     "Notification",
+    "NotificationPreference",
     "OutboxItem",
     "Relay",
     "RetryPolicy",
     "claim",
     "enqueue",
+    "make_broker",
+    "mark_all_read",
+    "mark_group_read",
     "mark_read",
     "notify",
     "pop_outbox_ids",

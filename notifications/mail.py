@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import delete, select
+from sqlalchemy import column, delete, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,9 +22,13 @@ from market.i18n import get_locale, is_rtl, translations, use_locale
 from market.settings import Settings
 from notifications.models import FailingAddress
 from notifications.outbox import enqueue
+from notifications.preferences import IMMEDIATE, TEMPLATE_KINDS, is_switchable, mode_for
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 SEND_MAIL_JOB = "send_mail"
+# The accounts table, by name only (this package never imports feature code): queue_mail
+# finds whose preferences apply when a caller passes an address but no user id.
+_USERS = table("users", column("id"), column("email"))
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,15 @@ async def queue_mail(
     context: dict[str, Any],
     essential: bool = False,
     settings: Settings | None = None,
+    user_id: str | None = None,
+    kind: str | None = None,
 ) -> str | None:
     """Render a mail now and add a "send_mail" outbox row to the caller's transaction.
 
-    Returns the outbox id, or None when nothing was queued because the address bounced
-    permanently before and the mail is not `essential`.
+    Returns the outbox id, or None when nothing was queued: the address bounced permanently
+    before, or the recipient chose the daily digest or no mail for this kind of notification
+    (notifications.preferences). `kind` defaults to the template's kind (TEMPLATE_KINDS);
+    `user_id` defaults to the account with this address. `essential` mail ignores both.
 
     The caller decides whether the recipient may get this mail at all: only verification and
     password-reset mails go to unverified addresses (pass `essential=True` for those, which
@@ -119,6 +127,8 @@ async def queue_mail(
         raise ValueError(f"not a single email address: {to!r}")
     if not essential and await is_failing(session, address):
         return None
+    if not essential and not await _wanted_now(session, address, template, user_id, kind):
+        return None
     resolved = _resolve_settings(session, settings)
     rendered = render_mail(template, locale, context, base_url=resolved.base_url)
     payload: dict[str, Any] = {
@@ -131,6 +141,23 @@ async def queue_mail(
         "locale": rendered.locale,
     }
     return await enqueue(session, SEND_MAIL_JOB, payload)
+
+
+async def _wanted_now(
+    session: AsyncSession, address: str, template: str, user_id: str | None, kind: str | None
+) -> bool:
+    """False when the recipient wants this kind of mail in the digest or not at all."""
+    kind = kind or TEMPLATE_KINDS.get(template)
+    if kind is None or not is_switchable(kind):
+        return True
+    if user_id is None:
+        found = await session.scalar(
+            select(_USERS.c.id).where(_USERS.c.email == normalise_address(address))
+        )
+        if found is None:
+            return True
+        user_id = str(found)
+    return await mode_for(session, user_id, kind) == IMMEDIATE
 
 
 def _resolve_settings(session: AsyncSession, settings: Settings | None) -> Settings:

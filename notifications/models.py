@@ -1,4 +1,5 @@
-"""Tables owned by notifications: the outbox, in-app notifications, and addresses that bounce."""
+"""Tables owned by notifications: the outbox, in-app notifications, addresses that bounce, and
+each person's choices about which mail they get (immediately, in a daily digest, or not at all)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from market.db import Base, new_id, utcnow
 
 OUTBOX_STATUSES = ("pending", "done", "failed")
+DELIVERY_MODES = ("immediate", "digest", "off")
 
 
 class OutboxItem(Base):
@@ -52,6 +54,9 @@ class Notification(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Notifications with the same key collapse while unread: ten new messages in one
+    # conversation are one "3 new messages" entry, not ten (see inapp.notify).
+    group_key: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class FailingAddress(Base):
@@ -62,3 +67,39 @@ class FailingAddress(Base):
     address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lowercased
     failed_at: Mapped[datetime] = mapped_column(default=utcnow)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class NotificationPreference(Base):
+    """How one person wants mail about one kind of notification: immediate, digest or off.
+
+    Absent means the default (immediate). In-app notifications are always recorded; the choice
+    is about mail. Kinds that cannot be switched off (matches, account security) never get a
+    row (see notifications.preferences).
+    """
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (
+        CheckConstraint("mode IN ('immediate', 'digest', 'off')", name="mode"),
+        # The digest asks "who wants a digest of anything?"
+        Index("ix_notification_preferences_mode", "mode"),
+    )
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16), default="immediate")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DigestState(Base):
+    """A person's last digest: it covered notifications up to `covered_until`; the next one
+    starts there."""
+
+    __tablename__ = "notification_digests"
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    covered_until: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -26,6 +26,9 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+step "Node OpenID provider for the single sign-on tests"
+npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
 step "Services: PostgreSQL and Redis on loopback"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true

@@ -63,7 +63,7 @@ from market.errors import NotFound
 from market.forms import page, text
 from market.i18n import LOCALES, N_, gettext, is_rtl, locale_label, use_locale
 from market.i18n import get_locale as current_locale
-from market.security import digest, new_secret
+from market.security import digest, new_secret, same
 from market.settings import OidcProvider, Settings
 from market.validation import DisplayName, LocaleCode, Strict
 from market.web import (
@@ -349,6 +349,7 @@ async def exchange_code(
     if not isinstance(id_token, str):
         raise OidcFailure("the token response has no id_token")
     claims = await verify_id_token(found, provider, id_token, state["n"])
+    info: dict[str, Any] = {}
     access_token = token.get("access_token")
     userinfo_url = found.metadata.get("userinfo_endpoint")
     if isinstance(access_token, str) and isinstance(userinfo_url, str):
@@ -356,9 +357,7 @@ async def exchange_code(
         # OpenID Connect Core 5.3.4: the userinfo must be about the ID token's subject.
         if info.get("sub") != claims["sub"]:
             raise OidcFailure("userinfo is about another subject")
-        for key, value in info.items():
-            claims.setdefault(key, value)
-    return _person(found.metadata["issuer"], claims)
+    return _person(found.metadata["issuer"], claims, info)
 
 
 async def verify_id_token(
@@ -369,6 +368,8 @@ async def verify_id_token(
         for alg in found.metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
         if isinstance(alg, str) and alg != "none" and not alg.startswith("HS")
     ]
+    if not algorithms:
+        raise OidcFailure("the provider signs ID tokens with no algorithm we accept")
     try:
         try:
             decoded = jwt.decode(id_token, await _key_set(found), algorithms=algorithms)
@@ -414,15 +415,19 @@ async def _userinfo(url: str, access_token: str) -> dict[str, Any]:
     return data
 
 
-def _person(issuer: str, claims: dict[str, Any]) -> Person:
+def _person(issuer: str, id_claims: dict[str, Any], userinfo: dict[str, Any]) -> Person:
+    """The ID token's claims first, then the userinfo's (many providers put email and name only
+    there). The email and its email_verified always come from the same one of the two."""
+    claims = {**userinfo, **id_claims}
+    source = id_claims if "email" in id_claims else userinfo
     email = None
-    raw_email = claims.get("email")
+    raw_email = source.get("email")
     if isinstance(raw_email, str) and raw_email.strip():
         try:
             email = validate_email(raw_email.strip(), check_deliverability=False).normalized.lower()
         except EmailNotValidError:
             email = None
-    verified = claims.get("email_verified")
+    verified = source.get("email_verified")
     name = next(
         (
             str(claims[k]).strip()
@@ -629,7 +634,6 @@ async def create_account(
         email_verified_at=utcnow() if person.email_verified else None,
         vetting_status="pending" if data.role == "volunteer" else None,
     )
-    user.languages = []
     session.add(user)
     await session.flush()
     session.add(OidcIdentity(user_id=user.id, issuer=person.issuer, subject=person.subject))
@@ -713,7 +717,7 @@ async def callback(request: Request) -> Response:
     params = request.query_params
     if state is None or state.get("p") != provider.name:
         return await _refuse(request, MSG_EXPIRED)
-    if not secrets.compare_digest(params.get("state", ""), state["s"]):
+    if not same(params.get("state", ""), state["s"]):
         log.warning("OIDC callback for %s with a state that is not ours", provider.name)
         return await _refuse(request, MSG_REFUSED)
     # RFC 9207: where the provider names itself, it must be the one we sent the person to.

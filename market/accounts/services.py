@@ -9,7 +9,14 @@ from urllib.parse import urlencode
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.models import AccountToken, ApiToken, User, UserLanguage, WebSession
+from market.accounts.models import (
+    AccountToken,
+    ApiToken,
+    OidcIdentity,
+    User,
+    UserLanguage,
+    WebSession,
+)
 from market.accounts.schemas import MePatch, RegisterIn
 from market.db import utcnow
 from market.errors import Forbidden, Invalid
@@ -298,6 +305,8 @@ async def delete_account(
     await close_all_of_author(session, user.id)
     await revoke_sessions(session, user.id)
     await session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
+    # The subject at an identity provider is personal data too.
+    await session.execute(delete(OidcIdentity).where(OidcIdentity.user_id == user.id))
     now = utcnow()
     user.email = f"deleted-{user.id}@invalid"
     user.display_name = ""

@@ -12,6 +12,7 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import events
 from market.accounts.models import User
 from market.conversations.models import Conversation, Message, Participant
 from market.db import utcnow
@@ -81,6 +82,10 @@ async def post_message(
     # Writing means having read everything before.
     participant.last_read_at = now
     await session.flush()
+    # The other participants are told (in the app and by mail) by market.inbox.handlers.
+    await events.emit(
+        session, events.MESSAGE_POSTED, message=message, conversation=conversation, author=user
+    )
     return message
 
 
@@ -105,6 +110,9 @@ async def mark_read(session: AsyncSession, user: User, conversation_id: str) -> 
     if participant is not None:
         participant.last_read_at = utcnow()
         await session.flush()
+        await events.emit(
+            session, events.CONVERSATION_READ, user=user, conversation_id=conversation_id
+        )
 
 
 async def is_participant(session: AsyncSession, user: User, conversation_id: str) -> bool:

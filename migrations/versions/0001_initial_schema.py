@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:13:23.996067
+Create Date: 2026-11-21 06:21:30.352969
 """
 
 from collections.abc import Sequence
@@ -129,6 +129,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_coordinator_regions')),
     sa.UniqueConstraint('user_id', 'region_id', name=op.f('uq_coordinator_regions_user_id'))
     )
+    op.create_table('notification_digests',
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('covered_until', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notification_digests_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_notification_digests'))
+    )
+    op.create_table('notification_preferences',
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('mode', sa.String(length=16), nullable=False),
+    sa.Column('updated_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("mode IN ('immediate', 'digest', 'off')", name=op.f('ck_notification_preferences_mode')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notification_preferences_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'kind', name=op.f('pk_notification_preferences'))
+    )
+    with op.batch_alter_table('notification_preferences', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_preferences_mode', ['mode'], unique=False)
+
     op.create_table('notifications',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
@@ -136,6 +155,7 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('read_at', market.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('group_key', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
     )
@@ -523,6 +543,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_notifications_user_id_created_at')
 
     op.drop_table('notifications')
+    with op.batch_alter_table('notification_preferences', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_preferences_mode')
+
+    op.drop_table('notification_preferences')
+    op.drop_table('notification_digests')
     op.drop_table('coordinator_regions')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))

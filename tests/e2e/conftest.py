@@ -40,7 +40,7 @@ DESKTOP = {"width": 1280, "height": 900}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if here in item.path.parents:
             item.add_marker(pytest.mark.e2e)
             if not Path(CHROMIUM).exists():
                 item.add_marker(
@@ -124,7 +124,9 @@ class Shots:
     def __init__(self, folder: Path, prefix: str) -> None:
         self.folder = folder
         self.prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", prefix).strip("-")
-        self.extra = Path(os.environ["ANLAUF_SHOTS_DIR"]) if os.environ.get("ANLAUF_SHOTS_DIR") else None
+        self.extra = (
+            Path(os.environ["ANLAUF_SHOTS_DIR"]) if os.environ.get("ANLAUF_SHOTS_DIR") else None
+        )
         self.taken: list[Path] = []
         self.n = 0
 

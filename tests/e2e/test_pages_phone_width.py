@@ -78,7 +78,7 @@ async def test_pages_fit_a_phone(
     post_id = await make_post(TITLES[locale], locale=locale)
     writer = await make_user(app, client, "seeker", locale=locale)
     context = await browser.new_context(
-        base_url=live_server, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+        base_url=live_server, viewport=PHONE, is_mobile=True, has_touch=True
     )
     try:
         page = await context.new_page()

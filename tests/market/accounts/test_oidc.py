@@ -286,7 +286,9 @@ async def test_tampered_state_is_refused(
 ) -> None:
     provider_account(oidc_issuer, "alice", email="alice@example.org", email_verified=True)
     callback = await at_provider(await start(client, oidc_issuer), "alice")
-    r = await client.get(with_param(callback, state="x" + parse_qs(urlsplit(callback).query)["state"][0]))
+    r = await client.get(
+        with_param(callback, state="x" + parse_qs(urlsplit(callback).query)["state"][0])
+    )
     assert r.status_code == 400
     assert "anlauf_session" not in client.cookies
     assert (await client.get("/account")).status_code in (302, 303)
@@ -339,7 +341,9 @@ async def test_replayed_callback_is_refused(
 
     # Replayed later with the old cookie: the code was used, the provider refuses it.
     async with httpx.AsyncClient(transport=transport, base_url=APP) as attacker:
-        attacker.cookies.set("anlauf_oidc", old_cookie, domain="testserver.local", path="/login/oidc")
+        attacker.cookies.set(
+            "anlauf_oidc", old_cookie, domain="testserver.local", path="/login/oidc"
+        )
         r = await attacker.get(callback)
         assert r.status_code == 400
         assert "anlauf_session" not in attacker.cookies
@@ -463,7 +467,12 @@ async def test_unknown_provider_is_404(client: httpx.AsyncClient) -> None:
 
 
 def test_provider_settings_are_checked_at_startup() -> None:
-    good = {"name": "kc", "label": "Stadt", "issuer": "https://id.example/realms/a", "client_id": "c"}
+    good = {
+        "name": "kc",
+        "label": "Stadt",
+        "issuer": "https://id.example/realms/a",
+        "client_id": "c",
+    }
     assert Settings(oidc_providers=json.dumps([good])).oidc_provider_list[0].scopes == (
         "openid email profile"
     )
@@ -485,3 +494,23 @@ def test_provider_settings_are_checked_at_startup() -> None:
             secret_key="k",
             oidc_providers=json.dumps([{**good, "issuer": "http://id.example"}]),
         )
+
+
+def test_email_and_its_verification_come_from_one_source() -> None:
+    issuer = "https://id.example"
+    # Only the userinfo has the email: both from there.
+    person = oidc._person(
+        issuer,
+        {"sub": "s1"},
+        {"sub": "s1", "email": "A@Example.org", "email_verified": True, "name": "A"},
+    )
+    assert (person.email, person.email_verified, person.name) == ("a@example.org", True, "A")
+    # The ID token's email without email_verified is not made verified by the userinfo's flag.
+    person = oidc._person(
+        issuer,
+        {"sub": "s1", "email": "a@example.org"},
+        {"sub": "s1", "email": "b@example.org", "email_verified": True},
+    )
+    assert (person.email, person.email_verified) == ("a@example.org", False)
+    assert oidc._person(issuer, {"sub": "s1", "email": "nonsense"}, {}).email is None
+    assert oidc._person(issuer, {"sub": "s1", "locale": "de-AT"}, {}).locale == "de"

@@ -103,6 +103,7 @@ async def test_a_party_sees_and_answers_a_match_through_the_pages(
         after = await c.get(r.headers["location"] + "&lang=en")
         assert "We tell you when the other side says yes too." in after.text
         assert "Waiting for the other side" in after.text
+        assert f'action="/matches/{match_id}/accept"' not in after.text  # answered
 
         # Without the form's token nothing happens.
         r = await c.post(f"/matches/{match_id}/decline", data={"next": "/my/matches"})

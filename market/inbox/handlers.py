@@ -1,0 +1,210 @@
+"""Telling people: vetting decisions and new messages become notifications and mail.
+
+These run inside the transaction of the event (a coordinator's decision, a message written), so
+the notification, the outbox row of the mail and the event itself commit or roll back together.
+Mail goes through queue_mail, which honours each person's preferences (immediately, daily
+digest, off) and skips addresses that bounced.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import events
+from market.accounts import export
+from market.accounts.models import User
+from market.conversations.models import Conversation, Message, Participant
+from market.db import utcnow
+from market.settings import Settings
+from notifications.inapp import mark_group_read, notify
+from notifications.mail import queue_mail
+from notifications.models import Notification
+from notifications.preferences import IMMEDIATE, mode_for, modes_of
+
+# At most one "new message" mail per conversation and recipient in this time.
+MESSAGE_MAIL_INTERVAL = timedelta(minutes=15)
+
+
+def _settings(session: AsyncSession) -> Settings:
+    found = session.info.get("settings")
+    return found if isinstance(found, Settings) else Settings()
+
+
+def conversation_key(conversation_id: str) -> str:
+    """The group key of a conversation's "new message" notifications."""
+    return f"conversation:{conversation_id}"
+
+
+def can_be_told(user: User | None) -> bool:
+    return user is not None and user.is_active and user.deleted_at is None
+
+
+# --- Vetting
+
+
+@events.subscribe(events.VOLUNTEER_CHANGED)
+async def _on_vetting(
+    session: AsyncSession,
+    volunteer: User,
+    decision: Any = None,
+    previous: str | None = None,
+    **_: Any,
+) -> None:
+    """Approved or not approved: the volunteer hears of it (a repeated decision is not news)."""
+    status = volunteer.vetting_status
+    if decision is None or status == previous or status not in ("approved", "rejected"):
+        return
+    if not can_be_told(volunteer):
+        return
+    settings = _settings(session)
+    kind = "vetting.approved" if status == "approved" else "vetting.rejected"
+    revoked = status == "rejected" and previous == "approved"
+    data: dict[str, Any] = {"decision_id": getattr(decision, "id", None)}
+    if revoked:
+        data["revoked"] = True
+    await notify(session, user_id=volunteer.id, kind=kind, data=data)
+    if volunteer.email_verified:
+        base = settings.base_url.rstrip("/")
+        await queue_mail(
+            session,
+            to=volunteer.email,
+            template="vetting_approved" if status == "approved" else "vetting_rejected",
+            locale=volunteer.locale,
+            context={
+                "name": volunteer.display_name,
+                "revoked": revoked,
+                "link": f"{base}/my/posts" if status == "approved" else f"{base}/account",
+            },
+            settings=settings,
+            user_id=volunteer.id,
+            kind=kind,
+        )
+
+
+# --- Messages
+
+
+def conversation_path(conversation: Conversation) -> str:
+    if conversation.match_id:
+        return f"/matches/{conversation.match_id}#messages"
+    return f"/conversations/{conversation.id}"
+
+
+@events.subscribe(events.MESSAGE_POSTED)
+async def _on_message(
+    session: AsyncSession, message: Message, conversation: Conversation, author: User, **_: Any
+) -> None:
+    """Each other participant: one unread "new message" entry per conversation, and a mail at
+    most every 15 minutes per conversation while messages wait (if they want it at once)."""
+    settings = _settings(session)
+    now = utcnow()
+    # The participant rows are locked so that two messages written at the same moment do not
+    # both decide that a mail is due (PostgreSQL; SQLite writes one transaction at a time).
+    stmt = (
+        select(Participant, User)
+        .join(User, User.id == Participant.user_id)
+        .where(Participant.conversation_id == conversation.id, Participant.user_id != author.id)
+        .order_by(Participant.id)
+        .with_for_update(of=Participant)
+    )
+    rows = list((await session.execute(stmt)).tuples())
+    data = {
+        "conversation_id": conversation.id,
+        "match_id": conversation.match_id,
+        "application_id": conversation.application_id,
+        "message_id": message.id,
+        "author_id": author.id,
+        "author_name": author.display_name,
+    }
+    for participant, recipient in rows:
+        if not can_be_told(recipient):
+            continue
+        await notify(
+            session,
+            user_id=recipient.id,
+            kind="message.new",
+            data=data,
+            group_key=conversation_key(conversation.id),
+        )
+        if not recipient.email_verified:
+            continue
+        last = participant.last_mailed_at
+        if last is not None and now - last < MESSAGE_MAIL_INTERVAL:
+            continue
+        if await mode_for(session, recipient.id, "message.new") != IMMEDIATE:
+            continue
+        base = settings.base_url.rstrip("/")
+        queued = await queue_mail(
+            session,
+            to=recipient.email,
+            template="message_new",
+            locale=recipient.locale,
+            context={
+                "name": recipient.display_name,
+                "author": author.display_name,
+                "link": base + conversation_path(conversation),
+                "settings_link": f"{base}/account/notifications",
+            },
+            settings=settings,
+            user_id=recipient.id,
+            kind="message.new",
+        )
+        if queued is not None:
+            participant.last_mailed_at = now
+    await session.flush()
+
+
+@events.subscribe(events.CONVERSATION_READ)
+async def _on_read(session: AsyncSession, user: User, conversation_id: str, **_: Any) -> None:
+    """Whoever read a conversation has seen its "new message" notification."""
+    await mark_group_read(session, user.id, conversation_key(conversation_id))
+
+
+# --- The caller's data export (GDPR Art. 15)
+
+
+async def _export_notifications(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.created_at, Notification.id)
+    )
+    return [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "created_at": n.created_at.isoformat(),
+            "read_at": n.read_at.isoformat() if n.read_at else None,
+            "data": n.data,
+        }
+        for n in rows
+    ]
+
+
+async def _export_preferences(session: AsyncSession, user: User) -> dict[str, str]:
+    return await modes_of(session, user.id)
+
+
+async def _export_messages(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(Message).where(Message.author_id == user.id).order_by(Message.created_at)
+    )
+    return [
+        {
+            "id": m.id,
+            "conversation_id": m.conversation_id,
+            "body": m.body,
+            "created_at": m.created_at.isoformat(),
+        }
+        for m in rows
+    ]
+
+
+export.SECTIONS["notifications"] = _export_notifications
+export.SECTIONS["notification_preferences"] = _export_preferences
+# The conversation feature may register its own (richer) section; this one is the fallback.
+export.SECTIONS.setdefault("messages", _export_messages)
