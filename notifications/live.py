@@ -25,6 +25,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -153,10 +154,13 @@ class RedisBroker(Broker):
 
     kind = "redis"
 
-    def __init__(self, redis_url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, redis_url: str, channel: str | None = None) -> None:
         super().__init__()
         self.redis_url = redis_url
-        self.channel = channel
+        # Pub/sub ignores Redis database numbers; naming the channel after the database keeps
+        # instances that share a Redis server (each with its own database) apart.
+        database = urlsplit(redis_url).path.strip("/") or "0"
+        self.channel = channel or f"{CHANNEL}:{database}"
         self._client: Any = None
         self._listener: asyncio.Task[None] | None = None
 

@@ -78,7 +78,7 @@ async def unread_counts(
         )
         .group_by(Message.conversation_id)
     )
-    return {cid: int(n) for cid, n in (await session.execute(stmt)).tuples()}
+    return {cid: int(n) for cid, n in (await session.execute(stmt)).all()}
 
 
 async def conversations_json(
@@ -93,7 +93,7 @@ async def conversations_json(
                 .where(Participant.conversation_id.in_(ids))
                 .order_by(Participant.id)
             )
-        ).tuples():
+        ):
             people[cid].append(uid)
     user_ids = {uid for uids in people.values() for uid in uids}
     users = (

@@ -6,9 +6,6 @@ told the conversation does not exist. Messages are plain text: any markup is rem
 
 from __future__ import annotations
 
-import html
-
-import nh3
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,27 +15,13 @@ from market.conversations.models import Conversation, Message, Participant
 from market.db import utcnow
 from market.errors import Forbidden, Invalid, NotFound
 from market.i18n import N_
-from market.posts.services import clean_text
+from market.text import plain_text
 
 MAX_BODY = 4000
 MSG_EMPTY = N_("Please write a message.")
 MSG_TOO_LONG = N_("Your message is too long. Please write at most 4000 characters.")
 
 
-def plain_text(text: str) -> str:
-    """The text without any markup, stored as the characters people typed ("1 < 2", not "&lt;").
-
-    Tags are removed with nh3, as for posts. Afterwards the entities nh3 wrote are turned back
-    into characters, and that is repeated until nothing changes, so entities cannot smuggle in
-    new markup ("&lt;b&gt;" does not become "<b>"). Pages escape the text when they show it.
-    """
-    current = text
-    for _ in range(4):
-        cleaned = html.unescape(nh3.clean(current, tags=set(), attributes={}))
-        if cleaned == current:
-            return cleaned
-        current = cleaned
-    return clean_text(current)  # did not settle: keep the escaped form, never markup
 
 
 async def _conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from market.inbox.texts import describe
 from market.settings import Settings
 from notifications.mail import queue_mail
 from notifications.models import DigestState, Notification
+from notifications.outbox import pop_outbox_ids
 from notifications.preferences import digest_kinds, digest_user_ids
 
 log = logging.getLogger(__name__)
@@ -158,12 +160,19 @@ async def send_one(
     return True
 
 
+Kick = Callable[[Iterable[str]], None]
+
+
 async def run(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     now: datetime | None = None,
+    kick: Kick | None = None,
 ) -> dict[str, int]:
-    """One pass over everyone with a digest; each person in a transaction of their own."""
+    """One pass over everyone with a digest; each person in a transaction of their own.
+
+    `kick` (a Relay's) starts the queued mails at once; otherwise the relay's sweep finds them.
+    """
     now = now or utcnow()
     sent = failed = 0
     after: str | None = None
@@ -174,9 +183,12 @@ async def run(
             break
         for user_id in ids:
             try:
-                async with sessionmaker() as session, session.begin():
-                    if await send_one(session, settings, user_id, now):
-                        sent += 1
+                async with sessionmaker() as session:
+                    async with session.begin():
+                        if await send_one(session, settings, user_id, now):
+                            sent += 1
+                    if kick is not None:
+                        kick(pop_outbox_ids(session))
             except Exception:
                 failed += 1
                 log.exception("digest for user %s failed; the next run tries again", user_id)
@@ -186,11 +198,13 @@ async def run(
     return {"digests": sent, "failed": failed}
 
 
-async def run_daily(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+async def run_daily(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, kick: Kick | None = None
+) -> None:
     """The in-process schedule for `anlauf serve` without Redis: now (catching up), then 07:00."""
     while True:
         try:
-            await run(sessionmaker, settings)
+            await run(sessionmaker, settings, kick=kick)
         except Exception:
             log.warning("digest run failed; trying again at the next run", exc_info=True)
         wait = (next_run(utcnow()) - utcnow()).total_seconds()

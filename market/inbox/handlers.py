@@ -111,7 +111,7 @@ async def _on_message(
         .order_by(Participant.id)
         .with_for_update(of=Participant)
     )
-    rows = list((await session.execute(stmt)).tuples())
+    rows = list((await session.execute(stmt)).all())
     data = {
         "conversation_id": conversation.id,
         "match_id": conversation.match_id,

@@ -13,7 +13,13 @@ from market.accounts.models import User
 from market.api import no_content, ok, page, page_params, paginate, read_action, read_json
 from market.errors import Invalid, NotFound
 from market.organisations import applications, queries, services
-from market.organisations.models import Application, Client, Invitation, OrganisationMember
+from market.organisations.models import (
+    Application,
+    Client,
+    Invitation,
+    OrganisationMember,
+    Posting,
+)
 from market.organisations.schemas import (
     ApplicationIn,
     ClientIn,
@@ -93,10 +99,13 @@ async def members(request: Request) -> Response:
     session = db(request)
     org, _ = await services.for_member(session, user, request.path_params["org_id"])
     limit, cursor = page_params(request)
-    stmt = paginate(
+    everyone: Any = (
         select(OrganisationMember, User)
         .join(User, User.id == OrganisationMember.user_id)
-        .where(OrganisationMember.organisation_id == org.id),
+        .where(OrganisationMember.organisation_id == org.id)
+    )
+    stmt = paginate(
+        everyone,
         OrganisationMember.created_at,
         OrganisationMember.user_id,
         limit,
@@ -245,6 +254,7 @@ async def client_posts(request: Request) -> Response:
 async def posting(request: Request) -> Response:
     session = db(request)
     post_id = request.path_params["post_id"]
+    details: Posting | None
     if request.method == "PUT":
         user = await require_user(request)
         data = await read_json(request, PostingIn)

@@ -461,6 +461,20 @@ async def withdraw(session: AsyncSession, application: Application, relation: st
     return application
 
 
+async def withdraw_all_of(session: AsyncSession, volunteer_id: str) -> int:
+    """A deleted account's waiting applications are withdrawn (for accounts.delete_account)."""
+    stmt = select(Application).where(
+        Application.volunteer_id == volunteer_id, Application.status == "pending"
+    )
+    waiting = list((await session.execute(stmt)).scalars())
+    now = utcnow()
+    for application in waiting:
+        application.status = "withdrawn"
+        application.decided_at = now
+    await session.flush()
+    return len(waiting)
+
+
 # --- When a posting ends, the waiting applications are answered
 
 

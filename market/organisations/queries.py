@@ -21,13 +21,13 @@ def open_posting_of(org_id: str) -> ColumnElement[bool]:
     return and_(Post.organisation_id == org_id, Post.status == "published", is_posting())
 
 
-def open_postings(org_id: str) -> Select[tuple[Post]]:
+def open_postings(org_id: str) -> Select[Any]:
     return (
         select(Post).where(open_posting_of(org_id)).order_by(Post.created_at.desc(), Post.id.desc())
     )
 
 
-def postings_of(org_id: str) -> Select[tuple[Post]]:
+def postings_of(org_id: str) -> Select[Any]:
     """All of the organisation's postings, in any status, newest first."""
     return (
         select(Post)
@@ -36,7 +36,7 @@ def postings_of(org_id: str) -> Select[tuple[Post]]:
     )
 
 
-def needs_of(org_id: str) -> Select[tuple[Post]]:
+def needs_of(org_id: str) -> Select[Any]:
     """The organisation's needs without seats (for one person), newest first."""
     return (
         select(Post)
@@ -54,7 +54,7 @@ async def application_counts(
     )
     if not post_ids:
         return counts
-    stmt: Select[Any] = (
+    stmt = (
         select(Application.post_id, Application.status, func.count())
         .where(Application.post_id.in_(post_ids))
         .group_by(Application.post_id, Application.status)
@@ -71,18 +71,18 @@ async def accepted_count(session: AsyncSession, post_id: str) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-def of_post(post_id: str, status: str | None = None) -> Select[tuple[Application]]:
+def of_post(post_id: str, status: str | None = None) -> Select[Any]:
     stmt = select(Application).where(Application.post_id == post_id)
     if status:
         stmt = stmt.where(Application.status == status)
     return stmt
 
 
-def of_volunteer(user_id: str) -> Select[tuple[Application]]:
+def of_volunteer(user_id: str) -> Select[Any]:
     return select(Application).where(Application.volunteer_id == user_id)
 
 
-def of_posts(post_ids: list[str], status: str | None = None) -> Select[tuple[Application]]:
+def of_posts(post_ids: list[str], status: str | None = None) -> Select[Any]:
     stmt = select(Application).where(Application.post_id.in_(post_ids))
     if status:
         stmt = stmt.where(Application.status == status)

@@ -120,6 +120,16 @@ async def _member_or_login(
     return user, org, member
 
 
+async def _applications_json(
+    session: AsyncSession, rows: list[Application]
+) -> list[dict[str, Any]]:
+    """The API's view of applications, plus the dates as datetimes for the date filter."""
+    items = await applications.to_json_many(session, rows)
+    for item, row in zip(items, rows, strict=True):
+        item["created"] = row.created_at
+    return items
+
+
 def _base(request: Request) -> str:
     return settings_of(request).base_url.rstrip("/")
 
@@ -211,7 +221,7 @@ async def dashboard(request: Request) -> Response:
     open_ids = [p.id for p in posting_rows if p.status in ("published", "pending_review")]
     waiting = list((await session.execute(queries.of_posts(open_ids, "pending"))).scalars())
     applicants: dict[str, list[dict[str, Any]]] = {}
-    for item in await applications.to_json_many(session, waiting):
+    for item in await _applications_json(session, waiting):
         applicants.setdefault(item["post_id"], []).append(item)
     needs = list((await session.execute(queries.needs_of(org.id).limit(50))).scalars())
     clients = await services.clients(session, org.id)
@@ -833,7 +843,7 @@ async def post_applications(request: Request) -> Response:
             )
         ).scalars()
     )
-    items = await applications.to_json_many(session, rows)
+    items = await _applications_json(session, rows)
     details = await applications.posting_of(session, post.id)
     accepted = sum(1 for a in items if a["status"] == "accepted")
     context = {
@@ -960,7 +970,7 @@ async def my_applications(request: Request) -> Response:
             )
         ).scalars()
     )
-    items = await applications.to_json_many(session, rows)
+    items = await _applications_json(session, rows)
     return await _page(request, "organisations/my_applications.html", {"items": items})
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import nh3
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,13 +17,14 @@ from market.posts import geo, queries
 from market.posts.models import Post, PostLanguage
 from market.posts.schemas import LocationIn, PostIn, PostPatch
 from market.settings import Settings
+from market.text import plain_text
 
 OFFER_RADIUS_DEFAULT = 10.0
 
 
 def clean_text(text: str) -> str:
     """Users write plain text; strip any markup so nothing can run in another person's page."""
-    return nh3.clean(text, tags=set(), attributes={}).replace("&amp;", "&")
+    return plain_text(text)
 
 
 async def _apply_location(session: AsyncSession, post: Post, location: LocationIn | None) -> None:

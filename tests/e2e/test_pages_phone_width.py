@@ -21,7 +21,9 @@ TITLES = {"de": "Hilfe beim Ausfüllen von Formularen", "ar": "مساعدة في
 # What a page shows wrongly on a phone, as data so one run reports every page at once.
 AUDIT_JS = """
 () => {
-  const width = window.innerWidth;
+  // A mobile browser widens window.innerWidth to fit content that is too wide (it zooms out),
+  // so the layout viewport (clientWidth) is the width to compare with.
+  const width = Math.min(window.innerWidth, document.documentElement.clientWidth);
   const unlabelled = Array.from(document.querySelectorAll('input, select, textarea'))
     .filter(el => el.type !== 'hidden')
     .filter(el => !(el.labels && el.labels.length)

@@ -34,7 +34,9 @@ async def apply(
     client: httpx.AsyncClient, volunteer: Actor, post_id: str, message: str = "Ich helfe gern."
 ) -> httpx.Response:
     return await client.post(
-        f"/api/v1/posts/{post_id}/applications", headers=volunteer.headers, json={"message": message}
+        f"/api/v1/posts/{post_id}/applications",
+        headers=volunteer.headers,
+        json={"message": message},
     )
 
 
@@ -43,7 +45,9 @@ async def volunteer(app: Any, client: httpx.AsyncClient, **kw: Any) -> Actor:
     return await make_user(app, client, "volunteer", **kw)
 
 
-async def add_member(app: Any, client: httpx.AsyncClient, org_id: str, role: str = "member") -> Actor:
+async def add_member(
+    app: Any, client: httpx.AsyncClient, org_id: str, role: str = "member"
+) -> Actor:
     """Another organisation account, added to an existing organisation."""
     actor = await make_user(app, client, "organisation")
     async with make_sessionmaker(app.state.engine)() as session, session.begin():
@@ -58,7 +62,9 @@ async def add_member(app: Any, client: httpx.AsyncClient, org_id: str, role: str
     return actor
 
 
-async def notifications_of(session: AsyncSession, user_id: str, kind: str | None = None) -> list[Notification]:
+async def notifications_of(
+    session: AsyncSession, user_id: str, kind: str | None = None
+) -> list[Notification]:
     stmt = select(Notification).where(Notification.user_id == user_id)
     if kind:
         stmt = stmt.where(Notification.kind == kind)

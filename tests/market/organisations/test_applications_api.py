@@ -99,7 +99,9 @@ async def test_decline_tells_the_volunteer(
     assert r.json()["conversation_id"] is None
     assert len(await notifications_of(session, helper.id, "application.declined")) == 1
     await mailbox.wait_for(helper.email)
-    bad = await client.post(f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "maybe"})
+    bad = await client.post(
+        f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "maybe"}
+    )
     assert bad.status_code == 422
 
 
@@ -112,7 +114,9 @@ async def test_seats_full_closes_the_posting(
     apps = [(await apply(client, h, post["id"])).json() for h in helpers]
 
     for a in apps[:2]:
-        r = await client.post(f"/api/v1/applications/{a['id']}", headers=owner.headers, json={"decision": "accept"})
+        r = await client.post(
+            f"/api/v1/applications/{a['id']}", headers=owner.headers, json={"decision": "accept"}
+        )
         assert r.status_code == 200, r.text
     seen = (await client.get(f"/api/v1/posts/{post['id']}", headers=owner.headers)).json()
     assert seen["status"] == "closed"
@@ -121,12 +125,21 @@ async def test_seats_full_closes_the_posting(
     late = await volunteer(app, client)
     assert (await apply(client, late, post["id"])).status_code == 404
     # The one still waiting is told that it did not work out.
-    third = (await client.get(f"/api/v1/applications/{apps[2]['id']}", headers=helpers[2].headers)).json()
+    third = (
+        await client.get(f"/api/v1/applications/{apps[2]['id']}", headers=helpers[2].headers)
+    ).json()
     assert third["status"] == "declined"
     assert len(await notifications_of(session, helpers[2].id, "application.declined")) == 1
-    counts = {a["status"] for a in (await client.get(f"/api/v1/posts/{post['id']}/applications", headers=owner.headers)).json()["items"]}
+    counts = {
+        a["status"]
+        for a in (
+            await client.get(f"/api/v1/posts/{post['id']}/applications", headers=owner.headers)
+        ).json()["items"]
+    }
     assert counts == {"accepted", "declined"}
-    details = (await client.get(f"/api/v1/posts/{post['id']}/posting", headers=owner.headers)).json()
+    details = (
+        await client.get(f"/api/v1/posts/{post['id']}/posting", headers=owner.headers)
+    ).json()
     assert details["accepted"] == 2 and details["seats_left"] == 0
 
 
@@ -137,7 +150,9 @@ async def test_who_may_apply(client: httpx.AsyncClient, app: Any) -> None:
     coordinator = await make_user(app, client, "coordinator")
     waiting = await volunteer(app, client, approved=False)
 
-    assert (await client.post(f"/api/v1/posts/{post['id']}/applications", json={})).status_code == 401
+    assert (
+        await client.post(f"/api/v1/posts/{post['id']}/applications", json={})
+    ).status_code == 401
     for actor in (seeker, owner, coordinator):
         assert (await apply(client, actor, post["id"])).status_code == 403, actor.role
     r = await apply(client, waiting, post["id"])
@@ -162,7 +177,9 @@ async def test_who_may_apply(client: httpx.AsyncClient, app: Any) -> None:
 
 async def test_certificate_rule(client: httpx.AsyncClient, app: Any) -> None:
     owner = await make_user(app, client, "organisation")
-    homework = await posting(client, owner, category="education-homework", title="Hausaufgabenhilfe")
+    homework = await posting(
+        client, owner, category="education-homework", title="Hausaufgabenhilfe"
+    )
     today = date.today()
     without = await volunteer(app, client)
     expired = await volunteer(app, client, certificate_until=today - timedelta(days=1))
@@ -178,7 +195,12 @@ async def test_certificate_rule(client: httpx.AsyncClient, app: Any) -> None:
     r = await client.put(
         f"/api/v1/posts/{mentoring['id']}/posting",
         headers=owner.headers,
-        json={"police_certificate": True, "training": "Zwei Abende Schulung", "hours_per_week": 2, "duration": "6 Monate"},
+        json={
+            "police_certificate": True,
+            "training": "Zwei Abende Schulung",
+            "hours_per_week": 2,
+            "duration": "6 Monate",
+        },
     )
     assert r.status_code == 200, r.text
     assert (await apply(client, without, mentoring["id"])).status_code == 403
@@ -204,7 +226,12 @@ async def test_posting_details(client: httpx.AsyncClient, app: Any) -> None:
         "accepted": 0,
         "seats_left": 5,
     }
-    body = {"training": "Schulung an zwei Abenden", "police_certificate": False, "hours_per_week": 1.5, "duration": "ein Jahr"}
+    body = {
+        "training": "Schulung an zwei Abenden",
+        "police_certificate": False,
+        "hours_per_week": 1.5,
+        "duration": "ein Jahr",
+    }
     r = await client.put(url, headers=member.headers, json=body)
     assert r.status_code == 200
     assert (await client.get(url)).json() | {} == r.json()
@@ -212,14 +239,20 @@ async def test_posting_details(client: httpx.AsyncClient, app: Any) -> None:
     assert (await client.put(url, json=body)).status_code == 401
     for actor in (stranger, helper):
         assert (await client.put(url, headers=actor.headers, json=body)).status_code == 403
-    assert (await client.put(url, headers=owner.headers, json={"hours_per_week": 0})).status_code == 422
+    assert (
+        await client.put(url, headers=owner.headers, json={"hours_per_week": 0})
+    ).status_code == 422
     # A need without seats is not a posting.
     plain = (await client.post("/api/v1/posts", headers=owner.headers, json=post_body())).json()
-    assert (await client.put(f"/api/v1/posts/{plain['id']}/posting", headers=owner.headers, json=body)).status_code == 409
+    assert (
+        await client.put(f"/api/v1/posts/{plain['id']}/posting", headers=owner.headers, json=body)
+    ).status_code == 409
     assert (await client.get(f"/api/v1/posts/{plain['id']}/posting")).status_code == 404
     # A category that needs a certificate always says so.
     homework = await posting(client, owner, category="education-homework")
-    assert (await client.get(f"/api/v1/posts/{homework['id']}/posting")).json()["police_certificate"] is True
+    assert (await client.get(f"/api/v1/posts/{homework['id']}/posting")).json()[
+        "police_certificate"
+    ] is True
 
 
 async def test_withdraw_and_apply_again(client: httpx.AsyncClient, app: Any) -> None:
@@ -232,13 +265,17 @@ async def test_withdraw_and_apply_again(client: httpx.AsyncClient, app: Any) -> 
     r = await client.post(url, headers=helper.headers)
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
     assert (await client.post(url, headers=helper.headers)).status_code == 409
-    r = await client.post(f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "accept"})
+    r = await client.post(
+        f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "accept"}
+    )
     assert r.status_code == 409
     # Withdrawing is not final.
     again = await apply(client, helper, post["id"], "Doch, ich habe Zeit.")
     assert again.status_code == 201 and again.json()["id"] == created["id"]
     assert again.json()["status"] == "pending"
-    await client.post(f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "accept"})
+    await client.post(
+        f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "accept"}
+    )
     assert (await client.post(url, headers=helper.headers)).status_code == 409
 
 
@@ -264,17 +301,25 @@ async def test_who_sees_applications(client: httpx.AsyncClient, app: Any) -> Non
     one = f"/api/v1/applications/{app_a['id']}"
     assert (await client.get(one, headers=owner_b.headers)).status_code == 404
     assert (await client.get(one, headers=other_helper.headers)).status_code == 404
-    assert (await client.post(one, headers=owner_b.headers, json={"decision": "accept"})).status_code == 404
+    assert (
+        await client.post(one, headers=owner_b.headers, json={"decision": "accept"})
+    ).status_code == 404
     assert (await client.post(f"{one}/withdraw", headers=other_helper.headers)).status_code == 404
     assert (await client.get(one, headers=helper.headers)).status_code == 200
     # Looking is not deciding.
     assert (await client.get(one, headers=coordinator.headers)).status_code == 200
-    assert (await client.post(one, headers=coordinator.headers, json={"decision": "accept"})).status_code == 403
-    assert (await client.post(one, headers=helper.headers, json={"decision": "accept"})).status_code == 403
+    assert (
+        await client.post(one, headers=coordinator.headers, json={"decision": "accept"})
+    ).status_code == 403
+    assert (
+        await client.post(one, headers=helper.headers, json={"decision": "accept"})
+    ).status_code == 403
 
     mine = (await client.get("/api/v1/me/applications", headers=helper.headers)).json()["items"]
     assert [a["id"] for a in mine] == [app_a["id"]]
-    theirs = (await client.get("/api/v1/me/applications", headers=other_helper.headers)).json()["items"]
+    theirs = (await client.get("/api/v1/me/applications", headers=other_helper.headers)).json()[
+        "items"
+    ]
     assert [a["id"] for a in theirs] == [app_b["id"]]
     assert (await client.get("/api/v1/me/applications")).status_code == 401
 
@@ -284,7 +329,9 @@ async def test_who_sees_applications(client: httpx.AsyncClient, app: Any) -> Non
     url = f"/api/v1/posts/{hidden['id']}/applications"
     assert (await client.get(url, headers=owner_b.headers)).status_code == 404
     assert (await client.get(url, headers=pending_org.headers)).status_code == 200
-    assert (await client.get("/api/v1/posts/unknown/applications", headers=owner_a.headers)).status_code == 404
+    assert (
+        await client.get("/api/v1/posts/unknown/applications", headers=owner_a.headers)
+    ).status_code == 404
 
 
 async def test_revoked_volunteer_cannot_be_accepted(client: httpx.AsyncClient, app: Any) -> None:
@@ -296,11 +343,55 @@ async def test_revoked_volunteer_cannot_be_accepted(client: httpx.AsyncClient, a
     r = await client.post(
         f"/api/v1/review/volunteers/{helper.id}",
         headers=coordinator.headers,
-        json={"decision": "reject", "checks": {"identity": True, "interview": True, "code_of_conduct": False}, "police_certificate_until": None, "note": "secret note"},
+        json={
+            "decision": "reject",
+            "checks": {"identity": True, "interview": True, "code_of_conduct": False},
+            "police_certificate_until": None,
+            "note": "secret note",
+        },
     )
     assert r.status_code == 200, r.text
-    r = await client.post(f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "accept"})
+    r = await client.post(
+        f"/api/v1/applications/{created['id']}", headers=owner.headers, json={"decision": "accept"}
+    )
     assert r.status_code == 409
-    listed = (await client.get(f"/api/v1/posts/{post['id']}/applications", headers=owner.headers)).json()
+    listed = (
+        await client.get(f"/api/v1/posts/{post['id']}/applications", headers=owner.headers)
+    ).json()
     assert listed["items"][0]["volunteer"]["vetting"] == {"status": "rejected"}
     assert "secret note" not in str(listed)
+
+
+async def test_withdraw_all_of_a_deleted_account(client: httpx.AsyncClient, app: Any) -> None:
+    from market.db import make_sessionmaker
+    from market.organisations.applications import withdraw_all_of
+
+    owner = await make_user(app, client, "organisation")
+    helper = await volunteer(app, client)
+    first = (await apply(client, helper, (await posting(client, owner))["id"])).json()
+    second = (await apply(client, helper, (await posting(client, owner))["id"])).json()
+    await client.post(
+        f"/api/v1/applications/{second['id']}", headers=owner.headers, json={"decision": "accept"}
+    )
+    async with make_sessionmaker(app.state.engine)() as session, session.begin():
+        assert await withdraw_all_of(session, helper.id) == 1
+    r = await client.get(f"/api/v1/applications/{first['id']}", headers=helper.headers)
+    assert r.json()["status"] == "withdrawn"
+
+
+async def test_openapi_describes_the_organisation_endpoints(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
+    for path, method in [
+        ("/api/v1/organisations/{id}", "patch"),
+        ("/api/v1/organisations/{id}/invitations", "post"),
+        ("/api/v1/organisations/invitations/accept", "post"),
+        ("/api/v1/organisations/{id}/members", "get"),
+        ("/api/v1/organisations/{id}/clients", "post"),
+        ("/api/v1/posts/{id}/applications", "post"),
+        ("/api/v1/posts/{id}/applications", "get"),
+        ("/api/v1/applications/{id}", "post"),
+        ("/api/v1/applications/{id}/withdraw", "post"),
+        ("/api/v1/me/applications", "get"),
+        ("/api/v1/posts/{id}/posting", "put"),
+    ]:
+        assert method in paths[path], (path, method)

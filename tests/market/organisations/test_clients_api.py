@@ -55,7 +55,9 @@ async def test_need_for_a_client_and_the_organisation_acts_for_them(
             json={"first_name_or_initials": "Samira", "languages": ["ar"], "consent": True},
         )
     ).json()
-    r = await client.post(f"{org_url}/{person['id']}/posts", headers=colleague.headers, json=post_body())
+    r = await client.post(
+        f"{org_url}/{person['id']}/posts", headers=colleague.headers, json=post_body()
+    )
     assert r.status_code == 201, r.text
     need = r.json()
     assert need["kind"] == "need" and need["status"] == "published"
@@ -63,10 +65,14 @@ async def test_need_for_a_client_and_the_organisation_acts_for_them(
     assert need["author"]["id"] == colleague.id
     assert need["client_id"] == person["id"]
     # Offers are not for clients; nor is another organisation.
-    r = await client.post(f"{org_url}/{person['id']}/posts", headers=owner.headers, json=post_body(kind="offer"))
+    r = await client.post(
+        f"{org_url}/{person['id']}/posts", headers=owner.headers, json=post_body(kind="offer")
+    )
     assert r.status_code == 422
     r = await client.post(
-        f"{org_url}/{person['id']}/posts", headers=owner.headers, json=post_body(organisation_id="elsewhere")
+        f"{org_url}/{person['id']}/posts",
+        headers=owner.headers,
+        json=post_body(organisation_id="elsewhere"),
     )
     assert r.status_code == 422
 
@@ -78,7 +84,9 @@ async def test_need_for_a_client_and_the_organisation_acts_for_them(
     # A volunteer's fitting offer is matched, and every member answers for the client.
     helper = await volunteer(app, client)
     offer = post_body(kind="offer", title="Ich begleite Sie zum Amt")
-    assert (await client.post("/api/v1/posts", headers=helper.headers, json=offer)).status_code == 201
+    assert (
+        await client.post("/api/v1/posts", headers=helper.headers, json=offer)
+    ).status_code == 201
     (match,) = (await client.get("/api/v1/matches", headers=owner.headers)).json()["items"]
     assert match["need"]["id"] == need["id"]
     r = await client.post(f"/api/v1/matches/{match['id']}/accept", headers=owner.headers)
@@ -100,11 +108,15 @@ async def test_only_members_handle_clients(client: httpx.AsyncClient, app: Any) 
         assert (await client.get(url, headers=actor.headers)).status_code == 403
         assert (await client.post(url, headers=actor.headers, json=body)).status_code == 403
         assert (await client.get(f"{url}/{person['id']}", headers=actor.headers)).status_code == 403
-        r = await client.post(f"{url}/{person['id']}/posts", headers=actor.headers, json=post_body())
+        r = await client.post(
+            f"{url}/{person['id']}/posts", headers=actor.headers, json=post_body()
+        )
         assert r.status_code == 403
     # Another organisation's client id does not exist here.
     other_url = f"/api/v1/organisations/{other.organisation_id}/clients"
-    assert (await client.get(f"{other_url}/{person['id']}", headers=other.headers)).status_code == 404
+    assert (
+        await client.get(f"{other_url}/{person['id']}", headers=other.headers)
+    ).status_code == 404
 
 
 async def test_erasing_a_client_closes_their_needs(client: httpx.AsyncClient, app: Any) -> None:
@@ -112,10 +124,16 @@ async def test_erasing_a_client_closes_their_needs(client: httpx.AsyncClient, ap
     url = f"/api/v1/organisations/{owner.organisation_id}/clients"
     person = (
         await client.post(
-            url, headers=owner.headers, json={"first_name_or_initials": "J", "languages": ["fa"], "consent": True}
+            url,
+            headers=owner.headers,
+            json={"first_name_or_initials": "J", "languages": ["fa"], "consent": True},
         )
     ).json()
-    need = (await client.post(f"{url}/{person['id']}/posts", headers=owner.headers, json=post_body())).json()
+    need = (
+        await client.post(f"{url}/{person['id']}/posts", headers=owner.headers, json=post_body())
+    ).json()
     assert (await client.delete(f"{url}/{person['id']}", headers=owner.headers)).status_code == 204
     assert (await client.get(f"{url}/{person['id']}", headers=owner.headers)).status_code == 404
-    assert (await client.get(f"/api/v1/posts/{need['id']}", headers=owner.headers)).json()["status"] == "closed"
+    assert (await client.get(f"/api/v1/posts/{need['id']}", headers=owner.headers)).json()[
+        "status"
+    ] == "closed"

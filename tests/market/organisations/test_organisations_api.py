@@ -25,11 +25,16 @@ async def test_profile_is_public_and_owners_change_it(client: httpx.AsyncClient,
     assert body["description"] is None and body["address"] is None
     assert body["open_postings"] == 1
 
-    change = {"description": "Wir begleiten Familien.", "address": "Karl-Liebknecht-Str. 1, Leipzig"}
+    change = {
+        "description": "Wir begleiten Familien.",
+        "address": "Karl-Liebknecht-Str. 1, Leipzig",
+    }
     r = await client.patch(f"/api/v1/organisations/{org_id}", headers=owner.headers, json=change)
     assert r.status_code == 200, r.text
     assert r.json()["description"] == change["description"]
-    assert (await client.get(f"/api/v1/organisations/{org_id}")).json()["address"] == change["address"]
+    assert (await client.get(f"/api/v1/organisations/{org_id}")).json()["address"] == change[
+        "address"
+    ]
 
     # Markup is stripped; an approved organisation keeps the name it was checked under.
     r = await client.patch(
@@ -38,32 +43,46 @@ async def test_profile_is_public_and_owners_change_it(client: httpx.AsyncClient,
         json={"description": "<script>alert(1)</script>Hallo"},
     )
     assert "<script>" not in r.json()["description"]
-    r = await client.patch(f"/api/v1/organisations/{org_id}", headers=owner.headers, json={"name": "Anders"})
+    r = await client.patch(
+        f"/api/v1/organisations/{org_id}", headers=owner.headers, json={"name": "Anders"}
+    )
     assert r.status_code == 409
-    r = await client.patch(f"/api/v1/organisations/{org_id}", headers=owner.headers, json={"website": "no site"})
+    r = await client.patch(
+        f"/api/v1/organisations/{org_id}", headers=owner.headers, json={"website": "no site"}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "website"
-    r = await client.patch(f"/api/v1/organisations/{org_id}", headers=owner.headers, json={"colour": "red"})
+    r = await client.patch(
+        f"/api/v1/organisations/{org_id}", headers=owner.headers, json={"colour": "red"}
+    )
     assert r.status_code == 422
 
     member = await add_member(app, client, org_id)
     stranger = await make_user(app, client, "organisation")
     seeker = await make_user(app, client, "seeker")
     for actor in (member, stranger, seeker):
-        r = await client.patch(f"/api/v1/organisations/{org_id}", headers=actor.headers, json=change)
+        r = await client.patch(
+            f"/api/v1/organisations/{org_id}", headers=actor.headers, json=change
+        )
         assert r.status_code == 403, actor.role
     assert (await client.patch(f"/api/v1/organisations/{org_id}", json=change)).status_code == 401
     assert (await client.get("/api/v1/organisations/nope")).status_code == 404
 
 
-async def test_pending_organisation_may_still_be_renamed(client: httpx.AsyncClient, app: Any) -> None:
+async def test_pending_organisation_may_still_be_renamed(
+    client: httpx.AsyncClient, app: Any
+) -> None:
     owner = await make_user(app, client, "organisation", org_status="pending")
     r = await client.patch(
-        f"/api/v1/organisations/{owner.organisation_id}", headers=owner.headers, json={"name": "Neuer Name e.V."}
+        f"/api/v1/organisations/{owner.organisation_id}",
+        headers=owner.headers,
+        json={"name": "Neuer Name e.V."},
     )
     assert r.status_code == 200 and r.json()["name"] == "Neuer Name e.V."
 
 
-async def invite(client: httpx.AsyncClient, owner: Any, email: str, role: str = "member") -> httpx.Response:
+async def invite(
+    client: httpx.AsyncClient, owner: Any, email: str, role: str = "member"
+) -> httpx.Response:
     return await client.post(
         f"/api/v1/organisations/{owner.organisation_id}/invitations",
         headers=owner.headers,
@@ -86,25 +105,46 @@ async def test_invite_existing_account_by_mail(
     token = token_from(mail.text)
     assert "Verein" in mail.subject
 
-    listed = await client.get(f"/api/v1/organisations/{owner.organisation_id}/invitations", headers=owner.headers)
+    listed = await client.get(
+        f"/api/v1/organisations/{owner.organisation_id}/invitations", headers=owner.headers
+    )
     assert [i["email"] for i in listed.json()["items"]] == [invitee.email]
 
     # Only the invited address may take it.
-    r = await client.post("/api/v1/organisations/invitations/accept", headers=other.headers, json={"token": token})
+    r = await client.post(
+        "/api/v1/organisations/invitations/accept", headers=other.headers, json={"token": token}
+    )
     assert r.status_code == 403
-    assert (await client.post("/api/v1/organisations/invitations/accept", json={"token": token})).status_code == 401
-    r = await client.post("/api/v1/organisations/invitations/accept", headers=invitee.headers, json={"token": "x" * 20})
+    assert (
+        await client.post("/api/v1/organisations/invitations/accept", json={"token": token})
+    ).status_code == 401
+    r = await client.post(
+        "/api/v1/organisations/invitations/accept",
+        headers=invitee.headers,
+        json={"token": "x" * 20},
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "token"
 
-    r = await client.post("/api/v1/organisations/invitations/accept", headers=invitee.headers, json={"token": token})
+    r = await client.post(
+        "/api/v1/organisations/invitations/accept", headers=invitee.headers, json={"token": token}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["organisation"]["id"] == owner.organisation_id and r.json()["role"] == "member"
     # Single use.
-    r = await client.post("/api/v1/organisations/invitations/accept", headers=invitee.headers, json={"token": token})
+    r = await client.post(
+        "/api/v1/organisations/invitations/accept", headers=invitee.headers, json={"token": token}
+    )
     assert r.status_code == 422
 
-    members = (await client.get(f"/api/v1/organisations/{owner.organisation_id}/members", headers=invitee.headers)).json()
-    assert {m["user_id"]: m["role"] for m in members["items"]} == {owner.id: "owner", invitee.id: "member"}
+    members = (
+        await client.get(
+            f"/api/v1/organisations/{owner.organisation_id}/members", headers=invitee.headers
+        )
+    ).json()
+    assert {m["user_id"]: m["role"] for m in members["items"]} == {
+        owner.id: "owner",
+        invitee.id: "member",
+    }
     assert members["next_cursor"] is None
     assert {"display_name", "email", "joined_at"} <= set(members["items"][0])
     # Inviting a member again is pointless.
@@ -138,7 +178,9 @@ async def test_invitation_rules_for_the_invited_account(
     await invite(client, owner, unverified.email)
     first, second = await mailbox.wait_for(unverified.email, count=2)
     assert token_from(first.text) != token_from(second.text)
-    listed = await client.get(f"/api/v1/organisations/{owner.organisation_id}/invitations", headers=owner.headers)
+    listed = await client.get(
+        f"/api/v1/organisations/{owner.organisation_id}/invitations", headers=owner.headers
+    )
     assert [i["email"] for i in listed.json()["items"]].count(unverified.email) == 1
     r = await client.post(
         "/api/v1/organisations/invitations/signup",

@@ -37,7 +37,12 @@ async def log_in(web: httpx.AsyncClient, actor: Actor) -> None:
     form = await web.get("/login")
     r = await web.post(
         "/login",
-        data={"email": actor.email, "password": PASSWORD, "csrf_token": csrf_of(form.text), "next": "/"},
+        data={
+            "email": actor.email,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(form.text),
+            "next": "/",
+        },
     )
     assert r.status_code == 303, r.text
 
@@ -49,7 +54,10 @@ async def test_public_page_only_for_approved_organisations(
     await client.patch(
         f"/api/v1/organisations/{owner.organisation_id}",
         headers=owner.headers,
-        json={"description": "Wir begleiten Familien <b>seit 1990</b>.", "address": "Markt 1, Leipzig"},
+        json={
+            "description": "Wir begleiten Familien <b>seit 1990</b>.",
+            "address": "Markt 1, Leipzig",
+        },
     )
     post = await posting(client, owner, title="Familienlotsen gesucht")
     r = await client.get(f"/organisations/{owner.organisation_id}")
@@ -82,7 +90,9 @@ async def test_dashboard_is_for_members(client: httpx.AsyncClient, app: Any) -> 
     async with browser(app) as web:
         await log_in(web, stranger)
         assert (await web.get(url)).status_code == 403
-        assert (await web.get(f"/organisations/{owner.organisation_id}/postings.csv")).status_code == 403
+        assert (
+            await web.get(f"/organisations/{owner.organisation_id}/postings.csv")
+        ).status_code == 403
         assert (await web.get(f"/posts/{post['id']}/applications")).status_code == 403
     async with browser(app) as web:
         await log_in(web, owner)
@@ -94,18 +104,22 @@ async def test_dashboard_is_for_members(client: httpx.AsyncClient, app: Any) -> 
         assert f"/organisations/{owner.organisation_id}/widget" in r.text  # the snippet
         assert "&lt;iframe" in r.text
         for path in ("members", "clients", "edit"):
-            assert (await web.get(f"/organisations/{owner.organisation_id}/{path}")).status_code == 200
+            assert (
+                await web.get(f"/organisations/{owner.organisation_id}/{path}")
+            ).status_code == 200
         assert (await web.get("/my/organisation")).headers["location"] == url
 
 
 async def test_csv_export(client: httpx.AsyncClient, app: Any) -> None:
     owner = await make_user(app, client, "organisation")
-    first = await posting(client, owner, title="=HYPERLINK(\"http://evil\")", seats=3)
+    first = await posting(client, owner, title='=HYPERLINK("http://evil")', seats=3)
     second = await posting(client, owner, title="Sprachcafé Gastgeber", seats=1)
     helpers = [await volunteer(app, client) for _ in range(2)]
     a = (await apply(client, helpers[0], first["id"])).json()
     await apply(client, helpers[1], first["id"])
-    await client.post(f"/api/v1/applications/{a['id']}", headers=owner.headers, json={"decision": "accept"})
+    await client.post(
+        f"/api/v1/applications/{a['id']}", headers=owner.headers, json={"decision": "accept"}
+    )
 
     async with browser(app) as web:
         await log_in(web, owner)
@@ -114,9 +128,18 @@ async def test_csv_export(client: httpx.AsyncClient, app: Any) -> None:
     assert r.headers["content-type"].startswith("text/csv")
     assert r.headers["content-disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0] == ["id", "title", "category", "status", "seats", "accepted", "pending_applications", "created_at"]
+    assert rows[0] == [
+        "id",
+        "title",
+        "category",
+        "status",
+        "seats",
+        "accepted",
+        "pending_applications",
+        "created_at",
+    ]
     by_id = {row[0]: row for row in rows[1:]}
-    assert by_id[first["id"]][1] == "'=HYPERLINK(\"http://evil\")"  # never a formula
+    assert by_id[first["id"]][1] == '\'=HYPERLINK("http://evil")'  # never a formula
     assert by_id[first["id"]][3:7] == ["published", "3", "1", "1"]
     assert by_id[second["id"]][1] == "Sprachcafé Gastgeber"
     assert by_id[second["id"]][4:7] == ["1", "0", "0"]
@@ -127,9 +150,14 @@ async def test_widget_feed_and_page(client: httpx.AsyncClient, app: Any) -> None
     post = await posting(client, owner, title="Lesepaten", seats=4)
     helper = await volunteer(app, client)
     a = (await apply(client, helper, post["id"])).json()
-    await client.post(f"/api/v1/applications/{a['id']}", headers=owner.headers, json={"decision": "accept"})
+    await client.post(
+        f"/api/v1/applications/{a['id']}", headers=owner.headers, json={"decision": "accept"}
+    )
 
-    r = await client.get(f"/organisations/{owner.organisation_id}/widget.json", headers={"Origin": "https://verein.example"})
+    r = await client.get(
+        f"/organisations/{owner.organisation_id}/widget.json",
+        headers={"Origin": "https://verein.example"},
+    )
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == "*"
     assert "set-cookie" not in r.headers
@@ -150,7 +178,9 @@ async def test_widget_feed_and_page(client: httpx.AsyncClient, app: Any) -> None
 
     pending = await make_user(app, client, "organisation", org_status="pending")
     await posting(client, pending)
-    assert (await client.get(f"/organisations/{pending.organisation_id}/widget.json")).status_code == 404
+    assert (
+        await client.get(f"/organisations/{pending.organisation_id}/widget.json")
+    ).status_code == 404
     assert (await client.get(f"/organisations/{pending.organisation_id}/widget")).status_code == 404
 
 
@@ -215,7 +245,9 @@ async def test_apply_and_accept_through_the_pages(
         mine = await web.get("/my/applications")
         assert "/conversations/" in mine.text
     # Every place is taken: the posting closed.
-    assert (await client.get(f"/api/v1/posts/{post['id']}", headers=owner.headers)).json()["status"] == "closed"
+    assert (await client.get(f"/api/v1/posts/{post['id']}", headers=owner.headers)).json()[
+        "status"
+    ] == "closed"
 
 
 async def test_withdraw_and_problems_on_the_apply_page(client: httpx.AsyncClient, app: Any) -> None:
@@ -237,9 +269,13 @@ async def test_withdraw_and_problems_on_the_apply_page(client: httpx.AsyncClient
     async with browser(app) as web:
         await log_in(web, helper)
         page = await web.get("/my/applications")
-        r = await web.post(f"/my/applications/{created['id']}/withdraw", data={"csrf_token": csrf_of(page.text)})
+        r = await web.post(
+            f"/my/applications/{created['id']}/withdraw", data={"csrf_token": csrf_of(page.text)}
+        )
         assert r.status_code == 303
-    status = (await client.get(f"/api/v1/applications/{created['id']}", headers=helper.headers)).json()["status"]
+    status = (
+        await client.get(f"/api/v1/applications/{created['id']}", headers=helper.headers)
+    ).json()["status"]
     assert status == "withdrawn"
 
 
@@ -316,4 +352,7 @@ async def test_client_page_and_need_for_a_client(client: httpx.AsyncClient, app:
             },
         )
         assert r.status_code == 303, r.text
-        assert "Begleitung zur Kinderärztin" in (await web.get(f"/organisations/{owner.organisation_id}/clients")).text
+        assert (
+            "Begleitung zur Kinderärztin"
+            in (await web.get(f"/organisations/{owner.organisation_id}/clients")).text
+        )
