@@ -234,7 +234,11 @@ def language_label(code: str) -> str:
     """A language named in the reader's language, plus its own name: "Arabisch (العربية)"."""
     name = languages.name(code)
     native = languages.native_name(code)
-    return name if not native or native.casefold() == name.casefold() else f"{name} ({native})"
+    if not native or native.casefold() == name.casefold():
+        return name
+    # First-strong isolates keep the brackets in place when the scripts differ (<bdi> cannot be
+    # used inside <option>).
+    return f"{name} (\u2068{native}\u2069)"
 
 
 def language_options() -> list[tuple[str, str]]:

@@ -226,9 +226,24 @@ def make_environment() -> Environment:
         locale_label=i18n.locale_label,
         language_name=i18n.language_name,
     )
+    env.filters["join_list"] = _join_list
+    env.filters["language_list"] = _language_list
     env.filters["date"] = _format_date
     env.filters["datetime"] = _format_datetime
     return env
+
+
+def _join_list(items: list[str]) -> str:
+    """"Arabisch, Deutsch und Farsi" / "العربية والألمانية": lists as each language writes them."""
+    from babel.lists import format_list
+
+    return format_list([str(i) for i in items], style="standard", locale=i18n.babel_locale()) if items else ""
+
+
+def _language_list(codes: list[str]) -> str:
+    from market.posts import languages
+
+    return _join_list([languages.name(code) for code in codes])
 
 
 def _format_date(value: datetime | None, fmt: str = "medium") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from market.i18n import get_locale, language_name, native_language_name
+from market.i18n import N_, get_locale, gettext, language_name, native_language_name, use_locale
 
 # The languages most spoken by newcomers and volunteers in Germany, in a sensible order.
 COMMON: tuple[str, ...] = (
@@ -69,10 +69,10 @@ COMMON: tuple[str, ...] = (
 
 # CLDR has no name for a few languages in some locales; these English names fill the gap.
 _FALLBACK_NAMES = {
-    "prs": "Dari",
-    "kmr": "Kurmanji (Northern Kurdish)",
-    "ckb": "Sorani (Central Kurdish)",
-    "sgn-de": "German Sign Language",
+    "prs": N_("Dari"),
+    "kmr": N_("Kurmanji (Northern Kurdish)"),
+    "ckb": N_("Sorani (Central Kurdish)"),
+    "sgn-de": N_("German Sign Language"),
 }
 _NATIVE_FALLBACK = {"prs": "دری", "kmr": "Kurmancî", "sgn-de": "Deutsche Gebärdensprache"}
 
@@ -107,10 +107,10 @@ def is_known(code: str) -> bool:
 def name(code: str, locale: str | None = None) -> str:
     locale = locale or get_locale()
     found = language_name(code, locale)
-    if found == code and code.lower() in _FALLBACK_NAMES:
-        # Try English CLDR first, then our own fallback.
-        english = language_name(code, "en")
-        return english if english != code else _FALLBACK_NAMES[code.lower()]
+    if code.lower() in _FALLBACK_NAMES and (found == code or found == language_name(code, "en")):
+        # CLDR has no name in this language: use ours, translated through the catalogs.
+        with use_locale(locale):
+            return gettext(_FALLBACK_NAMES[code.lower()])
     return found
 
 

@@ -47,6 +47,7 @@ MSG_WAITING = N_("Your post is saved. It is shown to others after a coordinator 
 MSG_UPDATED = N_("Your changes are saved.")
 MSG_CLOSED = N_("Your post is closed. Nobody can find it any more.")
 MSG_KIND = N_("Please choose one of the options.")
+MSG_WHERE = N_("Please say where: a postcode or a city.")
 MSG_RENEWED = N_("Thank you. Your post stays online for another 90 days.")
 LOCATION_FIELDS = {
     "location.postcode": "postcode",
@@ -284,6 +285,9 @@ async def new_post(request: Request) -> Response:
     parsed, errors = forms.parse(PostIn, data, rename)
     if values["kind"] not in kinds:
         errors["kind"] = MSG_KIND
+    # Say at once that the place is missing, together with the other mistakes.
+    if data.get("location") is None and values["mode"] != "remote":
+        errors.setdefault("postcode", MSG_WHERE)
     if parsed is not None and not errors:
         try:
             post = await services.create(db(request), settings_of(request), user, parsed)

@@ -1,23 +1,15 @@
-"""The language buttons in the footer keep the page the visitor is on, with its query.
-
-Known bug (templates/base.html): the language form submits only `lang`, so the rest of the
-query string is lost: a search is emptied, and on the page a verification or reset link opens,
-the token is dropped, so the link "does not work" any more after switching the language.
-Remove the xfail markers once the footer form repeats the query as hidden inputs.
-"""
+"""The language buttons in the footer keep the page the visitor is on, with its query:
+a search stays, and a verification or reset link keeps its token."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
 from market.i18n import gettext, locale_label, use_locale
 from tests.conftest import token_from
-
-BUG = "base.html: the language form drops the query string (search words, link tokens)"
 
 
 def t(locale: str, message: str) -> str:
@@ -25,7 +17,6 @@ def t(locale: str, message: str) -> str:
         return gettext(message)
 
 
-@pytest.mark.xfail(reason=BUG, strict=True, raises=AssertionError)
 async def test_switching_language_keeps_the_search(page: Any, live_server: str) -> None:
     await page.goto("/posts?q=Tandem&lang=de")
     await page.get_by_role("button", name=locale_label("ar"), exact=True).click()
@@ -34,7 +25,6 @@ async def test_switching_language_keeps_the_search(page: Any, live_server: str) 
     await expect(page).to_have_url(re.compile(r"q=Tandem"), timeout=500)
 
 
-@pytest.mark.xfail(reason=BUG, strict=True, raises=AssertionError)
 async def test_switching_language_keeps_the_verification_link(
     page: Any, live_server: str, client: Any, mailbox: Any
 ) -> None:

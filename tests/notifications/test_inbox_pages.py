@@ -30,7 +30,7 @@ async def test_header_badge_list_mark_read_and_mark_all(
 ) -> None:
     vol, seeker, match_id, _cid = await connected_match(client, app)
     async with browser(app, vol) as c:
-        home = await c.get("/?lang=en")
+        home = await c.get("/conversations?lang=en")
         assert badge(home.text) == 2
         assert '<script src="/static/notifications.js" defer></script>' in home.text
         page = await c.get("/notifications")
