@@ -653,6 +653,16 @@ async def run(args: argparse.Namespace) -> None:
             k: [o for s, o in zip(samples, fast, strict=True) if s.kind == k]
             for k in ("need", "offer")
         }
+        # Remote-capable posts may match anyone in Germany who meets remotely too, so they
+        # have far more candidates than posts that only meet in person.
+        modes = {
+            k: [
+                o
+                for s, o in zip(samples, fast, strict=True)
+                if (s.mode == "in_person") == (k == "in")
+            ]
+            for k in ("in", "remote")
+        }
         print("  (1) done", flush=True)
 
         # (2) The baseline on a few of the same samples, half needs, half offers.
@@ -697,6 +707,7 @@ async def run(args: argparse.Namespace) -> None:
     # The table.
     all_fast = summary(fast)
     need_fast, offer_fast = summary(kinds["need"]), summary(kinds["offer"])
+    in_person_fast, remote_fast = summary(modes["in"]), summary(modes["remote"])
     base = summary(naive)
     base_fast = summary([by_id[s.id] for s in base_samples])
     ratio_median = base["median"] / base_fast["median"]
@@ -724,6 +735,8 @@ async def run(args: argparse.Namespace) -> None:
         ("(1) new post: SQL candidates + scoring, all", all_fast),
         ("    new needs (offers_for_need)", need_fast),
         ("    new offers (needs_for_offer)", offer_fast),
+        ("    in person only", in_person_fast),
+        ("    remote-capable (remote or either)", remote_fast),
         ("(2) baseline: load all + score in Python", base),
         ("    app path on the same samples", base_fast),
     ):

@@ -16,6 +16,8 @@ from market.accounts.schemas import (
     TokenIn,
     VerifyIn,
 )
+from market.conversations.api import MessageIn
+from market.inbox.api import PreferencesIn
 from market.matches.review_api import RunIn
 from market.organisations.spec import ENDPOINTS as ORGANISATION_ENDPOINTS
 from market.posts.schemas import PostIn, PostPatch
@@ -78,6 +80,15 @@ ENDPOINTS: list[Endpoint] = [
 # Features built later add their endpoints here.
 EXTRA: list[Endpoint] = [
     *ORGANISATION_ENDPOINTS,
+    ("get", "/conversations", "The caller's conversations, latest activity first", None, 200, True),
+    ("get", "/conversations/{id}/messages", "Messages, oldest first; marks them read", None, 200, True),
+    ("post", "/conversations/{id}/messages", "Write a message (participants)", MessageIn, 201, True),
+    ("get", "/notifications", "The caller's notifications, newest first", None, 200, True),
+    ("get", "/notifications/unread-count", "How many notifications are unread", None, 200, True),
+    ("post", "/notifications/{id}/read", "Mark a notification read", None, 200, True),
+    ("post", "/notifications/read-all", "Mark every notification read", None, 200, True),
+    ("get", "/me/notifications/preferences", "Mail per kind: immediate, digest or off", None, 200, True),
+    ("put", "/me/notifications/preferences", "Change mail preferences", PreferencesIn, 200, True),
 ]
 
 PROBLEM = {

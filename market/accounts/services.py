@@ -303,6 +303,9 @@ async def delete_account(
     from market.posts.services import close_all_of_author
 
     await close_all_of_author(session, user.id)
+    from market.organisations.applications import withdraw_all_of
+
+    await withdraw_all_of(session, user.id)
     await revoke_sessions(session, user.id)
     await session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
     # The subject at an identity provider is personal data too.

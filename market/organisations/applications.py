@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
+from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.conversations.models import Conversation
 from market.conversations.services import open_for
@@ -26,6 +27,7 @@ from market.posts import services as posts
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
+from market.text import plain_text
 from notifications.inapp import notify
 from notifications.mail import queue_mail
 
@@ -118,10 +120,10 @@ async def set_posting(
     if posting is None:
         posting = Posting(post_id=post.id)
         session.add(posting)
-    posting.training = posts.clean_text(data.training) if data.training else None
+    posting.training = plain_text(data.training) if data.training else None
     posting.police_certificate = data.police_certificate
     posting.hours_per_week = data.hours_per_week
-    posting.duration = posts.clean_text(data.duration) if data.duration else None
+    posting.duration = plain_text(data.duration) if data.duration else None
     posting.updated_at = utcnow()
     await session.flush()
     return post, posting
@@ -161,7 +163,7 @@ async def apply(
         Application.post_id == post.id, Application.volunteer_id == user.id
     )
     application = (await session.execute(stmt)).scalar_one_or_none()
-    message = posts.clean_text(data.message.strip())
+    message = plain_text(data.message.strip())
     if application is not None:
         # Withdrawing is not final: a volunteer may apply again. Any other earlier
         # application (waiting, accepted or declined) makes this one a duplicate.
@@ -382,7 +384,7 @@ async def decide(
         if requires_certificate(post, posting) and not certificate_valid(volunteer):
             raise Conflict("This volunteer has no police certificate valid today.")
     application.status = "accepted" if accept else "declined"
-    application.decision_message = posts.clean_text(data.message) if data.message else None
+    application.decision_message = plain_text(data.message) if data.message else None
     application.decided_by = user.id
     application.decided_at = utcnow()
     await session.flush()
@@ -495,3 +497,14 @@ async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
         volunteer = await session.get(User, application.volunteer_id)
         if volunteer is not None:
             await _tell_volunteer(session, settings, post, application, volunteer)
+
+
+# --- The right of access: a person's applications are part of their data export
+
+
+async def _export(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    stmt = queries.of_volunteer(user.id).order_by(Application.created_at, Application.id)
+    return await to_json_many(session, list((await session.execute(stmt)).scalars()))
+
+
+SECTIONS["applications"] = _export

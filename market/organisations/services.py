@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.accounts.services import by_email, set_languages
 from market.db import utcnow
@@ -39,6 +40,7 @@ from market.posts.models import Post
 from market.posts.schemas import PostIn
 from market.security import digest, hash_password, new_secret
 from market.settings import Settings
+from market.text import plain_text
 from notifications.mail import queue_mail
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -116,15 +118,15 @@ async def update_profile(
                 "The name of an approved organisation cannot be changed here. "
                 "Please ask a coordinator."
             )
-        org.name = posts.clean_text(patch.name)
+        org.name = plain_text(patch.name)
     if "name" in fields and patch.name is None:
         raise Invalid.one("name", "Please give the organisation's name.")
     if "website" in fields:
         org.website = patch.website
     if "description" in fields:
-        org.description = posts.clean_text(patch.description) if patch.description else None
+        org.description = plain_text(patch.description) if patch.description else None
     if "address" in fields:
-        org.address = posts.clean_text(patch.address) if patch.address else None
+        org.address = plain_text(patch.address) if patch.address else None
     await session.flush()
     return org
 
@@ -391,7 +393,7 @@ async def create_client(
 ) -> Client:
     client = Client(
         organisation_id=org.id,
-        label=posts.clean_text(data.first_name_or_initials),
+        label=plain_text(data.first_name_or_initials),
         languages=list(data.languages),
         consent_at=utcnow(),
         created_by=user.id,
@@ -486,3 +488,26 @@ async def client_of_post(session: AsyncSession, post_id: str) -> Client | None:
         .where(ClientPost.post_id == post_id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- The right of access: memberships are part of a person's data export
+
+
+async def _export(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    stmt = (
+        select(OrganisationMember, Organisation)
+        .join(Organisation, Organisation.id == OrganisationMember.organisation_id)
+        .where(OrganisationMember.user_id == user.id)
+        .order_by(OrganisationMember.created_at)
+    )
+    return [
+        {
+            "organisation": {"id": org.id, "name": org.name},
+            "role": member.role,
+            "joined_at": member.created_at.isoformat(),
+        }
+        for member, org in (await session.execute(stmt)).all()
+    ]
+
+
+SECTIONS["organisations"] = _export

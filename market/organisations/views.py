@@ -88,8 +88,16 @@ MATCH_STATUS_LABELS = {
     "declined": N_("Declined"),
     "closed": N_("Ended"),
 }
+# The colours the stylesheet has for statuses: waiting, good, bad, over.
+APPLICATION_STATUS_CLASSES = {
+    "pending": "pending",
+    "accepted": "approved",
+    "declined": "rejected",
+    "withdrawn": "closed",
+}
 LABELS = {
     "APPLICATION_STATUS_LABELS": APPLICATION_STATUS_LABELS,
+    "APPLICATION_STATUS_CLASSES": APPLICATION_STATUS_CLASSES,
     "MEMBER_ROLE_LABELS": MEMBER_ROLE_LABELS,
     "MATCH_STATUS_LABELS": MATCH_STATUS_LABELS,
 }

@@ -15,9 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from arq import run_worker
-
-from market.worker import WorkerSettings
+from market.worker import run
 from notifications.outbox import RetryPolicy
 
 if __name__ == "__main__":
@@ -26,8 +24,8 @@ if __name__ == "__main__":
         stream=sys.stderr,
         format="%(asctime)s pid=%(process)d %(name)s %(levelname)s %(message)s",
     )
-    run_worker(
-        WorkerSettings,  # type: ignore[arg-type]
+    # The same entry point as `anlauf worker` (which survives Redis outages), shorter timeouts.
+    run(
         job_timeout=float(os.environ.get("TEST_JOB_TIMEOUT", "8")),
         poll_delay=0.05,
         ctx={"retry_policy": RetryPolicy(base_seconds=0.3, cap_seconds=2.0, jitter=0.0)},

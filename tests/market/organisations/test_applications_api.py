@@ -395,3 +395,17 @@ async def test_openapi_describes_the_organisation_endpoints(client: httpx.AsyncC
         ("/api/v1/posts/{id}/posting", "put"),
     ]:
         assert method in paths[path], (path, method)
+
+
+async def test_export_holds_applications_and_memberships(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    owner = await make_user(app, client, "organisation")
+    helper = await volunteer(app, client)
+    created = (await apply(client, helper, (await posting(client, owner))["id"], "Hallo")).json()
+    data = (await client.get("/api/v1/me/export", headers=helper.headers)).json()
+    assert [(a["id"], a["message"]) for a in data["applications"]] == [(created["id"], "Hallo")]
+    mine = (await client.get("/api/v1/me/export", headers=owner.headers)).json()["organisations"]
+    assert [(m["organisation"]["id"], m["role"]) for m in mine] == [
+        (owner.organisation_id, "owner")
+    ]
