@@ -64,12 +64,14 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if is_api(request):
         return problem(exc)
-    return await render(
+    response = await render(
         request,
         "error.html",
         {"status": exc.status, "title": exc.title, "detail": exc.detail},
         status_code=exc.status,
     )
+    response.headers.update(exc.headers)  # Retry-After on the 429 page too
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

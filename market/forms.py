@@ -115,6 +115,9 @@ def default_field(path: str) -> str:
 
 
 def _message(err: Mapping[str, Any]) -> str:
+    # An empty text field is "missing" to the person filling the form, not "too short".
+    if err.get("type") == "string_too_short" and not str(err.get("input") or "").strip():
+        return FRIENDLY["missing"]
     friendly = FRIENDLY.get(str(err.get("type")))
     if friendly:
         return friendly

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from market.i18n import LOCALES, N_
@@ -78,7 +84,7 @@ def _language_code(value: str) -> str:
 
 Email = Annotated[str, BeforeValidator(_trimmed), AfterValidator(_email)]
 Password = Annotated[str, AfterValidator(_password)]
-DisplayName = Annotated[str, BeforeValidator(_trimmed), Field(min_length=1, max_length=80)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 LocaleCode = Annotated[str, AfterValidator(_locale)]
 LanguageCode = Annotated[str, AfterValidator(_language_code)]
 

@@ -27,6 +27,14 @@ def clean_text(text: str) -> str:
     return plain_text(text)
 
 
+def _checked_title(title: str) -> str:
+    """The title without markup; what is left must still say something."""
+    cleaned = clean_text(title).strip()
+    if len(cleaned) < 3:
+        raise Invalid.one("title", "This is too short.")
+    return cleaned
+
+
 async def _apply_location(session: AsyncSession, post: Post, location: LocationIn | None) -> None:
     if location is None:
         post.lat = post.lon = None
@@ -117,6 +125,7 @@ async def create(session: AsyncSession, settings: Settings, user: User, data: Po
         raise Invalid.one("location", "Please say where: a postcode or a city.")
     if data.seats is not None and data.kind != "need":
         raise Invalid.one("seats", "Only needs can have seats.")
+    title = _checked_title(data.title)
     org = await _organisation_for(session, user, data.organisation_id)
     radius = data.radius_km
     if radius is None and data.kind == "offer":
@@ -124,7 +133,7 @@ async def create(session: AsyncSession, settings: Settings, user: User, data: Po
     post = Post(
         kind=data.kind,
         category=data.category,
-        title=clean_text(data.title),
+        title=title,
         body=clean_text(data.body),
         mode=data.mode,
         radius_km=radius,
@@ -165,7 +174,7 @@ async def update(
     if "category" in fields and patch.category is not None:
         post.category = patch.category
     if "title" in fields and patch.title is not None:
-        post.title = clean_text(patch.title.strip())
+        post.title = _checked_title(patch.title)
     if "body" in fields and patch.body is not None:
         post.body = clean_text(patch.body)
     if "languages" in fields and patch.languages is not None:

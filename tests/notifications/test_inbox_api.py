@@ -215,3 +215,40 @@ async def test_application_notifications_have_texts(client: httpx.AsyncClient, a
         "de", "Your application for “%(title)s” was declined.", title="Lotsen für Familien"
     )
     assert declined["url"] == "/my/applications"
+
+
+async def test_openapi_describes_notifications_and_conversations(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
+    for path, method in [
+        ("/api/v1/notifications", "get"),
+        ("/api/v1/notifications/{id}/read", "post"),
+        ("/api/v1/notifications/read-all", "post"),
+        ("/api/v1/notifications/unread-count", "get"),
+        ("/api/v1/me/notifications/preferences", "put"),
+        ("/api/v1/conversations", "get"),
+        ("/api/v1/conversations/{id}/messages", "post"),
+    ]:
+        assert method in paths[path], (path, method)
+    body = paths["/api/v1/conversations/{id}/messages"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/MessageIn")
+
+
+async def test_export_contains_notifications_preferences_and_messages(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    vol, seeker, _match_id, cid = await connected_match(client, app)
+    await client.post(
+        f"/api/v1/conversations/{cid}/messages", headers=vol.headers, json={"body": "Hallo"}
+    )
+    await client.put(
+        "/api/v1/me/notifications/preferences",
+        headers=vol.headers,
+        json={"preferences": {"message.new": "digest"}},
+    )
+    data = (await client.get("/api/v1/me/export", headers=vol.headers)).json()
+    assert {n["kind"] for n in data["notifications"]} == {"match.proposed", "match.connected"}
+    assert data["notification_preferences"]["message.new"] == "digest"
+    assert [m["body"] for m in data["messages"]] == ["Hallo"]
+    theirs = (await client.get("/api/v1/me/export", headers=seeker.headers)).json()
+    assert "message.new" in {n["kind"] for n in theirs["notifications"]}
+    assert theirs["messages"] == []

@@ -652,11 +652,6 @@ async def test_a_wrong_account_form_is_shown_again_and_changes_nothing(
     assert [lang.code for lang in stored.languages] == ["de", "ar"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DisplayName (market/validation.py) reports pydantic's list errors too_short/too_long, "
-    "which forms._message turns into 'Please choose at least one.' / 'Please choose fewer.'",
-)
 async def test_a_blank_or_too_long_name_gets_a_message_for_a_text_field(
     client: httpx.AsyncClient, app: Any
 ) -> None:

@@ -477,11 +477,6 @@ async def test_markup_in_a_post_is_shown_as_text(client: httpx.AsyncClient, app:
             assert "<script" not in listing.text and "&lt;script&gt;" in listing.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.create/update strip markup after validation: a title of only markup is "
-    "stored as an empty title instead of being refused with 422",
-)
 async def test_a_title_of_only_markup_is_refused(client: httpx.AsyncClient, app: Any) -> None:
     seeker = await make_user(app, client, "seeker")
     async with browser(app, seeker) as c:
