@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -238,6 +239,7 @@ async def run(args: argparse.Namespace) -> None:
             worker.kill()
         smtp.stop()
         await engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)  # the worker's log and outbox folder
 
 
 def main() -> None:

@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Without Redis there is no arq worker to run the hourly freshness rules: run them here.
         periodic: list[asyncio.Task[None]] = []
         if not settings.redis_url:
-            from market.inbox.digest import run_daily
+            from market.inbox.digest import run_hourly
             from market.maintenance import run_periodically
 
             periodic.append(
@@ -137,10 +137,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     run_periodically(app.state.sessionmaker, settings), name="maintenance"
                 )
             )
-            # The daily notification digest (07:00 Europe/Berlin), also arq's job otherwise.
+            # The daily notification digest (07:00 Europe/Berlin); arq's cron job otherwise.
             periodic.append(
                 asyncio.create_task(
-                    run_daily(app.state.sessionmaker, settings, relay.kick), name="digest"
+                    run_hourly(app.state.sessionmaker, settings, relay.kick), name="digest"
                 )
             )
         try:

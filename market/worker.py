@@ -80,6 +80,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["live"] = live
     job_context = JobContext.create(sessionmaker, settings, retry=ctx.get("retry_policy"))
     relay = Relay(sessionmaker, settings, redis=ctx["redis"])
+    # Rows a job enqueues (a digest's mail) are handed over at once, not at the next sweep.
+    job_context.extras["kick"] = relay.kick
     await relay.start()
     ctx.update(anlauf=job_context, engine=engine, relay=relay)
     log.info("anlauf worker ready: mail via %s", describe(job_context.mailer))
@@ -106,7 +108,7 @@ async def maintenance(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def digest(ctx: dict[str, Any]) -> dict[str, int]:
-    """The daily notification digest (market.inbox.digest); safe to run more than once."""
+    """Queue the notification digests that are due (market.inbox.digest); safe to repeat."""
     from market.inbox.digest import run as run_digest
 
     job_context: JobContext = ctx["anlauf"]
@@ -121,12 +123,17 @@ class WorkerSettings:
     functions = worker_functions()
     # Several workers may run: arq's cron uses a job id per run, so each hour runs once.
     cron_jobs: ClassVar[list[CronJob]] = [
-        cron(maintenance, minute={7}, run_at_startup=True, unique=True, timeout=900),
-        # 07:00 Berlin time. At start-up too: a digest missed while no worker ran is made up,
-        # and one that went out already is not sent again (market.inbox.digest claims each).
-        cron(digest, hour={7}, minute={0}, run_at_startup=True, unique=True, timeout=1800),
+        # No timeouts of their own: arq keeps a running job's "in progress" marker for the
+        # longest job timeout + 10 s, and that is how long the mails a killed worker was
+        # sending wait before they are retried. A cron job longer than JOB_TIMEOUT_SECONDS
+        # would hold them up (900 s here once meant a quarter of an hour); both jobs below
+        # work in batches that commit as they go, so a cut-short run is finished by the next.
+        cron(maintenance, minute={7}, run_at_startup=True, unique=True),
+        # Hourly, and at start-up: it only queues the digests that are due (one outbox job
+        # each), so the 07:00 run sends the day's digests and a missed one is made up.
+        cron(digest, minute={0}, run_at_startup=True, unique=True),
     ]
-    # Cron times are Berlin time (the digest's 07:00); the hourly maintenance does not mind.
+    # Cron times are Berlin time (the digest's 07:00).
     timezone = ZoneInfo("Europe/Berlin")
     on_startup = startup
     on_shutdown = shutdown

@@ -11,7 +11,7 @@ never stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -156,23 +156,3 @@ async def digest_kinds(session: AsyncSession, user_id: str) -> list[str]:
         )
     )
     return [kind for kind in rows if kind in SWITCHABLE]
-
-
-async def digest_user_ids(
-    session: AsyncSession, *, after: str | None = None, limit: int = 500
-) -> list[str]:
-    """People with at least one kind in the digest, in id order (page with `after`)."""
-    stmt = (
-        select(NotificationPreference.user_id)
-        .where(NotificationPreference.mode == DIGEST)
-        .group_by(NotificationPreference.user_id)
-        .order_by(NotificationPreference.user_id)
-        .limit(limit)
-    )
-    if after is not None:
-        stmt = stmt.where(NotificationPreference.user_id > after)
-    return list(await session.scalars(stmt))
-
-
-def kinds_in(modes: Mapping[str, str], mode: str) -> Iterable[str]:
-    return (kind for kind, chosen in modes.items() if chosen == mode)

@@ -2,16 +2,19 @@
 
 The day starts at 07:00 Europe/Berlin. Whoever has at least one kind of notification set to
 "digest" gets, once per day, one mail listing those notifications that arrived since their
-previous digest. `run()` is idempotent: each person's digest of a day is claimed in the same
-transaction that queues its mail (a compare-and-set on notification_digests), so running it
-twice, on two workers at once, or late after a restart sends each digest once, and a run that
-was missed (the server was down at 07:00) is made up by the next one.
+previous digest.
+
+How: `run()` (an hourly arq cron job, or the in-process schedule of `anlauf serve` without
+Redis) queues one outbox job per person whose digest of the day is still due; the job
+(`send_digest`) claims that person's day with a compare-and-set on notification_digests and
+queues the mail in the same commit. So a run repeated, run on two workers at once, or late
+after an outage sends each digest once, and a missed 07:00 is made up by the next run. The
+cron job itself only fans out, so it stays within arq's job timeout (which also bounds how soon
+a crashed worker's mails are retried; see market.worker).
 
 Why the covered window ends a few minutes before now: a notification is stamped when its
 transaction writes it, and becomes visible when that transaction commits. Leaving the last few
 minutes to the next digest means none falls between two digests.
-
-The arq worker runs this as a cron job; `anlauf serve` without Redis runs it in-process.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,9 +35,9 @@ from market.db import utcnow
 from market.inbox.texts import describe
 from market.settings import Settings
 from notifications.mail import queue_mail
-from notifications.models import DigestState, Notification
-from notifications.outbox import pop_outbox_ids
-from notifications.preferences import digest_kinds, digest_user_ids
+from notifications.models import DigestState, Notification, NotificationPreference
+from notifications.outbox import JobContext, claim, enqueue, pop_outbox_ids, register_job
+from notifications.preferences import digest_kinds
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,11 @@ SETTLE = timedelta(minutes=5)
 # The first digest of someone who never had one covers this much.
 FIRST_WINDOW = timedelta(days=1)
 MAX_ITEMS = 50
-BATCH = 200
+BATCH = 500
+DIGEST_JOB = "send_digest"
+
+
+Kick = Callable[[Iterable[str]], None]
 
 
 def period_start(now: datetime) -> datetime:
@@ -160,7 +167,28 @@ async def send_one(
     return True
 
 
-Kick = Callable[[Iterable[str]], None]
+async def due_user_ids(
+    session: AsyncSession, now: datetime, *, after: str | None = None, limit: int = BATCH
+) -> list[str]:
+    """People with a kind in the digest whose digest of the day has not gone out yet."""
+    start = period_start(now)
+    stmt = (
+        select(NotificationPreference.user_id)
+        .outerjoin(DigestState, DigestState.user_id == NotificationPreference.user_id)
+        .where(
+            NotificationPreference.mode == "digest",
+            or_(
+                DigestState.covered_until.is_(None),
+                DigestState.covered_until < start - SETTLE,
+            ),
+        )
+        .group_by(NotificationPreference.user_id)
+        .order_by(NotificationPreference.user_id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(NotificationPreference.user_id > after)
+    return list(await session.scalars(stmt))
 
 
 async def run(
@@ -169,43 +197,57 @@ async def run(
     now: datetime | None = None,
     kick: Kick | None = None,
 ) -> dict[str, int]:
-    """One pass over everyone with a digest; each person in a transaction of their own.
+    """Queue a digest job (an outbox row) for everyone whose digest of the day is due.
 
-    `kick` (a Relay's) starts the queued mails at once; otherwise the relay's sweep finds them.
+    Quick, so the cron job stays within arq's job timeout; the digests themselves are outbox
+    jobs (at-least-once, each claimed once per day in send_one). `now` is for tests and
+    catch-ups; by default each job uses the time it runs. `kick` starts the jobs at once.
     """
-    now = now or utcnow()
-    sent = failed = 0
+    at = now or utcnow()
+    queued = 0
     after: str | None = None
     while True:
         async with sessionmaker() as session:
-            ids = await digest_user_ids(session, after=after, limit=BATCH)
-        if not ids:
+            async with session.begin():
+                ids = await due_user_ids(session, at, after=after)
+                for user_id in ids:
+                    payload: dict[str, Any] = {"user_id": user_id}
+                    if now is not None:
+                        payload["now"] = now.isoformat()
+                    await enqueue(session, DIGEST_JOB, payload)
+            if kick is not None:
+                kick(pop_outbox_ids(session))
+        queued += len(ids)
+        if len(ids) < BATCH:
             break
-        for user_id in ids:
-            try:
-                async with sessionmaker() as session:
-                    async with session.begin():
-                        if await send_one(session, settings, user_id, now):
-                            sent += 1
-                    if kick is not None:
-                        kick(pop_outbox_ids(session))
-            except Exception:
-                failed += 1
-                log.exception("digest for user %s failed; the next run tries again", user_id)
         after = ids[-1]
-    if sent or failed:
-        log.info("digest: %d queued, %d failed", sent, failed)
-    return {"digests": sent, "failed": failed}
+    if queued:
+        log.info("digest: %d queued", queued)
+    return {"queued": queued}
 
 
-async def run_daily(
+@register_job(DIGEST_JOB)
+async def send_digest(ctx: JobContext, outbox_id: str) -> None:
+    """One person's digest: claimed with its outbox row; the mail is queued in that commit."""
+    async with claim(ctx, outbox_id) as c:
+        if c is None:
+            return
+        payload = c.item.payload
+        raw_now = payload.get("now")
+        now = datetime.fromisoformat(str(raw_now)) if raw_now else utcnow()
+        await send_one(c.session, ctx.settings, str(payload["user_id"]), now)
+
+
+async def run_hourly(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, kick: Kick | None = None
 ) -> None:
-    """The in-process schedule for `anlauf serve` without Redis: now (catching up), then 07:00."""
+    """The in-process schedule for `anlauf serve` without Redis: now (catching up), then on
+    every full hour, like the arq cron job; the 07:00 run sends the day's digests."""
     while True:
         try:
             await run(sessionmaker, settings, kick=kick)
         except Exception:
             log.warning("digest run failed; trying again at the next run", exc_info=True)
-        wait = (next_run(utcnow()) - utcnow()).total_seconds()
-        await asyncio.sleep(max(1.0, wait) + 1.0)
+        now = utcnow()
+        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        await asyncio.sleep((next_hour - now).total_seconds() + 1.0)

@@ -117,8 +117,9 @@ async def _on_message(
         "match_id": conversation.match_id,
         "application_id": conversation.application_id,
         "message_id": message.id,
+        # Only the id: the name is looked up when the notification is shown, so that it
+        # disappears with the account if the author deletes theirs.
         "author_id": author.id,
-        "author_name": author.display_name,
     }
     for participant, recipient in rows:
         if not can_be_told(recipient):

@@ -85,9 +85,7 @@ def _author_name(note: Notification, authors: dict[str, User]) -> str:
     author = authors.get(str(note.data.get("author_id")))
     if author is not None and author.deleted_at is None and author.display_name:
         return author.display_name
-    if author is not None:
-        return gettext("a deleted account")
-    return _title(note.data.get("author_name")) or gettext("someone")
+    return gettext("a deleted account")
 
 
 def _describe(

@@ -167,6 +167,7 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 
 def count_payload(count: int) -> dict[str, Any]:
+    # The same words as the badge in base.html.
     return {"unread": count, "label": ngettext("%(num)d unread", "%(num)d unread", count)}
 
 

@@ -61,6 +61,7 @@
   var source = new EventSource("/notifications/stream");
   source.addEventListener("count", function (e) {
     try { showCount(JSON.parse(e.data)); } catch (err) { /* ignore a broken event */ }
+    document.documentElement.setAttribute("data-live", "on"); // connected (tests wait for it)
   });
   source.addEventListener("notification", function (e) {
     try { showNotification(JSON.parse(e.data)); } catch (err) { /* ignore */ }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:44:49.289663
+Create Date: 2026-11-21 07:01:36.596750
 """
 
 from collections.abc import Sequence

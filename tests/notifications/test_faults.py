@@ -252,11 +252,15 @@ async def test_c_postgresql_restarted_mid_batch(
             at_restart = len(mail_server.messages)
             await wait_all_done(sm, BATCH, 100, workers, mail_server)
         result = tally(mail_server, ids)
+        log = "\n".join(w.log_path.read_text(errors="replace") for w in workers)
+        failed_jobs = log.count("failed for outbox")  # notifications.outbox.run_job
+        marked_late = log.count("marked done after a failed commit")
         _report(
             result.line(
                 "PostgreSQL restart",
                 f"; restarted (pg_ctl -m fast, {restart_took:.1f} s) when {at_restart}/{BATCH} "
-                f"had arrived; {time.monotonic() - started:.1f} s",
+                f"had arrived; jobs cut off by it {failed_jobs}, mails whose 'done' was "
+                f"recorded after the restart {marked_late}; {time.monotonic() - started:.1f} s",
             )
         )
         assert result.delivered == BATCH, f"lost: {result.missing}"

@@ -110,7 +110,7 @@ async def test_read_one_read_all_unread_count_and_privacy(
 async def test_notifications_are_paginated_newest_first(
     client: httpx.AsyncClient, app: Any
 ) -> None:
-    vol, _seeker, _match_id, cid = await connected_match(client, app)
+    vol, _seeker, _match_id, _cid = await connected_match(client, app)
     others = []
     for n in range(3):  # three conversations' worth of news for the volunteer
         seeker = await make_user(app, client, "seeker")

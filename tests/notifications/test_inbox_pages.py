@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import select
 
 from market.db import make_sessionmaker
+from market.i18n import ngettext, use_locale
 from market.vetting.models import Report
 from tests.factories import make_user
 from tests.market.conversations.helpers import (
@@ -32,6 +33,12 @@ async def test_header_badge_list_mark_read_and_mark_all(
     async with browser(app, vol) as c:
         home = await c.get("/conversations?lang=en")
         assert badge(home.text) == 2
+        assert 'aria-label="2 unread"' in home.text
+        german = await c.get("/conversations?lang=de")
+        with use_locale("de"):
+            label = ngettext("%(num)d unread", "%(num)d unread", 2)
+        assert label != "2 unread" and f'aria-label="{label}"' in german.text
+        await c.get("/conversations?lang=en")
         assert '<script src="/static/notifications.js" defer></script>' in home.text
         page = await c.get("/notifications")
         assert page.status_code == 200
@@ -161,3 +168,27 @@ async def test_a_match_conversation_opens_on_the_match_page(
         await c.get(f"/matches/{match_id}")
         after = await c.get("/notifications")
         assert badge(after.text) == unread - 1
+
+
+async def test_a_message_of_a_match_can_be_reported_from_its_own_page(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    vol, seeker, match_id, cid = await connected_match(client, app)
+    mid = (await write(client, seeker, cid, "Schick mir Geld")).json()["id"]
+    async with browser(app, vol) as c:
+        page = await c.get(f"/messages/{mid}/report?lang=en")
+        assert page.status_code == 200 and "Schick mir Geld" in page.text
+        assert f'href="/matches/{match_id}#m-{mid}"' in page.text
+        r = await post_form(
+            c, f"/messages/{mid}/report", f"/messages/{mid}/report", reason="Bittet um Geld."
+        )
+        assert r.status_code == 303 and r.headers["location"].startswith(f"/matches/{match_id}")
+    async with browser(app, seeker) as c:  # the author may report too (nothing hides it)
+        assert (await c.get(f"/messages/{mid}/report")).status_code == 200
+    async with make_sessionmaker(app.state.engine)() as session:
+        (report,) = list(await session.scalars(select(Report)))
+        assert (report.target_type, report.target_id, report.reason) == (
+            "message",
+            mid,
+            "Bittet um Geld.",
+        )

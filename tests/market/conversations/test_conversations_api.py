@@ -199,7 +199,7 @@ async def test_messages_are_paginated_oldest_first(client: httpx.AsyncClient, ap
 async def test_conversations_list_is_paginated_latest_activity_first(
     client: httpx.AsyncClient, app: Any
 ) -> None:
-    vol, seeker, _m1, first = await connected_match(client, app)
+    vol, _seeker, _m1, first = await connected_match(client, app)
     _vol2, seeker2, _m2, second = await connected_match(client, app, category="housing")
     # Nothing to do with each other: each sees their own only.
     assert [c["id"] for c in await _conversations(client, seeker2)] == [second]
@@ -223,6 +223,11 @@ async def test_a_deleted_participant_is_shown_as_deleted(
     assert gone == {"id": seeker.id, "display_name": None, "deleted": True}
     r = await client.get(f"/api/v1/conversations/{cid}/messages", headers=vol.headers)
     assert [m["body"] for m in r.json()["items"]] == ["Danke für alles!"]
+    # The notification about their message no longer names them.
+    r = await client.get("/api/v1/notifications", headers={**vol.headers, "Accept-Language": "en"})
+    (item,) = [i for i in r.json()["items"] if i["kind"] == "message.new"]
+    assert item["text"] == "New message from a deleted account"
+    assert "Samir" not in str(item["data"])
     # Writing to a deleted account tells nobody and mails nobody.
     mailbox.clear()
     assert (await write(client, vol, cid, "Alles Gute")).status_code == 201
