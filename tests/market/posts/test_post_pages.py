@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from market.db import make_sessionmaker, utcnow
 from market.posts.geo import import_postcodes
