@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -48,8 +49,27 @@ def _generous(km: Any) -> Any:
 
 def _near(post: Post, reach_km: float, other_radius: Any) -> list[ColumnElement[bool]]:
     """Rows with coordinates within reach_km of `post` and within `other_radius` (a column
-    expression: the row's own limit), generously measured: a box of grid cells for
-    ix_posts_status_cell, the same box in degrees, then the distance itself."""
+    expression: the row's own limit), generously measured: a box of grid cells for the posts
+    indexes, the same box in degrees, then the distance itself."""
+    return near_box(post, reach_km, other_radius).conditions
+
+
+@dataclass(frozen=True)
+class Box:
+    """The in-person filter around a post and its flat distance measure.
+
+    `dx`/`dy` are the east-west and north-south kilometres to the row, never longer than on the
+    globe (within the slack of `_generous`); None where the box is not safe for a flat measure
+    (more than 10 degrees of longitude, near a pole, across the antimeridian), and then only the
+    latitude filters.
+    """
+
+    conditions: list[ColumnElement[bool]]
+    dx: Any = None
+    dy: Any = None
+
+
+def near_box(post: Post, reach_km: float, other_radius: Any) -> Box:
     assert post.lat is not None and post.lon is not None
     lat, lon = post.lat, post.lon
     dlat = _generous(reach_km) / _KM_PER_DEGREE
@@ -70,20 +90,24 @@ def _near(post: Post, reach_km: float, other_radius: Any) -> list[ColumnElement[
     coslat = math.cos(math.radians(edge)) if edge < 89.0 else 0.0
     dlon = dlat / coslat if coslat else 360.0
     if dlon > 10.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
-        return near
+        return Box(near)
     dy = (Post.lat - lat) * _KM_PER_DEGREE
     dx = (Post.lon - lon) * (_KM_PER_DEGREE * coslat)
     distance2 = dx * dx + dy * dy
-    return [
-        *near,
-        Post.lon.between(lon - dlon, lon + dlon),
-        Post.cell_lon.between(
-            math.floor((lon - dlon) * _CELLS_PER_DEGREE),
-            math.floor((lon + dlon) * _CELLS_PER_DEGREE),
-        ),
-        distance2 <= _generous(reach_km) ** 2,
-        distance2 <= _generous(other_radius) * _generous(other_radius),
-    ]
+    return Box(
+        [
+            *near,
+            Post.lon.between(lon - dlon, lon + dlon),
+            Post.cell_lon.between(
+                math.floor((lon - dlon) * _CELLS_PER_DEGREE),
+                math.floor((lon + dlon) * _CELLS_PER_DEGREE),
+            ),
+            distance2 <= _generous(reach_km) ** 2,
+            distance2 <= _generous(other_radius) * _generous(other_radius),
+        ],
+        dx,
+        dy,
+    )
 
 
 def _reach_filter(post: Post, reach_km: float, other_radius: Any) -> ColumnElement[bool]:
