@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import matching
@@ -19,7 +19,7 @@ from market.accounts.models import User
 from market.conversations.services import open_for
 from market.db import utcnow
 from market.errors import Conflict, NotFound
-from market.matches import queries
+from market.matches import candidates, queries
 from market.matches.facts import post_facts, volunteer_facts
 from market.matches.models import OPEN, Match
 from market.organisations.models import OrganisationMember
@@ -52,31 +52,54 @@ def _candidate(
 
 
 async def _open_for_need(session: AsyncSession, need_id: str) -> int:
-    stmt = select(Match).where(Match.need_id == need_id, Match.status == "proposed")
-    return len(list((await session.execute(stmt)).scalars()))
+    stmt = select(func.count()).where(Match.need_id == need_id, Match.status == "proposed")
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def choose(
+    session: AsyncSession,
+    post: Post,
+    now: datetime,
+    *,
+    exhaustive: bool = False,
+    stats: candidates.Stats | None = None,
+) -> list[matching.Scored]:
+    """Whom a published post should be proposed to now, best first; nothing is written.
+
+    Exactly matching.best_offers_for_need / best_needs_for_offer over every candidate of
+    `queries.offers_for_need` / `needs_for_offer`, found without judging all of them
+    (market.matches.candidates)."""
+    if post.status != "published":
+        return []
+    dialect = session.get_bind().dialect.name
+    author = await session.get(User, post.author_id)
+    me = post_facts(post, author)
+    if post.kind == "need":
+        room = PROPOSALS - await _open_for_need(session, post.id)
+        plan = candidates.make_plan(post, me, now, room, None, dialect)
+    else:
+        if author is None:
+            return []
+        counts = await queries.open_counts(session, [author.id])
+        volunteer = volunteer_facts(author, counts.get(author.id, 0))
+        plan = candidates.make_plan(post, me, now, PROPOSALS, volunteer, dialect)
+    if plan is None:
+        return []
+    return await candidates.best(session, plan, exhaustive=exhaustive, stats=stats)
 
 
 async def match_post(session: AsyncSession, settings: Settings, post: Post) -> list[Match]:
     """Propose the best partners for a published post (a few at a time)."""
     if post.status != "published":
         return []
-    now = utcnow()
-    if post.kind == "need":
-        room = PROPOSALS - await _open_for_need(session, post.id)
-        if room <= 0:
-            return []
-        offers = list((await session.execute(queries.offers_for_need(post))).scalars())
-        users = await queries.users_by_id(session, [o.author_id for o in offers] + [post.author_id])
-        counts = await queries.open_counts(session, [o.author_id for o in offers])
-        cands = [_candidate(o, post, users, counts) for o in offers]
-        chosen = matching.best_offers_for_need(cands, now, _today(now), limit=room) if cands else []
-    else:
-        needs = list((await session.execute(queries.needs_for_offer(post))).scalars())
-        users = await queries.users_by_id(session, [n.author_id for n in needs] + [post.author_id])
-        counts = await queries.open_counts(session, [post.author_id])
-        cands = [_candidate(post, n, users, counts) for n in needs]
-        chosen = matching.best_needs_for_offer(cands, now, _today(now), limit=PROPOSALS) if cands else []
-    by_id = {p.id: p for p in [post, *(offers if post.kind == "need" else needs)]}
+    chosen = await choose(session, post, utcnow())
+    if not chosen:
+        return []
+    # Only the chosen partners become ORM objects, to write their matches.
+    partner_ids = [s.offer_id if post.kind == "need" else s.need_id for s in chosen]
+    stmt = select(Post).where(Post.id.in_(partner_ids))
+    by_id = {p.id: p for p in (await session.execute(stmt)).scalars()}
+    by_id[post.id] = post
     created = []
     for scored in chosen:
         created.append(
