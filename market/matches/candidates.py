@@ -66,6 +66,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -157,8 +158,8 @@ class _Sql:
         """sqrt(dx^2 + dy^2), or on SQLite (which may lack sqrt) an octagon below it."""
         if self.pg:
             return func.sqrt(dx * dx + dy * dy)
-        ax, ay = _abs(dx), _abs(dy)
-        return _greatest(_greatest(ax, ay), (ax + ay) * (1 / math.sqrt(2)) * (1 - 1e-12))
+        ax, ay = func.abs(dx), func.abs(dy)
+        return self.greatest(ax, ay, (ax + ay) * (1 / math.sqrt(2)) * (1 - 1e-12))
 
     def days_before(self, now: datetime, column: Any) -> Any:
         if self.pg:
@@ -170,27 +171,19 @@ class _Sql:
             return func.string_agg(value, literal_column("','"))
         return func.group_concat(value, ",")
 
-    def least(self, a: Any, b: Any) -> Any:
-        """The smaller of two values, each evaluated once (neither may be NULL)."""
-        return func.least(a, b) if self.pg else func.min(a, b)
+    # Each argument is evaluated once; none of them may be NULL (SQLite's min and max would
+    # give NULL, PostgreSQL's least and greatest would ignore it).
+    def least(self, *args: Any) -> Any:
+        return func.least(*args) if self.pg else func.min(*args)
+
+    def greatest(self, *args: Any) -> Any:
+        return func.greatest(*args) if self.pg else func.max(*args)
 
     def before_dash(self, code: Any) -> Any:
         if self.pg:
             return func.split_part(code, "-", 1)
         dash = func.instr(code, "-")
         return case((dash > 0, func.substr(code, 1, dash - 1)), else_=code)
-
-
-def _abs(x: Any) -> Any:
-    return case((x < 0, -x), else_=x)
-
-
-def _greatest(a: Any, b: Any) -> Any:
-    return case((a >= b, a), else_=b)
-
-
-def _least(a: Any, b: Any) -> Any:
-    return case((a <= b, a), else_=b)
 
 
 def _f(x: float) -> Any:
@@ -336,30 +329,29 @@ def _pair_radius(plan: _Plan) -> Any:
     me = plan.me
     if plan.side == "need":
         theirs = func.coalesce(Post.radius_km, matching.DEFAULT_OFFER_RADIUS_KM)
-        return theirs if me.radius_km is None else _least(theirs, _f(me.radius_km))
+        return theirs if me.radius_km is None else plan.sql.least(theirs, _f(me.radius_km))
     mine = me.radius_km if me.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
-    return case((Post.radius_km.is_(None), _f(mine)), else_=_least(Post.radius_km, _f(mine)))
+    return plan.sql.least(func.coalesce(Post.radius_km, mine), _f(mine))
 
 
-def _decay(distance: Any, radius: Any) -> Any:
+def _decay(plan: _Plan, distance: Any, radius: Any) -> Any:
     """matching.score._distance_decay, for a distance that is a lower bound: never less."""
-    ratio = case((distance >= radius, _f(1.0)), else_=distance / radius)
     return case(
         (radius <= 0, _f(1.0)),
-        else_=_f(1.0) - _f(1.0 - EDGE_OF_RADIUS_FIT) * ratio,
+        else_=_f(1.0)
+        - _f(1.0 - EDGE_OF_RADIUS_FIT) * plan.sql.least(distance / radius, _f(1.0)),
     )
 
 
 def _lower_km(plan: _Plan, flat: Any) -> Any:
     """A lower bound of the great-circle distance from a flat one."""
-    raw = flat * (1 / _LB_FACTOR) - _LB_KM
-    return case((raw < 0, _f(0.0)), else_=raw)
+    return plan.sql.greatest(flat * (1 / _LB_FACTOR) - _LB_KM, _f(0.0))
 
 
 def _latitude_km(plan: _Plan) -> Any:
     """Kilometres north-south alone: never more than the great circle."""
     assert plan.me.lat is not None
-    return _abs(Post.lat - plan.me.lat) * _KM_PER_DEGREE
+    return func.abs(Post.lat - plan.me.lat) * _KM_PER_DEGREE
 
 
 def _remote_distance_lower(plan: _Plan) -> Any:
@@ -371,12 +363,13 @@ def _remote_distance_lower(plan: _Plan) -> Any:
         return north_south
     # The cosine at the latitude nearer the pole keeps east-west distances short enough; the
     # flat measure is only trusted within 10 degrees of longitude.
-    pole = _greatest(_abs(Post.lat), _f(abs(me.lat)))
+    pole = plan.sql.greatest(func.abs(Post.lat), _f(abs(me.lat)))
     dx = (Post.lon - me.lon) * _KM_PER_DEGREE * func.cos(func.radians(pole))
     dy = (Post.lat - me.lat) * _KM_PER_DEGREE
     flat = _lower_km(plan, plan.sql.hypot_lower(dx, dy))
     return case(
-        (_abs(Post.lon - me.lon) <= 10.0, _greatest(flat, north_south)), else_=north_south
+        (func.abs(Post.lon - me.lon) <= 10.0, plan.sql.greatest(flat, north_south)),
+        else_=north_south,
     )
 
 
@@ -394,8 +387,7 @@ def _waiting(plan: _Plan) -> tuple[Any, Any]:
         return _f(plan.waiting), true()
     full = plan.now - timedelta(days=FULL_WAITING_DAYS)
     # A minute more than measured: the databases' clocks round differently.
-    days = plan.sql.days_before(plan.now, Post.published_at) + 1 / 1440
-    days = case((days < 0, _f(0.0)), else_=days)
+    days = plan.sql.greatest(plan.sql.days_before(plan.now, Post.published_at) + 1 / 1440, 0.0)
     bound = case(
         (Post.published_at.is_(None), _f(1.0)),
         (Post.published_at <= full, _f(1.0)),
@@ -456,7 +448,7 @@ def _branches(plan: _Plan) -> list[_Branch]:
         box = queries.near_box(plan.post, reach, other_radius)
         if box.dx is not None:
             flat = _lower_km(plan, plan.sql.hypot_lower(box.dx, box.dy))
-            lower = _greatest(flat, _latitude_km(plan))
+            lower = plan.sql.greatest(flat, _latitude_km(plan))
         else:
             lower = _latitude_km(plan)
         modes = ("in_person",) if me.meets_remotely else ("in_person", "either")
@@ -464,7 +456,7 @@ def _branches(plan: _Plan) -> list[_Branch]:
             _branch(
                 plan,
                 [*base, Post.mode.in_(modes), *box.conditions],
-                _decay(lower, radius),
+                _decay(plan, lower, radius),
                 literal(False),
             )
         )
@@ -480,7 +472,7 @@ def _branches(plan: _Plan) -> list[_Branch]:
             )
             distance = case(
                 (far, _f(REMOTE_FIT)),
-                else_=_greatest(_decay(lower, radius), _f(REMOTE_FIT)),
+                else_=plan.sql.greatest(_decay(plan, lower, radius), _f(REMOTE_FIT)),
             )
             out.append(_branch(plan, conditions, distance, far))
         else:
@@ -567,19 +559,17 @@ def _refined(plan: _Plan, c: Any, language: Any) -> Any:
 
 
 def _after(plan: _Plan, ub: Any, post_id: Any, key: tuple[float, str] | None) -> Any:
-    """Rows that sort after (bound, id) = key in the order (bound desc, id asc)."""
+    """Rows that sort after key = (bound, id) in the order (bound desc, id asc)."""
     if key is None:
         return true()
-    bound, last = key
-    return or_(ub < _f(bound), and_(ub == _f(bound), plan.sql.order_id(post_id) > last))
+    return tuple_(-ub, plan.sql.order_id(post_id)) > tuple_(_f(-key[0]), literal(key[1]))
 
 
 def _before(plan: _Plan, ub: Any, post_id: Any, key: tuple[float, str] | None) -> Any:
-    """Rows whose (bound, id) sorts before key: those that could still beat the last pick."""
+    """Rows that sort before key = (bound, id): those that could still beat the last pick."""
     if key is None:
         return true()
-    bound, last = key
-    return or_(ub > _f(bound), and_(ub == _f(bound), plan.sql.order_id(post_id) < last))
+    return tuple_(-ub, plan.sql.order_id(post_id)) < tuple_(_f(-key[0]), literal(key[1]))
 
 
 def _query(
@@ -593,6 +583,7 @@ def _query(
     sql = plan.sql
     parts = []
     for branch in _branches(plan):
+        ub = branch.ub.label("ub")
         inner = (
             select(
                 Post.id,
@@ -604,7 +595,7 @@ def _query(
                 Post.radius_km,
                 Post.published_at,
                 Post.availability,
-                branch.ub.label("ub"),
+                ub,
                 branch.exact.label("exact"),
                 branch.rest.label("rest"),
             )
@@ -615,7 +606,7 @@ def _query(
             )
             # Sorting inside keeps the subquery from being merged into the outer query, so the
             # joins and per-row subqueries below run only for the rows read, best bound first.
-            .order_by(branch.ub.desc(), sql.order_id(Post.id))
+            .order_by(ub.desc(), sql.order_id(Post.id))
         )
         if inner_limit is not None:
             inner = inner.limit(inner_limit)
@@ -626,7 +617,7 @@ def _query(
         c = union_all(*(select(*p.c) for p in parts)).subquery("c")
 
     language = _language_bound(plan, c.c.id, c.c.author_id)
-    rub = _refined(plan, c, language)
+    rub = _refined(plan, c.c, language)
     pl = PostLanguage.__table__.alias("pl2")
     ul = UserLanguage.__table__.alias("ul2")
     languages = (

@@ -45,7 +45,7 @@ requires_postgres = pytest.mark.skipif(
     reason="needs PostgreSQL (row locks across processes, arq worker processes); "
     "set ANLAUF_TEST_DATABASE_URL=postgresql+asyncpg://...",
 )
-REDIS_URL = os.environ.get("ANLAUF_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+REDIS_URL = os.environ.get("ANLAUF_TEST_REDIS_URL") or "redis://127.0.0.1:6379/5"
 
 FAST_RETRY = RetryPolicy(
     max_attempts=4,
