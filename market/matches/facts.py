@@ -40,6 +40,11 @@ def skills(codes: Iterable[str], author_levels: Sequence[tuple[str, str]]) -> tu
 def post_facts(post: Post, author: User | None) -> PostFacts:
     # A post's languages carry its author's level in them, when the author gave one.
     author_levels = [(lang.code, lang.level) for lang in (author.languages if author else [])]
+    return post_facts_of(post, author_levels)
+
+
+def post_facts_of(post: Post, author_levels: Sequence[tuple[str, str]]) -> PostFacts:
+    """`post_facts` with the author's (code, level) pairs given instead of the author."""
     return PostFacts(
         id=post.id,
         kind=post.kind,  # type: ignore[arg-type]

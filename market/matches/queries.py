@@ -8,7 +8,7 @@ decide safely are applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -51,63 +51,88 @@ def _near(post: Post, reach_km: float, other_radius: Any) -> list[ColumnElement[
     """Rows with coordinates within reach_km of `post` and within `other_radius` (a column
     expression: the row's own limit), generously measured: a box of grid cells for the posts
     indexes, the same box in degrees, then the distance itself."""
-    return near_box(post, reach_km, other_radius).conditions
+    assert post.lat is not None and post.lon is not None
+    box = box_around(post.lat, post.lon, reach_km)
+    return box_conditions(box.values(), box.flat, other_radius)[0]
 
 
 @dataclass(frozen=True)
 class Box:
-    """The in-person filter around a post and its flat distance measure.
+    """The numbers of the in-person filter around a point (see `box_conditions`)."""
 
-    `dx`/`dy` are the east-west and north-south kilometres to the row, never longer than on the
-    globe (within the slack of `_generous`); None where the box is not safe for a flat measure
-    (more than 10 degrees of longitude, near a pole, across the antimeridian), and then only the
-    latitude filters.
-    """
+    lat: float
+    lon: float
+    south: float
+    north: float
+    cell_south: int
+    cell_north: int
+    # Whether the flat distance measure is safe here, and then its numbers; where the box spans
+    # more than 10 degrees of longitude (near a pole) or crosses the antimeridian it is not, and
+    # only the latitude filters apply (the matcher sorts out the rest).
+    flat: bool
+    west: float = 0.0
+    east: float = 0.0
+    cell_west: int = 0
+    cell_east: int = 0
+    km_per_degree_lon: float = 0.0
+    reach2: float = 0.0
 
-    conditions: list[ColumnElement[bool]]
-    dx: Any = None
-    dy: Any = None
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def near_box(post: Post, reach_km: float, other_radius: Any) -> Box:
-    assert post.lat is not None and post.lon is not None
-    lat, lon = post.lat, post.lon
+def box_around(lat: float, lon: float, reach_km: float) -> Box:
     dlat = _generous(reach_km) / _KM_PER_DEGREE
     south, north = lat - dlat, lat + dlat
-    near: list[ColumnElement[bool]] = [
-        Post.lat.is_not(None),
-        Post.lon.is_not(None),
-        Post.lat.between(south, north),
-        Post.cell_lat.between(
-            math.floor(south * _CELLS_PER_DEGREE), math.floor(north * _CELLS_PER_DEGREE)
-        ),
-    ]
+    cells = math.floor(south * _CELLS_PER_DEGREE), math.floor(north * _CELLS_PER_DEGREE)
     # East-west distances use the cosine at the box's edge nearer the pole, so that they come
-    # out no longer than on the globe. Where the box spans more than 10 degrees of longitude
-    # (near a pole) or crosses the antimeridian, the flat approximation is not safe: only the
-    # latitude filters there, and the matcher sorts out the rest.
+    # out no longer than on the globe.
     edge = abs(lat) + dlat
     coslat = math.cos(math.radians(edge)) if edge < 89.0 else 0.0
     dlon = dlat / coslat if coslat else 360.0
     if dlon > 10.0 or lon - dlon < -180.0 or lon + dlon > 180.0:
-        return Box(near)
-    dy = (Post.lat - lat) * _KM_PER_DEGREE
-    dx = (Post.lon - lon) * (_KM_PER_DEGREE * coslat)
-    distance2 = dx * dx + dy * dy
+        return Box(lat, lon, south, north, *cells, flat=False)
     return Box(
-        [
-            *near,
-            Post.lon.between(lon - dlon, lon + dlon),
-            Post.cell_lon.between(
-                math.floor((lon - dlon) * _CELLS_PER_DEGREE),
-                math.floor((lon + dlon) * _CELLS_PER_DEGREE),
-            ),
-            distance2 <= _generous(reach_km) ** 2,
-            distance2 <= _generous(other_radius) * _generous(other_radius),
-        ],
-        dx,
-        dy,
+        lat,
+        lon,
+        south,
+        north,
+        *cells,
+        flat=True,
+        west=lon - dlon,
+        east=lon + dlon,
+        cell_west=math.floor((lon - dlon) * _CELLS_PER_DEGREE),
+        cell_east=math.floor((lon + dlon) * _CELLS_PER_DEGREE),
+        km_per_degree_lon=_KM_PER_DEGREE * coslat,
+        reach2=_generous(reach_km) ** 2,
     )
+
+
+def box_conditions(
+    v: Mapping[str, Any], flat: bool, other_radius: Any
+) -> tuple[list[ColumnElement[bool]], Any, Any]:
+    """The filter of a Box whose numbers are `v` (plain values or SQL parameters), and the flat
+    east-west and north-south kilometres to the row (None, None when not `flat`). These are never
+    longer than on the globe, within the slack of `_generous`."""
+    near: list[ColumnElement[bool]] = [
+        Post.lat.is_not(None),
+        Post.lon.is_not(None),
+        Post.lat.between(v["south"], v["north"]),
+        Post.cell_lat.between(v["cell_south"], v["cell_north"]),
+    ]
+    if not flat:
+        return near, None, None
+    dy = (Post.lat - v["lat"]) * _KM_PER_DEGREE
+    dx = (Post.lon - v["lon"]) * v["km_per_degree_lon"]
+    distance2 = dx * dx + dy * dy
+    conditions = [
+        *near,
+        Post.lon.between(v["west"], v["east"]),
+        Post.cell_lon.between(v["cell_west"], v["cell_east"]),
+        distance2 <= v["reach2"],
+        distance2 <= _generous(other_radius) * _generous(other_radius),
+    ]
+    return conditions, dx, dy
 
 
 def _reach_filter(post: Post, reach_km: float, other_radius: Any) -> ColumnElement[bool]:

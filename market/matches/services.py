@@ -71,18 +71,7 @@ async def choose(
     (market.matches.candidates)."""
     if post.status != "published":
         return []
-    dialect = session.get_bind().dialect.name
-    author = await session.get(User, post.author_id)
-    me = post_facts(post, author)
-    if post.kind == "need":
-        room = PROPOSALS - await _open_for_need(session, post.id)
-        plan = candidates.make_plan(post, me, now, room, None, dialect)
-    else:
-        if author is None:
-            return []
-        counts = await queries.open_counts(session, [author.id])
-        volunteer = volunteer_facts(author, counts.get(author.id, 0))
-        plan = candidates.make_plan(post, me, now, PROPOSALS, volunteer, dialect)
+    plan = await candidates.plan_for(session, post, now, PROPOSALS)
     if plan is None:
         return []
     return await candidates.best(session, plan, exhaustive=exhaustive, stats=stats)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 07:01:36.596750
+Create Date: 2026-11-21 07:51:58.592193
 """
 
 from collections.abc import Sequence
@@ -264,6 +264,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('posts', schema=None) as batch_op:
         batch_op.create_index('ix_posts_author_id', ['author_id'], unique=False)
+        batch_op.create_index('ix_posts_match_cover', ['status', 'kind', 'category', 'mode', 'cell_lat', 'cell_lon'], unique=False, postgresql_include=['lat', 'lon', 'radius_km', 'published_at', 'availability', 'author_id', 'id'])
         batch_op.create_index(batch_op.f('ix_posts_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index('ix_posts_region_status', ['region_id', 'status'], unique=False)
         batch_op.create_index('ix_posts_status_cell', ['status', 'cell_lat', 'cell_lon'], unique=False)
@@ -518,6 +519,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_posts_status_cell')
         batch_op.drop_index('ix_posts_region_status')
         batch_op.drop_index(batch_op.f('ix_posts_organisation_id'))
+        batch_op.drop_index('ix_posts_match_cover', postgresql_include=['lat', 'lon', 'radius_km', 'published_at', 'availability', 'author_id', 'id'])
         batch_op.drop_index('ix_posts_author_id')
 
     op.drop_table('posts')
