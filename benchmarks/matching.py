@@ -17,10 +17,10 @@ with COPY, runs VACUUM ANALYZE, and prints a table. Nothing is written into the 
     languages and authors and judged by the matcher in Python. The baseline samples are also a
     correctness check: their ranked matches must be identical on both paths (the SQL may
     over-select, never under-select).
-(3) region: the REGION_SIZE needs and offers nearest to a city centre, loaded, paired by a
-    Python prefilter (grid + category + language), checked and scored (matching.rank) and
-    assigned one-to-one (matching.assign). Runs in a fresh child process so that its peak
-    resident memory is its own.
+(3) region: the REGION_SIZE needs and offers nearest to a city centre made a region, and the
+    coordinator's run over it: market.matches.regional.plan (load, matching.nearby_pairs,
+    matching.rank, matching.assign) and regional.apply, rolled back. Runs in a fresh child
+    process so that its peak resident memory is its own.
 
 Wall-clock figures are reported, never asserted.
 """
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -64,10 +64,10 @@ from benchmarks import datagen
 from market import migrate
 from market.accounts.models import User
 from market.db import make_engine, make_sessionmaker
-from market.matches import candidates, queries, services
-from market.matches.facts import post_facts, volunteer_facts
-from market.posts import taxonomy
-from market.posts.models import Post, PostLanguage
+from market.matches import candidates, queries, regional, services
+from market.posts.models import Post, PostLanguage, Region
+from market.settings import Settings
+from matching import Failure
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/anlauf_bench"
 TARGET_P95_MS = 25.0
@@ -366,88 +366,44 @@ async def explain(
 # --- (3) the regional run ----------------------------------------------------------------------
 
 
-def _primaries(facts: matching.PostFacts) -> set[str]:
-    return {matching.primary_tag(s.code) for s in facts.languages}
-
-
-def prefilter(
-    needs: Sequence[matching.PostFacts],
-    offers: Sequence[matching.PostFacts],
-    volunteers: dict[str, matching.VolunteerFacts],
-    centre: tuple[float, float],
-    cell_km: float = 10.0,
-) -> list[matching.Candidate]:
-    """Offer-need pairs worth judging: same category subtree, a shared primary language, and
-    within the offer's radius on a local km grid (or both remote-capable). Over-selects a little
-    (a 5 % + 1 km margin on distance), never under-selects; `matching.rank` decides."""
-    lat0, lon0 = centre
-    kx = KM_PER_DEGREE * math.cos(math.radians(lat0))
-
-    def xy(f: matching.PostFacts) -> tuple[float, float]:
-        return ((f.lon or 0.0) - lon0) * kx, ((f.lat or 0.0) - lat0) * KM_PER_DEGREE
-
-    near: dict[tuple[str, str, int, int], list[int]] = {}
-    remote: dict[tuple[str, str], list[int]] = {}
-    places: list[tuple[float, float]] = []
-    max_radius = 0.0
-    for j, o in enumerate(offers):
-        x, y = xy(o)
-        places.append((x, y))
-        radius = o.radius_km if o.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
-        for lang in _primaries(o):
-            if o.meets_in_person and o.lat is not None:
-                max_radius = max(max_radius, radius)
-                key = (o.category, lang, math.floor(x / cell_km), math.floor(y / cell_km))
-                near.setdefault(key, []).append(j)
-            if o.meets_remotely:
-                remote.setdefault((o.category, lang), []).append(j)
-    reach_cells = math.ceil((max_radius * 1.05 + 1.0) / cell_km)
-
-    cands: list[matching.Candidate] = []
-    for n in needs:
-        found: set[int] = set()
-        langs = _primaries(n)
-        in_person = n.meets_in_person and n.lat is not None
-        x, y = xy(n)
-        cx, cy = math.floor(x / cell_km), math.floor(y / cell_km)
-        for category in n.category_path:  # the offer's category is the need's or an ancestor
-            for lang in langs:
-                if n.meets_remotely:
-                    found.update(remote.get((category, lang), ()))
-                if in_person:
-                    for gx in range(cx - reach_cells, cx + reach_cells + 1):
-                        for gy in range(cy - reach_cells, cy + reach_cells + 1):
-                            found.update(near.get((category, lang, gx, gy), ()))
-        requires = taxonomy.requires_police_certificate(n.category)
-        for j in found:
-            o = offers[j]
-            if not (n.meets_remotely and o.meets_remotely):
-                radius = (
-                    o.radius_km if o.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
-                )
-                if n.radius_km is not None:
-                    radius = min(radius, n.radius_km)
-                ox, oy = places[j]
-                if (ox - x) ** 2 + (oy - y) ** 2 > (radius * 1.05 + 1.0) ** 2:
-                    continue
-            cands.append(
-                matching.Candidate(
-                    offer=o,
-                    need=n,
-                    volunteer=volunteers[o.id],
-                    requires_certificate=requires,
-                    declined_before=False,
-                )
+async def make_region(
+    maker: async_sessionmaker[AsyncSession], centre: tuple[float, float], size: int, name: str
+) -> tuple[str, float]:
+    """A region holding the `size` published needs and offers nearest to `centre`, as a city
+    installation would have it: a Region row, and its id on those posts. Returns the id and the
+    radius of the smallest circle around the centre that holds them."""
+    lat, lon = centre
+    kx = KM_PER_DEGREE * math.cos(math.radians(lat))
+    distance2 = ((Post.lat - lat) * KM_PER_DEGREE) * ((Post.lat - lat) * KM_PER_DEGREE) + (
+        (Post.lon - lon) * kx
+    ) * ((Post.lon - lon) * kx)
+    async with maker() as session, session.begin():
+        radius = 0.0
+        ids: list[str] = []
+        for kind in ("need", "offer"):
+            stmt = (
+                select(Post.id, func.sqrt(distance2))
+                .where(Post.status == "published", Post.kind == kind, Post.lat.is_not(None))
+                .order_by(distance2)
+                .limit(size)
             )
-    return cands
+            rows = (await session.execute(stmt)).all()
+            ids += [r[0] for r in rows]
+            radius = max(radius, max(float(r[1]) for r in rows))
+        region = Region(
+            slug=name.lower(), name=name, lat=lat, lon=lon, radius_km=float(math.ceil(radius))
+        )
+        session.add(region)
+        await session.flush()
+        await session.execute(update(Post).where(Post.id.in_(ids)).values(region_id=region.id))
+        return region.id, radius
 
 
 async def region_run(config: dict[str, Any]) -> dict[str, Any]:
-    """Load, prefilter, rank and assign a region; every phase timed."""
-    now = datetime.fromisoformat(config["now"])
-    today = now.date()
-    lat, lon = config["centre"]
-    size = config["size"]
+    """The coordinator's run over the region: `regional.plan` (the preview), then
+    `regional.apply` (the confirmation: the plan again, and a proposal with its notifications for
+    every pair), rolled back."""
+    region_id = config["region_id"]
     engine = make_engine(config["url"])
     maker = make_sessionmaker(engine)
     out: dict[str, Any] = {}
@@ -458,102 +414,61 @@ async def region_run(config: dict[str, Any]) -> dict[str, Any]:
         traced = config.get("tracemalloc", False)
         if traced:
             tracemalloc.start()
-        t0 = time.perf_counter()
-        kx = KM_PER_DEGREE * math.cos(math.radians(lat))
-        distance2 = ((Post.lat - lat) * KM_PER_DEGREE) * ((Post.lat - lat) * KM_PER_DEGREE) + (
-            (Post.lon - lon) * kx
-        ) * ((Post.lon - lon) * kx)
         async with maker() as session:
-            loaded: dict[str, list[Post]] = {}
-            for kind in ("need", "offer"):
-                stmt = (
-                    select(Post)
-                    .where(Post.status == "published", Post.kind == kind, Post.lat.is_not(None))
-                    .order_by(distance2)
-                    .limit(size)
-                )
-                loaded[kind] = list((await session.execute(stmt)).scalars())
-            radius = max(
-                math.sqrt(((p.lat - lat) * KM_PER_DEGREE) ** 2 + ((p.lon - lon) * kx) ** 2)
-                for posts in loaded.values()
-                for p in posts
-            )
-            users: dict[str, User] = {}
-            for kind in ("need", "offer"):
-                users |= await queries.users_by_id(session, [p.author_id for p in loaded[kind]])
-        needs = [post_facts(p, users.get(p.author_id)) for p in loaded["need"]]
-        offers = [post_facts(p, users[p.author_id]) for p in loaded["offer"]]
-        volunteers = {p.id: volunteer_facts(users[p.author_id], 0) for p in loaded["offer"]}
-        del loaded, users
-        t1 = time.perf_counter()
-        cands = prefilter(needs, offers, volunteers, (lat, lon))
-        t2 = time.perf_counter()
-        ranked = matching.rank(cands, now, today)
-        t3 = time.perf_counter()
-        assigned = matching.assign((n.id for n in needs), (o.id for o in offers), ranked)
-        t4 = time.perf_counter()
-        if traced:
-            out["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
-            tracemalloc.stop()
-        rss_peak = peak_rss_mb()
-        out |= {
-            "needs": len(needs),
-            "offers": len(offers),
-            "radius_km": radius,
-            "candidates": len(cands),
-            "feasible": len(ranked),
-            "assigned": len(assigned),
-            "total_score": sum(p.score for p in assigned),
-            "load_s": t1 - t0,
-            "prefilter_s": t2 - t1,
-            "rank_s": t3 - t2,
-            "assign_s": t4 - t3,
-            "total_s": t4 - t0,
-            "rss_before_mb": rss_before,
-            "rss_peak_mb": rss_peak,
-            "rss_peak_growth_mb": rss_peak - rss_before,
-        }
-        if config.get("verify", 0) and not traced:
-            out["verified_needs"] = verify_prefilter(
-                needs, offers, volunteers, ranked, config["verify"], now
-            )
+            t0 = time.perf_counter()
+            plan = await regional.plan(session, region_id)
+            t1 = time.perf_counter()
+            rss_peak = peak_rss_mb()
+            if traced:
+                out["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
+                tracemalloc.stop()
+                return out
+            out |= {
+                "needs": plan.needs_waiting,
+                "offers": plan.offers_available,
+                "judged": plan.judged,
+                "feasible": plan.feasible,
+                "assigned": len(plan.pairs),
+                "total_score": sum(p.score for p in plan.pairs),
+                "steps": plan.seconds,
+                "plan_s": t1 - t0,
+                "rss_before_mb": rss_before,
+                "rss_peak_mb": rss_peak,
+                "rss_peak_growth_mb": rss_peak - rss_before,
+            }
+            if config.get("apply", True):
+                t2 = time.perf_counter()
+                created = await regional.apply(session, Settings(), region_id, plan.plan_id)
+                await session.flush()
+                out["apply_s"] = time.perf_counter() - t2
+                out["created"] = len(created)
+                await session.rollback()
+            if config.get("verify", 0):
+                facts = await regional.region_facts(session, region_id)
+                out["verified_needs"] = verify_nearby(facts, config["verify"])
     finally:
         await engine.dispose()
     return out
 
 
-def verify_prefilter(
-    needs: Sequence[matching.PostFacts],
-    offers: Sequence[matching.PostFacts],
-    volunteers: dict[str, matching.VolunteerFacts],
-    ranked: Sequence[matching.Scored],
-    count: int,
-    now: datetime,
-) -> int:
-    """Brute force for `count` needs: every offer judged; the prefilter must have found them all."""
-    by_need: dict[str, set[str]] = {}
-    for p in ranked:
-        by_need.setdefault(p.need_id, set()).add(p.offer_id)
-    step = max(1, len(needs) // count)
+def verify_nearby(facts: regional.RegionFacts, count: int) -> int:
+    """Brute force for `count` needs: every offer checked by the rules; `nearby_pairs` must have
+    found exactly the offers that pass the category, language and reach rules."""
+    place_rules = {Failure.CATEGORY, Failure.LANGUAGE, Failure.DISTANCE, Failure.MODE}
+    found: dict[int, set[int]] = {}
+    for i, j in matching.nearby_pairs(facts.need_facts, facts.offer_facts):
+        found.setdefault(i, set()).add(j)
+    step = max(1, len(facts.needs) // count)
+    today = datetime.now(UTC).date()
     checked = 0
-    for n in needs[::step][:count]:
-        requires = taxonomy.requires_police_certificate(n.category)
+    for i in range(0, len(facts.needs), step)[:count]:
         brute = {
-            o.id
-            for o in offers
-            if matching.is_match(
-                matching.Candidate(
-                    offer=o,
-                    need=n,
-                    volunteer=volunteers[o.id],
-                    requires_certificate=requires,
-                    declined_before=False,
-                ),
-                now.date(),
-            )
+            j
+            for j in range(len(facts.offers))
+            if not place_rules & set(matching.check(facts.candidate(i, j), today))
         }
-        if brute != by_need.get(n.id, set()):
-            raise SystemExit(f"prefilter missed or invented pairs for need {n.id}")
+        if brute != found.get(i, set()):
+            raise SystemExit(f"nearby_pairs missed or invented pairs for need {facts.needs[i].id}")
         checked += 1
     return checked
 
@@ -786,16 +701,18 @@ async def run(args: argparse.Namespace) -> None:
     city = next((c for c in datagen.german_cities() if c.name == args.region_city), None)
     if city is None:
         raise SystemExit(f"unknown city {args.region_city!r}")
-    config = {
-        "url": url,
-        "now": now.isoformat(),
-        "centre": [city.lat, city.lon],
-        "size": args.region_size,
-        "verify": 50,
-    }
+    engine = make_engine(url, pool_size=1)
+    try:
+        region_id, region_radius = await make_region(
+            make_sessionmaker(engine), (city.lat, city.lon), args.region_size, args.region_city
+        )
+    finally:
+        await engine.dispose()
+    config = {"url": url, "region_id": region_id, "verify": 50}
     region = region_in_child(config)
+    region["radius_km"] = region_radius
     if not args.no_tracemalloc:
-        traced = region_in_child(config | {"tracemalloc": True, "verify": 0})
+        traced = region_in_child(config | {"tracemalloc": True, "verify": 0, "apply": False})
         region["traced_peak_mb"] = traced["traced_peak_mb"]
 
     # The table.
@@ -915,26 +832,36 @@ async def run(args: argparse.Namespace) -> None:
         f"(3) region: the {r['needs']:,} needs and {r['offers']:,} offers nearest to "
         f"{args.region_city} (within {r['radius_km']:.1f} km)"
     )
+    steps = r["steps"]
     rows = [
-        ["load (SQL + facts)", secs(r["load_s"]), ""],
+        ["load (SQL: posts, authors, open matches, declines)", secs(steps["load"]), ""],
+        ["facts (matching.PostFacts)", secs(steps["facts"]), ""],
         [
-            "prefilter (grid + category + language)",
-            secs(r["prefilter_s"]),
-            f"{r['candidates']:,} candidate pairs",
+            "pairs (matching.nearby_pairs)",
+            secs(steps["pairs"]),
+            f"{r['judged']:,} pairs in category, language and reach",
         ],
-        ["check + score (matching.rank)", secs(r["rank_s"]), f"{r['feasible']:,} feasible pairs"],
+        ["judge (matching.rank)", secs(steps["judge"]), f"{r['feasible']:,} pairs pass every rule"],
         [
             "assign (matching.assign)",
-            secs(r["assign_s"]),
+            secs(steps["assign"]),
             f"{r['assigned']:,} pairs, total score {r['total_score']:.1f}",
         ],
-        ["total", secs(r["total_s"]), ""],
+        ["preview: regional.plan, total", secs(r["plan_s"]), ""],
         [
-            "peak resident memory growth",
+            "peak resident memory growth of the preview",
             f"{r['rss_peak_growth_mb']:.0f} MB",
             f"VmHWM {r['rss_peak_mb']:.0f} MB, {r['rss_before_mb']:.0f} MB at start",
         ],
     ]
+    if "apply_s" in r:
+        rows.append(
+            [
+                "confirm: regional.apply (plan again + proposals)",
+                secs(r["apply_s"]),
+                f"{r['created']:,} matches and their notifications, rolled back",
+            ]
+        )
     if "traced_peak_mb" in r:
         rows.append(
             ["peak traced memory (tracemalloc)", f"{r['traced_peak_mb']:.0f} MB", "separate pass"]
@@ -942,7 +869,8 @@ async def run(args: argparse.Namespace) -> None:
     print(table(rows, ["phase", "value", "notes"]))
     if r.get("verified_needs"):
         print(
-            f"prefilter checked against brute force for {r['verified_needs']} needs: no pair missed"
+            f"nearby_pairs checked against brute force for {r['verified_needs']} needs: "
+            "no pair missed or invented"
         )
 
 

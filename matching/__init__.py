@@ -19,8 +19,9 @@ from matching.model import (
     TimeSlot,
     VolunteerFacts,
 )
+from matching.nearby import nearby_pairs
 from matching.rank import best_needs_for_offer, best_offers_for_need, rank
-from matching.rules import Failure, check, is_match
+from matching.rules import Failure, check, is_match, judge
 from matching.score import Reason, ReasonParam, Scored, score
 
 __all__ = [
@@ -45,7 +46,9 @@ __all__ = [
     "check",
     "haversine_km",
     "is_match",
+    "judge",
     "max_weight_matching",
+    "nearby_pairs",
     "primary_tag",
     "rank",
     "score",

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
-from matching.model import LanguageSkill, Level
+from matching.model import LEVEL_WEIGHT, LanguageSkill, Level, PostFacts, best_levels, primary_tag
 
-# How well two people can talk in a language is bounded by the weaker of the two, so a pair of
-# levels is worth the smaller of these weights.
-LEVEL_WEIGHT: dict[Level, float] = {"native": 1.0, "fluent": 0.85, "basic": 0.4}
-
-
-# A region has a few dozen distinct codes and a global assignment compares them millions of times.
-@lru_cache(maxsize=1024)
-def primary_tag(code: str) -> str:
-    """The primary language subtag: "ar-SY" and "AR" both become "ar"."""
-    return code.strip().replace("_", "-").split("-", 1)[0].lower()
+__all__ = ["LEVEL_WEIGHT", "SharedLanguage", "primary_tag", "shared_between", "shared_languages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,26 +21,20 @@ class SharedLanguage:
         return min(LEVEL_WEIGHT[self.offer_level], LEVEL_WEIGHT[self.need_level])
 
 
-def _best_levels(skills: Iterable[LanguageSkill]) -> dict[str, Level]:
-    # A post may list "ar" and "ar-SY"; the better level counts.
-    best: dict[str, Level] = {}
-    for skill in skills:
-        tag = primary_tag(skill.code)
-        known = best.get(tag)
-        if known is None or LEVEL_WEIGHT[skill.level] > LEVEL_WEIGHT[known]:
-            best[tag] = skill.level
-    return best
-
-
 def shared_languages(
     offer: Iterable[LanguageSkill], need: Iterable[LanguageSkill]
 ) -> list[SharedLanguage]:
     """The languages both sides speak, best pair first, then by tag."""
-    offer_levels = _best_levels(offer)
-    need_levels = _best_levels(need)
-    shared = [
-        SharedLanguage(tag, offer_levels[tag], need_levels[tag])
-        for tag in offer_levels.keys() & need_levels.keys()
-    ]
-    shared.sort(key=lambda s: (-s.weight, s.language))
+    return _shared(best_levels(offer), best_levels(need))
+
+
+def shared_between(offer: PostFacts, need: PostFacts) -> list[SharedLanguage]:
+    """`shared_languages` of two posts, from the levels each post worked out once."""
+    return _shared(offer.levels, need.levels)
+
+
+def _shared(offer: Mapping[str, Level], need: Mapping[str, Level]) -> list[SharedLanguage]:
+    shared = [SharedLanguage(tag, offer[tag], need[tag]) for tag in offer.keys() & need.keys()]
+    if len(shared) > 1:
+        shared.sort(key=lambda s: (-s.weight, s.language))
     return shared

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Literal
 
 Level = Literal["native", "fluent", "basic"]
@@ -12,12 +14,34 @@ Mode = Literal["in_person", "remote", "either"]
 
 MINUTES_PER_DAY = 24 * 60
 
+# How well two people can talk in a language is bounded by the weaker of the two, so a pair of
+# levels is worth the smaller of these weights.
+LEVEL_WEIGHT: dict[Level, float] = {"native": 1.0, "fluent": 0.85, "basic": 0.4}
+
 # The API gives an offer a radius of 10 km when its author names none; the matcher mirrors that
 # default so that an offer stored without a radius behaves exactly as the API promised.
 DEFAULT_OFFER_RADIUS_KM = 10.0
 
 # Open matches a volunteer may hold at once unless told otherwise, so nobody is swamped.
 DEFAULT_MAX_OPEN_MATCHES = 5
+
+
+# A region has a few dozen distinct codes and a global assignment compares them millions of times.
+@lru_cache(maxsize=1024)
+def primary_tag(code: str) -> str:
+    """The primary language subtag: "ar-SY" and "AR" both become "ar"."""
+    return code.strip().replace("_", "-").split("-", 1)[0].lower()
+
+
+def best_levels(skills: Iterable[LanguageSkill]) -> Mapping[str, Level]:
+    """The best level per primary tag: a post may list "ar" and "ar-SY"; the better one counts."""
+    best: dict[str, Level] = {}
+    for skill in skills:
+        tag = primary_tag(skill.code)
+        known = best.get(tag)
+        if known is None or LEVEL_WEIGHT[skill.level] > LEVEL_WEIGHT[known]:
+            best[tag] = skill.level
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +99,12 @@ class PostFacts:
     # Must be timezone-aware: the need's waiting time is measured from it.
     published_at: datetime
     slots: tuple[TimeSlot, ...] = ()
+    # `best_levels(languages)`, worked out once: a region's run compares each post's languages
+    # with thousands of others. Read-only by its type (a proxy would make every lookup slower).
+    levels: Mapping[str, Level] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", best_levels(self.languages))
         if self.kind not in ("offer", "need"):
             raise ValueError(f"unknown post kind {self.kind!r}")
         if self.mode not in ("in_person", "remote", "either"):

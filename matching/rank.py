@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from matching.model import Candidate
-from matching.rules import is_match
-from matching.score import Scored, score
+from matching.rules import judge
+from matching.score import Scored
 
 # A new need is proposed to a few offers at a time rather than to every volunteer at once, so
 # that a seeker is not flooded and volunteers are not all asked about the same need.
@@ -26,7 +26,8 @@ def rank(
     """The pairs that satisfy every rule, best first; at most `limit` of them."""
     if limit is not None:
         _require_limit(limit)
-    ranked = sorted((score(c, now) for c in candidates if is_match(c, today)), key=_best_first)
+    judged = (judge(c, now, today) for c in candidates)
+    ranked = sorted((s for s in judged if s is not None), key=_best_first)
     return ranked if limit is None else ranked[:limit]
 
 

@@ -27,11 +27,20 @@ class Reach:
         return self.distance_km is not None and self.distance_km <= self.radius_km
 
 
+def radius_of_offer(offer: PostFacts) -> float:
+    return offer.radius_km if offer.radius_km is not None else DEFAULT_OFFER_RADIUS_KM
+
+
+def pair_radius(offer: PostFacts, need: PostFacts) -> float:
+    """How far apart the two may be to meet in person: the offer's radius, or the need's when
+    that is smaller."""
+    radius = radius_of_offer(offer)
+    return radius if need.radius_km is None else min(radius, need.radius_km)
+
+
 def reach(offer: PostFacts, need: PostFacts) -> Reach:
     """Work out how `offer` and `need` could meet."""
-    radius = offer.radius_km if offer.radius_km is not None else DEFAULT_OFFER_RADIUS_KM
-    if need.radius_km is not None:
-        radius = min(radius, need.radius_km)
+    radius = pair_radius(offer, need)
     capable = offer.meets_in_person and need.meets_in_person
     distance: float | None = None
     # Without coordinates on both sides nobody can tell whether they are within reach, so the

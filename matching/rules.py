@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from matching.categories import levels_below
-from matching.languages import shared_languages
+from matching.languages import shared_between
 from matching.model import Candidate
 from matching.reach import reach
+from matching.score import Scored, scored
 
 
 class Failure(StrEnum):
@@ -45,7 +46,7 @@ def check(candidate: Candidate, today: date) -> list[Failure]:
     if levels_below(offer, need) is None:
         failures.append(Failure.CATEGORY)
 
-    if not shared_languages(offer.languages, need.languages):
+    if not shared_between(offer, need):
         failures.append(Failure.LANGUAGE)
 
     where = reach(offer, need)
@@ -69,6 +70,32 @@ def check(candidate: Candidate, today: date) -> list[Failure]:
 def is_match(candidate: Candidate, today: date) -> bool:
     """Whether the pair satisfies all five rules."""
     return not check(candidate, today)
+
+
+def judge(candidate: Candidate, now: datetime, today: date) -> Scored | None:
+    """`score(candidate, now)` when the pair is a match (`check(candidate, today)` is empty),
+    else None.
+
+    What a ranking calls for every pair: the cheap rules first, and the category fit, the shared
+    languages and the reach worked out once for both the rules and the score.
+    """
+    offer, need, volunteer = candidate.offer, candidate.need, candidate.volunteer
+    if candidate.declined_before or not (offer.published and need.published and volunteer.approved):
+        return None
+    if candidate.requires_certificate and not _certificate_valid(
+        volunteer.police_certificate_until, today
+    ):
+        return None
+    below = levels_below(offer, need)
+    if below is None:
+        return None
+    shared = shared_between(offer, need)
+    if not shared:
+        return None
+    where = reach(offer, need)
+    if not (where.remote or where.in_person):
+        return None
+    return scored(candidate, now, below, shared, where)
 
 
 def _certificate_valid(until: date | None, today: date) -> bool:

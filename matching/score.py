@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from types import MappingProxyType
 
 from matching.availability import overlap_minutes
 from matching.categories import levels_below
-from matching.languages import shared_languages
+from matching.languages import SharedLanguage, shared_between
 from matching.model import Candidate
 from matching.reach import Reach, reach
 
@@ -57,6 +58,13 @@ class Reason:
         return hash((self.code, tuple(sorted(self.params.items()))))
 
 
+# A region's run explains hundreds of thousands of pairs with the same few dozen languages and
+# categories and distances in tenths of a km; a Reason is frozen, so one instance serves them all.
+@lru_cache(maxsize=8192)
+def _reason(code: str, *params: tuple[str, ReasonParam]) -> Reason:
+    return Reason(code, dict(params))
+
+
 @dataclass(frozen=True, slots=True)
 class Scored:
     """A scored offer-need pair, best explained by its reasons."""
@@ -74,13 +82,27 @@ class Scored:
 
 def score(candidate: Candidate, now: datetime) -> Scored:
     """Score a pair; meant for pairs that passed `check`, but defined for any pair."""
+    offer, need = candidate.offer, candidate.need
+    return scored(
+        candidate, now, levels_below(offer, need), shared_between(offer, need), reach(offer, need)
+    )
+
+
+def scored(
+    candidate: Candidate,
+    now: datetime,
+    below: int | None,
+    shared: list[SharedLanguage],
+    where: Reach,
+) -> Scored:
+    """`score`, given the facts that `check` works out as well (`levels_below`,
+    `shared_between`, `reach`), so that `rules.judge` works each out only once."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     reasons: list[Reason] = []
-    where = reach(candidate.offer, candidate.need)
     parts = (
-        (WEIGHT_CATEGORY, _category(candidate, reasons)),
-        (WEIGHT_LANGUAGE, _language(candidate, reasons)),
+        (WEIGHT_CATEGORY, _category(candidate, below, reasons)),
+        (WEIGHT_LANGUAGE, _language(shared, reasons)),
         (WEIGHT_DISTANCE, _distance(where, reasons)),
         (WEIGHT_AVAILABILITY, _availability(candidate, reasons)),
         (WEIGHT_WAITING, _waiting(candidate, now, reasons)),
@@ -96,23 +118,21 @@ def score(candidate: Candidate, now: datetime) -> Scored:
     )
 
 
-def _category(candidate: Candidate, reasons: list[Reason]) -> float:
+def _category(candidate: Candidate, below: int | None, reasons: list[Reason]) -> float:
     offer, need = candidate.offer, candidate.need
-    below = levels_below(offer, need)
     if below is None:
         return 0.0
     if below == 0:
-        reasons.append(Reason("same_category", {"category": need.category}))
+        reasons.append(_reason("same_category", ("category", need.category)))
         return 1.0
     reasons.append(
-        Reason("parent_category", {"category": offer.category, "subcategory": need.category})
+        _reason("parent_category", ("category", offer.category), ("subcategory", need.category))
     )
     return float(PARENT_CATEGORY_FIT**below)
 
 
-def _language(candidate: Candidate, reasons: list[Reason]) -> float:
-    shared = shared_languages(candidate.offer.languages, candidate.need.languages)
-    reasons.extend(Reason("shared_language", {"language": s.language}) for s in shared)
+def _language(shared: list[SharedLanguage], reasons: list[Reason]) -> float:
+    reasons.extend(_reason("shared_language", ("language", s.language)) for s in shared)
     # One good common language is all a conversation needs; more do not add up.
     return shared[0].weight if shared else 0.0
 
@@ -120,10 +140,10 @@ def _language(candidate: Candidate, reasons: list[Reason]) -> float:
 def _distance(where: Reach, reasons: list[Reason]) -> float:
     fit = 0.0
     if where.in_person and where.distance_km is not None:
-        reasons.append(Reason("distance", {"km": round(where.distance_km, 1)}))
+        reasons.append(_reason("distance", ("km", round(where.distance_km, 1))))
         fit = _distance_decay(where.distance_km, where.radius_km)
     if where.remote:
-        reasons.append(Reason("remote", {}))
+        reasons.append(_reason("remote"))
         # Either way of meeting is open; the better one counts, which keeps nearer never worse.
         fit = max(fit, REMOTE_FIT)
     return fit
@@ -141,9 +161,9 @@ def _availability(candidate: Candidate, reasons: list[Reason]) -> float:
         return UNKNOWN_AVAILABILITY_FIT
     hours = overlap_minutes(offer_slots, need_slots) / 60
     if hours == 0:
-        reasons.append(Reason("no_time_overlap", {}))
+        reasons.append(_reason("no_time_overlap"))
         return 0.0
-    reasons.append(Reason("time_overlap", {"hours": round(hours, 1)}))
+    reasons.append(_reason("time_overlap", ("hours", round(hours, 1))))
     return min(1.0, hours / FULL_OVERLAP_HOURS)
 
 
@@ -151,5 +171,5 @@ def _waiting(candidate: Candidate, now: datetime, reasons: list[Reason]) -> floa
     # A need published "in the future" (clock skew) has simply not waited yet.
     days = max(0.0, (now - candidate.need.published_at).total_seconds() / 86400)
     if days >= 1:
-        reasons.append(Reason("waiting", {"days": int(days)}))
+        reasons.append(_reason("waiting", ("days", int(days))))
     return min(1.0, days / FULL_WAITING_DAYS)

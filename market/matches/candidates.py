@@ -2,41 +2,49 @@
 
 A remote-capable post can have thousands of candidates nationwide, yet only the best few are
 proposed. So SQL computes for every candidate an upper bound of the matcher's score from columns
-that an index covers (`ix_posts_match_cover`), hands the candidates over best bound first, a page
-at a time, and the matcher judges them (`matching.check` + `matching.score`) until no candidate
-left can change the choice. The choice is then exactly what ranking all candidates gives
-(`matching.best_offers_for_need` / `best_needs_for_offer`).
+that one index covers (`ix_posts_match_cover`, an index-only scan), hands the candidates over
+best bound first, a few at a time, and the matcher judges them (`matching.check` +
+`matching.score`) until no candidate left can change the choice. The choice is then exactly what
+`matching.best_offers_for_need` / `best_needs_for_offer` pick from all candidates of
+`queries.offers_for_need` / `needs_for_offer` (tests/market/matches/test_topk.py).
 
-The bound (`ub`), per component of `matching.score`:
+The bound `ub`, per component of `matching.score`:
 
 - category: exact, from the candidate's category;
-- language: the best level the new post has in any of its languages (the candidate's side at its
-  best); after the sort, for the rows actually read, a tighter bound (`rub`) from the candidate's
-  languages and its author's levels;
-- distance: from a lower bound of the distance (the flat measure of `queries.near_box`, shrunk by
-  a safety margin); 0.5 for a pair that can only meet remotely;
-- availability: 0.5 when either side gives no slots, else the maximum;
-- waiting: the new need's own waiting time, or for a new offer each need's, rounded up.
+- language: the best weight the new post has in any of its languages (as if the candidate's
+  author were native in it);
+- distance: from a lower bound of the distance (the flat measure of `queries.box_conditions`,
+  shrunk by a safety margin); 0.5 for a pair that can only meet remotely or is too far apart for
+  more;
+- availability: 0.5 when either side gives no slots, else 1;
+- waiting: the new need's own waiting time, or for a new offer each need's, a minute more.
+
+Only the rows actually read (lazily, after the sort) get a tighter bound `rub` with the language
+credit worked out from the row's languages and its author's levels, and the author's vetting
+fields, open matches and languages for the matcher. No ORM objects are built.
 
 Where every component is known exactly (a remote-only pair, no slots to compare, a known waiting
 time), the bound is not a sum computed in SQL but the matcher's own score for that class of pair,
-bit for bit. That matters for ties, which are common among remote pairs: the matcher breaks them
-by id, the SQL order is (bound descending, id ascending), and a candidate whose bound equals the
-last pick's score cannot come before it when its id is larger. Everywhere else a small margin
-keeps the sum above the score despite rounding.
+bit for bit (`_class_scores`). That matters for ties, which are common among remote pairs: the
+matcher breaks them by id, the SQL order is (bound descending, id ascending), and a candidate
+whose bound equals the last pick's score cannot come before it when its id is larger. Elsewhere a
+small margin keeps the sum above the score despite rounding.
 
-Stop rule: with `limit` picks made, the next candidate's (bound, id) sorts after the last pick's
-(score, id); every candidate not read sorts after it too, so none of them can be chosen. Once
-there are `limit` picks, later pages ask SQL only for candidates that could still get in.
+Rounds: the first asks for 16 rows (sorting only the best 400 bounds when there are candidates
+anywhere); with `limit` picks made, the next candidate's (bound, id) sorting after the last
+pick's (score, id) ends it, for every candidate not read sorts after it too. Otherwise the next
+round continues behind the last row read and returns only rows that could still get in (bound
+and `rub` before the last pick; a cheap test of the author's native languages first), a few at a
+time, for every pick judged may raise the bar.
 
-Candidates are read as plain rows: the post's columns, its author's vetting fields and open
-matches, its languages and the author's levels (aggregated in the same query). No ORM objects.
+The SQL is built once per shape of new post and parameterised (`statement`); it runs with custom
+plans, no parallel workers and no bitmap scans (`_SETTINGS`, SET LOCAL, restored afterwards).
 
 Two assumptions: language codes are stored normalised (`market.posts.languages.normalise`:
 lower-case primary subtag), as the candidate filter of `queries` assumes too; and the flat
-distance is never longer than the great circle by more than its margin (tested). Each judged
-candidate's score is checked against its bounds; should one ever exceed them, the post is ranked
-the slow way, judging every candidate.
+distance is never longer than the great circle by more than its margin. Each judged candidate's
+score is checked against its bounds; should one ever exceed them, the post is ranked the slow
+way, judging every candidate (and a warning is logged).
 """
 
 from __future__ import annotations
@@ -86,7 +94,7 @@ from market.matches.facts import (
 from market.matches.models import OPEN, Match
 from market.posts import taxonomy
 from market.posts.models import Post, PostLanguage
-from matching.languages import LEVEL_WEIGHT, primary_tag
+from matching.model import LEVEL_WEIGHT, primary_tag
 from matching.score import (
     EDGE_OF_RADIUS_FIT,
     FULL_WAITING_DAYS,
@@ -142,7 +150,6 @@ class Stats:
     python_seconds: float = 0.0
     exhaustive: bool = False
     fallback: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class BoundViolated(Exception):
@@ -629,7 +636,7 @@ def _waiting(shape: Shape, sql: _Sql) -> tuple[Any, Any]:
     bound = case(
         (Post.published_at.is_(None), _c(1.0)),
         (full, _c(1.0)),
-        else_=days / _c(FULL_WAITING_DAYS),
+        else_=sql.least(days / _c(FULL_WAITING_DAYS), _c(1.0)),
     )
     return bound, full
 
@@ -846,10 +853,14 @@ def _candidates(shape: Shape, rnd: _Round, sql: _Sql) -> Any:
                 Post.lon,
                 Post.radius_km,
                 Post.published_at,
+                Post.availability,
                 branch.exact.label("exact"),
                 branch.rest.label("rest"),
             )
             .where(*branch.conditions)
+            # OFFSET 0 keeps PostgreSQL from merging this into the query around it, which
+            # would copy the expressions into every use and compute them again.
+            .offset(0)
             .subquery()
         )
         # The bound: the class score where the row is exact, else the sum with the best
@@ -903,9 +914,7 @@ def statement(shape: Shape, rnd: _Round) -> Select[Any]:
         .correlate_except(ul)
         .scalar_subquery()
     )
-    # Read from the table for the rows returned only; sorting them along would cost more.
     created = select(Post.created_at).where(Post.id == c.c.id).correlate_except(Post)
-    availability = select(Post.availability).where(Post.id == c.c.id).correlate_except(Post)
     columns: list[Any] = [
         c.c.id,
         c.c.author_id,
@@ -916,7 +925,7 @@ def statement(shape: Shape, rnd: _Round) -> Select[Any]:
         c.c.radius_km,
         c.c.published_at,
         case((c.c.published_at.is_(None), created.scalar_subquery())).label("created_at"),
-        availability.scalar_subquery().label("availability"),
+        c.c.availability,
         c.c.ub,
         rub.label("rub"),
         languages.label("languages"),
@@ -1046,9 +1055,9 @@ def _judge(plan: Plan, row: Any) -> _Scored | None:
         requires_certificate=taxonomy.requires_police_certificate(need.category),
         declined_before=False,
     )
-    if matching.check(pair, plan.now.date()):
+    scored = matching.judge(pair, plan.now, plan.now.date())
+    if scored is None:
         return None
-    scored = matching.score(pair, plan.now)
     if scored.score > row.rub or scored.score > row.ub:
         raise BoundViolated(f"{row.id}: score {scored.score!r} above {row.rub!r} / {row.ub!r}")
     return _Scored((-scored.score, row.id), scored, volunteer)

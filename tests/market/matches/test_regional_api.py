@@ -6,8 +6,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
-from market.accounts.models import CoordinatorRegion
+from market.accounts.models import CoordinatorRegion, User
 from market.db import make_sessionmaker, utcnow
 from market.posts.models import Post, PostLanguage, Region
 from tests.factories import Actor, make_user, post_body
@@ -48,7 +49,15 @@ async def test_unmatched_needs_say_why(client: httpx.AsyncClient, app: Any) -> N
     seeker = await make_user(app, client, "seeker")
     await _quiet_post(app, volunteer, "offer", region, category="accompaniment", languages=["de", "ar"])
     await _quiet_post(app, volunteer, "offer", region, category="education", languages=["de"])
+    pending = await make_user(app, client, "volunteer", approved=False)
+    await _quiet_post(app, pending, "offer", region, category="leisure", languages=["de"])
+    busy = await make_user(app, client, "volunteer", approved=True)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        await s.execute(update(User).where(User.id == busy.id).values(max_open_matches=0))
+    await _quiet_post(app, busy, "offer", region, category="work", languages=["de"])
     cases = {
+        "volunteer": await _quiet_post(app, seeker, "need", region, category="leisure"),
+        "capacity": await _quiet_post(app, seeker, "need", region, category="work"),
         "category": await _quiet_post(app, seeker, "need", region, category="housing"),
         "language": await _quiet_post(app, seeker, "need", region, category="accompaniment", languages=["ti"]),
         "reach": await _quiet_post(app, seeker, "need", region, category="accompaniment", at=(51.60, 12.37)),

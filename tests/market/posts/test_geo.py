@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 import zipfile
@@ -11,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import market.models  # noqa: F401 - registers every table on Base.metadata
@@ -22,9 +21,6 @@ from market.posts.models import Postcode, Region
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "postcodes_DE_sample.txt"
 SAMPLE_ROWS = 42  # good lines in the sample; it also has two malformed ones
 SAMPLE_BAD_LINES = [21, 36]
-PG_URL = os.environ.get(
-    "ANLAUF_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/anlauf_geo_test"
-)
 
 BERLIN_ALEX = (52.5219, 13.4132)
 MUNICH_MARIENPLATZ = (48.1374, 11.5755)
@@ -35,29 +31,26 @@ MUNICH_MARIENPLATZ = (48.1374, 11.5755)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def session(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncSession]:
+async def session(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+) -> AsyncIterator[AsyncSession]:
+    """A SQLite file of its own, or the PostgreSQL database of the run (the PostgreSQL pass of
+    scripts/test.sh), emptied of postcodes and regions."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'geo.db'}")
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-        tables: list[Table] | None = None
     else:
-        engine = make_engine(PG_URL, connect_args={"timeout": 3})
-        # Only the tables geo touches: the scratch database need not hold the whole schema.
-        tables = [Base.metadata.tables["postcodes"], Base.metadata.tables["regions"]]
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all, tables=tables)
-                await conn.execute(delete(Postcode))
-                await conn.execute(delete(Region))
-        except Exception as exc:  # no server, no database, no permission: skip, do not fail
-            await engine.dispose()
-            pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        if not database_url.startswith("postgresql"):
+            pytest.skip(
+                "runs in the PostgreSQL pass (ANLAUF_TEST_DATABASE_URL=postgresql+asyncpg://...)"
+            )
+        engine = make_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(delete(Postcode))
+            await conn.execute(delete(Region))
     async with make_sessionmaker(engine)() as s:
         yield s
-    if tables is not None:
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all, tables=tables)
     await engine.dispose()
 
 
