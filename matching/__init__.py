@@ -5,6 +5,7 @@ filters, hands them in as frozen dataclasses and gets ranked pairs with reasons 
 """
 
 from matching.assign import assign, max_weight_matching
+from matching.bulk import Judged, judge_pairs
 from matching.geo import EARTH_RADIUS_KM, haversine_km
 from matching.languages import primary_tag
 from matching.model import (
@@ -30,6 +31,7 @@ __all__ = [
     "EARTH_RADIUS_KM",
     "Candidate",
     "Failure",
+    "Judged",
     "Kind",
     "LanguageSkill",
     "Level",
@@ -47,6 +49,7 @@ __all__ = [
     "haversine_km",
     "is_match",
     "judge",
+    "judge_pairs",
     "max_weight_matching",
     "nearby_pairs",
     "primary_tag",

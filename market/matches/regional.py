@@ -193,24 +193,49 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
     facts = _facts(needs, offers, users, counts, declined)
     # A volunteer at their cap gets nothing new from the run either.
     open_offers = [j for j, v in enumerate(facts.volunteers) if v.room_for_matches > 0]
+    offer_facts = [facts.offer_facts[j] for j in open_offers]
+    need_at = {n.id: i for i, n in enumerate(needs)}
+    open_at = {facts.offers[j].id: k for k, j in enumerate(open_offers)}
+    declined_pairs = [
+        (need_at[need_id], open_at[offer_id])
+        for offer_id, need_id in facts.declined
+        if need_id in need_at and offer_id in open_at
+    ]
     lap("facts")
     # Only the pairs in the right category, with a common language and within reach are judged:
     # a region of 5,000 needs and 5,000 offers holds millions of pairs, few of them near.
-    nearby = matching.nearby_pairs(facts.need_facts, [facts.offer_facts[j] for j in open_offers])
-    candidates = [facts.candidate(i, open_offers[k]) for i, k in nearby]
+    nearby = list(matching.nearby_pairs(facts.need_facts, offer_facts))
     lap("pairs")
-    feasible = matching.rank(candidates, now, now.date())
+    judged = matching.judge_pairs(
+        facts.need_facts,
+        offer_facts,
+        [facts.volunteers[j] for j in open_offers],
+        [taxonomy.requires_police_certificate(n.category) for n in needs],
+        declined_pairs,
+        nearby,
+        now,
+        now.date(),
+    )
     lap("judge")
-    pairs = matching.assign([n.id for n in needs], [o.id for o in offers], feasible)
-    pairs.sort(key=lambda p: -p.score)
+    chosen = matching.max_weight_matching(
+        judged.need, judged.offer, judged.score, shape=(len(needs), len(offer_facts))
+    )
+    pairs = []
+    for k in chosen.tolist():
+        i, j = int(judged.need[k]), open_offers[int(judged.offer[k])]
+        # The reasons, for the few pairs chosen; judge gives the very score judge_pairs gave.
+        scored = matching.judge(facts.candidate(i, j), now, now.date())
+        assert scored is not None and scored.score == judged.score[k]
+        pairs.append(scored)
+    pairs.sort(key=lambda p: (-p.score, p.offer_id, p.need_id))
     lap("assign")
     return Plan(
         pairs,
         _plan_id(pairs),
         len(needs),
         len(offers),
-        judged=len(candidates),
-        feasible=len(feasible),
+        judged=len(nearby),
+        feasible=int(judged.score.size),
         seconds=seconds,
     )
 

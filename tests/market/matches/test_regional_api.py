@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from market.accounts.models import CoordinatorRegion, User
 from market.db import make_sessionmaker, utcnow
+from market.matches.models import Match
 from market.posts.models import Post, PostLanguage, Region
 from tests.factories import Actor, make_user, post_body
 
@@ -109,6 +110,33 @@ async def test_run_previews_then_applies_a_one_to_one_plan(client: httpx.AsyncCl
     again = (await client.get(url, headers=coordinator.headers)).json()
     assert again["needs_waiting"] == 1
     assert [p["need"]["id"] for p in again["items"]] == [n for n in needs if n not in {p["need"]["id"] for p in pairs}]
+
+
+async def test_run_leaves_out_declined_pairs_and_volunteers_at_their_cap(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    region = await _region(app, "leipzig", *LEIPZIG)
+    coordinator = await make_user(app, client, "coordinator")
+    free = await make_user(app, client, "volunteer", approved=True)
+    full = await make_user(app, client, "volunteer", approved=True)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        await s.execute(update(User).where(User.id == full.id).values(max_open_matches=0))
+    seekers = [await make_user(app, client, "seeker") for _ in range(2)]
+    free_offer = await _quiet_post(app, free, "offer", region)
+    await _quiet_post(app, full, "offer", region)
+    # The first need waited longest and would get the free offer, had it not declined it.
+    first = await _quiet_post(app, seekers[0], "need", region, waited=20)
+    second = await _quiet_post(app, seekers[1], "need", region, waited=1)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        s.add(
+            Match(
+                offer_id=free_offer, need_id=first, volunteer_id=free.id,
+                need_author_id=seekers[0].id, score=0.9, status="declined", need_response="declined",
+            )
+        )
+    preview = await client.get("/api/v1/review/matching-run?region=leipzig", headers=coordinator.headers)
+    assert preview.status_code == 200, preview.text
+    assert [(p["offer"]["id"], p["need"]["id"]) for p in preview.json()["items"]] == [(free_offer, second)]
 
 
 async def test_region_rules(client: httpx.AsyncClient, app: Any) -> None:
