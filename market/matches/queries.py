@@ -8,7 +8,7 @@ decide safely are applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -194,24 +194,40 @@ def needs_for_offer(offer: Post) -> Select[tuple[Post]]:
 
 
 async def open_counts(session: AsyncSession, volunteer_ids: Iterable[str]) -> dict[str, int]:
-    ids = list(set(volunteer_ids))
-    if not ids:
-        return {}
-    stmt = (
-        select(Match.volunteer_id, func.count())
-        .where(Match.volunteer_id.in_(ids), Match.status.in_(OPEN))
-        .group_by(Match.volunteer_id)
-    )
-    return {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
+    counts: dict[str, int] = {}
+    for ids in chunks(set(volunteer_ids)):
+        stmt = (
+            select(Match.volunteer_id, func.count())
+            .where(Match.volunteer_id.in_(ids), Match.status.in_(OPEN))
+            .group_by(Match.volunteer_id)
+        )
+        counts |= {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
+    return counts
 
 
 async def users_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, User]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {
-        u.id: u for u in (await session.execute(select(User).where(User.id.in_(wanted)))).scalars()
-    }
+    users: dict[str, User] = {}
+    for part in chunks(set(ids)):
+        stmt = select(User).where(User.id.in_(part))
+        users |= {u.id: u for u in (await session.execute(stmt)).scalars()}
+    return users
+
+
+# Ids per IN (...) list: a region's run may name tens of thousands, and a statement may carry
+# at most 32,766 parameters on SQLite, 32,767 on PostgreSQL.
+CHUNK = 5_000
+
+
+def chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    """`ids` in lists of at most CHUNK, in their order."""
+    batch: list[str] = []
+    for item in ids:
+        batch.append(item)
+        if len(batch) == CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def open_of_post(post_id: str) -> Select[tuple[Match]]:

@@ -25,7 +25,7 @@ from market.errors import Conflict
 from market.matches import queries
 from market.matches.facts import post_facts, volunteer_facts
 from market.matches.models import OPEN, Match
-from market.matches.services import _propose
+from market.matches.services import propose
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
@@ -81,15 +81,12 @@ async def _load(
     offers = list((await session.execute(stmt)).scalars())
     users = await queries.users_by_id(session, [p.author_id for p in needs + offers])
     counts = await queries.open_counts(session, [o.author_id for o in offers])
-    need_ids = [n.id for n in needs]
     declined: set[tuple[str, str]] = set()
-    if need_ids:
-        rows = await session.execute(
-            select(Match.offer_id, Match.need_id).where(
-                Match.need_id.in_(need_ids), Match.status == "declined"
-            )
+    for need_ids in queries.chunks(n.id for n in needs):
+        stmt = select(Match.offer_id, Match.need_id).where(
+            Match.need_id.in_(need_ids), Match.status == "declined"
         )
-        declined = {(r[0], r[1]) for r in rows.all()}
+        declined |= {(r[0], r[1]) for r in (await session.execute(stmt)).all()}
     return needs, offers, users, counts, declined
 
 
@@ -247,24 +244,15 @@ async def apply(
     current = await plan(session, region_id)
     if current.plan_id != plan_id:
         raise Conflict("Posts changed since the preview. Please look at the new preview.")
-    posts = {
-        p.id: p
-        for p in (
-            await session.execute(
-                select(Post).where(
-                    Post.id.in_(
-                        [x.need_id for x in current.pairs] + [x.offer_id for x in current.pairs]
-                    )
-                )
-            )
-        ).scalars()
-    }
-    created = []
-    for pair in current.pairs:
-        created.append(
-            await _propose(session, settings, posts[pair.offer_id], posts[pair.need_id], pair)
-        )
-    return created
+    posts: dict[str, Post] = {}
+    for ids in queries.chunks(
+        [x.need_id for x in current.pairs] + [x.offer_id for x in current.pairs]
+    ):
+        stmt = select(Post).where(Post.id.in_(ids))
+        posts |= {p.id: p for p in (await session.execute(stmt)).scalars()}
+    return await propose(
+        session, settings, [(posts[x.offer_id], posts[x.need_id], x) for x in current.pairs]
+    )
 
 
 @dataclass(frozen=True)

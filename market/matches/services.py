@@ -7,6 +7,7 @@ Telling people happens later, through the outbox.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -89,45 +90,66 @@ async def match_post(session: AsyncSession, settings: Settings, post: Post) -> l
     stmt = select(Post).where(Post.id.in_(partner_ids))
     by_id = {p.id: p for p in (await session.execute(stmt)).scalars()}
     by_id[post.id] = post
-    created = []
-    for scored in chosen:
-        created.append(
-            await _propose(session, settings, by_id[scored.offer_id], by_id[scored.need_id], scored)
-        )
-    return created
+    return await propose(
+        session, settings, [(by_id[s.offer_id], by_id[s.need_id], s) for s in chosen]
+    )
 
 
 def _reasons(scored: matching.Scored) -> list[dict[str, Any]]:
     return [{"code": r.code, "params": dict(r.params)} for r in scored.reasons]
 
 
-async def _propose(
-    session: AsyncSession, settings: Settings, offer: Post, need: Post, scored: matching.Scored
-) -> Match:
-    stmt = select(Match).where(Match.offer_id == offer.id, Match.need_id == need.id)
-    match = (await session.execute(stmt)).scalar_one_or_none()
-    if match is None:
-        match = Match(offer_id=offer.id, need_id=need.id)
-        session.add(match)
-    match.volunteer_id = offer.author_id
-    match.need_author_id = need.author_id
-    match.score = round(scored.score, 4)
-    match.reasons = _reasons(scored)
-    match.distance_km = round(scored.distance_km, 1) if scored.distance_km is not None else None
-    match.status = "proposed"
-    match.offer_response = match.need_response = "pending"
-    match.closed_at = match.closed_reason = None
-    match.created_at = utcnow()
+async def propose(
+    session: AsyncSession,
+    settings: Settings,
+    pairs: Sequence[tuple[Post, Post, matching.Scored]],
+) -> list[Match]:
+    """Propose each (offer, need, scored) pair and tell both sides; flush, never commit.
+
+    Written for a batch (a regional run proposes thousands): the pairs' earlier rows (a closed
+    match may be proposed again) and the people are read with one query each, the new rows
+    written with one flush.
+    """
+    existing: dict[tuple[str, str], Match] = {}
+    for need_ids in queries.chunks({need.id for _, need, _ in pairs}):
+        stmt = select(Match).where(Match.need_id.in_(need_ids))
+        existing |= {(m.offer_id, m.need_id): m for m in (await session.execute(stmt)).scalars()}
+    matches = []
+    now = utcnow()
+    for offer, need, scored in pairs:
+        match = existing.get((offer.id, need.id))
+        if match is None:
+            match = Match(offer_id=offer.id, need_id=need.id)
+            session.add(match)
+        match.volunteer_id = offer.author_id
+        match.need_author_id = need.author_id
+        match.score = round(scored.score, 4)
+        match.reasons = _reasons(scored)
+        match.distance_km = round(scored.distance_km, 1) if scored.distance_km is not None else None
+        match.status = "proposed"
+        match.offer_response = match.need_response = "pending"
+        match.closed_at = match.closed_reason = None
+        match.created_at = now
+        matches.append(match)
     await session.flush()
-    await _tell(session, settings, match, "match.proposed", "match_proposed")
-    return match
+    people = [m.volunteer_id for m in matches] + [m.need_author_id for m in matches]
+    users = await queries.users_by_id(session, people)
+    for match in matches:
+        await _tell(session, settings, match, "match.proposed", "match_proposed", users)
+    return matches
 
 
 async def _tell(
-    session: AsyncSession, settings: Settings, match: Match, kind: str, template: str
+    session: AsyncSession,
+    settings: Settings,
+    match: Match,
+    kind: str,
+    template: str,
+    users: dict[str, User] | None = None,
 ) -> None:
     """In the app and by mail, to both parties (mail only to verified addresses)."""
-    users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
+    if users is None:
+        users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
     link = f"{settings.base_url.rstrip('/')}/matches/{match.id}"
     for user_id in (match.volunteer_id, match.need_author_id):
         user = users.get(user_id)

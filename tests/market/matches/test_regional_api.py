@@ -13,6 +13,7 @@ from market.db import make_sessionmaker, utcnow
 from market.matches.models import Match
 from market.posts.models import Post, PostLanguage, Region
 from tests.factories import Actor, make_user, post_body
+from tests.smtp import SmtpServer
 
 LEIPZIG = (51.3397, 12.3731)
 
@@ -73,7 +74,9 @@ async def test_unmatched_needs_say_why(client: httpx.AsyncClient, app: Any) -> N
     assert all(item["cause_text"] for item in r.json()["items"])
 
 
-async def test_run_previews_then_applies_a_one_to_one_plan(client: httpx.AsyncClient, app: Any) -> None:
+async def test_run_previews_then_applies_a_one_to_one_plan(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
     region = await _region(app, "leipzig", *LEIPZIG)
     coordinator = await make_user(app, client, "coordinator")
     volunteers = [await make_user(app, client, "volunteer", approved=True) for _ in range(2)]
@@ -105,6 +108,12 @@ async def test_run_previews_then_applies_a_one_to_one_plan(client: httpx.AsyncCl
     assert applied.status_code == 200 and applied.json()["created"] == 2
     (m,) = (await client.get("/api/v1/matches", headers=seekers[1].headers)).json()["items"]
     assert m["status"] == "proposed"
+    # Both sides of every applied pair are told, by mail and in the app.
+    chosen_seekers = [s for s, n in zip(seekers, needs, strict=True) if n in {p["need"]["id"] for p in pairs}]
+    for person in [*volunteers, *chosen_seekers]:
+        await mailbox.wait_for(person.email)
+        notes = (await client.get("/api/v1/notifications", headers=person.headers)).json()["items"]
+        assert [n["kind"] for n in notes] == ["match.proposed"]
     # Applied needs no longer wait. Volunteers may hold up to 5 open matches, so the next run
     # offers the third need one of the same offers.
     again = (await client.get(url, headers=coordinator.headers)).json()
