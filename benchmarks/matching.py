@@ -19,7 +19,7 @@ with COPY, runs VACUUM ANALYZE, and prints a table. Nothing is written into the 
     over-select, never under-select).
 (3) region: the REGION_SIZE needs and offers nearest to a city centre made a region, and the
     coordinator's run over it: market.matches.regional.plan (load, matching.nearby_pairs,
-    matching.rank, matching.assign) and regional.apply, rolled back. Runs in a fresh child
+    matching.judge_pairs, matching.max_weight_matching) and regional.apply, rolled back. Runs in a fresh child
     process so that its peak resident memory is its own.
 
 Wall-clock figures are reported, never asserted.
@@ -841,9 +841,13 @@ async def run(args: argparse.Namespace) -> None:
             secs(steps["pairs"]),
             f"{r['judged']:,} pairs in category, language and reach",
         ],
-        ["judge (matching.rank)", secs(steps["judge"]), f"{r['feasible']:,} pairs pass every rule"],
         [
-            "assign (matching.assign)",
+            "judge (matching.judge_pairs)",
+            secs(steps["judge"]),
+            f"{r['feasible']:,} pairs pass every rule",
+        ],
+        [
+            "assign (matching.max_weight_matching) + reasons",
             secs(steps["assign"]),
             f"{r['assigned']:,} pairs, total score {r['total_score']:.1f}",
         ],

@@ -203,30 +203,22 @@ def test_judge_is_check_then_score(candidate: Candidate) -> None:
 
 def test_rank_of_nearby_pairs_equals_rank_of_all_pairs() -> None:
     rng = random.Random(11)
-    needs = [
-        post(
-            "need",
-            k,
-            *north_of_berlin(rng.uniform(0, 40)),
-            category=rng.choice(CATEGORY_PATHS),
-            languages=(LanguageSkill(rng.choice(LANGUAGES)),),
-            mode=rng.choice(MODES),
-            radius_km=None,
-        )
-        for k in range(60)
-    ]
-    offers = [
-        post(
-            "offer",
-            k,
-            *north_of_berlin(rng.uniform(0, 40)),
-            category=rng.choice(CATEGORY_PATHS),
-            languages=(LanguageSkill(rng.choice(LANGUAGES)),),
-            mode=rng.choice(MODES),
-            radius_km=rng.choice([5.0, 15.0]),
-        )
-        for k in range(60)
-    ]
+
+    def some(kind: str, radii: list[float | None]) -> list[PostFacts]:
+        return [
+            post(
+                kind,
+                k,
+                *north_of_berlin(rng.uniform(0, 40)),
+                category=rng.choice(CATEGORY_PATHS),
+                languages=(LanguageSkill(rng.choice(LANGUAGES)),),
+                mode=rng.choice(MODES),
+                radius_km=rng.choice(radii),
+            )
+            for k in range(60)
+        ]
+
+    needs, offers = some("need", [None]), some("offer", [5.0, 15.0])
     everything = [pair(o, n) for n in needs for o in offers]
     near = [pair(offers[j], needs[i]) for i, j in nearby_pairs(needs, offers)]
     assert rank(near, NOW, TODAY) == rank(everything, NOW, TODAY)
