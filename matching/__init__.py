@@ -4,7 +4,7 @@ Pure on purpose: no database, no web, no queue. The app loads candidate pairs wi
 filters, hands them in as frozen dataclasses and gets ranked pairs with reasons back.
 """
 
-from matching.assign import assign, max_weight_matching
+from matching.assign import assign, max_weight_matching, max_weight_matching_capped
 from matching.bulk import Judged, judge_pairs
 from matching.geo import EARTH_RADIUS_KM, haversine_km
 from matching.languages import primary_tag
@@ -51,6 +51,7 @@ __all__ = [
     "judge",
     "judge_pairs",
     "max_weight_matching",
+    "max_weight_matching_capped",
     "nearby_pairs",
     "primary_tag",
     "rank",

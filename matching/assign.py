@@ -147,3 +147,48 @@ def _solve_component(
         if k < end and columns[k] == offer:
             kept.append(int(numbers[k]) - 1)
     return np.asarray(kept, dtype=np.intp)
+
+
+def max_weight_matching_capped(
+    rows: ArrayLike,
+    cols: ArrayLike,
+    weights: ArrayLike,
+    shape: tuple[int, int],
+    owner: ArrayLike,
+    room: ArrayLike,
+) -> NDArray[np.intp]:
+    """`max_weight_matching` where every right node (an offer) has an owner (its volunteer),
+    `owner[col]`, who may get at most `room[owner]` edges in all: nobody is proposed more
+    matches than they asked for, however many offers they posted.
+
+    Where an owner gets too many, the owner's best `room` edges keep their offers, the owner's
+    other offers leave the pool, and the rest is solved again; an owner is thus fixed at most
+    once, and where no cap binds the result is `max_weight_matching`'s. The exact optimum under
+    caps would need a min-cost flow; a volunteer with more offers than room is rare enough that
+    this greedy repair loses little.
+    """
+    row = np.asarray(rows, dtype=np.intp)
+    col = np.asarray(cols, dtype=np.intp)
+    weight = np.asarray(weights, dtype=np.float64)
+    owners = np.asarray(owner, dtype=np.intp)
+    rooms = np.asarray(room, dtype=np.intp)
+    if owners.shape != (shape[1],):
+        raise ValueError("one owner per right node")
+    if owners.size and (owners.min() < 0 or owners.max() >= rooms.size):
+        raise ValueError("an owner without a room")
+    if rooms.size and rooms.min() < 0:
+        raise ValueError("room must not be negative")
+    usable = rooms[owners] > 0 if owners.size else np.zeros(0, dtype=np.bool_)
+    while True:
+        pool = np.flatnonzero(usable[col]) if col.size else np.empty(0, dtype=np.intp)
+        chosen = pool[max_weight_matching(row[pool], col[pool], weight[pool], shape)]
+        count = np.bincount(owners[col[chosen]], minlength=rooms.size)
+        over = np.flatnonzero(count > rooms)
+        if over.size == 0:
+            return chosen
+        for who in over.tolist():
+            mine = chosen[owners[col[chosen]] == who]
+            # Best first, ties by the offer's number, as everywhere else.
+            best = mine[np.lexsort((col[mine], -weight[mine]))][: rooms[who]]
+            usable[owners == who] = False
+            usable[col[best]] = True

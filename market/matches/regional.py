@@ -214,8 +214,22 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
         now.date(),
     )
     lap("judge")
-    chosen = matching.max_weight_matching(
-        judged.need, judged.offer, judged.score, shape=(len(needs), len(offer_facts))
+    # One volunteer may have posted several offers; together they get no more than the
+    # volunteer's room for matches.
+    volunteer_at: dict[str, int] = {}
+    owner = [
+        volunteer_at.setdefault(facts.volunteers[j].id, len(volunteer_at)) for j in open_offers
+    ]
+    room = [0] * len(volunteer_at)
+    for j in open_offers:
+        room[volunteer_at[facts.volunteers[j].id]] = facts.volunteers[j].room_for_matches
+    chosen = matching.max_weight_matching_capped(
+        judged.need,
+        judged.offer,
+        judged.score,
+        shape=(len(needs), len(offer_facts)),
+        owner=owner,
+        room=room,
     )
     pairs = []
     for k in chosen.tolist():

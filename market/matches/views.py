@@ -403,7 +403,12 @@ async def _run_page(
 ) -> Response:
     session = db(request)
     plan = await regional.plan(session, region.id if region else None)
-    ids = [p.need_id for p in plan.pairs] + [p.offer_id for p in plan.pairs]
+    # A city's run may pair thousands; the page shows them best first, RUN_PAGE at a time, and
+    # the confirmation applies the whole plan.
+    pages = max(1, -(-len(plan.pairs) // RUN_PAGE))
+    number = _page_number(request.query_params.get("page"), pages)
+    shown = plan.pairs[(number - 1) * RUN_PAGE : number * RUN_PAGE]
+    ids = [p.need_id for p in shown] + [p.offer_id for p in shown]
     by_id = (
         {p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()}
         if ids
@@ -419,17 +424,36 @@ async def _run_page(
                 [{"code": r.code, "params": dict(r.params)} for r in p.reasons]
             ),
         }
-        for p in plan.pairs
+        for p in shown
     ]
+    here = {"region": region.slug} if region else {}
+    base = "/review/matching"
     context = {
         "region": region,
         "region_value": region.slug if region else "",
         "region_options": options,
         "plan": plan,
         "pairs": pairs,
+        "total": len(plan.pairs),
+        "first_number": (number - 1) * RUN_PAGE + 1,
+        "first_url": f"{base}?{urlencode(here)}" if number > 1 else None,
+        "next_url": f"{base}?{urlencode({**here, 'page': number + 1})}" if number < pages else None,
         "changed": changed,
     }
     return await _page(request, "matches/run.html", context, status_code=status_code)
+
+
+RUN_PAGE = 50
+
+
+def _page_number(raw: str | None, pages: int) -> int:
+    """The page asked for, within 1..pages; anything else is the first page (a pager link
+    edited by hand should not end in an error page)."""
+    try:
+        number = int(raw or "1")
+    except ValueError:
+        return 1
+    return min(max(number, 1), pages)
 
 
 async def matching_run(request: Request) -> Response:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from matching import Scored, assign, max_weight_matching
+from matching import Scored, assign, max_weight_matching, max_weight_matching_capped
 
 
 def scored(need_id: str, offer_id: str, value: float) -> Scored:
@@ -139,4 +139,56 @@ def test_splitting_into_components_loses_nothing(seed: int) -> None:
     best_rows, best_cols = linear_sum_assignment(weights, maximize=True)
     assert weights[rows[chosen], cols[chosen]].sum() == pytest.approx(
         weights[best_rows, best_cols].sum()
+    )
+
+
+# --- Volunteers' caps across their offers --------------------------------------------------
+
+
+def test_a_volunteer_with_two_offers_and_room_for_one_gets_one() -> None:
+    # Needs 0 and 1; offers 0 and 1 by volunteer 0 (room 1), offer 2 by volunteer 1 (room 5).
+    rows, cols, weights = [0, 1, 1], [0, 1, 2], [0.9, 0.8, 0.3]
+    plain = max_weight_matching(rows, cols, weights, (2, 3))
+    assert sorted(plain.tolist()) == [0, 1]  # both of volunteer 0's offers: over the cap
+    capped = max_weight_matching_capped(rows, cols, weights, (2, 3), owner=[0, 0, 1], room=[1, 5])
+    # Volunteer 0 keeps the better pair; need 1 gets volunteer 1's offer instead.
+    assert sorted(capped.tolist()) == [0, 2]
+
+
+def test_a_volunteer_without_room_gets_nothing() -> None:
+    capped = max_weight_matching_capped([0], [0], [1.0], (1, 1), owner=[0], room=[0])
+    assert capped.tolist() == []
+
+
+def test_capped_matching_rejects_bad_owners() -> None:
+    with pytest.raises(ValueError, match="one owner per right node"):
+        max_weight_matching_capped([0], [0], [1.0], (1, 2), owner=[0], room=[1])
+    with pytest.raises(ValueError, match="without a room"):
+        max_weight_matching_capped([0], [0], [1.0], (1, 1), owner=[3], room=[1])
+    with pytest.raises(ValueError, match="not be negative"):
+        max_weight_matching_capped([0], [0], [1.0], (1, 1), owner=[0], room=[-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tiny_instances(),
+    st.lists(st.integers(0, 2), min_size=5, max_size=5),
+    st.lists(st.integers(0, 3), min_size=3, max_size=3),
+)
+def test_capped_matching_keeps_every_cap_and_is_plain_where_none_binds(
+    pairs: list[Scored], owner_of: list[int], room: list[int]
+) -> None:
+    rows = [int(p.need_id[1:]) for p in pairs]
+    cols = [int(p.offer_id[1:]) for p in pairs]
+    weights = [p.score for p in pairs]
+    capped = max_weight_matching_capped(rows, cols, weights, (5, 5), owner=owner_of, room=room)
+    got = [(rows[k], cols[k]) for k in capped.tolist()]
+    assert len({r for r, _ in got}) == len(got) and len({c for _, c in got}) == len(got)
+    per_owner = np.bincount([owner_of[c] for _, c in got], minlength=3)
+    assert all(per_owner[o] <= room[o] for o in range(3))
+    # Plenty of room: the plain optimum.
+    roomy = max_weight_matching_capped(rows, cols, weights, (5, 5), owner=owner_of, room=[5, 5, 5])
+    plain = max_weight_matching(rows, cols, weights, (5, 5))
+    assert sum(weights[k] for k in roomy.tolist()) == pytest.approx(
+        sum(weights[k] for k in plain.tolist())
     )

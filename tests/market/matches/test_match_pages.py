@@ -9,10 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from market.conversations.models import Message, Participant
 from market.db import make_sessionmaker, utcnow
+from market.matches import views as match_views
 from market.matches.models import Match
 from market.posts.models import Post, PostLanguage, Region
 from tests.factories import PASSWORD, Actor, make_user, post_body
@@ -355,3 +357,33 @@ async def test_a_coordinator_runs_the_matching_and_sees_what_is_missing(
         assert f'href="/posts/{lonely}"' in page.text and f'href="/posts/{fits}"' not in page.text
         assert "<strong>1 request:</strong> No offer in this language" in page.text
         assert "Tigrinya" in page.text
+
+
+async def test_the_run_page_shows_a_big_plan_a_page_at_a_time(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(match_views, "RUN_PAGE", 1)
+    region = await _region(app, "leipzig")
+    coordinator = await make_user(app, client, "coordinator")
+    volunteers = [await make_user(app, client, "volunteer", approved=True) for _ in range(2)]
+    seekers = [await make_user(app, client, "seeker") for _ in range(2)]
+    for v in volunteers:
+        await _quiet_post(app, v, "offer", region)
+    needs = [await _quiet_post(app, s, "need", region) for s in seekers]
+
+    async with browser(app, coordinator) as c:
+        first = await c.get("/review/matching?region=leipzig&lang=en")
+        assert first.status_code == 200
+        assert "Create these 2 matches" in first.text  # the whole plan, whatever the page
+        assert sum(f'href="/posts/{n}"' in first.text for n in needs) == 1
+        assert 'href="/review/matching?region=leipzig&amp;page=2"' in first.text
+        second = await c.get("/review/matching?region=leipzig&page=2&lang=en")
+        assert sum(f'href="/posts/{n}"' in second.text for n in needs) == 1
+        assert '<ol class="list" start="2">' in second.text
+        assert 'rel="next"' not in second.text and "Back to the best" in second.text
+        # Both pages together show each pair once; a page number out of range is clamped.
+        shown = {n for n in needs for page in (first, second) if f'href="/posts/{n}"' in page.text}
+        assert shown == set(needs)
+        for odd in ("0", "-4", "abc", "99"):
+            r = await c.get(f"/review/matching?region=leipzig&page={odd}&lang=en")
+            assert r.status_code == 200 and "Create these 2 matches" in r.text

@@ -148,6 +148,24 @@ async def test_run_leaves_out_declined_pairs_and_volunteers_at_their_cap(
     assert [(p["offer"]["id"], p["need"]["id"]) for p in preview.json()["items"]] == [(free_offer, second)]
 
 
+async def test_run_gives_a_volunteer_no_more_than_their_room_across_offers(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    region = await _region(app, "leipzig", *LEIPZIG)
+    coordinator = await make_user(app, client, "coordinator")
+    busy = await make_user(app, client, "volunteer", approved=True)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        await s.execute(update(User).where(User.id == busy.id).values(max_open_matches=2))
+    offers = [await _quiet_post(app, busy, "offer", region) for _ in range(3)]
+    seekers = [await make_user(app, client, "seeker") for _ in range(3)]
+    needs = [await _quiet_post(app, s, "need", region, waited=w) for s, w in zip(seekers, (9, 5, 1), strict=True)]
+    body = (await client.get("/api/v1/review/matching-run?region=leipzig", headers=coordinator.headers)).json()
+    pairs = [(p["offer"]["id"], p["need"]["id"]) for p in body["items"]]
+    # Three offers, three needs, all fitting: two pairs only, for the two needs waiting longest.
+    assert len(pairs) == 2 and {o for o, _ in pairs} <= set(offers)
+    assert {n for _, n in pairs} == set(needs[:2])
+
+
 async def test_region_rules(client: httpx.AsyncClient, app: Any) -> None:
     leipzig = await _region(app, "leipzig", *LEIPZIG)
     await _region(app, "berlin", 52.52, 13.405)
