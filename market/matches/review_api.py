@@ -14,7 +14,7 @@ from starlette.routing import Route
 from market.accounts.models import User
 from market.api import ok, read_json
 from market.errors import Forbidden, Invalid, NotFound
-from market.matches import reasons, regional
+from market.matches import queries, reasons, regional
 from market.posts import services as posts
 from market.posts.models import Post, Region
 from market.posts.taxonomy import N_
@@ -62,8 +62,9 @@ def pair_json(pair: Any, posts_by_id: dict[str, Post]) -> dict[str, Any]:
 
 async def preview_json(session: AsyncSession, region: Region | None) -> dict[str, Any]:
     plan = await regional.plan(session, region.id if region else None)
-    ids = [p.need_id for p in plan.pairs] + [p.offer_id for p in plan.pairs]
-    by_id = {p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()}
+    by_id: dict[str, Post] = {}
+    for ids in queries.chunks([p.need_id for p in plan.pairs] + [p.offer_id for p in plan.pairs]):
+        by_id |= {p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()}
     return {
         "region": region.slug if region else None,
         "plan_id": plan.plan_id,

@@ -6,10 +6,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from market.accounts.models import CoordinatorRegion, User
 from market.db import make_sessionmaker, utcnow
+from market.matches import queries
 from market.matches.models import Match
 from market.posts.models import Post, PostLanguage, Region
 from tests.factories import Actor, make_user, post_body
@@ -182,3 +184,35 @@ async def test_region_rules(client: httpx.AsyncClient, app: Any) -> None:
     bad = await client.post("/api/v1/review/matching-run", headers=local.headers, json={"region": "leipzig"})
     assert bad.status_code == 422
     _ = (date.today(), post_body)
+
+
+def test_ids_are_sent_in_chunks_in_their_order() -> None:
+    ids = [f"id{k}" for k in range(2 * queries.CHUNK + 1)]
+    parts = list(queries.chunks(iter(ids)))
+    assert [len(p) for p in parts] == [queries.CHUNK, queries.CHUNK, 1]
+    assert [i for p in parts for i in p] == ids
+    assert list(queries.chunks([])) == []
+
+
+async def test_a_run_reads_and_writes_in_chunks(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiny chunks, as if the region were huge: every IN (...) list is split, nothing is lost."""
+    monkeypatch.setattr(queries, "CHUNK", 1)
+    region = await _region(app, "leipzig", *LEIPZIG)
+    coordinator = await make_user(app, client, "coordinator")
+    volunteers = [await make_user(app, client, "volunteer", approved=True) for _ in range(2)]
+    seekers = [await make_user(app, client, "seeker") for _ in range(2)]
+    offers = {await _quiet_post(app, v, "offer", region) for v in volunteers}
+    needs = {await _quiet_post(app, s, "need", region) for s in seekers}
+    url = "/api/v1/review/matching-run"
+    body = (await client.get(f"{url}?region=leipzig", headers=coordinator.headers)).json()
+    assert {p["need"]["id"] for p in body["items"]} == needs
+    assert {p["offer"]["id"] for p in body["items"]} == offers
+    applied = await client.post(
+        url, headers=coordinator.headers, json={"region": "leipzig", "plan_id": body["plan_id"]}
+    )
+    assert applied.status_code == 200 and applied.json()["created"] == 2
+    for person in [*volunteers, *seekers]:
+        (m,) = (await client.get("/api/v1/matches", headers=person.headers)).json()["items"]
+        assert m["status"] == "proposed"
