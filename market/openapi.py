@@ -40,7 +40,15 @@ ENDPOINTS: list[Endpoint] = [
     ("post", "/auth/password-reset/confirm", "Set a new password", ResetIn, 200, False),
     ("get", "/me", "The caller's profile", None, 200, True),
     ("patch", "/me", "Change name, page language or spoken languages", MePatch, 200, True),
-    ("delete", "/me", "Delete the account", DeleteIn, 204, True),
+    (
+        "delete",
+        "/me",
+        "Delete the account (204). An account without a password (single sign-on) gets 202 "
+        "and a confirmation link by mail instead",
+        DeleteIn,
+        204,
+        True,
+    ),
     ("get", "/me/export", "Everything stored about the caller", None, 200, True),
     ("get", "/me/posts", "The caller's posts in any status", None, 200, True),
     ("get", "/categories", "The category taxonomy", None, 200, False),

@@ -49,6 +49,7 @@ TEMPLATE_KINDS: dict[str, str] = {
     "match_connected": "match.connected",
     "verify_email": "account.security",
     "reset_password": "account.security",
+    "delete_account": "account.security",
     "already_registered": "account.security",
 }
 

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-python3}"
+# --ignore-dirs: Babel's default also skips folders starting with "_", such as templates/_partials.
 "$PY" -m babel.messages.frontend extract -F babel.cfg -k N_ -k lazy_gettext -k gettext -k ngettext:1,2 -k one:2 -k fail:2 -k Forbidden -k Conflict -k NotFound -k Unauthorized -k BadRequest -k GeoError:2 \
+  --ignore-dirs ".* __pycache__ node_modules" \
   --no-location --sort-output -o market/locales/messages.pot . >/dev/null 2>&1
 for locale in de en ar fa uk; do
   po="market/locales/$locale/LC_MESSAGES/messages.po"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from market.accounts import services
 from market.accounts.export import export_user
+from market.accounts.models import User
 from market.accounts.schemas import (
     DeleteIn,
     MePatch,
@@ -19,6 +21,7 @@ from market.accounts.schemas import (
 )
 from market.api import no_content, ok, read_json
 from market.errors import Unauthorized
+from market.validation import Strict
 from market.web import client_ip, db, require_user, settings_of
 
 
@@ -66,11 +69,35 @@ async def me(request: Request) -> Response:
         patch = await read_json(request, MePatch)
         await services.update_profile(db(request), user, patch)
     elif request.method == "DELETE":
+        if services.deletes_by_mail(user):
+            return await _delete_by_mail(request, user)
         data = await read_json(request, DeleteIn)
         await services.delete_account(db(request), settings_of(request), user, data.password)
         return no_content()
     org = await services.organisation_of(db(request), user.id)
     return ok(services.me(user, org))
+
+
+class _NoPasswordDeleteIn(Strict):
+    """A password-less account has no password to check; one sent along is ignored."""
+
+    password: str | None = Field(default=None, max_length=1024)
+
+
+async def _delete_by_mail(request: Request, user: User) -> Response:
+    """No password (single sign-on): mail a link that confirms the deletion (202).
+
+    An address nobody has confirmed gets the confirmation mail first, since only it may go
+    to an unverified address; the answer says which mail went out.
+    """
+    await read_json(request, _NoPasswordDeleteIn, allow_empty=True)
+    await request.app.state.limiter.hit("delete_account", account=user.email, ip=client_ip(request))
+    session, settings = db(request), settings_of(request)
+    if not user.email_verified:
+        await services.send_verification(session, settings, user)
+        return ok({"status": "verification_sent"}, 202)
+    await services.request_deletion_link(session, settings, user)
+    return ok({"status": "confirmation_sent"}, 202)
 
 
 async def export(request: Request) -> Response:

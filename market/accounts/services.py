@@ -19,7 +19,7 @@ from market.accounts.models import (
 )
 from market.accounts.schemas import MePatch, RegisterIn
 from market.db import utcnow
-from market.errors import Forbidden, Invalid
+from market.errors import Conflict, Forbidden, Invalid
 from market.organisations.models import Organisation, OrganisationMember
 from market.security import digest, hash_password, new_secret, verify_password
 from market.settings import Settings
@@ -27,7 +27,14 @@ from notifications.mail import queue_mail
 
 VERIFY = "verify_email"
 RESET = "reset_password"
-TOKEN_LIFETIME = {VERIFY: timedelta(days=7), RESET: timedelta(hours=2)}
+DELETE = "delete_account"
+TOKEN_LIFETIME = {
+    VERIFY: timedelta(days=7),
+    RESET: timedelta(hours=2),
+    # Short: the link deletes an account that has no password to ask for.
+    DELETE: timedelta(hours=1),
+}
+TOKEN_PATHS = {VERIFY: "/verify-email", RESET: "/reset-password", DELETE: "/account/delete/confirm"}
 
 
 def normalise_email(email: str) -> str:
@@ -56,7 +63,7 @@ async def _mail_token(session: AsyncSession, settings: Settings, user: User, pur
             expires_at=utcnow() + TOKEN_LIFETIME[purpose],
         )
     )
-    path = "/verify-email" if purpose == VERIFY else "/reset-password"
+    path = TOKEN_PATHS[purpose]
     return f"{settings.base_url.rstrip('/')}{path}?{urlencode({'token': secret})}"
 
 
@@ -119,7 +126,8 @@ async def send_verification(session: AsyncSession, settings: Settings, user: Use
     )
 
 
-async def _take_token(session: AsyncSession, secret: str, purpose: str) -> AccountToken:
+async def _valid_token(session: AsyncSession, secret: str, purpose: str) -> AccountToken:
+    """The unused, unexpired token for `secret`, without using it up; Invalid otherwise."""
     token = await session.get(AccountToken, digest(secret.strip()))
     if (
         token is None
@@ -128,6 +136,11 @@ async def _take_token(session: AsyncSession, secret: str, purpose: str) -> Accou
         or token.expires_at <= utcnow()
     ):
         raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    return token
+
+
+async def _take_token(session: AsyncSession, secret: str, purpose: str) -> AccountToken:
+    token = await _valid_token(session, secret, purpose)
     token.used_at = utcnow()
     return token
 
@@ -242,12 +255,13 @@ async def _set_password(
         password, settings.argon2_memory_kib, settings.argon2_time_cost
     )
     user.password_changed_at = utcnow()
-    # Outstanding reset links die with the old password.
+    # Outstanding reset links die with the old password; deletion links too, since an
+    # account with a password confirms its deletion with the password.
     await session.execute(
         update(AccountToken)
         .where(
             AccountToken.user_id == user.id,
-            AccountToken.purpose == RESET,
+            AccountToken.purpose.in_((RESET, DELETE)),
             AccountToken.used_at.is_(None),
         )
         .values(used_at=utcnow())
@@ -292,6 +306,11 @@ async def organisation_of(session: AsyncSession, user_id: str) -> Organisation |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def deletes_by_mail(user: User) -> bool:
+    """True for accounts without a password (single sign-on): they confirm deletion by mail."""
+    return user.password_hash is None
+
+
 async def delete_account(
     session: AsyncSession, settings: Settings, user: User, password: str
 ) -> None:
@@ -300,6 +319,61 @@ async def delete_account(
         user.password_hash, password, settings.argon2_memory_kib, settings.argon2_time_cost
     ):
         raise Forbidden("The password is not correct.")
+    await _erase(session, user)
+
+
+async def request_deletion_link(session: AsyncSession, settings: Settings, user: User) -> None:
+    """Mail a one-time link that deletes a password-less account once its owner confirms.
+
+    The link goes to a verified address only; the caller sends a verification mail instead
+    when the address is not confirmed yet (see deletes_by_mail and User.email_verified).
+    """
+    if not deletes_by_mail(user):
+        raise Conflict("This account has a password. Please confirm with your password.")
+    if not user.email_verified:
+        raise Conflict("Please confirm your email address first.")
+    link = await _mail_token(session, settings, user, DELETE)
+    await queue_mail(
+        session,
+        to=user.email,
+        template="delete_account",
+        locale=user.locale,
+        context={"name": user.display_name, "link": link},
+        user_id=user.id,
+        essential=True,
+    )
+
+
+async def _deletion_target(session: AsyncSession, token: AccountToken) -> User:
+    user = await session.get(User, token.user_id)
+    if (
+        user is None
+        or not user.is_active
+        or user.deleted_at is not None
+        or user.email != token.email
+        or not deletes_by_mail(user)
+    ):
+        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+    return user
+
+
+async def account_to_delete(session: AsyncSession, secret: str) -> User:
+    """The account a deletion link is for, without using the link; Invalid if it does not work.
+
+    Opening the link only shows a button: mail scanners follow links, and must not delete.
+    """
+    return await _deletion_target(session, await _valid_token(session, secret, DELETE))
+
+
+async def delete_account_by_link(session: AsyncSession, secret: str) -> User:
+    """Use a mailed deletion link: erase the account as delete_account does."""
+    user = await _deletion_target(session, await _take_token(session, secret, DELETE))
+    await _erase(session, user)
+    return user
+
+
+async def _erase(session: AsyncSession, user: User) -> None:
+    """Close the posts, withdraw applications, end sessions and erase personal data."""
     from market.posts.services import close_all_of_author
 
     await close_all_of_author(session, user.id)

@@ -50,7 +50,6 @@ MSG_PASSWORD_RESET = N_("Your new password is saved. Please log in.")
 YEAR = 365 * 24 * 3600
 
 
-
 def _set_lang(response: Response, locale: str) -> None:
     response.set_cookie(LANG_COOKIE, locale, max_age=YEAR, samesite="lax", path="/")
 
@@ -345,12 +344,16 @@ async def export(request: Request) -> Response:
 
 
 async def delete_account(request: Request) -> Response:
+    """Accounts with a password confirm with it; those without get a link by mail."""
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
+    by_mail = services.deletes_by_mail(user)
     if request.method == "GET":
-        return await page(request, "accounts/delete.html", {"errors": {}})
+        return await page(request, "accounts/delete.html", {"errors": {}, "by_mail": by_mail})
     form = await form_with_csrf(request)
+    if by_mail:
+        return await _mail_deletion_link(request, user)
     parsed, errors = forms.parse(DeleteIn, forms.present(password=form.get("password") or ""))
     if parsed is not None:
         try:
@@ -358,7 +361,72 @@ async def delete_account(request: Request) -> Response:
         except Forbidden:
             errors = {"password": MSG_BAD_PASSWORD}
     if errors:
-        return await page(request, "accounts/delete.html", {"errors": errors}, status_code=422)
+        return await page(
+            request,
+            "accounts/delete.html",
+            {"errors": errors, "by_mail": False},
+            status_code=422,
+        )
+    return _after_deletion(request)
+
+
+async def _mail_deletion_link(request: Request, user: User) -> Response:
+    # Mail is rate-limited like the reset mail: the button must not become a mail cannon.
+    await request.app.state.limiter.hit("delete_account", account=user.email, ip=client_ip(request))
+    session, settings = db(request), settings_of(request)
+    if not user.email_verified:
+        # The deletion link goes to confirmed addresses only; confirming comes first.
+        await services.send_verification(session, settings, user)
+        return redirect("/account/delete/sent?reason=verify")
+    await services.request_deletion_link(session, settings, user)
+    return redirect("/account/delete/sent")
+
+
+async def delete_sent(request: Request) -> Response:
+    verify = request.query_params.get("reason") == "verify"
+    return await page(
+        request, "accounts/check_email.html", {"reason": "delete_verify" if verify else "delete"}
+    )
+
+
+async def _broken_link(request: Request) -> Response:
+    return await page(request, "accounts/delete_confirm.html", {"ok": False}, status_code=400)
+
+
+async def delete_confirm(request: Request) -> Response:
+    """The mailed link: GET shows a button, only the POST deletes.
+
+    Mail scanners open links to check them; a GET that deleted would delete accounts nobody
+    meant to delete. No login is needed: the link proves the mailbox, as a reset link does.
+    """
+    session = db(request)
+    if request.method == "GET":
+        token = request.query_params.get("token", "")
+        if not 10 <= len(token) <= 200:
+            return await _broken_link(request)
+        try:
+            target = await services.account_to_delete(session, token)
+        except Invalid:
+            return await _broken_link(request)
+        context = {"ok": True, "token": token, "email": target.email}
+        return await page(request, "accounts/delete_confirm.html", context)
+    form = await form_with_csrf(request)
+    token = text(form, "token")
+    await request.app.state.limiter.hit("delete_account", account=None, ip=client_ip(request))
+    if not 10 <= len(token) <= 200:
+        return await _broken_link(request)
+    try:
+        deleted = await services.delete_account_by_link(session, token)
+    except Invalid:
+        return await _broken_link(request)
+    # Whoever is logged in here is logged out, unless it is someone else (a shared computer).
+    current = await current_user(request)
+    if current is not None and current.id != deleted.id:
+        return redirect("/goodbye")
+    return _after_deletion(request)
+
+
+def _after_deletion(request: Request) -> Response:
     response = redirect("/goodbye")
     _clear_session(request, response)
     return response
@@ -381,5 +449,7 @@ routes = [
     Route("/account/password", change_password, methods=["POST"]),
     Route("/account/export", export, methods=["GET"]),
     Route("/account/delete", delete_account, methods=["GET", "POST"]),
+    Route("/account/delete/sent", delete_sent, methods=["GET"]),
+    Route("/account/delete/confirm", delete_confirm, methods=["GET", "POST"]),
     Route("/goodbye", goodbye, methods=["GET"]),
 ]

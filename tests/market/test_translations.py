@@ -27,11 +27,18 @@ METHODS = [
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
+def _scanned(path: str) -> bool:
+    """Babel's default skips folders starting with "_" too, and with them templates/_partials."""
+    name = Path(path).name
+    return not (name.startswith(".") or name in ("__pycache__", "node_modules"))
+
+
 def extracted() -> set[str]:
     found: set[str] = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
         str(ROOT), METHODS, options_map={"templates/**.html": JINJA, "templates/**.txt": JINJA},
         keywords=KEYWORDS,
+        directory_filter=_scanned,
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return {m for m in found if m}
