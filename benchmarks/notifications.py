@@ -57,7 +57,7 @@ from notifications.models import OutboxItem
 from notifications.outbox import Relay
 from notifications.smtp import message_id_for
 from tests.notifications.procs import REPO, queue_notifications, statuses
-from tests.notifications.smtp_server import MailCatcher
+from tests.smtp import SmtpServer
 
 DEFAULT_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/anlauf_bench_notifications"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
@@ -111,7 +111,7 @@ async def run(args: argparse.Namespace) -> None:
     await asyncio.to_thread(migrate.upgrade, args.database_url)
     await _flush_redis(args.redis_url)
 
-    smtp = MailCatcher()
+    smtp = SmtpServer()
     smtp.start()
     folder = Path(tempfile.mkdtemp(prefix="anlauf-bench-"))
     settings = Settings(

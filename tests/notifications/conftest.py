@@ -28,7 +28,7 @@ from market.db import Base, make_engine, make_sessionmaker
 from market.settings import Settings
 from notifications.models import FailingAddress, Notification, OutboxItem
 from notifications.outbox import JobContext, RetryPolicy
-from tests.notifications.smtp_server import MailCatcher
+from tests.smtp import SmtpServer
 
 try:  # the whole schema, users included
     import market.models  # noqa: F401
@@ -98,15 +98,15 @@ async def sm(notif_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def mail_server() -> Iterator[MailCatcher]:
-    server = MailCatcher()
+def mail_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def notif_settings(notif_db_url: str, mail_server: MailCatcher, tmp_path: Path) -> Settings:
+def notif_settings(notif_db_url: str, mail_server: SmtpServer, tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         database_url=notif_db_url,

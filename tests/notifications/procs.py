@@ -1,4 +1,5 @@
-"""Processes for fault tests and benchmarks: arq workers, a private Redis, a throwaway PostgreSQL.
+"""Processes for the worker, relay and fault tests and benchmarks: arq workers, a private Redis, a
+throwaway PostgreSQL; the relay the web process runs; notifications in bulk and what arrived.
 
 Nothing here touches the shared services: the Redis and PostgreSQL that a fault test stops or
 restarts are started by the test itself, on free ports, in temporary folders.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ from notifications.mail import queue_mail
 from notifications.models import OutboxItem
 from notifications.outbox import Relay, pop_outbox_ids
 from notifications.smtp import message_id_for
-from tests.notifications.smtp_server import MailCatcher, free_port
+from tests.smtp import SmtpServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = Path(__file__).with_name("worker_entry.py")
@@ -108,16 +111,90 @@ def worker_env(
     return env
 
 
-def spawn_worker(
-    env: dict[str, str], folder: Path, started: list[WorkerProcess], name: str = "worker"
-) -> WorkerProcess:
-    """`market.worker.run` (what `anlauf worker` runs) with test timeouts, in a child process."""
-    worker = WorkerProcess(
-        [sys.executable, str(ENTRY)], env, folder / f"{name}{len(started)}.log"
-    )
-    started.append(worker)
-    worker.start()
-    return worker
+class Workers(list[WorkerProcess]):
+    """The arq worker processes of one test, their logs in `folder`; stopped on leaving `with`."""
+
+    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.env = env
+
+    def spawn(
+        self, env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> WorkerProcess:
+        """`market.worker.run` (what `anlauf worker` runs) with test timeouts, in a child
+        process; or `command` instead. `env` defaults to the one given at creation."""
+        env = env if env is not None else self.env
+        assert env is not None, "no environment for the worker"
+        worker = WorkerProcess(
+            command or [sys.executable, str(ENTRY)], env, self.folder / f"worker{len(self)}.log"
+        )
+        self.append(worker)
+        worker.start()
+        return worker
+
+    def stop(self) -> None:
+        for worker in self:
+            worker.stop()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Kill:
+    received: int  # mails the SMTP server had at the kill
+    in_doubt: set[str]  # their Message-IDs whose rows were still pending after it
+    doubt_ms: list[float]  # how long before the kill the server accepted each of those
+
+
+async def kill_mid_batch(
+    sm: async_sessionmaker[AsyncSession],
+    worker: WorkerProcess,
+    mail: SmtpServer,
+    *,
+    jitter: float,
+) -> Kill:
+    """kill -9 `worker` within `jitter` seconds, then tell which mails are in doubt: accepted by
+    the SMTP server while their outbox rows are still pending (the RFC 1047 window)."""
+    # Not right after an arrival (that would aim the kill at a mail's commit window).
+    await asyncio.sleep(random.uniform(0.0, jitter))
+    killed_at = time.monotonic()
+    worker.kill()
+    received_at_kill = len(mail.messages)
+
+    await asyncio.sleep(1.0)  # PostgreSQL ends the dead worker's transactions
+    async with sm() as session:
+        pending = set(
+            await session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending"))
+        )
+    received = {m.message_id: m.received_at for m in mail.messages}
+    in_doubt = {message_id_for(i) for i in pending} & set(received)
+    doubt_ms = sorted(round((killed_at - received[mid]) * 1000, 1) for mid in in_doubt)
+    return Kill(received_at_kill, in_doubt, doubt_ms)
+
+
+# --- The web process's relay
+
+
+@contextlib.asynccontextmanager
+async def relay_for(
+    sm: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    stop_wait: float = 10.0,
+    **kwargs: object,
+) -> AsyncIterator[Relay]:
+    """The web process's relay: kicks after each commit, sweeps what is still pending."""
+    relay = Relay(sm, settings, **kwargs)  # type: ignore[arg-type]
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop(wait=stop_wait)
 
 
 # --- A private Redis server
@@ -234,6 +311,27 @@ class PostgresCluster:
 
 # --- Notifications in bulk, and what arrived
 
+VERIFY = {"name": "Amira", "link": "http://anlauf.test/verify?token=abc"}
+
+
+async def queue_mails(
+    sm: async_sessionmaker[AsyncSession], settings: Settings, n: int, *, prefix: str = "u"
+) -> list[str]:
+    """`n` verification mails to {prefix}0@example.org and on, committed at once. Returns outbox
+    ids (nobody kicked yet)."""
+    async with sm() as session:
+        for i in range(n):
+            await queue_mail(
+                session,
+                to=f"{prefix}{i}@example.org",
+                template="verify_email",
+                locale="de",
+                context=VERIFY,
+                settings=settings,
+            )
+        await session.commit()
+        return pop_outbox_ids(session)
+
 
 async def queue_notifications(
     sm: async_sessionmaker[AsyncSession],
@@ -298,7 +396,7 @@ async def wait_all_done(
     total: int,
     timeout: float,
     workers: list[WorkerProcess],
-    mail: MailCatcher | None = None,
+    mail: SmtpServer | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     last: dict[str, int] = {}
@@ -330,7 +428,7 @@ class Tally:
         )
 
 
-def tally(server: MailCatcher, outbox_ids: list[str]) -> Tally:
+def tally(server: SmtpServer, outbox_ids: list[str]) -> Tally:
     wanted = {message_id_for(i) for i in outbox_ids}
     counts = Counter(mid for mid in server.message_ids() if mid in wanted)
     copies = {mid: n for mid, n in counts.items() if n > 1}

@@ -28,7 +28,7 @@ from notifications.outbox import (
 )
 from notifications.smtp import SMTPConfig, SMTPSender, TransientMailError
 from tests.notifications.conftest import FAST_RETRY, requires_postgres
-from tests.notifications.smtp_server import MailCatcher, free_port
+from tests.smtp import SmtpServer, free_port
 
 VERIFY = {"name": "Amira", "link": "http://anlauf.test/verify?token=abc"}
 
@@ -72,7 +72,7 @@ async def test_sent_once_then_done(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     outbox_id = await _queue(sm, notif_settings, "amira@example.org")
     assert outbox_id is not None
@@ -87,7 +87,7 @@ async def test_same_job_run_concurrently_in_one_process_sends_once(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     mail_server.delay = 0.2
     ids = [await _queue(sm, notif_settings, f"p{i}@example.org") for i in range(5)]
@@ -102,7 +102,7 @@ async def test_same_job_run_concurrently_in_one_process_sends_once(
 async def test_row_lock_keeps_separate_runners_apart(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     """Four runners that share nothing but the database (like four worker processes)."""
     mail_server.delay = 0.3
@@ -122,7 +122,7 @@ async def test_transient_refusal_backs_off_then_delivers(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     mail_server.reject("busy@example.org", "451 4.3.0 Try again later", times=2)
     outbox_id = await _queue(sm, notif_settings, "busy@example.org")
@@ -186,7 +186,7 @@ async def test_permanent_refusal_records_the_address(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     mail_server.reject("gone@example.org", "550 5.1.1 No such user here")
     first = await _queue(sm, notif_settings, "Gone@Example.org")
@@ -227,7 +227,7 @@ async def test_essential_mail_to_a_still_failing_address_fails_again(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     mail_server.reject("gone@example.org", "550 5.1.1 No such user here")
     first = await _queue(sm, notif_settings, "gone@example.org")
@@ -245,7 +245,7 @@ async def test_accepted_mail_whose_commit_fails_is_marked_done_not_resent(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     outbox_id = await _queue(sm, notif_settings, "amira@example.org")
@@ -344,7 +344,7 @@ def test_register_job_refuses_a_second_function_under_one_name() -> None:
     assert JOBS["send_mail"] is send_mail
 
 
-async def test_sender_errors_are_classified(mail_server: MailCatcher) -> None:
+async def test_sender_errors_are_classified(mail_server: SmtpServer) -> None:
     from notifications.smtp import PermanentMailError, build_message
 
     sender = SMTPSender(SMTPConfig(hostname="127.0.0.1", port=mail_server.port))

@@ -19,35 +19,32 @@ The shared services are never stopped. On SQLite these tests are skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.db import Base, make_engine, make_sessionmaker
 from market.settings import Settings
 from market.worker import WorkerSettings
-from notifications.models import OutboxItem
 from notifications.outbox import Relay
-from notifications.smtp import message_id_for
 from tests.notifications.conftest import ON_POSTGRES
 from tests.notifications.procs import (
     PostgresCluster,
     RedisServer,
-    WorkerProcess,
+    Workers,
+    kill_mid_batch,
     queue_notifications,
-    spawn_worker,
+    relay_for,
     tally,
     wait_all_done,
     worker_env,
 )
-from tests.notifications.smtp_server import MailCatcher
+from tests.smtp import SmtpServer
 
 pytestmark = [
     pytest.mark.slow,
@@ -63,27 +60,19 @@ JOB_TIMEOUT = 5  # a killed worker's in-flight jobs are run again after this + 1
 
 
 @pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    with Workers(tmp_path) as started:
+        yield started
 
 
-@contextlib.asynccontextmanager
-async def relay_for(
+def _relay(
     sm: async_sessionmaker[AsyncSession], settings: Settings, **kwargs: object
-) -> AsyncIterator[Relay]:
-    """The web process's relay: kicks after each commit, sweeps what is still pending."""
-    relay = Relay(sm, settings, **kwargs)  # type: ignore[arg-type]
-    await relay.start()
-    try:
-        yield relay
-    finally:
-        await relay.stop(wait=5)
+) -> AbstractAsyncContextManager[Relay]:
+    """The web process's relay (`procs.relay_for`); when it stops, its last kicks get 5 s."""
+    return relay_for(sm, settings, stop_wait=5, **kwargs)
 
 
-async def _arrived(server: MailCatcher, count: int, timeout: float) -> None:
+async def _arrived(server: SmtpServer, count: int, timeout: float) -> None:
     await server.wait_for_count(count, timeout=timeout)
 
 
@@ -95,8 +84,8 @@ async def test_a_kill_9_of_the_worker_mid_batch(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     redis_db5: str,
-    mail_server: MailCatcher,
-    workers: list[WorkerProcess],
+    mail_server: SmtpServer,
+    workers: Workers,
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
@@ -110,50 +99,38 @@ async def test_a_kill_9_of_the_worker_mid_batch(
     )
     # 5 ms between the final "." and "250": mails are in the RFC 1047 window now and then.
     mail_server.delay = 0.005
-    first = spawn_worker(env, tmp_path, workers)
-    async with relay_for(sm, settings, interval=0.5) as relay:
+    first = workers.spawn(env)
+    async with _relay(sm, settings, interval=0.5) as relay:
         ids = await queue_notifications(sm, settings, BATCH, prefix="kill", relay=relay)
         await _arrived(mail_server, 300, timeout=60)
-        await asyncio.sleep(random.uniform(0.0, 0.02))
-        killed_at = time.monotonic()
-        first.kill()
-        at_kill = len(mail_server.messages)
-        assert at_kill < BATCH, "the batch finished before the kill; nothing tested"
+        kill = await kill_mid_batch(sm, first, mail_server, jitter=0.02)
+        assert kill.received < BATCH, "the batch finished before the kill; nothing tested"
 
-        await asyncio.sleep(1.0)  # PostgreSQL ends the dead worker's transactions
-        async with sm() as session:
-            pending = set(
-                await session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending"))
-            )
-        received = {m.message_id: m.received_at for m in mail_server.messages}
-        in_doubt = {message_id_for(i) for i in pending} & set(received)
-        doubt_ms = sorted(round((killed_at - received[m]) * 1000, 1) for m in in_doubt)
-
-        spawn_worker(env, tmp_path, workers)
+        workers.spawn(env)
         await wait_all_done(sm, BATCH, 90, workers, mail_server)
 
     result = tally(mail_server, ids)
     _report(
         result.line(
             "kill -9",
-            f"; killed after {at_kill}/{BATCH} mails; in doubt at the kill {len(in_doubt)} "
-            f"(accepted {doubt_ms} ms before it); jobs in flight at most "
-            f"{WorkerSettings.max_jobs}; {time.monotonic() - started:.1f} s",
+            f"; killed after {kill.received}/{BATCH} mails; in doubt at the kill "
+            f"{len(kill.in_doubt)} (accepted {kill.doubt_ms} ms before it); jobs in flight at "
+            f"most {WorkerSettings.max_jobs}; {time.monotonic() - started:.1f} s",
         )
     )
     assert result.delivered == BATCH, f"lost: {result.missing}"
     # Every duplicate is a mail that was in doubt at the kill, sent once more, and there can be
     # no more of those than the killed worker had jobs in flight.
-    assert set(result.copies) <= in_doubt, "a duplicate that was not in the crash window"
+    assert set(result.copies) <= kill.in_doubt, "a duplicate that was not in the crash window"
     assert all(n == 2 for n in result.copies.values())
-    assert result.duplicated <= len(in_doubt) <= WorkerSettings.max_jobs
+    assert result.duplicated <= len(kill.in_doubt) <= WorkerSettings.max_jobs
 
 
 async def test_b_redis_stopped_mid_batch_and_back(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
-    mail_server: MailCatcher,
-    workers: list[WorkerProcess],
+    mail_server: SmtpServer,
+    workers: Workers,
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
@@ -172,9 +149,9 @@ async def test_b_redis_stopped_mid_batch_and_back(
             job_timeout=JOB_TIMEOUT,
         )
         mail_server.rcpt_delay = 0.005
-        spawn_worker(env, tmp_path, workers)
+        workers.spawn(env)
         # The web process's relay: a short grace so that it re-hands promptly after the outage.
-        async with relay_for(sm, settings, interval=0.5, grace=timedelta(seconds=1)) as relay:
+        async with _relay(sm, settings, interval=0.5, grace=timedelta(seconds=1)) as relay:
             ids = await queue_notifications(sm, settings, BATCH, prefix="redis", relay=relay)
             await _arrived(mail_server, 300, timeout=60)
             redis.stop()  # its queue goes with it: nothing is persisted
@@ -222,8 +199,8 @@ async def test_c_postgresql_restarted_mid_batch(
     own_postgres: PostgresCluster,
     notif_settings: Settings,
     redis_db5: str,
-    mail_server: MailCatcher,
-    workers: list[WorkerProcess],
+    mail_server: SmtpServer,
+    workers: Workers,
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
@@ -242,8 +219,8 @@ async def test_c_postgresql_restarted_mid_batch(
     )
     mail_server.rcpt_delay = 0.005
     try:
-        spawn_worker(env, tmp_path, workers)
-        async with relay_for(sm, settings, interval=0.5, grace=timedelta(seconds=1)) as relay:
+        workers.spawn(env)
+        async with _relay(sm, settings, interval=0.5, grace=timedelta(seconds=1)) as relay:
             ids = await queue_notifications(sm, settings, BATCH, prefix="pg", relay=relay)
             await _arrived(mail_server, 300, timeout=60)
             restart_started = time.monotonic()

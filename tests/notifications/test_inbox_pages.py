@@ -13,12 +13,12 @@ from market.i18n import ngettext, use_locale
 from market.vetting.models import Report
 from tests.factories import make_user
 from tests.market.conversations.helpers import (
-    browser,
     connected_match,
     post_form,
     write,
 )
 from tests.market.organisations.helpers import apply, posting, volunteer
+from tests.pages import browser
 
 
 def badge(html: str) -> int:

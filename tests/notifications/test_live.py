@@ -27,7 +27,7 @@ from notifications.live import BROKER_KEY, Broker
 from notifications.models import Notification
 from tests.factories import PASSWORD, Actor, make_user
 from tests.market.conversations.helpers import connected_match, write
-from tests.notifications.smtp_server import free_port
+from tests.smtp import free_port
 
 REDIS_URL = os.environ.get("ANLAUF_TEST_REDIS_URL") or "redis://127.0.0.1:6379/6"
 

@@ -21,6 +21,7 @@ CONTEXTS = {
         "reset_link": "http://anlauf.test/forgot-password",
     },
     "reset_password": {"name": "Amira", "link": "http://anlauf.test/reset?token=xyz"},
+    "delete_account": {"name": "Amira", "link": "http://anlauf.test/account/delete/confirm?t=1"},
 }
 
 

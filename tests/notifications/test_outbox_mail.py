@@ -22,7 +22,7 @@ from notifications.models import OutboxItem
 from notifications.outbox import JobContext, enqueue, pop_outbox_ids
 from notifications.smtp import FileSender, build_message, parse_smtp_url
 from tests.notifications.conftest import FAST_RETRY
-from tests.notifications.smtp_server import MailCatcher
+from tests.smtp import SmtpServer
 
 VERIFY = {"name": "Amira", "link": "http://anlauf.test/verify?token=abc"}
 
@@ -144,7 +144,7 @@ async def test_delivered_mail_has_text_html_and_message_id(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     async with sm() as session:
         outbox_id = await queue_mail(

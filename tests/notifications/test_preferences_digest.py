@@ -14,8 +14,9 @@ from market.db import make_sessionmaker, utcnow
 from market.inbox import digest
 from market.worker import WorkerSettings
 from tests.factories import make_user
-from tests.market.conversations.helpers import browser, connected_match, csrf_of, post_form, write
+from tests.market.conversations.helpers import connected_match, csrf_of, post_form, write
 from tests.market.organisations.helpers import apply, posting, volunteer
+from tests.pages import browser
 from tests.smtp import SmtpServer
 
 PREFS = "/api/v1/me/notifications/preferences"

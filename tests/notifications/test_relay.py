@@ -11,41 +11,14 @@ from datetime import timedelta
 import pytest
 from arq.connections import RedisSettings, create_pool
 from arq.constants import default_queue_name, job_key_prefix
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.settings import Settings
 from notifications.mail import queue_mail
 from notifications.models import OutboxItem
 from notifications.outbox import JobContext, Relay, enqueue, pop_outbox_ids
-from tests.notifications.smtp_server import MailCatcher, free_port
-
-VERIFY = {"name": "Amira", "link": "http://anlauf.test/verify?token=abc"}
-
-
-async def _queue_many(
-    sm: async_sessionmaker[AsyncSession], settings: Settings, n: int, *, prefix: str = "u"
-) -> list[str]:
-    async with sm() as session:
-        for i in range(n):
-            await queue_mail(
-                session,
-                to=f"{prefix}{i}@example.org",
-                template="verify_email",
-                locale="de",
-                context=VERIFY,
-                settings=settings,
-            )
-        await session.commit()
-        return pop_outbox_ids(session)
-
-
-async def _statuses(sm: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    async with sm() as session:
-        rows = await session.execute(
-            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
-        )
-        return {status: count for status, count in rows}
+from tests.notifications.procs import VERIFY, queue_mails, statuses
+from tests.smtp import SmtpServer, free_port
 
 
 @contextlib.asynccontextmanager
@@ -61,17 +34,17 @@ async def test_in_process_relay_delivers_after_kick(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     # A long sweep interval: only the kick can explain a fast delivery.
     relay = Relay(sm, notif_settings, context=ctx, interval=3600, grace=timedelta(hours=1))
     assert relay.mode == "inprocess"
     async with running(relay):
-        ids = await _queue_many(sm, notif_settings, 20)
+        ids = await queue_mails(sm, notif_settings, 20)
         relay.kick(ids)
         await mail_server.wait_for_count(20, timeout=15)
         await relay.drain()
-    assert await _statuses(sm) == {"done": 20}
+    assert await statuses(sm) == {"done": 20}
     assert mail_server.duplicates() == {}
 
 
@@ -79,12 +52,12 @@ async def test_kicking_the_same_ids_twice_sends_once(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     mail_server.delay = 0.2
     relay = Relay(sm, notif_settings, context=ctx, interval=0.05, grace=timedelta(0))
     async with running(relay):
-        ids = await _queue_many(sm, notif_settings, 5)
+        ids = await queue_mails(sm, notif_settings, 5)
         relay.kick(ids)
         relay.kick(ids)
         await mail_server.wait_for_count(5)
@@ -98,15 +71,15 @@ async def test_sweep_recovers_rows_nobody_kicked(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     """The web process died after its commit: the next start's first sweep sends the mail."""
-    await _queue_many(sm, notif_settings, 3)
+    await queue_mails(sm, notif_settings, 3)
     relay = Relay(sm, notif_settings, context=ctx, grace=timedelta(0))
     async with running(relay):
         await mail_server.wait_for_count(3)
         await relay.drain()
-    assert await _statuses(sm) == {"done": 3}
+    assert await statuses(sm) == {"done": 3}
 
 
 async def test_sweep_leaves_young_rows_to_the_kick(
@@ -114,7 +87,7 @@ async def test_sweep_leaves_young_rows_to_the_kick(
     notif_settings: Settings,
     ctx: JobContext,
 ) -> None:
-    await _queue_many(sm, notif_settings, 2)
+    await queue_mails(sm, notif_settings, 2)
     relay = Relay(sm, notif_settings, context=ctx, grace=timedelta(minutes=1))
     relay._running = True  # sweep by hand, no background loop
     assert await relay.sweep() == 0
@@ -128,7 +101,7 @@ async def test_delayed_rows_wait_for_their_time(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
     ctx: JobContext,
-    mail_server: MailCatcher,
+    mail_server: SmtpServer,
 ) -> None:
     relay = Relay(sm, notif_settings, context=ctx, interval=0.1, grace=timedelta(0))
     async with running(relay):
@@ -162,11 +135,11 @@ async def test_relay_without_redis_keeps_rows_and_does_not_raise(
     assert relay.mode == "arq"
     with caplog.at_level(logging.WARNING, logger="notifications.outbox"):
         async with running(relay):
-            ids = await _queue_many(sm, down, 3)
+            ids = await queue_mails(sm, down, 3)
             relay.kick(ids)
             await asyncio.sleep(0.5)  # a kick and several sweeps, all failing
             assert await relay.sweep() == 0
-    assert await _statuses(sm) == {"pending": 3}
+    assert await statuses(sm) == {"pending": 3}
     warnings = [r for r in caplog.records if "cannot hand outbox rows to arq" in r.message]
     assert len(warnings) == 1  # loud once, then quiet until Redis is back
 
@@ -181,7 +154,7 @@ async def test_relay_hands_rows_to_arq_once(
     pool = await create_pool(RedisSettings.from_dsn(redis_db5))
     try:
         async with running(relay):
-            ids = await _queue_many(sm, settings, 3)
+            ids = await queue_mails(sm, settings, 3)
             relay.kick(ids)
             await relay.drain()
             queued = await pool.queued_jobs()

@@ -1,10 +1,11 @@
-"""Arranging conversations for these tests: a connected match, browser sessions, forms."""
+"""Arranging conversations for these tests: a connected match, messages, forms.
+
+A browser session of one's own is `tests.pages.browser`.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from market.conversations.models import Participant
 from market.db import make_sessionmaker
 from notifications.models import Notification
-from tests.factories import PASSWORD, Actor, make_user, post_body
+from tests.factories import Actor, make_user, post_body
 
 
 async def connected_match(
@@ -89,20 +90,6 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, html[:2000]
     return found.group(1)
-
-
-@asynccontextmanager
-async def browser(app: Any, actor: Actor) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of its own with a logged-in session cookie, as a browser has."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        page = await c.get("/login")
-        r = await c.post(
-            "/login",
-            data={"csrf_token": csrf_of(page.text), "email": actor.email, "password": PASSWORD},
-        )
-        assert r.status_code == 303, r.text
-        yield c
 
 
 async def post_form(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,30 +16,12 @@ from market.db import make_sessionmaker, utcnow
 from market.matches import views as match_views
 from market.matches.models import Match
 from market.posts.models import Post, PostLanguage, Region
-from tests.factories import PASSWORD, Actor, make_user, post_body
+from tests.factories import Actor, make_user, post_body
+from tests.market.conversations.helpers import csrf_of
+from tests.pages import browser
 
 LEIPZIG = (51.3397, 12.3731)
 Browser = Callable[[Actor], Any]
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:2000]
-    return found.group(1)
-
-
-@asynccontextmanager
-async def browser(app: Any, actor: Actor) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of its own with a logged-in session cookie, as a browser has."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        page = await c.get("/login")
-        r = await c.post(
-            "/login",
-            data={"csrf_token": csrf_of(page.text), "email": actor.email, "password": PASSWORD},
-        )
-        assert r.status_code == 303, r.text
-        yield c
 
 
 async def post_form(
