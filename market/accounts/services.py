@@ -115,11 +115,17 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
 
 
 async def send_verification(session: AsyncSession, settings: Settings, user: User) -> None:
-    link = await _mail_token(session, settings, user, VERIFY)
+    await _mail_link(session, settings, user, VERIFY)
+
+
+async def _mail_link(session: AsyncSession, settings: Settings, user: User, purpose: str) -> None:
+    """Mail a one-time link for `purpose` in the user's language; the mail template is named
+    as the purpose. Essential: these mails cannot be switched off."""
+    link = await _mail_token(session, settings, user, purpose)
     await queue_mail(
         session,
         to=user.email,
-        template="verify_email",
+        template=purpose,
         locale=user.locale,
         context={"name": user.display_name, "link": link},
         essential=True,
@@ -222,15 +228,7 @@ async def request_password_reset(session: AsyncSession, settings: Settings, emai
     user = await by_email(session, email)
     if user is None or not user.is_active or user.deleted_at is not None:
         return
-    link = await _mail_token(session, settings, user, RESET)
-    await queue_mail(
-        session,
-        to=user.email,
-        template="reset_password",
-        locale=user.locale,
-        context={"name": user.display_name, "link": link},
-        essential=True,
-    )
+    await _mail_link(session, settings, user, RESET)
 
 
 async def reset_password(
@@ -332,16 +330,7 @@ async def request_deletion_link(session: AsyncSession, settings: Settings, user:
         raise Conflict("This account has a password. Please confirm with your password.")
     if not user.email_verified:
         raise Conflict("Please confirm your email address first.")
-    link = await _mail_token(session, settings, user, DELETE)
-    await queue_mail(
-        session,
-        to=user.email,
-        template="delete_account",
-        locale=user.locale,
-        context={"name": user.display_name, "link": link},
-        user_id=user.id,
-        essential=True,
-    )
+    await _mail_link(session, settings, user, DELETE)
 
 
 async def _deletion_target(session: AsyncSession, token: AccountToken) -> User:
