@@ -8,6 +8,7 @@ confirms the very plan they saw.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -29,6 +30,8 @@ from market.matches.services import propose
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # The stages a need passes on its way to a match, in order; the first that leaves no offer is
 # what the city lacks for this need.
@@ -240,6 +243,16 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
         pairs.append(scored)
     pairs.sort(key=lambda p: (-p.score, p.offer_id, p.need_id))
     lap("assign")
+    log.info(
+        "matching run %s: %d needs, %d offers, %d pairs judged, %d pass, %d assigned; %s",
+        region_id or "(all regions)",
+        len(needs),
+        len(offers),
+        len(nearby),
+        judged.score.size,
+        len(pairs),
+        ", ".join(f"{step} {t:.2f} s" for step, t in seconds.items()),
+    )
     return Plan(
         pairs,
         _plan_id(pairs),
