@@ -443,6 +443,11 @@ async def region_run(config: dict[str, Any]) -> dict[str, Any]:
                 out["apply_s"] = time.perf_counter() - t2
                 out["created"] = len(created)
                 await session.rollback()
+            if config.get("unmatched", True):
+                t3 = time.perf_counter()
+                found = await regional.unmatched(session, region_id)
+                out["unmatched_s"] = time.perf_counter() - t3
+                out["unmatched"] = len(found)
             if config.get("verify", 0):
                 facts = await regional.region_facts(session, region_id)
                 out["verified_needs"] = verify_nearby(facts, config["verify"])
@@ -456,7 +461,7 @@ def verify_nearby(facts: regional.RegionFacts, count: int) -> int:
     found exactly the offers that pass the category, language and reach rules."""
     place_rules = {Failure.CATEGORY, Failure.LANGUAGE, Failure.DISTANCE, Failure.MODE}
     found: dict[int, set[int]] = {}
-    for i, j in matching.nearby_pairs(facts.need_facts, facts.offer_facts):
+    for i, j in matching.nearby_pairs(facts.need_facts, facts.offer_facts).tolist():
         found.setdefault(i, set()).add(j)
     step = max(1, len(facts.needs) // count)
     today = datetime.now(UTC).date()
@@ -712,7 +717,9 @@ async def run(args: argparse.Namespace) -> None:
     region = region_in_child(config)
     region["radius_km"] = region_radius
     if not args.no_tracemalloc:
-        traced = region_in_child(config | {"tracemalloc": True, "verify": 0, "apply": False})
+        traced = region_in_child(
+            config | {"tracemalloc": True, "verify": 0, "apply": False, "unmatched": False}
+        )
         region["traced_peak_mb"] = traced["traced_peak_mb"]
 
     # The table.
@@ -864,6 +871,14 @@ async def run(args: argparse.Namespace) -> None:
                 "confirm: regional.apply (plan again + proposals)",
                 secs(r["apply_s"]),
                 f"{r['created']:,} matches and their notifications, rolled back",
+            ]
+        )
+    if "unmatched_s" in r:
+        rows.append(
+            [
+                "needs without a match: regional.unmatched",
+                secs(r["unmatched_s"]),
+                f"{r['unmatched']:,} needs, each with its cause (offers anywhere judged)",
             ]
         )
     if "traced_peak_mb" in r:

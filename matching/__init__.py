@@ -5,7 +5,7 @@ filters, hands them in as frozen dataclasses and gets ranked pairs with reasons 
 """
 
 from matching.assign import assign, max_weight_matching, max_weight_matching_capped
-from matching.bulk import Judged, judge_pairs
+from matching.bulk import FAILURE_ORDER, Judged, first_failures, judge_pairs
 from matching.geo import EARTH_RADIUS_KM, haversine_km
 from matching.languages import primary_tag
 from matching.model import (
@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_OPEN_MATCHES",
     "DEFAULT_OFFER_RADIUS_KM",
     "EARTH_RADIUS_KM",
+    "FAILURE_ORDER",
     "Candidate",
     "Failure",
     "Judged",
@@ -46,6 +47,7 @@ __all__ = [
     "best_needs_for_offer",
     "best_offers_for_need",
     "check",
+    "first_failures",
     "haversine_km",
     "is_match",
     "judge",

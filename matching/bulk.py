@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matching.availability import overlap_minutes
-from matching.geo import haversine_km
+from matching.geo import EARTH_RADIUS_KM, haversine_km
 from matching.model import LEVEL_WEIGHT, PostFacts, TimeSlot, VolunteerFacts
 from matching.reach import radius_of_offer
 from matching.score import (
@@ -45,6 +45,8 @@ _SLICE = 65_536
 Floats = NDArray[np.float64]
 Bools = NDArray[np.bool_]
 Indexes = NDArray[np.intp]
+# (need index, offer index) pairs: as tuples, or as an array of shape (n, 2).
+Pairs = Iterable[tuple[int, int]] | NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def judge_pairs(
     volunteers: Sequence[VolunteerFacts],
     requires_certificate: Sequence[bool],
     declined: Iterable[tuple[int, int]],
-    pairs: Iterable[tuple[int, int]],
+    pairs: Pairs,
     now: datetime,
     today: date,
 ) -> Judged:
@@ -74,12 +76,7 @@ def judge_pairs(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if len(volunteers) != len(offers) or len(requires_certificate) != len(needs):
-        raise ValueError("one volunteer per offer and one certificate flag per need")
-    flat = np.fromiter((k for p in pairs for k in p), dtype=np.intp)
-    need, offer = flat[0::2], flat[1::2]
-    if need.size and (need.max() >= len(needs) or offer.max() >= len(offers) or flat.min() < 0):
-        raise ValueError("a pair names a need or an offer that is not given")
+    need, offer = _pair_arrays(needs, offers, volunteers, requires_certificate, pairs)
 
     keep = _rules_of_people(needs, offers, volunteers, requires_certificate, need, offer, today)
     keep &= ~_declined(declined, need, offer, len(offers))
@@ -107,6 +104,58 @@ def judge_pairs(
     return Judged(need=need, offer=offer, score=np.minimum(1.0, np.maximum(0.0, total)))
 
 
+# The rules in the order `first_failures` reports them; published and vetted count as one.
+FAILURE_ORDER = ("category", "language", "reach", "volunteer", "certificate", "declined")
+
+
+def first_failures(
+    needs: Sequence[PostFacts],
+    offers: Sequence[PostFacts],
+    volunteers: Sequence[VolunteerFacts],
+    requires_certificate: Sequence[bool],
+    declined: Iterable[tuple[int, int]],
+    pairs: Pairs,
+    today: date,
+) -> NDArray[np.int8]:
+    """For each pair, the first rule of FAILURE_ORDER that `check` says it breaks (its index),
+    or len(FAILURE_ORDER) where it breaks none: what a coordinator's view of unmatched needs
+    counts, for hundreds of thousands of pairs. Arguments as for `judge_pairs`."""
+    need, offer = _pair_arrays(needs, offers, volunteers, requires_certificate, pairs)
+    people_ok = _published_and_vetted(needs, offers, volunteers, need, offer)
+    certified = _certified_where_asked(volunteers, requires_certificate, need, offer, today)
+    broken = (
+        _category_fit(needs, offers, need, offer) < 0.0,
+        _language_fit(needs, offers, need, offer) <= 0.0,
+        ~_distance_fit(needs, offers, need, offer)[1],
+        ~people_ok,
+        ~certified,
+        _declined(declined, need, offer, len(offers)),
+    )
+    first = np.full(need.size, len(FAILURE_ORDER), dtype=np.int8)
+    for index in reversed(range(len(FAILURE_ORDER))):
+        first[broken[index]] = index
+    return first
+
+
+def _pair_arrays(
+    needs: Sequence[PostFacts],
+    offers: Sequence[PostFacts],
+    volunteers: Sequence[VolunteerFacts],
+    requires_certificate: Sequence[bool],
+    pairs: Pairs,
+) -> tuple[Indexes, Indexes]:
+    if len(volunteers) != len(offers) or len(requires_certificate) != len(needs):
+        raise ValueError("one volunteer per offer and one certificate flag per need")
+    if isinstance(pairs, np.ndarray):
+        flat = np.asarray(pairs, dtype=np.intp).reshape(-1)
+    else:
+        flat = np.fromiter((k for p in pairs for k in p), dtype=np.intp)
+    need, offer = flat[0::2], flat[1::2]
+    if need.size and (need.max() >= len(needs) or offer.max() >= len(offers) or flat.min() < 0):
+        raise ValueError("a pair names a need or an offer that is not given")
+    return need, offer
+
+
 def _rules_of_people(
     needs: Sequence[PostFacts],
     offers: Sequence[PostFacts],
@@ -117,12 +166,36 @@ def _rules_of_people(
     today: date,
 ) -> Bools:
     """Published, vetted, and a valid certificate where the category asks for one."""
+    result: Bools = _published_and_vetted(
+        needs, offers, volunteers, need, offer
+    ) & _certified_where_asked(volunteers, requires_certificate, need, offer, today)
+    return result
+
+
+def _published_and_vetted(
+    needs: Sequence[PostFacts],
+    offers: Sequence[PostFacts],
+    volunteers: Sequence[VolunteerFacts],
+    need: Indexes,
+    offer: Indexes,
+) -> Bools:
     need_ok = np.array([n.published for n in needs], dtype=np.bool_)
-    requires = np.array(requires_certificate, dtype=np.bool_)
     offer_ok = np.array(
         [o.published and v.approved for o, v in zip(offers, volunteers, strict=True)],
         dtype=np.bool_,
     )
+    result: Bools = need_ok[need] & offer_ok[offer]
+    return result
+
+
+def _certified_where_asked(
+    volunteers: Sequence[VolunteerFacts],
+    requires_certificate: Sequence[bool],
+    need: Indexes,
+    offer: Indexes,
+    today: date,
+) -> Bools:
+    requires = np.array(requires_certificate, dtype=np.bool_)
     certified = np.array(
         [
             v.police_certificate_until is not None and v.police_certificate_until >= today
@@ -130,7 +203,7 @@ def _rules_of_people(
         ],
         dtype=np.bool_,
     )
-    result: Bools = need_ok[need] & offer_ok[offer] & (~requires[need] | certified[offer])
+    result: Bools = ~requires[need] | certified[offer]
     return result
 
 
@@ -224,8 +297,15 @@ def _distance_fit(
         & ~np.isnan(olat[offer])
         & ~np.isnan(nlat[need])
     )
-    km = np.full(need.size, np.inf)
+    # numpy's distance first, for every pair that could meet in person; it may differ from
+    # haversine_km in the last bit, so it only rules out pairs clearly beyond their radius
+    # (a margin far above any rounding), and haversine_km gives the distance of the others.
     where = np.flatnonzero(capable)
+    km = np.full(need.size, np.inf)
+    km[where] = _haversine(
+        olat[offer[where]], olon[offer[where]], nlat[need[where]], nlon[need[where]]
+    )
+    where = where[km[where] <= radius[where] * (1 + 1e-9) + 1e-9]
     km[where] = [
         haversine_km(a, b, c, d)
         for a, b, c, d in zip(
@@ -244,6 +324,17 @@ def _distance_fit(
     fit = np.where(in_person, decay, 0.0)
     fit = np.where(remote, np.maximum(fit, REMOTE_FIT), fit)
     return fit, in_person | remote
+
+
+def _haversine(lat1: Floats, lon1: Floats, lat2: Floats, lon2: Floats) -> Floats:
+    """`haversine_km` for arrays (to within rounding, not bit for bit)."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    h = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    result: Floats = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, h)))
+    return result
 
 
 def _availability_fit(

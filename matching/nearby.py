@@ -18,6 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from matching.geo import EARTH_RADIUS_KM, haversine_km
 from matching.model import PostFacts
 from matching.reach import pair_radius, radius_of_offer
@@ -103,12 +106,10 @@ class _Grids:
                         yield from self.cells.get((radius_class, row, col % columns, key), ())
 
 
-def nearby_pairs(
-    needs: Sequence[PostFacts], offers: Sequence[PostFacts]
-) -> Iterator[tuple[int, int]]:
-    """(need index, offer index) for every pair that passes the category, language and reach
-    rules; needs in order, each need's offers ascending. Pairs failing those rules are left out
-    (tests/matching/test_nearby.py compares with `check` on every pair)."""
+def nearby_pairs(needs: Sequence[PostFacts], offers: Sequence[PostFacts]) -> NDArray[np.intp]:
+    """(need index, offer index) rows, shape (n, 2), for every pair that passes the category,
+    language and reach rules; needs in order, each need's offers ascending. Pairs failing those
+    rules are left out (tests/matching/test_nearby.py compares with `check` on every pair)."""
     grids = _Grids(offers)
     remote: dict[_Key, list[int]] = {}
     for j, offer in enumerate(offers):
@@ -116,6 +117,8 @@ def nearby_pairs(
             for language in offer.levels:
                 remote.setdefault((offer.category_path, language), []).append(j)
 
+    need_column: list[int] = []
+    offer_column: list[int] = []
     for i, need in enumerate(needs):
         # The offer's category path is a prefix of the need's: the same category or an ancestor.
         path = need.category_path
@@ -138,5 +141,8 @@ def nearby_pairs(
                 distance = haversine_km(offer.lat, offer.lon, need.lat, need.lon)
                 if distance <= pair_radius(offer, need):
                     found.add(j)
-        for j in sorted(found):
-            yield i, j
+        need_column.extend([i] * len(found))
+        offer_column.extend(sorted(found))
+    return np.column_stack(
+        [np.array(need_column, dtype=np.intp), np.array(offer_column, dtype=np.intp)]
+    )

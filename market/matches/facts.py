@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from market.accounts.models import User
 from market.db import utcnow
 from market.posts import taxonomy
-from market.posts.models import Post
 from matching import LanguageSkill, PostFacts, TimeSlot, VolunteerFacts
 
 
-def skills(codes: Iterable[str], author_levels: Sequence[tuple[str, str]]) -> tuple[LanguageSkill, ...]:
+def skills(
+    codes: Iterable[str], author_levels: Sequence[tuple[str, str]]
+) -> tuple[LanguageSkill, ...]:
     """A post's languages with its author's level in each (`author_levels`: the author's
     (code, level) pairs in the author's order); fluent where the author gave none.
 
@@ -37,13 +38,43 @@ def skills(codes: Iterable[str], author_levels: Sequence[tuple[str, str]]) -> tu
     )
 
 
-def post_facts(post: Post, author: User | None) -> PostFacts:
+class PostColumns(Protocol):
+    """What `post_facts` reads of a post: a `Post`, or the plain row of
+    `market.matches.regional.OfferRow`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def radius_km(self) -> float | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def availability(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def language_codes(self) -> list[str]: ...
+
+
+def post_facts(post: PostColumns, author: User | None) -> PostFacts:
     # A post's languages carry its author's level in them, when the author gave one.
     author_levels = [(lang.code, lang.level) for lang in (author.languages if author else [])]
     return post_facts_of(post, author_levels)
 
 
-def post_facts_of(post: Post, author_levels: Sequence[tuple[str, str]]) -> PostFacts:
+def post_facts_of(post: PostColumns, author_levels: Sequence[tuple[str, str]]) -> PostFacts:
     """`post_facts` with the author's (code, level) pairs given instead of the author."""
     return PostFacts(
         id=post.id,
@@ -73,7 +104,7 @@ def slots_of(availability: list[dict[str, Any]] | None) -> tuple[TimeSlot, ...]:
     )
 
 
-def slots(post: Post) -> tuple[TimeSlot, ...]:
+def slots(post: PostColumns) -> tuple[TimeSlot, ...]:
     return slots_of(post.availability)
 
 

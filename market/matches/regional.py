@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,7 @@ from market.matches.facts import post_facts, volunteer_facts
 from market.matches.models import OPEN, Match
 from market.matches.services import propose
 from market.posts import taxonomy
-from market.posts.models import Post
+from market.posts.models import Post, PostLanguage
 from market.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,25 +64,76 @@ def waiting_needs(region_id: str | None) -> Select[tuple[Post]]:
     return _in_region(stmt, region_id).order_by(Post.published_at, Post.id)
 
 
-def available_offers(region_id: str | None) -> Select[tuple[Post]]:
-    stmt = select(Post).where(Post.status == "published", Post.kind == "offer")
+@dataclass(frozen=True, slots=True)
+class OfferRow:
+    """A published offer's columns, read without building ORM objects: a run over a whole
+    installation reads 100,000 of them."""
+
+    id: str
+    author_id: str
+    kind: str
+    category: str
+    mode: str
+    lat: float | None
+    lon: float | None
+    radius_km: float | None
+    status: str
+    published_at: datetime | None
+    created_at: datetime | None
+    availability: list[dict[str, Any]] | None
+    language_codes: list[str]
+
+
+_OFFER_COLUMNS = (
+    Post.id,
+    Post.author_id,
+    Post.kind,
+    Post.category,
+    Post.mode,
+    Post.lat,
+    Post.lon,
+    Post.radius_km,
+    Post.status,
+    Post.published_at,
+    Post.created_at,
+    Post.availability,
+)
+
+
+async def available_offers(session: AsyncSession, *conditions: Any) -> list[OfferRow]:
+    """The published offers meeting `conditions`, with their languages in their order."""
+    where = [Post.status == "published", Post.kind == "offer", *conditions]
     # A fixed order: the same situation must always give the same plan (and plan id).
-    return _in_region(stmt, region_id).order_by(Post.published_at, Post.id)
+    stmt = select(*_OFFER_COLUMNS).where(*where).order_by(Post.published_at, Post.id)
+    rows = (await session.execute(stmt)).all()
+    codes: dict[str, list[str]] = defaultdict(list)
+    languages = (
+        select(PostLanguage.post_id, PostLanguage.code)
+        .join(Post, Post.id == PostLanguage.post_id)
+        .where(*where)
+        .order_by(PostLanguage.post_id, PostLanguage.position)
+    )
+    for post_id, code in (await session.execute(languages)).all():
+        codes[post_id].append(code)
+    return [OfferRow(*row, language_codes=codes.get(row[0], [])) for row in rows]
 
 
 async def _load(
     session: AsyncSession, region_id: str | None, *, offers_anywhere: bool = False
-) -> tuple[list[Post], list[Post], dict[str, User], dict[str, int], set[tuple[str, str]]]:
+) -> tuple[list[Post], list[OfferRow], dict[str, User], dict[str, int], set[tuple[str, str]]]:
     needs = list((await session.execute(waiting_needs(region_id))).scalars())
     if offers_anywhere:
         # An offer from outside the region may still reach its needs: judge them all, but only
         # in categories that could fit.
         categories = {c for n in needs for c in taxonomy.path(n.category)}
-        stmt = available_offers(None).where(Post.category.in_(categories))
+        offers = await available_offers(session, Post.category.in_(categories))
     else:
-        stmt = available_offers(region_id)
-    offers = list((await session.execute(stmt)).scalars())
-    users = await queries.users_by_id(session, [p.author_id for p in needs + offers])
+        offers = await available_offers(
+            session, *([Post.region_id == region_id] if region_id else [])
+        )
+    users = await queries.users_by_id(
+        session, [p.author_id for p in needs] + [o.author_id for o in offers]
+    )
     counts = await queries.open_counts(session, [o.author_id for o in offers])
     declined: set[tuple[str, str]] = set()
     for need_ids in queries.chunks(n.id for n in needs):
@@ -98,11 +149,24 @@ class RegionFacts:
     """A region's posts as the matcher's facts, each worked out once."""
 
     needs: list[Post]
-    offers: list[Post]
+    offers: list[OfferRow]
     need_facts: list[matching.PostFacts]
     offer_facts: list[matching.PostFacts]
     volunteers: list[matching.VolunteerFacts]
     declined: set[tuple[str, str]]
+
+    def requires_certificate(self) -> list[bool]:
+        return [taxonomy.requires_police_certificate(n.category) for n in self.needs]
+
+    def declined_indexes(self) -> list[tuple[int, int]]:
+        """The declined pairs as (need index, offer index)."""
+        need_at = {n.id: i for i, n in enumerate(self.needs)}
+        offer_at = {o.id: j for j, o in enumerate(self.offers)}
+        return [
+            (need_at[need_id], offer_at[offer_id])
+            for offer_id, need_id in self.declined
+            if need_id in need_at and offer_id in offer_at
+        ]
 
     def candidate(self, i: int, j: int) -> matching.Candidate:
         need, offer = self.needs[i], self.offers[j]
@@ -117,7 +181,7 @@ class RegionFacts:
 
 def _facts(
     needs: list[Post],
-    offers: list[Post],
+    offers: list[OfferRow],
     users: dict[str, User],
     counts: dict[str, int],
     declined: set[tuple[str, str]],
@@ -141,32 +205,6 @@ async def region_facts(
 ) -> RegionFacts:
     """The waiting needs and the published offers of a region, as the matcher's facts."""
     return _facts(*await _load(session, region_id, offers_anywhere=offers_anywhere))
-
-
-def _with_a_fit(facts: RegionFacts, today: date) -> set[int]:
-    """The needs with at least one offer that passes every rule and whose volunteer has room,
-    found through `nearby_pairs`, so that only the others need the whole funnel."""
-    return {
-        i
-        for i, j in matching.nearby_pairs(facts.need_facts, facts.offer_facts)
-        if facts.volunteers[j].room_for_matches > 0
-        and not matching.check(facts.candidate(i, j), today)
-    }
-
-
-def _by_category(facts: RegionFacts, needs: Iterable[int]) -> dict[int, list[matching.Candidate]]:
-    """For each of the `needs` (indexes), every offer whose category fits (the first rule)."""
-    offers_in: dict[str, list[int]] = defaultdict(list)
-    for j, offer in enumerate(facts.offers):
-        offers_in[offer.category].append(j)
-    return {
-        i: [
-            facts.candidate(i, j)
-            for category in taxonomy.path(facts.needs[i].category)
-            for j in offers_in.get(category, [])
-        ]
-        for i in needs
-    }
 
 
 def _plan_id(pairs: list[matching.Scored]) -> str:
@@ -194,23 +232,18 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
     # A volunteer at their cap gets nothing new from the run either.
     open_offers = [j for j, v in enumerate(facts.volunteers) if v.room_for_matches > 0]
     offer_facts = [facts.offer_facts[j] for j in open_offers]
-    need_at = {n.id: i for i, n in enumerate(needs)}
-    open_at = {facts.offers[j].id: k for k, j in enumerate(open_offers)}
-    declined_pairs = [
-        (need_at[need_id], open_at[offer_id])
-        for offer_id, need_id in facts.declined
-        if need_id in need_at and offer_id in open_at
-    ]
+    position = {j: k for k, j in enumerate(open_offers)}
+    declined_pairs = [(i, position[j]) for i, j in facts.declined_indexes() if j in position]
     lap("facts")
     # Only the pairs in the right category, with a common language and within reach are judged:
     # a region of 5,000 needs and 5,000 offers holds millions of pairs, few of them near.
-    nearby = list(matching.nearby_pairs(facts.need_facts, offer_facts))
+    nearby = matching.nearby_pairs(facts.need_facts, offer_facts)
     lap("pairs")
     judged = matching.judge_pairs(
         facts.need_facts,
         offer_facts,
         [facts.volunteers[j] for j in open_offers],
-        [taxonomy.requires_police_certificate(n.category) for n in needs],
+        facts.requires_certificate(),
         declined_pairs,
         nearby,
         now,
@@ -292,31 +325,58 @@ class Unmatched:
 async def unmatched(session: AsyncSession, region_id: str | None) -> list[Unmatched]:
     """Waiting needs without any fitting offer, each with the first reason none is left."""
     facts = await region_facts(session, region_id, offers_anywhere=True)
-    today = utcnow().date()
-    matched = _with_a_fit(facts, today)
-    by_need = _by_category(facts, (i for i in range(len(facts.needs)) if i not in matched))
+    now = utcnow()
+    requires, declined = facts.requires_certificate(), facts.declined_indexes()
+    # First the needs that do have a fit (an offer passing every rule, its volunteer with
+    # room), found the quick way; only the others are taken through the funnel.
+    judged = matching.judge_pairs(
+        facts.need_facts,
+        facts.offer_facts,
+        facts.volunteers,
+        requires,
+        declined,
+        matching.nearby_pairs(facts.need_facts, facts.offer_facts),
+        now,
+        now.date(),
+    )
+    room = np.array([v.room_for_matches > 0 for v in facts.volunteers], dtype=np.bool_)
+    fitted = set(judged.need[room[judged.offer]].tolist()) if room.size else set()
+    waiting = [i for i in range(len(facts.needs)) if i not in fitted]
+
+    offers_in: dict[str, list[int]] = defaultdict(list)
+    for j, offer in enumerate(facts.offers):
+        offers_in[offer.category].append(j)
+    # Every offer of a fitting category (the first rule), for each waiting need.
+    per_need = [
+        np.array(
+            [j for c in taxonomy.path(facts.needs[i].category) for j in offers_in.get(c, [])],
+            dtype=np.intp,
+        )
+        for i in waiting
+    ]
+    rows = np.repeat(np.arange(len(waiting)), [a.size for a in per_need])
+    pairs = np.column_stack(
+        [
+            np.asarray(waiting, dtype=np.intp)[rows],
+            np.concatenate([np.empty(0, np.intp), *per_need]),
+        ]
+    )
+    first = matching.first_failures(
+        facts.need_facts,
+        facts.offer_facts,
+        facts.volunteers,
+        requires,
+        declined,
+        pairs,
+        now.date(),
+    )
+    # A pair that breaks no rule has a volunteer at their cap, or the need would have a fit.
+    stages = (*matching.FAILURE_ORDER, "capacity")
+    counts = np.zeros((len(waiting), len(stages)), dtype=np.int64)
+    np.add.at(counts, (rows, first), 1)
     result = []
-    for i, cands in by_need.items():
-        tally: Counter[str] = Counter()
-        for cand in cands:
-            failures = {str(f) for f in matching.check(cand, today)}
-            # Every pair that passes the rules has a volunteer at their cap, or the need would
-            # have a fit.
-            tally["capacity" if not failures else _stage(failures)] += 1
+    for row, i in enumerate(waiting):
+        tally = {stages[k]: int(n) for k, n in enumerate(counts[row].tolist()) if n}
         cause = max(tally, key=FUNNEL.index) if tally else "category"
-        result.append(Unmatched(facts.needs[i], cause, dict(tally)))
+        result.append(Unmatched(facts.needs[i], cause, tally))
     return result
-
-
-def _stage(failures: set[str]) -> str:
-    if "language" in failures:
-        return "language"
-    if failures & {"distance", "mode"}:
-        return "reach"
-    if "not_approved" in failures or "not_published" in failures:
-        return "volunteer"
-    if "certificate" in failures:
-        return "certificate"
-    if "declined" in failures:
-        return "declined"
-    return "category"

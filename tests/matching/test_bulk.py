@@ -12,10 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching import (
+    FAILURE_ORDER,
     Candidate,
+    Failure,
     PostFacts,
     TimeSlot,
     assign,
+    check,
+    first_failures,
     judge,
     judge_pairs,
     max_weight_matching,
@@ -159,3 +163,46 @@ def test_a_region_run_gives_the_total_of_the_full_ranking() -> None:
     assert math.isclose(
         float(judged.score[chosen].sum()), sum(p.score for p in reference), rel_tol=1e-12
     )
+
+
+STAGE_OF = {
+    Failure.CATEGORY: "category",
+    Failure.LANGUAGE: "language",
+    Failure.DISTANCE: "reach",
+    Failure.MODE: "reach",
+    Failure.NOT_PUBLISHED: "volunteer",
+    Failure.NOT_APPROVED: "volunteer",
+    Failure.CERTIFICATE: "certificate",
+    Failure.DECLINED: "declined",
+}
+
+
+@settings(deadline=None, max_examples=300)  # timing varies on shared CI machines
+@given(
+    st.lists(candidates() | candidates(likely_match=True), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_first_failures_name_the_first_rule_check_names(
+    drawn: list[Candidate], rng: random.Random
+) -> None:
+    every = [(i, j) for i in range(len(drawn)) for j in range(len(drawn))]
+    declined = {p for p in every if rng.random() < 0.2}
+    first = first_failures(
+        [c.need for c in drawn],
+        [c.offer for c in drawn],
+        [c.volunteer for c in drawn],
+        [c.requires_certificate for c in drawn],
+        declined,
+        every,
+        TODAY,
+    )
+    for (i, j), got in zip(every, first.tolist(), strict=True):
+        pair = Candidate(
+            offer=drawn[j].offer,
+            need=drawn[i].need,
+            volunteer=drawn[j].volunteer,
+            requires_certificate=drawn[i].requires_certificate,
+            declined_before=(i, j) in declined,
+        )
+        stages = [FAILURE_ORDER.index(STAGE_OF[f]) for f in check(pair, TODAY)]
+        assert got == min(stages, default=len(FAILURE_ORDER))

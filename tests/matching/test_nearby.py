@@ -39,6 +39,12 @@ from tests.matching.factories import (
 PLACE_RULES = {Failure.CATEGORY, Failure.LANGUAGE, Failure.DISTANCE, Failure.MODE}
 
 
+def pairs_of(needs: list[PostFacts], offers: list[PostFacts]) -> list[tuple[int, int]]:
+    found = nearby_pairs(needs, offers)
+    assert found.shape == (len(found), 2)
+    return [(i, j) for i, j in found.tolist()]
+
+
 def brute_force(needs: list[PostFacts], offers: list[PostFacts]) -> list[tuple[int, int]]:
     return [
         (i, j)
@@ -112,7 +118,7 @@ def posts(draw: st.DrawFn, kind: str) -> list[PostFacts]:
 @settings(deadline=None, max_examples=300)  # timing varies on shared CI machines
 @given(posts("need"), posts("offer"))
 def test_the_same_pairs_as_the_rules(needs: list[PostFacts], offers: list[PostFacts]) -> None:
-    assert list(nearby_pairs(needs, offers)) == brute_force(needs, offers)
+    assert pairs_of(needs, offers) == brute_force(needs, offers)
 
 
 def test_a_city_at_random_gives_the_same_pairs_as_the_rules() -> None:
@@ -138,7 +144,7 @@ def test_a_city_at_random_gives_the_same_pairs_as_the_rules() -> None:
         ]
 
     needs, offers = some("need"), some("offer")
-    found = list(nearby_pairs(needs, offers))
+    found = pairs_of(needs, offers)
     assert found == brute_force(needs, offers)
     assert 1_000 < len(found) < 300 * 300 / 2  # a real test: many pairs, far from all
 
@@ -176,7 +182,7 @@ def test_offers_just_within_reach_in_every_direction_are_found() -> None:
                 spot = destination(lat, lon, radius * share, bearing)
                 into.add((i, len(offers)))
                 offers.append(post("offer", len(offers), *spot, radius_km=radius, **common))  # type: ignore[arg-type]
-    found = set(nearby_pairs(needs, offers))
+    found = set(pairs_of(needs, offers))
     assert within <= found
     assert not beyond & found
 
@@ -188,7 +194,7 @@ def test_the_edge_of_the_radius_counts_as_within() -> None:
     need = post("need", 0, *centre, radius_km=None, **common)  # type: ignore[arg-type]
     at_edge = post("offer", 0, *away, radius_km=math.nextafter(10.0, math.inf), **common)  # type: ignore[arg-type]
     short = post("offer", 1, *away, radius_km=9.999, **common)  # type: ignore[arg-type]
-    assert list(nearby_pairs([need], [at_edge, short])) == [(0, 0)]
+    assert pairs_of([need], [at_edge, short]) == [(0, 0)]
 
 
 @settings(deadline=None, max_examples=300)  # timing varies on shared CI machines
@@ -220,6 +226,6 @@ def test_rank_of_nearby_pairs_equals_rank_of_all_pairs() -> None:
 
     needs, offers = some("need", [None]), some("offer", [5.0, 15.0])
     everything = [pair(o, n) for n in needs for o in offers]
-    near = [pair(offers[j], needs[i]) for i, j in nearby_pairs(needs, offers)]
+    near = [pair(offers[j], needs[i]) for i, j in pairs_of(needs, offers)]
     assert rank(near, NOW, TODAY) == rank(everything, NOW, TODAY)
     assert len(rank(near, NOW, TODAY)) > 20
