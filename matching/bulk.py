@@ -78,7 +78,8 @@ def judge_pairs(
         raise ValueError("now must be timezone-aware")
     need, offer = _pair_arrays(needs, offers, volunteers, requires_certificate, pairs)
 
-    keep = _rules_of_people(needs, offers, volunteers, requires_certificate, need, offer, today)
+    keep = _published_and_vetted(needs, offers, volunteers, need, offer)
+    keep &= _certified_where_asked(volunteers, requires_certificate, need, offer, today)
     keep &= ~_declined(declined, need, offer, len(offers))
     need, offer = need[keep], offer[keep]
 
@@ -154,22 +155,6 @@ def _pair_arrays(
     if need.size and (need.max() >= len(needs) or offer.max() >= len(offers) or flat.min() < 0):
         raise ValueError("a pair names a need or an offer that is not given")
     return need, offer
-
-
-def _rules_of_people(
-    needs: Sequence[PostFacts],
-    offers: Sequence[PostFacts],
-    volunteers: Sequence[VolunteerFacts],
-    requires_certificate: Sequence[bool],
-    need: Indexes,
-    offer: Indexes,
-    today: date,
-) -> Bools:
-    """Published, vetted, and a valid certificate where the category asks for one."""
-    result: Bools = _published_and_vetted(
-        needs, offers, volunteers, need, offer
-    ) & _certified_where_asked(volunteers, requires_certificate, need, offer, today)
-    return result
 
 
 def _published_and_vetted(

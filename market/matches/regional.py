@@ -1,7 +1,7 @@
 """A coordinator's matching run for a whole region, and the needs nobody could be found for.
 
 The run computes a one-to-one assignment of waiting needs to offers that maximises the total
-score (matching.assign), shows it as a preview and applies it only when the coordinator
+score (matching.max_weight_matching_capped), shows it as a preview and applies it only when the coordinator
 confirms the very plan they saw.
 """
 
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 # The stages a need passes on its way to a match, in order; the first that leaves no offer is
 # what the city lacks for this need.
-FUNNEL = ("category", "language", "reach", "volunteer", "certificate", "declined", "capacity")
+# The rules in `check`'s order, then "capacity": every rule holds, but the volunteer is at their cap.
+FUNNEL = (*matching.FAILURE_ORDER, "capacity")
 
 
 @dataclass(frozen=True)
@@ -371,12 +372,11 @@ async def unmatched(session: AsyncSession, region_id: str | None) -> list[Unmatc
         now.date(),
     )
     # A pair that breaks no rule has a volunteer at their cap, or the need would have a fit.
-    stages = (*matching.FAILURE_ORDER, "capacity")
-    counts = np.zeros((len(waiting), len(stages)), dtype=np.int64)
+    counts = np.zeros((len(waiting), len(FUNNEL)), dtype=np.int64)
     np.add.at(counts, (rows, first), 1)
     result = []
     for row, i in enumerate(waiting):
-        tally = {stages[k]: int(n) for k, n in enumerate(counts[row].tolist()) if n}
+        tally = {FUNNEL[k]: int(n) for k, n in enumerate(counts[row].tolist()) if n}
         cause = max(tally, key=FUNNEL.index) if tally else "category"
         result.append(Unmatched(facts.needs[i], cause, tally))
     return result

@@ -17,6 +17,7 @@ from matching import (
     Failure,
     PostFacts,
     TimeSlot,
+    VolunteerFacts,
     assign,
     check,
     first_failures,
@@ -29,20 +30,38 @@ from matching import (
 from tests.matching.factories import NOW, TODAY, candidates, need, offer, pair, volunteer
 
 
+def region_of(
+    drawn: list[Candidate],
+) -> tuple[list[PostFacts], list[PostFacts], list[VolunteerFacts], list[bool]]:
+    """The needs, offers, volunteers and certificate flags of the region the drawn pairs make up:
+    need i and offer j of pair (i, j) come from drawn[i] and drawn[j]."""
+    return (
+        [c.need for c in drawn],
+        [c.offer for c in drawn],
+        [c.volunteer for c in drawn],
+        [c.requires_certificate for c in drawn],
+    )
+
+
+def candidate_at(
+    drawn: list[Candidate], i: int, j: int, declined: set[tuple[int, int]]
+) -> Candidate:
+    return Candidate(
+        offer=drawn[j].offer,
+        need=drawn[i].need,
+        volunteer=drawn[j].volunteer,
+        requires_certificate=drawn[i].requires_certificate,
+        declined_before=(i, j) in declined,
+    )
+
+
 def scalar(
     drawn: list[Candidate], pairs: list[tuple[int, int]], declined: set[tuple[int, int]]
 ) -> dict[tuple[int, int], float]:
     """judge, pair by pair, on the region the drawn candidates make up."""
     found = {}
     for i, j in pairs:
-        pair = Candidate(
-            offer=drawn[j].offer,
-            need=drawn[i].need,
-            volunteer=drawn[j].volunteer,
-            requires_certificate=drawn[i].requires_certificate,
-            declined_before=(i, j) in declined,
-        )
-        judged = judge(pair, NOW, TODAY)
+        judged = judge(candidate_at(drawn, i, j, declined), NOW, TODAY)
         if judged is not None:
             found[(i, j)] = judged.score
     return found
@@ -51,16 +70,7 @@ def scalar(
 def bulk(
     drawn: list[Candidate], pairs: list[tuple[int, int]], declined: set[tuple[int, int]]
 ) -> dict[tuple[int, int], float]:
-    result = judge_pairs(
-        [c.need for c in drawn],
-        [c.offer for c in drawn],
-        [c.volunteer for c in drawn],
-        [c.requires_certificate for c in drawn],
-        declined,
-        pairs,
-        NOW,
-        TODAY,
-    )
+    result = judge_pairs(*region_of(drawn), declined, pairs, NOW, TODAY)
     return {
         (i, j): score
         for i, j, score in zip(
@@ -187,22 +197,8 @@ def test_first_failures_name_the_first_rule_check_names(
 ) -> None:
     every = [(i, j) for i in range(len(drawn)) for j in range(len(drawn))]
     declined = {p for p in every if rng.random() < 0.2}
-    first = first_failures(
-        [c.need for c in drawn],
-        [c.offer for c in drawn],
-        [c.volunteer for c in drawn],
-        [c.requires_certificate for c in drawn],
-        declined,
-        every,
-        TODAY,
-    )
+    first = first_failures(*region_of(drawn), declined, every, TODAY)
     for (i, j), got in zip(every, first.tolist(), strict=True):
-        pair = Candidate(
-            offer=drawn[j].offer,
-            need=drawn[i].need,
-            volunteer=drawn[j].volunteer,
-            requires_certificate=drawn[i].requires_certificate,
-            declined_before=(i, j) in declined,
-        )
-        stages = [FAILURE_ORDER.index(STAGE_OF[f]) for f in check(pair, TODAY)]
+        failures = check(candidate_at(drawn, i, j, declined), TODAY)
+        stages = [FAILURE_ORDER.index(STAGE_OF[f]) for f in failures]
         assert got == min(stages, default=len(FAILURE_ORDER))
