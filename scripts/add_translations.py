@@ -1,0 +1,67 @@
+"""Add translations to the catalogs from a JSON file, without running the whole extraction.
+
+Usage: python scripts/add_translations.py FILE.json [FILE.json ...]
+
+Each file maps an English msgid to its translations:
+    {"Your code is wrong.": {"de": "...", "ar": "...", "fa": "...", "uk": "..."}}
+A plural entry uses a list as msgid key is not possible in JSON, so plurals are written as
+    {"__plural__": [{"id": ["one", "many"], "de": ["...", "..."], "ar": [...], ...}]}
+An entry already present is updated. Several people may run this at once: the catalogs are
+changed under one lock file, each read fresh, so no one's entries are lost.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "market" / "locales"
+LOCALES = ("de", "en", "ar", "fa", "uk")
+
+
+def merge(entries: dict[str, object]) -> int:
+    plurals = entries.pop("__plural__", [])
+    changed = 0
+    lock_path = LOCALE_DIR / ".catalogs.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for locale in LOCALES:
+            po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+            with po.open("rb") as f:
+                catalog = read_po(f, locale=locale)
+            for msgid, texts in entries.items():
+                assert isinstance(texts, dict), msgid
+                # English is the source language: its msgids are the text.
+                text = msgid if locale == "en" else texts[locale]
+                flags = {"python-format"} if "%(" in msgid else set()
+                catalog.add(msgid, text, flags=flags)
+                changed += 1
+            assert isinstance(plurals, list)
+            for entry in plurals:
+                ids = tuple(entry["id"])
+                strings = tuple(ids) if locale == "en" else tuple(entry[locale])
+                flags = {"python-format"} if any("%(" in i for i in ids) else set()
+                catalog.add(ids, strings, flags=flags)
+                changed += 1
+            with po.open("wb") as f:
+                write_po(f, catalog, sort_output=True, width=76)
+    return changed
+
+
+def main(paths: list[str]) -> int:
+    if not paths:
+        print(__doc__)
+        return 2
+    total = 0
+    for path in paths:
+        total += merge(json.loads(Path(path).read_text(encoding="utf-8")))
+    print(f"{total} catalog entries written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
