@@ -1,0 +1,114 @@
+"""Who is asking: the caller with their role, organisations and coordinator regions.
+
+Built once per request (`actor_of`) and handed to the features' guardians, which alone decide
+who may see or change what. Handlers never test roles, memberships or regions themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from market.accounts.models import CoordinatorRegion, User
+
+STAFF_ROLES = frozenset({"coordinator", "admin"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller. `user` is None for an anonymous visitor.
+
+    `region_ids` holds a coordinator's regions; an empty set means "every region" (a coordinator
+    created without a region, and admins). `organisation_ids` are the organisations the user is
+    a member of (any membership role), `owned_organisation_ids` those where they are an owner.
+    """
+
+    user: User | None
+    region_ids: frozenset[str] = field(default_factory=frozenset)
+    organisation_ids: frozenset[str] = field(default_factory=frozenset)
+    owned_organisation_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def id(self) -> str | None:
+        return self.user.id if self.user else None
+
+    @property
+    def role(self) -> str | None:
+        return self.user.role if self.user else None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None
+
+    @property
+    def is_staff(self) -> bool:
+        """Coordinators and admins: they review, vet and moderate."""
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_regional(self) -> bool:
+        """A coordinator limited to some regions (everything else is invisible to them)."""
+        return self.is_staff and bool(self.region_ids)
+
+    def works(self, region_id: str | None) -> bool:
+        """Whether a staff member works the region of an object (False for everyone else).
+
+        An object outside every region (region None) belongs to staff without a region only.
+        """
+        if not self.is_staff:
+            return False
+        if not self.region_ids:
+            return True
+        return region_id is not None and region_id in self.region_ids
+
+    def member_of(self, organisation_id: str | None) -> bool:
+        return organisation_id is not None and organisation_id in self.organisation_ids
+
+    def owns(self, organisation_id: str | None) -> bool:
+        return organisation_id is not None and organisation_id in self.owned_organisation_ids
+
+
+ANONYMOUS = Actor(user=None)
+
+
+async def load_actor(session: AsyncSession, user: User | None) -> Actor:
+    """The actor for a user: one query for regions (staff) and one for memberships."""
+    if user is None:
+        return ANONYMOUS
+    regions: frozenset[str] = frozenset()
+    if user.role == "coordinator":
+        rows = await session.scalars(
+            select(CoordinatorRegion.region_id).where(CoordinatorRegion.user_id == user.id)
+        )
+        regions = frozenset(rows.all())
+    # Imported here: organisations sit above accounts, and the actor is foundation.
+    from market.organisations.models import OrganisationMember
+
+    members = (
+        await session.execute(
+            select(OrganisationMember.organisation_id, OrganisationMember.role).where(
+                OrganisationMember.user_id == user.id
+            )
+        )
+    ).all()
+    return Actor(
+        user=user,
+        region_ids=regions,
+        organisation_ids=frozenset(org_id for org_id, _ in members),
+        owned_organisation_ids=frozenset(org_id for org_id, role in members if role == "owner"),
+    )
+
+
+async def actor_of(request: Request) -> Actor:
+    """The caller of this request, built once and kept on request.state."""
+    cached: Actor | None = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
+    from market.web import current_user, db
+
+    actor = await load_actor(db(request), await current_user(request))
+    request.state.actor = actor
+    return actor
