@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     # Posts expire after this many days unless renewed.
     post_lifetime_days: int = 90
     # How often the outbox relay looks for rows that were never handed over.
-    relay_interval_seconds: float = 5.0
+    # (Also how often it frees jobs a dead worker held: see notifications.outbox.LEASE_SECONDS.)
+    relay_interval_seconds: float = 2.0
     oidc_providers: str = Field(default="", description="JSON list of OpenID Connect providers")
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ import importlib
 import logging
 import logging.config
 import signal
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,7 @@ from redis.exceptions import RedisError
 from market.db import make_engine, make_sessionmaker
 from market.settings import Settings
 from notifications.live import BROKER_KEY, make_broker
-from notifications.outbox import JOBS, JobContext, Relay, run_job
+from notifications.outbox import JOBS, LEASE_KEY_PREFIX, LEASE_SECONDS, JobContext, Relay, run_job
 from notifications.smtp import describe
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,39 @@ def load_job_modules() -> None:
                 raise
 
 
+@contextlib.asynccontextmanager
+async def _lease(redis: Any, outbox_id: str) -> AsyncIterator[None]:
+    """Keep this job's lease alive while it runs, so the sweep knows its worker is alive."""
+    key = LEASE_KEY_PREFIX + outbox_id
+    ttl_ms = int(LEASE_SECONDS * 1000)
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 4)
+            try:
+                await redis.psetex(key, ttl_ms, b"1")
+            except Exception as exc:  # Redis away: the job goes on; the lease simply lapses
+                log.debug("cannot renew the lease of %s: %s", outbox_id, exc)
+
+    try:
+        await redis.psetex(key, ttl_ms, b"1")
+    except Exception as exc:
+        log.debug("cannot take the lease of %s: %s", outbox_id, exc)
+    renewer = asyncio.create_task(renew(), name=f"lease:{outbox_id}")
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        with contextlib.suppress(Exception):
+            await redis.delete(key)
+
+
 def _arq_function(name: str) -> Function:
     async def run_outbox_job(ctx: dict[str, Any], outbox_id: str) -> None:
-        await run_job(ctx["anlauf"], name, outbox_id)
+        async with _lease(ctx["redis"], outbox_id):
+            await run_job(ctx["anlauf"], name, outbox_id)
 
     run_outbox_job.__qualname__ = f"outbox:{name}"
     # keep_result=0: arq refuses to enqueue an id while its result key exists; keeping none

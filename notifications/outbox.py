@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -47,15 +47,29 @@ from notifications.smtp import MailSender, describe, make_sender
 
 log = logging.getLogger(__name__)
 
+# While an arq worker runs an outbox job it keeps the key LEASE_KEY_PREFIX + id alive, renewing
+# it every LEASE_SECONDS / 4 (market.worker). A worker killed mid-job leaves arq's in-progress
+# marker behind for the job timeout + 10 s (70 s here), and until it expires no worker takes the
+# job again. The sweep instead frees a job whose marker is there but whose lease has been gone
+# for LEASE_SECONDS, so what a dead worker held is sent again within about 10 s. On PostgreSQL the
+# row lock still keeps two runs of one row apart, whatever Redis says.
+LEASE_KEY_PREFIX = "anlauf:lease:"
+LEASE_SECONDS = 4.0
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how fast failed jobs are retried."""
 
-    max_attempts: int = 8
-    base_seconds: float = 60.0
-    cap_seconds: float = 4 * 3600.0
-    jitter: float = 0.1
+    # The first retry comes after 1-2 s (a blip of the SMTP server, a restart), then twice as
+    # long each time up to an hour: 16 tries reach about 7 hours, which outlasts a night's
+    # outage of the mail server before a mail is given up as failed.
+    max_attempts: int = 16
+    base_seconds: float = 2.0
+    cap_seconds: float = 3600.0
+    # Each delay is drawn from [(1 - jitter) * d, d], so mails that failed together (an outage)
+    # do not all come back in the same second.
+    jitter: float = 0.5
     # After an external effect happened (the SMTP server accepted a mail) but the commit that
     # records it failed: keep trying to record it, instead of doing the effect again. The sum
     # (about 24 s) plus SMTP_TIMEOUT must stay below the arq job timeout (market.worker).
@@ -315,6 +329,8 @@ class Relay:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._running = False
+        # Jobs arq marks as running without a live lease: id -> when first seen so (monotonic).
+        self._orphans: dict[str, float] = {}
 
     @property
     def context(self) -> JobContext:
@@ -383,7 +399,7 @@ class Relay:
                 .limit(self.batch_size)
             )
             rows = [_Row(r.id, r.job, r.available_at) for r in result]
-        return await self._dispatch(rows)
+        return await self._dispatch(rows, recover=True)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -408,11 +424,11 @@ class Relay:
         except Exception:
             log.warning("outbox kick failed; the sweep will pick the rows up", exc_info=True)
 
-    async def _dispatch(self, rows: Sequence[_Row]) -> int:
+    async def _dispatch(self, rows: Sequence[_Row], *, recover: bool = False) -> int:
         if not rows:
             return 0
         if self.mode == "arq":
-            return await self._hand_to_arq(rows)
+            return await self._hand_to_arq(rows, recover=recover)
         now = utcnow()
         started = 0
         for row in rows:
@@ -450,7 +466,7 @@ class Relay:
             self._redis = await create_pool(redis_settings)
         return self._redis
 
-    async def _hand_to_arq(self, rows: Sequence[_Row]) -> int:
+    async def _hand_to_arq(self, rows: Sequence[_Row], *, recover: bool = False) -> int:
         handed = 0
         try:
             async with asyncio.timeout(30):
@@ -461,6 +477,10 @@ class Relay:
                     for row in rows:
                         pipe.exists(job_key_prefix + row.id)
                     known = await pipe.execute()
+                if recover:
+                    await self._free_orphans(
+                        redis, [row for row, exists in zip(rows, known, strict=True) if exists]
+                    )
                 now = utcnow()
                 for row, exists in zip(rows, known, strict=True):
                     if exists:
@@ -486,3 +506,41 @@ class Relay:
             log.info("Redis reachable again; outbox rows are being handed to arq")
             self._redis_ok = True
         return handed
+
+    async def _free_orphans(self, redis: ArqRedis, held: Sequence[_Row]) -> None:
+        """Let arq run again the jobs of pending rows whose worker died (see LEASE_SECONDS).
+
+        A job counts as orphaned when arq's in-progress marker is there and no lease has been
+        seen for LEASE_SECONDS on this relay's sweeps (a job just started sets its lease within
+        one Redis round trip, so waiting a whole lease avoids freeing it by mistake). Deleting
+        the marker is enough: the job is still in arq's queue, and the next poll starts it.
+        """
+        if not held:
+            self._orphans.clear()
+            return
+        async with redis.pipeline(transaction=False) as pipe:
+            for row in held:
+                pipe.exists(in_progress_key_prefix + row.id)
+                pipe.exists(LEASE_KEY_PREFIX + row.id)
+            flags = await pipe.execute()
+        now = asyncio.get_running_loop().time()
+        orphans: dict[str, float] = {}
+        freed: list[str] = []
+        for i, row in enumerate(held):
+            running, leased = flags[2 * i], flags[2 * i + 1]
+            if not running or leased:
+                continue
+            since = self._orphans.get(row.id, now)
+            if now - since >= LEASE_SECONDS:
+                freed.append(row.id)
+            else:
+                orphans[row.id] = since
+        if freed:
+            await redis.delete(*(in_progress_key_prefix + i for i in freed))
+            log.warning(
+                "outbox: %d job(s) held by a worker that stopped renewing its lease are "
+                "run again: %s",
+                len(freed),
+                ", ".join(freed[:5]),
+            )
+        self._orphans = orphans
