@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 from arq.connections import RedisSettings, create_pool
-from arq.constants import default_queue_name, job_key_prefix
+from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.settings import Settings
 from notifications.mail import queue_mail
 from notifications.models import OutboxItem
-from notifications.outbox import JobContext, Relay, enqueue, pop_outbox_ids
+from notifications.outbox import JobContext, Relay, RetryPolicy, enqueue, pop_outbox_ids
 from tests.notifications.procs import VERIFY, queue_mails, statuses
 from tests.smtp import SmtpServer, free_port
 
@@ -187,3 +187,68 @@ async def test_relay_hands_rows_to_arq_once(
             assert score - queued_first > 4 * 60 * 1000
     finally:
         await pool.aclose()
+
+
+async def test_sweep_frees_a_job_whose_worker_stopped_renewing_its_lease(
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    redis_db5: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A killed worker leaves arq's in-progress marker for the job timeout + 10 s; the sweep
+    frees it once the job's lease has been missing for a whole lease, never while it is held."""
+    import notifications.outbox as outbox
+
+    monkeypatch.setattr(outbox, "LEASE_SECONDS", 0.3)
+    settings = notif_settings.model_copy(update={"redis_url": redis_db5})
+    relay = Relay(sm, settings, interval=3600, grace=timedelta(0))
+    pool = await create_pool(RedisSettings.from_dsn(redis_db5))
+    try:
+        async with running(relay):
+            dead, alive = await queue_mails(sm, settings, 2)
+            relay.kick([dead, alive])
+            await relay.drain()
+            # What a worker does when it starts a job: arq's marker; ours adds the lease.
+            for outbox_id in (dead, alive):
+                await pool.psetex(in_progress_key_prefix + outbox_id, 70_000, b"1")
+            await pool.psetex(outbox.LEASE_KEY_PREFIX + alive, 70_000, b"1")
+
+            await relay.sweep()  # first sight of the missing lease: not yet
+            assert await pool.exists(in_progress_key_prefix + dead)
+            await asyncio.sleep(0.4)
+            await relay.sweep()
+            assert not await pool.exists(in_progress_key_prefix + dead), "orphan not freed"
+            assert await pool.exists(in_progress_key_prefix + alive), "a leased job was freed"
+            # The freed job is still queued, so a worker's next poll runs it again.
+            assert await pool.zscore(default_queue_name, dead) is not None
+    finally:
+        await pool.aclose()
+
+
+async def test_worker_lease_is_renewed_while_the_job_runs_and_dropped_after(
+    redis_db5: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import market.worker as worker
+    import notifications.outbox as outbox
+
+    monkeypatch.setattr(worker, "LEASE_SECONDS", 0.2)
+    pool = await create_pool(RedisSettings.from_dsn(redis_db5))
+    key = outbox.LEASE_KEY_PREFIX + "job-1"
+    try:
+        async with worker._lease(pool, "job-1"):
+            for _ in range(4):  # well past one lease: renewed, not lapsed
+                await asyncio.sleep(0.15)
+                assert await pool.exists(key)
+        assert not await pool.exists(key)
+    finally:
+        await pool.aclose()
+
+
+def test_first_retry_comes_within_seconds_and_retries_outlast_a_night() -> None:
+    policy = RetryPolicy()
+    first = [policy.backoff(1).total_seconds() for _ in range(200)]
+    assert min(first) >= 1.0 and max(first) <= 2.0
+    assert len({round(w, 3) for w in first}) > 50, "no jitter: failed mails come back together"
+    no_jitter = RetryPolicy(jitter=0)
+    total = sum(no_jitter.backoff(n).total_seconds() for n in range(1, no_jitter.max_attempts))
+    assert total >= 6 * 3600
