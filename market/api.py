@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -51,10 +53,7 @@ async def read_json(request: Request, model: type[M], *, allow_empty: bool = Fal
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType()
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise Invalid.one("", "The body must be a JSON object.")
     try:
@@ -67,10 +66,105 @@ async def read_action(request: Request) -> None:
     """Actions accept an empty body (or any small JSON object)."""
     body = await read_body(request)
     if body.strip():
-        try:
-            json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest() from exc
+        parse_json(body)
+
+
+# --- Hostile JSON. Whatever the body holds, reading it ends in a value or in a 400/422; never in
+# a 500 (RecursionError, ValueError from int(), NaN reaching the database, NUL reaching
+# PostgreSQL, a lone surrogate failing to encode as UTF-8 on its way out).
+
+MAX_DEPTH = 32
+MAX_INTEGER = 2**53 - 1  # the integers every JSON reader (JavaScript's too) keeps exactly
+_MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
+# NUL cannot be stored in a PostgreSQL text column; a lone surrogate is no character at all and
+# cannot be written as UTF-8. Surrogate pairs escaped in JSON arrive here joined, as one character.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class _Refused:
+    """Stands in for a number the parser met and we do not take, until its path is known."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+_OUT_OF_RANGE = _Refused("This number is out of range.")
+_NOT_FINITE = _Refused("Numbers must be finite.")
+
+
+def _parse_int(digits: str) -> int | _Refused:
+    # Count digits before int(): past 4,300 digits int() itself raises ValueError.
+    if len(digits.lstrip("-")) > _MAX_INTEGER_DIGITS:
+        return _OUT_OF_RANGE
+    value = int(digits)
+    return value if -MAX_INTEGER <= value <= MAX_INTEGER else _OUT_OF_RANGE
+
+
+def _parse_float(literal: str) -> float | _Refused:
+    value = float(literal)  # 1e999 is inf here; float() never raises on a JSON number
+    return value if math.isfinite(value) else _NOT_FINITE
+
+
+def _parse_constant(_name: str) -> _Refused:
+    return _NOT_FINITE  # NaN, Infinity, -Infinity: not JSON, though Python's reader takes them
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON within limits: 400 when it cannot be read, 422 naming a refused value."""
+    try:
+        text = body.decode("utf-8")  # RFC 8259: JSON between systems is UTF-8
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8.") from None
+    try:
+        data = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except RecursionError:
+        # Deeper than the interpreter's stack; the walk below refuses anything past MAX_DEPTH.
+        raise BadRequest(_TOO_DEEP) from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    _check(data)
+    return data
+
+
+_TOO_DEEP = f"The JSON is nested deeper than {MAX_DEPTH} levels."
+
+
+def _check(data: Any) -> None:
+    """Walk the parsed value without recursion: depth, refused numbers, NUL and lone surrogates."""
+    stack: list[tuple[Any, tuple[str, ...], int]] = [(data, (), 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise BadRequest(_TOO_DEEP)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if UNSTORABLE.search(key):
+                        raise Invalid.one(_field(path, key), _UNSTORABLE_TEXT)
+                    stack.append((item, (*path, key), depth + 1))
+            else:
+                stack.extend((item, (*path, str(i)), depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if UNSTORABLE.search(value):
+                raise Invalid.one(_field(path), _UNSTORABLE_TEXT)
+        elif isinstance(value, _Refused):
+            raise Invalid.one(_field(path), value.reason)
+
+
+_UNSTORABLE_TEXT = "Text must not contain NUL characters or lone surrogates."
+
+
+def _field(path: tuple[str, ...], *more: str) -> str:
+    # A refused key is named in the answer: without its bad characters, or the answer could not
+    # be encoded either.
+    return ".".join(UNSTORABLE.sub("\ufffd", part) for part in (*path, *more))
 
 
 def validation_errors(exc: ValidationError) -> list[FieldError]:

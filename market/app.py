@@ -22,7 +22,7 @@ from market import i18n
 from market.accounts import api as accounts_api
 from market.api import problem
 from market.db import make_engine, make_sessionmaker
-from market.errors import DomainError, NotFound
+from market.errors import RETRY_AFTER_SECONDS, DomainError, NotFound
 from market.organisations import api as organisations_api
 from market.posts import api as posts_api
 from market.posts import geo
@@ -49,8 +49,15 @@ async def healthz(request: Request) -> Response:
     try:
         async with request.app.state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:
-        return JSONResponse({"status": "unavailable"}, status_code=503)
+    except Exception as exc:
+        # pool_pre_ping (market.db.make_engine) replaces dead connections, so this answers 200
+        # again by itself as soon as the database is back.
+        log.warning("health check: database unavailable: %r", exc)
+        return JSONResponse(
+            {"status": "unavailable"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return JSONResponse({"status": "ok"})
 
 

@@ -92,8 +92,50 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
+    # A pooled connection that died while the database was away is noticed and replaced before
+    # use, so service returns by itself once the database is back (no restart).
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql+asyncpg"):
+        # asyncpg waits 60 s for a connection by default; an unreachable host should end in a
+        # quick 503, not a hanging request.
+        kwargs["connect_args"] = {"timeout": 5, **kwargs.get("connect_args", {})}
     return create_async_engine(url, **kwargs)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (refused, lost, shutting down, pool
+    exhausted) rather than a fault of the request or of our code: such requests answer 503."""
+    import asyncpg
+    from sqlalchemy import exc as sa
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        err = pending.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, sa.DBAPIError) and err.connection_invalidated:
+            return True
+        if isinstance(
+            err,
+            sa.OperationalError  # SQLite: unable to open the file, disk I/O, locked too long
+            | sa.InterfaceError  # "connection is closed"
+            | sa.DisconnectionError
+            | sa.TimeoutError  # no pooled connection free in time
+            | asyncpg.PostgresConnectionError  # connection lost mid-query
+            | asyncpg.exceptions.OperatorInterventionError  # shutting down, starting up
+            | asyncpg.exceptions.TooManyConnectionsError
+            | asyncpg.InterfaceError
+            | ConnectionError  # refused, reset (raised unwrapped by the connect)
+            | TimeoutError,
+        ):
+            return True
+        # "Multiple exceptions: Connect call failed ..." from asyncio's connect: a plain OSError.
+        if type(err) is OSError and "connect" in str(err).lower():
+            return True
+        pending += [err.__cause__, err.__context__, getattr(err, "orig", None)]
+    return False
 
 
 def make_sessionmaker(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from market.i18n import N_
+
 
 @dataclass
 class FieldError:
@@ -85,5 +87,21 @@ class RateLimited(DomainError):
             detail="Too many attempts. Please wait and try again.",
             status=429,
             title="Too many requests",
+            headers={"Retry-After": str(max(1, retry_after))},
+        )
+
+
+# Seconds a client is asked to wait while the database is away; service returns within ~10 s.
+RETRY_AFTER_SECONDS = 5
+
+
+class ServiceUnavailable(DomainError):
+    """The database cannot be reached for the moment; the request changed nothing."""
+
+    def __init__(self, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(
+            detail=N_("The service is unavailable for a moment. Please try again in a few seconds."),
+            status=503,
+            title="Service unavailable",
             headers={"Retry-After": str(max(1, retry_after))},
         )

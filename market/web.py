@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.requests import Request
@@ -18,8 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from market import i18n
 from market.accounts.models import ApiToken, User, WebSession
-from market.db import utcnow
-from market.errors import Forbidden, Unauthorized
+from market.api import UNSTORABLE, problem
+from market.db import database_unavailable, utcnow
+from market.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from market.i18n import N_
 from market.security import digest, new_secret, same
 from market.settings import Settings
 
@@ -37,6 +48,13 @@ class RequestTransaction:
     The commit happens when the response starts, so a client never sees a success for data that
     was not stored. Any status of 400 or more rolls back: a rejected request changes nothing.
     After the response, the outbox relay is kicked for rows this request wrote.
+
+    It is also the last line of defence, so that every request ends in exactly one complete
+    answer and the keep-alive connection stays usable: an address with NUL or a lone surrogate
+    answers 400 before any handler sees it; a database that cannot be reached (at query or at
+    commit time) answers 503 with Retry-After; anything unexpected answers 500. No exception
+    leaves this middleware: Starlette's ServerErrorMiddleware would re-raise it after its 500,
+    and uvicorn closes the connection when the application raises.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -48,41 +66,138 @@ class RequestTransaction:
             return
         state = scope["app"].state
         maker: async_sessionmaker[AsyncSession] = state.sessionmaker
-        async with maker() as session:
-            scope.setdefault("state", {})["db"] = session
-            finished = False
+        session = maker()
+        scope.setdefault("state", {})["db"] = session
+        started = False  # a response start went out (the app's or ours)
+        replaced = False  # the app's response was swapped for an error answer; drop its rest
+        committed = False
 
-            async def send_wrapper(message: Message) -> None:
-                nonlocal finished
-                if message["type"] == "http.response.start" and not finished:
-                    finished = True
-                    if message["status"] < 400:
-                        try:
-                            await session.commit()
-                        except Exception:
-                            log.exception("commit failed")
-                            await session.rollback()
-                            await send(
-                                {
-                                    "type": "http.response.start",
-                                    "status": 500,
-                                    "headers": [(b"content-type", b"text/plain")],
-                                }
-                            )
-                            await send({"type": "http.response.body", "body": b"Internal error"})
-                            raise
-                    else:
-                        await session.rollback()
-                await send(message)
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
-            try:
+        async def send_wrapper(message: Message) -> None:
+            nonlocal replaced, committed
+            if replaced:
+                return
+            if message["type"] == "http.response.start" and not started:
+                if message["status"] < 400:
+                    try:
+                        await session.commit()
+                        committed = True
+                    except Exception as exc:
+                        # Nothing was stored: answer that instead (once), not the success.
+                        replaced = True
+                        await _rollback(session)
+                        await self._answer_error(scope, receive, tracked, exc)
+                        return
+                else:
+                    await _rollback(session)
+            await tracked(message)
+
+        try:
+            refused = _hostile_address(scope)
+            if refused is not None:
+                await self._answer(scope, receive, tracked, refused)
+            else:
                 await self.app(scope, receive, send_wrapper)
-            except Exception:
-                await session.rollback()
-                raise
-            ids = session.info.pop("outbox_ids", None)
-            if ids and getattr(state, "relay", None) is not None:
-                state.relay.kick(ids)
+        except Exception as exc:
+            await _rollback(session)
+            if started:
+                # The answer is out (or half out, and then the server closes the connection,
+                # as it must); nothing more can be said to the client.
+                log.warning("error after the response started", exc_info=exc)
+            else:
+                await self._answer_error(scope, receive, tracked, exc)
+        finally:
+            try:
+                await session.close()
+            except Exception:  # a connection lost with the database: the pool replaces it
+                log.debug("closing the session failed", exc_info=True)
+        ids = session.info.pop("outbox_ids", None)
+        if committed and ids and getattr(state, "relay", None) is not None:
+            state.relay.kick(ids)
+
+    async def _answer_error(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        request = Request(scope, receive)
+        if database_unavailable(exc):
+            log.warning("database unavailable: %r", exc)
+            # The page is drawn for nobody in particular: who the caller is lives in the database.
+            request.state.user = None
+            await self._answer(scope, receive, send, ServiceUnavailable())
+            return
+        if isinstance(exc, IntegrityError):
+            # A unique key another request took a moment earlier (features answer their own
+            # conflicts first; this is the last resort instead of a 500).
+            log.warning("integrity error reached the boundary: %s", exc.orig)
+            request.state.user = None
+            await self._answer(scope, receive, send, Conflict(N_(_CONFLICT)))
+            return
+        handler = scope["app"].exception_handlers.get(Exception)
+        try:
+            if handler is None:
+                raise exc
+            response = await handler(request, exc)
+        except Exception:
+            log.exception("unhandled error", exc_info=exc)
+            response = Response(_INTERNAL, status_code=500, media_type="text/plain")
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, error: DomainError) -> None:
+        """The app's own answer to `error` (problem JSON or a page); a plain one if that fails."""
+        request = Request(scope, receive)
+        handler = scope["app"].exception_handlers.get(DomainError)
+        try:
+            if handler is None:
+                raise error
+            response = await handler(request, error)
+        except Exception as exc:
+            if database_unavailable(exc) and not isinstance(error, ServiceUnavailable):
+                request.state.user = None
+                await self._answer(scope, receive, send, ServiceUnavailable())
+                return
+            if not isinstance(exc, DomainError):
+                log.exception("drawing the error answer failed", exc_info=exc)
+            response = _plain_answer(request, error)
+        await response(scope, receive, send)
+
+
+_INTERNAL = "Something went wrong on our side. Please try again."
+_CONFLICT = "Someone changed this at the same moment. Please reload and try again."
+
+
+def _plain_answer(request: Request, error: DomainError) -> Response:
+    """An answer that needs neither templates nor the database."""
+    if is_api(request):
+        return problem(error)
+    return Response(
+        i18n.gettext(error.detail) if error.detail else error.title,
+        status_code=error.status,
+        headers=error.headers,
+        media_type="text/plain",
+    )
+
+
+async def _rollback(session: AsyncSession) -> None:
+    try:
+        await session.rollback()
+    except Exception:  # the connection is gone: nothing is left to roll back
+        log.debug("rollback failed", exc_info=True)
+
+
+def _hostile_address(scope: Scope) -> DomainError | None:
+    """A path or query parameter with NUL or a lone surrogate, refused before it reaches a query
+    (PostgreSQL refuses NUL in text with an error, which would answer 500)."""
+    if UNSTORABLE.search(scope.get("path", "")):
+        return BadRequest(N_("The address contains characters that are not allowed."))
+    query = scope.get("query_string", b"")
+    if query:
+        for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if UNSTORABLE.search(key) or UNSTORABLE.search(value):
+                return BadRequest(N_("The address contains characters that are not allowed."))
+    return None
 
 
 class LocaleMiddleware:
@@ -204,6 +319,12 @@ async def form_with_csrf(request: Request) -> FormData:
     sent = str(form.get("csrf_token", ""))
     if not cookie or not sent or not same(cookie, sent):
         raise Forbidden("The form has expired. Please go back, reload the page and try again.")
+    for key, value in form.multi_items():
+        # NUL cannot be stored and would answer 500 on PostgreSQL; refuse it for every form.
+        if UNSTORABLE.search(key) or (isinstance(value, str) and UNSTORABLE.search(value)):
+            raise BadRequest(
+                N_("The form contains characters that cannot be stored. Please remove them.")
+            )
     return form
 
 
