@@ -3,7 +3,8 @@
 Seed platforms died of data nobody updated. Posts live `post_lifetime_days` (90) unless their
 author renews them; seven days before, the author gets a reminder with a renew link. Expired
 posts leave search and their matches are withdrawn. A volunteer whose police certificate has
-run out loses the matches that need one.
+run out loses the matches that need one. Copies of mail are redacted 30 days after the mail was
+sent or given up (notifications.outbox.redact_mail_copies): they are personal data too.
 
 `run(sessionmaker, settings)` does all of it and is idempotent: the arq worker runs it as a cron
 job, and `anlauf serve` without Redis runs it in-process every hour.
@@ -29,6 +30,7 @@ from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
 from notifications.mail import queue_mail
+from notifications.outbox import redact_mail_copies
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ async def run(
         ("reminders", lambda s: send_reminders(s, settings, now)),
         ("expired", lambda s: expire_posts(s, now)),
         ("certificates", lambda s: withdraw_uncertified(s, now)),
+        ("mail_copies_redacted", lambda s: redact_mail_copies(s, now, limit=BATCH)),
     )
     for name, step in steps:
         total = 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base, new_id, utcnow
@@ -22,6 +22,15 @@ class OutboxItem(Base):
     __table_args__ = (
         # The relay's sweep asks for "pending and due, oldest first" every few seconds.
         Index("ix_outbox_status_available_at", "status", "available_at"),
+        # The hourly redaction of mail copies asks for "finished, not yet redacted, oldest
+        # first"; redacted rows leave this index, so it stays as small as the last 30 days.
+        Index(
+            "ix_outbox_unredacted",
+            "status",
+            "done_at",
+            postgresql_where=text("redacted_at IS NULL"),
+            sqlite_where=text("redacted_at IS NULL"),
+        ),
         CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
     )
 
@@ -35,6 +44,9 @@ class OutboxItem(Base):
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the mail's address, subject and bodies were blanked (30 days after it was finished,
+    # or when its recipient deleted their account): see outbox.redact_mail_copies.
+    redacted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Notification(Base):

@@ -6,13 +6,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import (
     AccountToken,
     ApiToken,
-    OidcIdentity,
     User,
     UserLanguage,
     WebSession,
@@ -362,26 +361,10 @@ async def delete_account_by_link(session: AsyncSession, secret: str) -> User:
 
 
 async def _erase(session: AsyncSession, user: User) -> None:
-    """Close the posts, withdraw applications, end sessions and erase personal data."""
-    from market.posts.services import close_all_of_author
+    """Close the posts and erase the person's data everywhere (market.accounts.erasure)."""
+    from market.accounts.erasure import erase
 
-    await close_all_of_author(session, user.id)
-    from market.organisations.applications import withdraw_all_of
-
-    await withdraw_all_of(session, user.id)
-    await revoke_sessions(session, user.id)
-    await session.execute(delete(AccountToken).where(AccountToken.user_id == user.id))
-    # The subject at an identity provider is personal data too.
-    await session.execute(delete(OidcIdentity).where(OidcIdentity.user_id == user.id))
-    now = utcnow()
-    user.email = f"deleted-{user.id}@invalid"
-    user.display_name = ""
-    user.password_hash = None
-    user.is_active = False
-    user.deleted_at = now
-    user.languages = []
-    user.police_certificate_until = None
-    await session.flush()
+    await erase(session, user)
 
 
 async def create_staff(
