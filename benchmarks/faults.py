@@ -126,10 +126,13 @@ class Run:
             relay_interval=Settings().relay_interval_seconds,  # the shipped default
         )
         self.workers: list[WorkerProcess] = []
+        self.startups: list[float] = []  # seconds each worker took to be ready
         self.engine = make_engine(database_url)
         self.sm: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, self.settings)
 
     async def spawn(self) -> WorkerProcess:
+        """Start `anlauf worker` and wait until it is ready (its start-up time is kept)."""
+        started = time.monotonic()
         worker = WorkerProcess(WORKER, self.env, self.folder / f"worker{len(self.workers)}.log")
         self.workers.append(worker)
         worker.start()
@@ -138,6 +141,7 @@ class Run:
             if not worker.alive or time.monotonic() > deadline:
                 raise SystemExit(f"the worker did not start:\n{worker.tail()}")
             await asyncio.sleep(0.05)
+        self.startups.append(time.monotonic() - started)
         return worker
 
     @contextlib.asynccontextmanager
@@ -263,6 +267,10 @@ async def fault_kill(run: Run, count: int, kills: int = 3) -> Result:
     ]
     result.held_slowest = max(waits, default=0.0)
     result.recovery = result.held_slowest
+    replacements = run.startups[1:]
+    result.notes.append(
+        f"the replacement workers took {min(replacements):.1f}-{max(replacements):.1f} s to start"
+    )
     return result
 
 
@@ -371,7 +379,7 @@ async def main_async(args: argparse.Namespace) -> int:
     kill = next((r for r in results if r.name == "kill"), None)
     if kill is not None:
         print(f"\nkill: {kill.held} jobs were held by killed workers; the slowest of them arrived "
-              f"{kill.held_slowest:.1f} s after its kill")
+              f"{kill.held_slowest:.1f} s after its kill; {'; '.join(kill.notes)}")
     print()
     targets: list[tuple[str, bool, str]] = [
         ("no mail lost", all(r.lost == 0 for r in results),

@@ -421,8 +421,12 @@ class Relay:
                 )
                 rows = [_Row(r.id, r.job, r.available_at) for r in result]
             await self._dispatch(rows)
-        except Exception:
-            log.warning("outbox kick failed; the sweep will pick the rows up", exc_info=True)
+        except Exception as exc:
+            # Typically the database restarting: one line, not a page of SQL per kick.
+            log.warning(
+                "outbox kick failed (%s); the sweep will pick the rows up", type(exc).__name__
+            )
+            log.debug("outbox kick failure", exc_info=True)
 
     async def _dispatch(self, rows: Sequence[_Row], *, recover: bool = False) -> int:
         if not rows:
