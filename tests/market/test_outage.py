@@ -8,8 +8,8 @@ Tried from outside: a private, throwaway PostgreSQL cluster (never the shared se
 uvicorn server on loopback running the app on it, clients over HTTP. The cluster is stopped at
 the moment a request commits (so the commit itself fails), requests of every kind are sent while
 it is down, then it is started again and the same server is expected to serve, its outbox relay
-to send mail and its live-update listener to listen again. On SQLite (a file, no server to stop)
-this test is skipped.
+to send mail and its live-update listener to listen again. SQLite has no server to stop: there
+the database file cannot be opened (its folder is missing), then it is there.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -37,7 +38,7 @@ from tests.market.server import ServerThread
 from tests.notifications.procs import PostgresCluster
 from tests.smtp import SmtpServer
 
-pytestmark = pytest.mark.skipif(
+needs_postgres = pytest.mark.skipif(
     not os.environ.get("ANLAUF_TEST_DATABASE_URL", "").startswith("postgresql"),
     reason="the outage test stops a PostgreSQL server of its own; SQLite has no server to stop",
 )
@@ -96,6 +97,7 @@ def _unavailable(r: httpx.Response) -> str | None:
     return None
 
 
+@needs_postgres
 async def test_database_outage_answers_503_and_service_returns_by_itself(
     cluster: PostgresCluster, settings: Settings, mailbox: SmtpServer
 ) -> None:
@@ -216,3 +218,35 @@ async def test_database_outage_answers_503_and_service_returns_by_itself(
             await api.aclose()
             await page.aclose()
             await own_engine.dispose()
+
+
+async def test_sqlite_file_missing_answers_503_until_it_is_there(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "not-yet"
+    url = f"sqlite+aiosqlite:///{folder / 'anlauf.db'}"
+    served = create_app(settings.model_copy(update={"database_url": url}))
+    with ServerThread(served) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+            answers = [
+                await c.get("/healthz"),
+                await c.get("/api/v1/posts?lat=51.34&lon=12.37"),
+                await c.post(
+                    "/api/v1/auth/register",
+                    json={"email": "a@example.org", "password": "ein langes Passwort 2027",
+                          "display_name": "Amal", "role": "seeker"},
+                ),
+                await c.get("/posts", headers={"Accept-Language": "ar"}),
+                await c.get("/api/v1/me", headers={"Authorization": "Bearer nope"}),
+            ]
+            wrong = [p for p in map(_unavailable, answers) if p]
+            assert not wrong, wrong
+            assert answers[0].json() == {"status": "unavailable"}
+            assert "سنعود بعد لحظات" in answers[3].text
+
+            folder.mkdir()
+            await upgrade_async(url)
+            r = await c.get("/healthz")
+            assert r.status_code == 200, r.text
+            r = await c.get("/api/v1/posts?lat=51.34&lon=12.37")
+            assert r.status_code == 200, r.text
