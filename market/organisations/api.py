@@ -1,25 +1,21 @@
-"""JSON API for organisations, members, invitations, clients, postings and applications."""
+"""JSON API for organisations, members, invitations, clients, postings and applications.
+
+Every access decision is the guardian's (market/organisations/guardian.py), as on the pages.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from market.accounts.models import User
+from market.actor import Actor, actor_of
 from market.api import no_content, ok, page, page_params, paginate, read_action, read_json
 from market.errors import Invalid, NotFound
-from market.organisations import applications, queries, services
-from market.organisations.models import (
-    Application,
-    Client,
-    Invitation,
-    OrganisationMember,
-    Posting,
-)
+from market.organisations import applications, guardian, queries, services
+from market.organisations.models import Application, Client, Invitation, Posting
 from market.organisations.schemas import (
     ApplicationIn,
     ClientIn,
@@ -34,7 +30,14 @@ from market.organisations.schemas import (
 from market.posts import services as posts
 from market.posts.models import Post
 from market.posts.schemas import PostIn
-from market.web import client_ip, current_user, db, require_user, settings_of
+from market.web import client_ip, db, require_user, settings_of
+
+
+async def _signed_in(request: Request) -> Actor:
+    """The caller, who must be signed in (401 otherwise)."""
+    await require_user(request)
+    return await actor_of(request)
+
 
 # --- The organisation
 
@@ -43,41 +46,35 @@ async def organisation(request: Request) -> Response:
     session = db(request)
     org_id = request.path_params["org_id"]
     if request.method == "PATCH":
-        user = await require_user(request)
-        org, _ = await services.for_member(session, user, org_id, owner=True)
+        actor = await _signed_in(request)
+        org = await guardian.for_owners(session, actor, org_id)
         patch = await read_json(request, OrganisationPatch)
         org = await services.update_profile(session, org, patch)
         return ok(await services.to_json(session, org))
-    org = await services.get(session, org_id)
+    org = await guardian.readable(session, await actor_of(request), org_id)
     return ok(await services.to_json(session, org))
 
 
 async def my_organisations(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await _signed_in(request)
     session = db(request)
-    orgs = await services.organisations_of(session, user.id)
     items = []
-    for org in orgs:
-        member = await services.membership(session, user.id, org.id)
-        items.append(
-            await services.to_json(session, org) | {"my_role": member.role if member else None}
-        )
+    for org in await services.organisations_of(session, actor.id or ""):
+        found = guardian.seat(actor, org)
+        items.append(await services.to_json(session, org) | {"my_role": found and found.role})
     return ok({"items": items, "next_cursor": None})
 
 
 async def postings(request: Request) -> Response:
-    """The organisation's postings: open ones for anyone, all of them for its members."""
+    """The organisation's postings: open ones for anyone who sees it, all for its members."""
     session = db(request)
-    viewer = await current_user(request)
-    org = await services.get(session, request.path_params["org_id"])
-    member = await services.membership(session, viewer.id, org.id) if viewer else None
-    if member is None and not (viewer and viewer.is_staff) and not services.publicly_visible(org):
-        return ok({"items": [], "next_cursor": None})
+    actor = await actor_of(request)
+    org = await guardian.readable(session, actor, request.path_params["org_id"])
     limit, cursor = page_params(request)
-    stmt = queries.postings_of(org.id) if member is not None else queries.open_postings(org.id)
+    stmt = guardian.postings(actor, org, queries.postings_of(org.id))
     stmt = paginate(stmt.order_by(None), Post.created_at, Post.id, limit, cursor)
     rows = list((await session.execute(stmt)).scalars())
-    items = await _postings_json(session, rows[:limit], viewer)
+    items = await _postings_json(session, rows[:limit], actor.user)
     by_id = {i["id"]: i for i in items}
     return ok(page(rows, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id)))
 
@@ -95,23 +92,12 @@ async def _postings_json(session: Any, rows: list[Post], viewer: Any) -> list[di
 
 
 async def members(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await _signed_in(request)
     session = db(request)
-    org, _ = await services.for_member(session, user, request.path_params["org_id"])
+    org = await guardian.for_members(session, actor, request.path_params["org_id"])
     limit, cursor = page_params(request)
-    everyone: Any = (
-        select(OrganisationMember, User)
-        .join(User, User.id == OrganisationMember.user_id)
-        .where(OrganisationMember.organisation_id == org.id)
-    )
-    stmt = paginate(
-        everyone,
-        OrganisationMember.created_at,
-        OrganisationMember.user_id,
-        limit,
-        cursor,
-        ascending=True,
-    )
+    created, user_id = services.member_cursor_columns()
+    stmt = paginate(services.members_query(org.id), created, user_id, limit, cursor, ascending=True)
     rows = list((await session.execute(stmt)).all())
     return ok(
         page(
@@ -124,14 +110,15 @@ async def members(request: Request) -> Response:
 
 
 async def member(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await _signed_in(request)
     session = db(request)
     org_id, user_id = request.path_params["org_id"], request.path_params["user_id"]
     if request.method == "DELETE":
-        org, actor = await services.for_member(session, user, org_id)
-        await services.remove_member(session, actor, org, user_id)
+        org = await guardian.for_members(session, actor, org_id)
+        guardian.may_remove(actor, org, user_id)
+        await services.remove_member(session, org, user_id)
         return no_content()
-    org, _ = await services.for_member(session, user, org_id, owner=True)
+    org = await guardian.for_owners(session, actor, org_id)
     data = await read_json(request, MemberPatch)
     target, target_user = await services.change_role(session, org, user_id, data.role)
     return ok(services.member_json(target, target_user))
@@ -143,7 +130,7 @@ async def member(request: Request) -> Response:
 async def invitations(request: Request) -> Response:
     user = await require_user(request)
     session = db(request)
-    org, _ = await services.for_member(session, user, request.path_params["org_id"], owner=True)
+    org = await guardian.for_owners(session, await actor_of(request), request.path_params["org_id"])
     if request.method == "POST":
         data = await read_json(request, InvitationIn)
         await request.app.state.limiter.hit("invite", account=None, ip=client_ip(request))
@@ -162,9 +149,9 @@ async def invitations(request: Request) -> Response:
 
 
 async def invitation(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await _signed_in(request)
     session = db(request)
-    org, _ = await services.for_member(session, user, request.path_params["org_id"], owner=True)
+    org = await guardian.for_owners(session, actor, request.path_params["org_id"])
     await services.revoke_invitation(session, org, request.path_params["invitation_id"])
     return no_content()
 
@@ -199,19 +186,15 @@ async def signup_with_invitation(request: Request) -> Response:
 async def clients(request: Request) -> Response:
     user = await require_user(request)
     session = db(request)
-    org, _ = await services.for_member(session, user, request.path_params["org_id"])
+    org = await guardian.for_members(
+        session, await actor_of(request), request.path_params["org_id"]
+    )
     if request.method == "POST":
         data = await read_json(request, ClientIn)
         client = await services.create_client(session, user, org, data)
         return ok(services.client_json(client), 201)
     limit, cursor = page_params(request)
-    stmt = paginate(
-        select(Client).where(Client.organisation_id == org.id),
-        Client.created_at,
-        Client.id,
-        limit,
-        cursor,
-    )
+    stmt = paginate(services.clients_query(org.id), Client.created_at, Client.id, limit, cursor)
     rows = list((await session.execute(stmt)).scalars())
     linked = await services.client_posts(session, [c.id for c in rows[:limit]])
     return ok(
@@ -225,10 +208,11 @@ async def clients(request: Request) -> Response:
 
 
 async def client(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await _signed_in(request)
     session = db(request)
-    org, _ = await services.for_member(session, user, request.path_params["org_id"])
-    found = await services.client_of(session, org, request.path_params["client_id"])
+    _org, found = await guardian.client(
+        session, actor, request.path_params["org_id"], request.path_params["client_id"]
+    )
     if request.method == "DELETE":
         await services.delete_client(session, found)
         return no_content()
@@ -239,8 +223,12 @@ async def client(request: Request) -> Response:
 async def client_posts(request: Request) -> Response:
     user = await require_user(request)
     session = db(request)
-    org, _ = await services.for_member(session, user, request.path_params["org_id"])
-    found = await services.client_of(session, org, request.path_params["client_id"])
+    org, found = await guardian.client(
+        session,
+        await actor_of(request),
+        request.path_params["org_id"],
+        request.path_params["client_id"],
+    )
     data = await read_json(request, PostIn)
     post = await services.post_for_client(session, settings_of(request), user, org, found, data)
     body = (await posts.to_json_many(session, [post], user))[0]
@@ -256,12 +244,12 @@ async def posting(request: Request) -> Response:
     post_id = request.path_params["post_id"]
     details: Posting | None
     if request.method == "PUT":
-        user = await require_user(request)
+        actor = await _signed_in(request)
+        post = await guardian.managed_posting(session, actor, post_id)
         data = await read_json(request, PostingIn)
-        post, details = await applications.set_posting(session, user, post_id, data)
+        details = await applications.set_posting(session, post, data)
     else:
-        viewer = await current_user(request)
-        post = await posts.visible(session, viewer, post_id)
+        post = await guardian.posting(session, await actor_of(request), post_id)
         if not applications.is_posting(post):
             raise _not_a_posting()
         details = await applications.posting_of(session, post.id)
@@ -275,13 +263,15 @@ def _not_a_posting() -> Exception:
 
 async def post_applications(request: Request) -> Response:
     user = await require_user(request)
+    actor = await actor_of(request)
     session = db(request)
     post_id = request.path_params["post_id"]
     if request.method == "POST":
+        guardian.require_applicant(actor)
         data = await read_json(request, ApplicationIn, allow_empty=True)
         created = await applications.apply(session, settings_of(request), user, post_id, data)
         return ok((await applications.to_json_many(session, [created]))[0], 201)
-    post, _ = await applications.post_for_manager(session, user, post_id)
+    post, _ = await guardian.post_applications(session, actor, post_id)
     status = request.query_params.get("status") or None
     if status is not None and status not in ("pending", "accepted", "declined", "withdrawn"):
         raise Invalid.one("status", "status must be pending, accepted, declined or withdrawn.")
@@ -300,11 +290,13 @@ async def _page(session: Any, rows: list[Application], limit: int) -> dict[str, 
 
 async def application(request: Request) -> Response:
     user = await require_user(request)
+    actor = await actor_of(request)
     session = db(request)
-    found, relation = await applications.visible(
-        session, user, request.path_params["application_id"]
-    )
-    if request.method == "POST":
+    application_id = request.path_params["application_id"]
+    if request.method == "GET":
+        found, _ = await guardian.application(session, actor, application_id)
+    else:
+        found, relation = await guardian.decidable(session, actor, application_id)
         data = await read_json(request, DecisionIn)
         found = await applications.decide(
             session, settings_of(request), user, found, relation, data
@@ -313,10 +305,10 @@ async def application(request: Request) -> Response:
 
 
 async def withdraw(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await _signed_in(request)
     session = db(request)
-    found, relation = await applications.visible(
-        session, user, request.path_params["application_id"]
+    found, relation = await guardian.withdrawable(
+        session, actor, request.path_params["application_id"]
     )
     await read_action(request)
     found = await applications.withdraw(session, found, relation)

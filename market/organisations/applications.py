@@ -1,7 +1,7 @@
 """Mentor programme postings and applications: apply, accept, decline, withdraw.
 
-A posting is a need with `seats`. It is managed by its organisation's members (or, for a need
-without an organisation, by its author). Coordinators may look but not decide.
+A posting is a need with `seats`. Who manages it, who sees its applications and who decides is
+the guardian's answer (market/organisations/guardian.py); these functions act once it said yes.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from market.conversations.models import Conversation
 from market.conversations.services import open_for
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, NotFound
-from market.organisations import queries
-from market.organisations.models import Application, Organisation, OrganisationMember, Posting
+from market.organisations import guardian, queries
+from market.organisations.models import Application, Organisation, Posting
 from market.organisations.schemas import ApplicationIn, DecisionIn, PostingIn
-from market.posts import queries as post_queries
 from market.posts import services as posts
 from market.posts import taxonomy
 from market.posts.models import Post
@@ -41,41 +40,6 @@ def today() -> date:
 
 def is_posting(post: Post) -> bool:
     return post.kind == "need" and post.seats is not None
-
-
-# --- Who manages a posting
-
-
-async def manager_ids(session: AsyncSession, post: Post) -> list[str]:
-    if post.organisation_id:
-        stmt = select(OrganisationMember.user_id).where(
-            OrganisationMember.organisation_id == post.organisation_id
-        )
-        return list((await session.execute(stmt)).scalars())
-    return [post.author_id]
-
-
-async def may_manage(session: AsyncSession, user: User, post: Post) -> bool:
-    if post.organisation_id:
-        stmt = select(OrganisationMember.id).where(
-            OrganisationMember.organisation_id == post.organisation_id,
-            OrganisationMember.user_id == user.id,
-        )
-        return (await session.execute(stmt)).first() is not None
-    return post.author_id == user.id
-
-
-async def post_for_manager(session: AsyncSession, user: User, post_id: str) -> tuple[Post, bool]:
-    """The post and whether the caller manages it; staff may look. Others: 403 when they can
-    see the post, 404 when they cannot."""
-    post = await post_queries.get(session, post_id)
-    if post is None:
-        raise NotFound("There is no such post.")
-    manages = await may_manage(session, user, post)
-    if manages or user.is_staff:
-        return post, manages
-    await posts.visible(session, user, post_id)  # 404 when the caller may not see it
-    raise Forbidden("Only the organisation's members and coordinators see the applications.")
 
 
 # --- Posting details
@@ -106,12 +70,8 @@ def posting_json(post: Post, posting: Posting | None, accepted: int) -> dict[str
     }
 
 
-async def set_posting(
-    session: AsyncSession, user: User, post_id: str, data: PostingIn
-) -> tuple[Post, Posting]:
-    post, manages = await post_for_manager(session, user, post_id)
-    if not manages:
-        raise Forbidden("Only the organisation's members can describe the posting.")
+async def set_posting(session: AsyncSession, post: Post, data: PostingIn) -> Posting:
+    """Describe a posting (the caller was cleared by guardian.managed_posting)."""
     if not is_posting(post):
         raise Conflict("Only a need with seats is a posting; set seats first.")
     if post.status not in ("pending_review", "published"):
@@ -126,7 +86,7 @@ async def set_posting(
     posting.duration = plain_text(data.duration) if data.duration else None
     posting.updated_at = utcnow()
     await session.flush()
-    return post, posting
+    return posting
 
 
 # --- Applying
@@ -141,8 +101,7 @@ async def apply(
     session: AsyncSession, settings: Settings, user: User, post_id: str, data: ApplicationIn
 ) -> Application:
     """An approved volunteer applies to a published posting (meeting its certificate rule)."""
-    if user.role != "volunteer":
-        raise Forbidden("Only volunteers apply to postings.")
+    guardian.require_applicant(user)
     post = await posts.visible(session, user, post_id)
     if not is_posting(post):
         raise Conflict("This post does not take applications; it has no seats.")
@@ -194,7 +153,7 @@ def _manage_link(settings: Settings, post: Post) -> str:
 async def _tell_managers(
     session: AsyncSession, settings: Settings, post: Post, application: Application, volunteer: User
 ) -> None:
-    ids = await manager_ids(session, post)
+    ids = await guardian.manager_ids(session, post)
     users = (
         list((await session.execute(select(User).where(User.id.in_(ids)))).scalars()) if ids else []
     )
@@ -228,25 +187,7 @@ async def _tell_managers(
             )
 
 
-# --- Seeing an application
-
-
-async def visible(
-    session: AsyncSession, user: User, application_id: str
-) -> tuple[Application, str]:
-    """The application and the caller's relation to it: volunteer, manager or staff; else 404."""
-    application = (
-        await session.get(Application, application_id) if 0 < len(application_id) <= 32 else None
-    )
-    if application is not None:
-        if application.volunteer_id == user.id:
-            return application, "volunteer"
-        post = await session.get(Post, application.post_id)
-        if post is not None and await may_manage(session, user, post):
-            return application, "manager"
-        if user.is_staff:
-            return application, "staff"
-    raise NotFound("There is no such application.")
+# --- Showing applications
 
 
 async def conversation_ids(session: AsyncSession, application_ids: list[str]) -> dict[str, str]:

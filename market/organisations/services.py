@@ -1,10 +1,7 @@
 """Organisation use cases: the profile, members and invitations, caseworkers' clients.
 
-Who may do what:
-- anyone sees an organisation's public profile (the HTML page and the widget only once approved);
-- its members see members, clients, applications and the dashboard;
-- its owners change the profile, invite and remove members.
-A caller who is not a member gets 403 (the organisation itself is public through the API).
+Who may do what is decided in `market.organisations.guardian`; these functions act on an
+organisation the caller was already cleared for.
 """
 
 from __future__ import annotations
@@ -13,16 +10,19 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.accounts.services import by_email, set_languages
+from market.conversations.models import Conversation, Participant
 from market.db import utcnow
-from market.errors import Conflict, Forbidden, Invalid, NotFound
-from market.organisations import queries
+from market.errors import Conflict, Invalid, NotFound
+from market.matches.models import Match
+from market.organisations import guardian, queries
 from market.organisations.models import (
+    Application,
     Client,
     ClientPost,
     Invitation,
@@ -62,36 +62,6 @@ async def membership(session: AsyncSession, user_id: str, org_id: str) -> Organi
         OrganisationMember.user_id == user_id, OrganisationMember.organisation_id == org_id
     )
     return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def for_member(
-    session: AsyncSession, user: User, org_id: str, *, owner: bool = False
-) -> tuple[Organisation, OrganisationMember]:
-    """The organisation and the caller's membership; 403 for everyone else."""
-    org = await get(session, org_id)
-    member = await membership(session, user.id, org.id)
-    if member is None:
-        raise Forbidden("Only the organisation's members may do this.")
-    if owner and member.role != "owner":
-        raise Forbidden("Only the organisation's owners may do this.")
-    return org, member
-
-
-def publicly_visible(org: Organisation) -> bool:
-    """Pages and the widget show an organisation only once a coordinator has approved it."""
-    return org.status == "approved"
-
-
-async def visible_page(session: AsyncSession, viewer: User | None, org_id: str) -> Organisation:
-    """The organisation for its public page: approved, or the viewer is a member or staff."""
-    org = await get(session, org_id)
-    if publicly_visible(org):
-        return org
-    if viewer is not None and (
-        viewer.is_staff or await membership(session, viewer.id, org.id) is not None
-    ):
-        return org
-    raise NotFound("There is no such organisation.")
 
 
 async def organisations_of(session: AsyncSession, user_id: str) -> list[Organisation]:
@@ -151,13 +121,21 @@ async def to_json(session: AsyncSession, org: Organisation) -> dict[str, Any]:
 # --- Members
 
 
-async def members(session: AsyncSession, org_id: str) -> list[tuple[OrganisationMember, User]]:
-    stmt = (
+def members_query(org_id: str) -> Select[Any]:
+    """The members with their accounts, oldest first (order by created_at, user_id)."""
+    return (
         select(OrganisationMember, User)
         .join(User, User.id == OrganisationMember.user_id)
         .where(OrganisationMember.organisation_id == org_id)
-        .order_by(OrganisationMember.created_at, OrganisationMember.user_id)
     )
+
+
+def member_cursor_columns() -> tuple[Any, Any]:
+    return OrganisationMember.created_at, OrganisationMember.user_id
+
+
+async def members(session: AsyncSession, org_id: str) -> list[tuple[OrganisationMember, User]]:
+    stmt = members_query(org_id).order_by(OrganisationMember.created_at, OrganisationMember.user_id)
     return [(m, u) for m, u in (await session.execute(stmt)).all()]
 
 
@@ -172,23 +150,19 @@ def member_json(member: OrganisationMember, user: User) -> dict[str, Any]:
     }
 
 
-async def _owner_count(session: AsyncSession, org_id: str) -> int:
+async def owner_count(session: AsyncSession, org_id: str) -> int:
     stmt = select(func.count()).where(
         OrganisationMember.organisation_id == org_id, OrganisationMember.role == "owner"
     )
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def remove_member(
-    session: AsyncSession, actor: OrganisationMember, org: Organisation, user_id: str
-) -> None:
-    """Owners remove anyone; a member may leave. The last owner stays (409)."""
-    if actor.role != "owner" and actor.user_id != user_id:
-        raise Forbidden("Only the organisation's owners may remove members.")
+async def remove_member(session: AsyncSession, org: Organisation, user_id: str) -> None:
+    """Remove a member (the guardian said who may); the last owner stays (409)."""
     target = await membership(session, user_id, org.id) if len(user_id) <= 32 else None
     if target is None:
         raise NotFound("This person is not a member.")
-    if target.role == "owner" and await _owner_count(session, org.id) <= 1:
+    if target.role == "owner" and await owner_count(session, org.id) <= 1:
         raise Conflict("The last owner cannot be removed. Make someone else an owner first.")
     await session.delete(target)
     await session.flush()
@@ -201,7 +175,7 @@ async def change_role(
     user = await session.get(User, user_id) if target is not None else None
     if target is None or user is None:
         raise NotFound("This person is not a member.")
-    if target.role == "owner" and role != "owner" and await _owner_count(session, org.id) <= 1:
+    if target.role == "owner" and role != "owner" and await owner_count(session, org.id) <= 1:
         raise Conflict("The last owner must stay an owner. Make someone else an owner first.")
     target.role = role
     await session.flush()
@@ -319,26 +293,11 @@ async def invitation_by_token(session: AsyncSession, secret: str) -> Invitation:
     return invitation
 
 
-def check_invitee(user: User, invitation: Invitation) -> None:
-    """Why this account may not take this invitation (403), if it may not."""
-    if user.email != invitation.email:
-        raise Forbidden(
-            "This invitation was sent to another email address. Log in with the invited address."
-        )
-    if not user.email_verified:
-        raise Forbidden("Please confirm your email address first, then accept the invitation.")
-    if user.role != "organisation":
-        raise Forbidden(
-            "Only organisation accounts can join an organisation. "
-            "Please ask for an invitation to another email address."
-        )
-
-
 async def accept_invitation(
     session: AsyncSession, user: User, secret: str
 ) -> tuple[Organisation, OrganisationMember]:
     invitation = await invitation_by_token(session, secret)
-    check_invitee(user, invitation)
+    guardian.check_invitee(user, invitation)
     org = await get(session, invitation.organisation_id)
     if await membership(session, user.id, org.id) is not None:
         raise Conflict("You are a member of this organisation already.")
@@ -385,6 +344,45 @@ async def signup_with_invitation(
     return user, org, member
 
 
+# --- The overview
+
+
+async def conversations_of(
+    session: AsyncSession, org_id: str, user_id: str
+) -> list[dict[str, Any]]:
+    """Conversations about the organisation's applications and matches."""
+    org_posts = select(Post.id).where(Post.organisation_id == org_id)
+    app_ids = select(Application.id).where(Application.post_id.in_(org_posts))
+    match_ids = select(Match.id).where(Match.need_id.in_(org_posts))
+    stmt = (
+        select(Conversation)
+        .where(or_(Conversation.application_id.in_(app_ids), Conversation.match_id.in_(match_ids)))
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(50)
+    )
+    conversations = list((await session.execute(stmt)).scalars())
+    if not conversations:
+        return []
+    rows = (
+        await session.execute(
+            select(Participant.conversation_id, User)
+            .join(User, User.id == Participant.user_id)
+            .where(Participant.conversation_id.in_([c.id for c in conversations]))
+        )
+    ).all()
+    people: dict[str, list[User]] = {}
+    for conversation_id, person in rows:
+        people.setdefault(conversation_id, []).append(person)
+    return [
+        {
+            "conversation": c,
+            "people": [p for p in people.get(c.id, []) if p.id != user_id],
+            "mine": any(p.id == user_id for p in people.get(c.id, [])),
+        }
+        for c in conversations
+    ]
+
+
 # --- Clients of caseworkers
 
 
@@ -403,19 +401,12 @@ async def create_client(
     return client
 
 
-async def client_of(session: AsyncSession, org: Organisation, client_id: str) -> Client:
-    client = await session.get(Client, client_id) if len(client_id) <= 32 else None
-    if client is None or client.organisation_id != org.id:
-        raise NotFound("There is no such client.")
-    return client
+def clients_query(org_id: str) -> Select[Any]:
+    return select(Client).where(Client.organisation_id == org_id)
 
 
 async def clients(session: AsyncSession, org_id: str) -> list[Client]:
-    stmt = (
-        select(Client)
-        .where(Client.organisation_id == org_id)
-        .order_by(Client.created_at.desc(), Client.id.desc())
-    )
+    stmt = clients_query(org_id).order_by(Client.created_at.desc(), Client.id.desc())
     return list((await session.execute(stmt)).scalars())
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -24,12 +25,12 @@ from starlette.routing import Route
 from market import forms
 from market.accounts import services as accounts
 from market.accounts.models import User
-from market.conversations.models import Conversation, Participant
+from market.actor import Actor, actor_of
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.forms import page, text
 from market.i18n import LOCALES, get_locale, gettext, locale_label
 from market.matches.models import Match
-from market.organisations import applications, queries, services
+from market.organisations import applications, guardian, queries, services
 from market.organisations.models import Application, Invitation, Organisation
 from market.organisations.schemas import (
     ApplicationIn,
@@ -40,7 +41,6 @@ from market.organisations.schemas import (
     OrganisationPatch,
     PostingIn,
 )
-from market.posts import services as posts
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.posts.schemas import PostIn
@@ -110,22 +110,20 @@ async def _page(
     return await page(request, template, {**LABELS, **context}, status_code=status_code)
 
 
-async def _member_or_login(
-    request: Request, *, owner: bool = False
-) -> tuple[User, Organisation, Any] | Response:
+Clearance = Callable[[AsyncSession, Actor, str], Awaitable[Organisation]]
+
+
+async def _cleared(
+    request: Request, clearance: Clearance
+) -> tuple[User, Actor, Organisation, guardian.Seat | None] | Response:
+    """The signed-in caller and the organisation the guardian cleared them for (`clearance` is
+    guardian.for_members, for_owners or for_overview); anonymous visitors go to the login."""
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    org = await services.get(db(request), request.path_params["org_id"])
-    member = await services.membership(db(request), user.id, org.id)
-    if member is None:
-        # Outsiders learn nothing about an organisation that is not public yet.
-        if not services.publicly_visible(org) and not user.is_staff:
-            raise NotFound("There is no such organisation.")
-        raise Forbidden("Only the organisation's members can see this page.")
-    if owner and member.role != "owner":
-        raise Forbidden("Only the organisation's owners may do this.")
-    return user, org, member
+    actor = await actor_of(request)
+    org = await clearance(db(request), actor, request.path_params["org_id"])
+    return user, actor, org, guardian.seat(actor, org)
 
 
 async def _applications_json(
@@ -162,8 +160,8 @@ async def _postings_with_details(session: AsyncSession, rows: list[Post]) -> lis
 
 async def organisation_page(request: Request) -> Response:
     session = db(request)
-    viewer = await current_user(request)
-    org = await services.visible_page(session, viewer, request.path_params["org_id"])
+    actor = await actor_of(request)
+    org = await guardian.readable(session, actor, request.path_params["org_id"])
     open_rows = list((await session.execute(queries.open_postings(org.id).limit(50))).scalars())
     needs = list(
         (
@@ -172,7 +170,7 @@ async def organisation_page(request: Request) -> Response:
             )
         ).scalars()
     )
-    member = await services.membership(session, viewer.id, org.id) if viewer else None
+    member = guardian.seat(actor, org)
     context = {
         "org": org,
         "postings": await _postings_with_details(session, open_rows),
@@ -183,10 +181,10 @@ async def organisation_page(request: Request) -> Response:
 
 
 async def edit_organisation(request: Request) -> Response:
-    found = await _member_or_login(request, owner=True)
+    found = await _cleared(request, guardian.for_owners)
     if isinstance(found, Response):
         return found
-    _user, org, _member = found
+    _user, _actor, org, _seat = found
     if request.method == "GET":
         values = {
             "name": org.name,
@@ -219,28 +217,41 @@ async def edit_organisation(request: Request) -> Response:
 
 
 async def dashboard(request: Request) -> Response:
-    found = await _member_or_login(request)
+    found = await _cleared(request, guardian.for_overview)
     if isinstance(found, Response):
         return found
-    user, org, member = found
+    user, actor, org, member = found
     session = db(request)
-    posting_rows = list((await session.execute(queries.postings_of(org.id).limit(100))).scalars())
+    mine = guardian.shows_private_parts(actor, org)
+    posting_rows = list(
+        (
+            await session.execute(
+                guardian.overview_posts(actor, org, queries.postings_of(org.id)).limit(100)
+            )
+        ).scalars()
+    )
     postings = await _postings_with_details(session, posting_rows)
     open_ids = [p.id for p in posting_rows if p.status in ("published", "pending_review")]
     waiting = list((await session.execute(queries.of_posts(open_ids, "pending"))).scalars())
     applicants: dict[str, list[dict[str, Any]]] = {}
     for item in await _applications_json(session, waiting):
         applicants.setdefault(item["post_id"], []).append(item)
-    needs = list((await session.execute(queries.needs_of(org.id).limit(50))).scalars())
-    clients = await services.clients(session, org.id)
+    needs = list(
+        (
+            await session.execute(
+                guardian.overview_posts(actor, org, queries.needs_of(org.id)).limit(50)
+            )
+        ).scalars()
+    )
+    clients = await services.clients(session, org.id) if mine else []
     context = {
         "org": org,
         "member": member,
         "postings": postings,
         "applicants": applicants,
         "needs": needs,
-        "matches": await _matches(session, org.id),
-        "conversations": await _conversations(session, org.id, user.id),
+        "matches": await _matches(session, guardian.overview_posts(actor, org, _org_posts(org))),
+        "conversations": await services.conversations_of(session, org.id, user.id) if mine else [],
         "clients": clients,
         "client_posts": await services.client_posts(session, [c.id for c in clients]),
         "widget_snippet": _widget_snippet(request, org),
@@ -258,49 +269,20 @@ def _widget_snippet(request: Request, org: Organisation) -> str:
     )
 
 
-async def _matches(session: AsyncSession, org_id: str) -> list[dict[str, Any]]:
+def _org_posts(org: Organisation) -> Select[Any]:
+    return select(Post.id).where(Post.organisation_id == org.id)
+
+
+async def _matches(session: AsyncSession, need_ids: Select[Any]) -> list[dict[str, Any]]:
+    """The matches of the organisation's needs (`need_ids` as scoped by the guardian)."""
     stmt = (
         select(Match, Post)
         .join(Post, Post.id == Match.need_id)
-        .where(Post.organisation_id == org_id)
+        .where(Post.id.in_(need_ids))
         .order_by(Match.created_at.desc(), Match.id.desc())
         .limit(50)
     )
     return [{"match": m, "need": p} for m, p in (await session.execute(stmt)).all()]
-
-
-async def _conversations(session: AsyncSession, org_id: str, user_id: str) -> list[dict[str, Any]]:
-    """Conversations about the organisation's applications and matches."""
-    org_posts = select(Post.id).where(Post.organisation_id == org_id)
-    app_ids = select(Application.id).where(Application.post_id.in_(org_posts))
-    match_ids = select(Match.id).where(Match.need_id.in_(org_posts))
-    stmt = (
-        select(Conversation)
-        .where(or_(Conversation.application_id.in_(app_ids), Conversation.match_id.in_(match_ids)))
-        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
-        .limit(50)
-    )
-    conversations = list((await session.execute(stmt)).scalars())
-    if not conversations:
-        return []
-    rows = (
-        await session.execute(
-            select(Participant.conversation_id, User)
-            .join(User, User.id == Participant.user_id)
-            .where(Participant.conversation_id.in_([c.id for c in conversations]))
-        )
-    ).all()
-    people: dict[str, list[User]] = {}
-    for conversation_id, person in rows:
-        people.setdefault(conversation_id, []).append(person)
-    return [
-        {
-            "conversation": c,
-            "people": [p for p in people.get(c.id, []) if p.id != user_id],
-            "mine": any(p.id == user_id for p in people.get(c.id, [])),
-        }
-        for c in conversations
-    ]
 
 
 # --- CSV export
@@ -316,12 +298,13 @@ def _cell(value: Any) -> str:
 
 
 async def postings_csv(request: Request) -> Response:
-    found = await _member_or_login(request)
+    found = await _cleared(request, guardian.for_overview)
     if isinstance(found, Response):
         return found
-    _user, org, _member = found
+    _user, actor, org, _seat = found
     session = db(request)
-    rows = list((await session.execute(queries.postings_of(org.id))).scalars())
+    stmt = guardian.overview_posts(actor, org, queries.postings_of(org.id))
+    rows = list((await session.execute(stmt)).scalars())
     counts = await queries.application_counts(session, [p.id for p in rows])
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -392,10 +375,7 @@ async def _widget_items(request: Request, org: Organisation) -> list[dict[str, A
 
 
 async def _public_org(request: Request) -> Organisation:
-    org = await services.get(db(request), request.path_params["org_id"])
-    if not services.publicly_visible(org):
-        raise NotFound("There is no such organisation.")
-    return org
+    return await guardian.public(db(request), request.path_params["org_id"])
 
 
 async def widget_json(request: Request) -> Response:
@@ -448,13 +428,13 @@ async def widget(request: Request) -> Response:
 
 
 async def members_page(request: Request) -> Response:
-    found = await _member_or_login(request)
+    found = await _cleared(
+        request, guardian.for_owners if request.method == "POST" else guardian.for_members
+    )
     if isinstance(found, Response):
         return found
-    user, org, member = found
+    user, _actor, org, member = found
     if request.method == "POST":
-        if member.role != "owner":
-            raise Forbidden("Only the organisation's owners may do this.")
         form = await form_with_csrf(request)
         values = {"email": text(form, "email"), "role": text(form, "role") or "member"}
         data, errors = forms.parse(InvitationIn, forms.present(**values))
@@ -473,7 +453,7 @@ async def members_page(request: Request) -> Response:
 async def _members(
     request: Request,
     org: Organisation,
-    member: Any,
+    member: guardian.Seat | None,
     values: dict[str, str],
     errors: dict[str, str],
     status_code: int = 200,
@@ -489,7 +469,7 @@ async def _members(
                 )
             ).scalars()
         )
-        if member.role == "owner"
+        if member is not None and member.is_owner
         else []
     )
     people = await services.members(session, org.id)
@@ -497,7 +477,7 @@ async def _members(
         "org": org,
         "member": member,
         "members": people,
-        "owners": sum(1 for m, _ in people if m.role == "owner"),
+        "owners": await services.owner_count(session, org.id),
         "invitations": invitations,
         "values": values,
         "errors": errors,
@@ -507,23 +487,24 @@ async def _members(
 
 
 async def remove_member(request: Request) -> Response:
-    found = await _member_or_login(request)
+    found = await _cleared(request, guardian.for_members)
     if isinstance(found, Response):
         return found
-    user, org, member = found
+    user, actor, org, _seat = found
     await form_with_csrf(request)
     user_id = request.path_params["user_id"]
-    await services.remove_member(db(request), member, org, user_id)
+    guardian.may_remove(actor, org, user_id)
+    await services.remove_member(db(request), org, user_id)
     if user_id == user.id:
         return redirect(with_flash("/", MSG_LEFT))
     return redirect(with_flash(f"/organisations/{org.id}/members", MSG_REMOVED))
 
 
 async def revoke_invitation(request: Request) -> Response:
-    found = await _member_or_login(request, owner=True)
+    found = await _cleared(request, guardian.for_owners)
     if isinstance(found, Response):
         return found
-    _user, org, _member = found
+    _user, _actor, org, _seat = found
     await form_with_csrf(request)
     await services.revoke_invitation(db(request), org, request.path_params["invitation_id"])
     return redirect(with_flash(f"/organisations/{org.id}/members", MSG_REVOKED))
@@ -558,7 +539,7 @@ async def join(request: Request) -> Response:
     problem = None
     if user is not None:
         try:
-            services.check_invitee(user, invitation)
+            guardian.check_invitee(user, invitation)
         except Forbidden as exc:
             problem = exc.detail
     here = f"/organisations/join?{urlencode({'token': token})}"
@@ -643,10 +624,10 @@ async def my_organisation(request: Request) -> Response:
 
 
 async def clients_page(request: Request) -> Response:
-    found = await _member_or_login(request)
+    found = await _cleared(request, guardian.for_members)
     if isinstance(found, Response):
         return found
-    user, org, member = found
+    user, _actor, org, member = found
     values: dict[str, Any] = {"label": "", "languages": [], "consent": False}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -683,12 +664,16 @@ async def clients_page(request: Request) -> Response:
 
 
 async def erase_client(request: Request) -> Response:
-    found = await _member_or_login(request)
-    if isinstance(found, Response):
-        return found
-    _user, org, _member = found
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    org, client = await guardian.client(
+        db(request),
+        await actor_of(request),
+        request.path_params["org_id"],
+        request.path_params["client_id"],
+    )
     await form_with_csrf(request)
-    client = await services.client_of(db(request), org, request.path_params["client_id"])
     await services.delete_client(db(request), client)
     return redirect(with_flash(f"/organisations/{org.id}/clients", MSG_CLIENT_ERASED))
 
@@ -702,12 +687,16 @@ CLIENT_POST_FIELDS = {
 
 
 async def client_post(request: Request) -> Response:
-    found = await _member_or_login(request)
-    if isinstance(found, Response):
-        return found
-    user, org, _member = found
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
     session = db(request)
-    client = await services.client_of(session, org, request.path_params["client_id"])
+    org, client = await guardian.client(
+        session,
+        await actor_of(request),
+        request.path_params["org_id"],
+        request.path_params["client_id"],
+    )
     if request.method == "GET":
         values: dict[str, Any] = {
             "mode": "in_person",
@@ -777,10 +766,9 @@ async def posting_page(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    post_id = request.path_params["post_id"]
-    post, manages = await applications.post_for_manager(session, user, post_id)
-    if not manages:
-        raise Forbidden("Only the organisation's members can describe the posting.")
+    post = await guardian.managed_posting(
+        session, await actor_of(request), request.path_params["post_id"]
+    )
     details = await applications.posting_of(session, post.id)
     values: dict[str, Any] = {
         "training": (details.training if details else "") or "",
@@ -805,7 +793,7 @@ async def posting_page(request: Request) -> Response:
         parsed, errors = forms.parse(PostingIn, data)
         if parsed is not None:
             try:
-                await applications.set_posting(session, user, post.id, parsed)
+                await applications.set_posting(session, post, parsed)
             except Conflict as exc:
                 errors = {"": exc.detail}
         if not errors:
@@ -841,9 +829,8 @@ async def post_applications(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    post, manages = await applications.post_for_manager(
-        session, user, request.path_params["post_id"]
-    )
+    actor = await actor_of(request)
+    post, manages = await guardian.post_applications(session, actor, request.path_params["post_id"])
     rows = list(
         (
             await session.execute(
@@ -852,11 +839,15 @@ async def post_applications(request: Request) -> Response:
         ).scalars()
     )
     items = await _applications_json(session, rows)
+    joined = await guardian.conversations_joined(
+        session, actor, [i["conversation_id"] for i in items if i["conversation_id"]]
+    )
     details = await applications.posting_of(session, post.id)
     accepted = sum(1 for a in items if a["status"] == "accepted")
     context = {
         "post": post,
         "items": items,
+        "joined": joined,
         "manages": manages,
         "details": applications.posting_json(post, details, accepted),
         "org": await session.get(Organisation, post.organisation_id)
@@ -873,8 +864,8 @@ async def decide(request: Request) -> Response:
         return login_redirect(request)
     form = await form_with_csrf(request)
     session = db(request)
-    found, relation = await applications.visible(
-        session, user, request.path_params["application_id"]
+    found, relation = await guardian.decidable(
+        session, await actor_of(request), request.path_params["application_id"]
     )
     back = safe_next(text(form, "next") or f"/posts/{found.post_id}/applications")
     parsed, errors = forms.parse(
@@ -894,20 +885,16 @@ async def apply_page(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    post = await posts.visible(session, user, request.path_params["post_id"])
+    post = await guardian.posting(session, await actor_of(request), request.path_params["post_id"])
     details = await applications.posting_of(session, post.id)
     accepted = await queries.accepted_count(session, post.id)
     org = await session.get(Organisation, post.organisation_id) if post.organisation_id else None
     existing = (
-        await session.execute(
-            select(Application).where(
-                Application.post_id == post.id, Application.volunteer_id == user.id
-            )
-        )
+        await session.execute(queries.of_volunteer(user.id).where(Application.post_id == post.id))
     ).scalar_one_or_none()
     values = {"message": ""}
     errors: dict[str, str] = {}
-    problem = _apply_problem(user, post, details, existing)
+    problem = _apply_problem(await actor_of(request), user, post, details, existing)
     status_code = 200
     if request.method == "POST":
         form = await form_with_csrf(request)
@@ -915,6 +902,7 @@ async def apply_page(request: Request) -> Response:
         parsed, errors = forms.parse(ApplicationIn, values)
         if parsed is not None:
             try:
+                guardian.require_applicant(user)
                 await applications.apply(session, settings_of(request), user, post.id, parsed)
             except (Forbidden, Conflict) as exc:
                 problem = exc.detail
@@ -938,10 +926,10 @@ async def apply_page(request: Request) -> Response:
 
 
 def _apply_problem(
-    user: User, post: Post, details: Any, existing: Application | None
+    actor: Actor, user: User, post: Post, details: Any, existing: Application | None
 ) -> str | None:
     """Why this person cannot apply here, in the words the API uses; None when they can."""
-    if user.role != "volunteer":
+    if not guardian.may_apply(actor):
         return N_("Only volunteers apply to postings.")
     if not applications.is_posting(post):
         return N_("This post does not take applications; it has no seats.")
@@ -988,8 +976,8 @@ async def withdraw(request: Request) -> Response:
         return login_redirect(request)
     await form_with_csrf(request)
     session = db(request)
-    found, relation = await applications.visible(
-        session, user, request.path_params["application_id"]
+    found, relation = await guardian.withdrawable(
+        session, await actor_of(request), request.path_params["application_id"]
     )
     await applications.withdraw(session, found, relation)
     return redirect(with_flash("/my/applications", MSG_WITHDRAWN))
