@@ -23,6 +23,7 @@ from market.accounts import api as accounts_api
 from market.api import problem
 from market.db import make_engine, make_sessionmaker
 from market.errors import RETRY_AFTER_SECONDS, DomainError, NotFound
+from market.headers import SecurityHeaders
 from market.organisations import api as organisations_api
 from market.posts import api as posts_api
 from market.posts import geo
@@ -177,7 +178,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             *html_routes,
         ],
-        middleware=[Middleware(LocaleMiddleware), Middleware(RequestTransaction)],
+        middleware=[
+            Middleware(SecurityHeaders, production=settings.env == "production"),
+            Middleware(LocaleMiddleware),
+            Middleware(RequestTransaction),
+        ],
         exception_handlers={
             DomainError: domain_error,
             HTTPException: http_error,

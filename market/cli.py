@@ -57,8 +57,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.smtp_url:
         print(f"Mail is written to {settings.outbox_dir.resolve()} (ANLAUF_SMTP_URL is not set).")
     print(f"Anlauf runs at http://{args.host}:{args.port}/")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; only ANLAUF_TRUSTED_PROXIES
+    # may set the client address (market.web.client_ip reads the header by the same rule).
+    trusted = ",".join(str(n) for n in settings.trusted_proxy_networks)
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=True
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
     return 0
 

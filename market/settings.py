@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Paths under /login/oidc/ that are pages of their own, so no provider may have these names.
@@ -26,6 +35,14 @@ class OidcProvider(BaseModel):
     client_id: str = Field(min_length=1)
     client_secret: str = ""  # empty: a public client (PKCE only)
     scopes: str = "openid email profile"
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _scopes_as_list(cls, value: object) -> object:
+        # ["openid", "email"] reads as naturally as "openid email": accept both.
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return " ".join(v.strip() for v in value if v.strip())
+        return value
 
 
 @cache
@@ -59,6 +76,25 @@ def parse_oidc_providers(raw: str, production: bool = False) -> tuple[OidcProvid
     return tuple(providers)
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@cache
+def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
+    """ANLAUF_TRUSTED_PROXIES: "10.0.0.5, 172.16.0.0/12" as networks; ValueError names a bad one."""
+    networks: list[IPNetwork] = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"ANLAUF_TRUSTED_PROXIES: {item.strip()!r} is not an IP address or network"
+            ) from None
+    return tuple(networks)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANLAUF_", extra="ignore")
 
@@ -87,6 +123,9 @@ class Settings(BaseSettings):
     # (Also how often it frees jobs a dead worker held: see notifications.outbox.LEASE_SECONDS.)
     relay_interval_seconds: float = 2.0
     oidc_providers: str = Field(default="", description="JSON list of OpenID Connect providers")
+    # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; none by
+    # default, so a client cannot pick the address the per-IP rate limits count.
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
@@ -103,6 +142,15 @@ class Settings(BaseSettings):
     def oidc_provider_list(self) -> tuple[OidcProvider, ...]:
         """The configured OpenID Connect providers (checked again: model_copy skips validators)."""
         return parse_oidc_providers(self.oidc_providers, self.env == "production")
+
+    @model_validator(mode="after")
+    def _trusted_proxies_valid(self) -> Settings:
+        parse_networks(self.trusted_proxies)
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,8 +14,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from market.errors import Invalid
 from market.i18n import LOCALES, N_
 from market.posts import languages as langs
+from market.security import contains_personal, is_breached
+from market.text import clean_name
 
 # Messages for pydantic's own error types, in words a newcomer understands.
 FRIENDLY: dict[str, str] = {
@@ -57,12 +60,37 @@ def _email(value: str) -> str:
     return result.normalized.lower()
 
 
+BREACHED_PASSWORD = N_(
+    "Many people use this password, and it is in lists of stolen passwords. Please choose another."
+)
+PERSONAL_PASSWORD = N_(
+    "The password must not contain your name or the part of your email address before the @."
+)
+
+
 def _password(value: str) -> str:
     if len(value) < 12:
         raise fail("password_short", "Use at least 12 characters.")
     if len(value) > 256:
         raise fail("password_long", "Use at most 256 characters.")
+    if is_breached(value):
+        raise fail("password_breached", BREACHED_PASSWORD)
     return value
+
+
+def check_password_personal(
+    password: str, *, email: str | None, display_name: str | None, field: str = "password"
+) -> None:
+    """Refuse (422 on `field`) a password that holds the account's name or email local part.
+
+    Every place that sets a password calls this once the address and name are known (for a
+    reset or an invitation only after the token names the account)."""
+    if contains_personal(password, email=email, display_name=display_name):
+        raise Invalid.one(field, PERSONAL_PASSWORD)
+
+
+def _display_name(value: Any) -> Any:
+    return clean_name(value) if isinstance(value, str) else value
 
 
 def _trimmed(value: Any) -> Any:
@@ -84,7 +112,13 @@ def _language_code(value: str) -> str:
 
 Email = Annotated[str, BeforeValidator(_trimmed), AfterValidator(_email)]
 Password = Annotated[str, AfterValidator(_password)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+# Names are shown to other people: no bidi overrides or invisible characters (see clean_name).
+# (The BeforeValidator is listed last so that it runs first, before the length rules.)
+DisplayName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    BeforeValidator(_display_name),
+]
 LocaleCode = Annotated[str, AfterValidator(_locale)]
 LanguageCode = Annotated[str, AfterValidator(_language_code)]
 

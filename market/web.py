@@ -465,7 +465,43 @@ def safe_next(target: str | None) -> str:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address for per-IP limits and logs.
+
+    X-Forwarded-For is believed only when the peer is one of ANLAUF_TRUSTED_PROXIES (none by
+    default): then the rightmost hop that is not a trusted proxy is the client, since everything
+    left of it was written by the client itself and may be made up.
+    """
+    import ipaddress
+
+    peer = request.client.host if request.client else "unknown"
+    trusted = settings_of(request).trusted_proxy_networks
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not trusted or not is_trusted(peer):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    closest = peer
+    for hop in reversed(hops):
+        if is_trusted(hop):
+            closest = hop
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:
+            # Not an address: the chain is broken here; the last trusted hop is all we know.
+            return closest
+    return closest
 
 
 async def latest(session: AsyncSession, model: Any, **filters: Any) -> Any:

@@ -19,9 +19,11 @@ from market.accounts.models import (
 from market.accounts.schemas import MePatch, RegisterIn
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, Invalid
+from market.i18n import get_locale
 from market.organisations.models import Organisation, OrganisationMember
 from market.security import digest, hash_password, new_secret, verify_password
 from market.settings import Settings
+from market.validation import check_password_personal
 from notifications.mail import queue_mail
 
 VERIFY = "verify_email"
@@ -76,6 +78,12 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
         raise Invalid.one("organisation.name", "Please give the organisation's name.")
     if data.role != "organisation" and data.organisation is not None:
         raise Invalid.one("organisation", "Only organisation accounts have an organisation.")
+    check_password_personal(data.password, email=data.email, display_name=data.display_name)
+    # Hash before looking the address up, known or not: the hash is nearly all of the work, so
+    # the answer takes as long for a taken address as for a new one (no enumeration by timing).
+    password_hash = await hash_password(
+        data.password, settings.argon2_memory_kib, settings.argon2_time_cost
+    )
     existing = await by_email(session, data.email)
     if existing is not None:
         base = settings.base_url.rstrip("/")
@@ -94,9 +102,7 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
         return
     user = User(
         email=data.email,
-        password_hash=await hash_password(
-            data.password, settings.argon2_memory_kib, settings.argon2_time_cost
-        ),
+        password_hash=password_hash,
         display_name=data.display_name,
         role=data.role,
         locale=data.locale,
@@ -222,10 +228,26 @@ async def revoke_sessions(
     )
 
 
-async def request_password_reset(session: AsyncSession, settings: Settings, email: str) -> None:
-    """Mail a reset link if the account exists; the caller answers the same either way."""
+async def request_password_reset(
+    session: AsyncSession, settings: Settings, email: str, locale: str | None = None
+) -> None:
+    """Mail a reset link if the account exists; the caller answers the same either way.
+
+    An address without an account gets a mail too ("there is no account; sign up?"), in the
+    page's language (`locale`): the same work either way, so the answer's timing tells nothing.
+    """
     user = await by_email(session, email)
-    if user is None or not user.is_active or user.deleted_at is not None:
+    if user is None:
+        await queue_mail(
+            session,
+            to=normalise_email(email),
+            template="reset_no_account",
+            locale=locale or get_locale(),
+            context={"register_link": f"{settings.base_url.rstrip('/')}/register"},
+            essential=True,
+        )
+        return
+    if not user.is_active or user.deleted_at is not None:
         return
     await _mail_link(session, settings, user, RESET)
 
@@ -246,8 +268,10 @@ async def reset_password(
 
 
 async def _set_password(
-    session: AsyncSession, settings: Settings, user: User, password: str
+    session: AsyncSession, settings: Settings, user: User, password: str, field: str = "password"
 ) -> None:
+    # Every new password (reset, change) is checked against the account's own name and address.
+    check_password_personal(password, email=user.email, display_name=user.display_name, field=field)
     user.password_hash = await hash_password(
         password, settings.argon2_memory_kib, settings.argon2_time_cost
     )
@@ -277,7 +301,7 @@ async def change_password(
         user.password_hash, current, settings.argon2_memory_kib, settings.argon2_time_cost
     ):
         raise Invalid.one("current_password", "This is not your current password.")
-    await _set_password(session, settings, user, new)
+    await _set_password(session, settings, user, new, field="new_password")
     await revoke_sessions(session, user.id, keep_session_id=keep_session_id)
 
 

@@ -1,0 +1,80 @@
+"""Security headers on every response (API.md Release 2, Pages).
+
+Pages get a Content-Security-Policy without inline script and may not be framed, so buttons such
+as "accept match" or "delete account" cannot be clickjacked; only the organisation widget is
+made to sit in an iframe on other sites. Every response gets nosniff, a Referrer-Policy and a
+Permissions-Policy; production also gets HSTS. Answers for a signed-in caller are not cached.
+
+Headers a handler set itself win (the widget sends its own, looser policy).
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Scripts and styles come only from /static; the pages have neither inline scripts nor inline
+# style attributes. Images may be data: URLs (the QR code of the two-factor setup).
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+# The widget is a page for an iframe on an association's own website.
+FRAMABLE = re.compile(r"^/organisations/[^/]+/widget/?$")
+REFERRER_POLICY = "strict-origin-when-cross-origin"
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+)
+# Two years, the value the HSTS preload list asks for.
+HSTS = "max-age=63072000; includeSubDomains"
+SESSION_COOKIE = b"anlauf_session="
+
+
+def _signed_in(scope: Scope) -> bool:
+    """A caller who sent a session cookie or a bearer token, or whom the handler recognised."""
+    if (scope.get("state") or {}).get("user") is not None:
+        return True
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return True
+        if name == b"cookie" and SESSION_COOKIE in value:
+            return True
+    return False
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp, *, production: bool = False) -> None:
+        self.app = app
+        self.production = production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.add(MutableHeaders(scope=message), scope, path)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def add(self, headers: MutableHeaders, scope: Scope, path: str) -> None:
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if self.production:
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        if headers.get("content-type", "").startswith("text/html"):
+            headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            if not FRAMABLE.match(path):
+                # For browsers older than CSP level 2's frame-ancestors.
+                headers.setdefault("X-Frame-Options", "DENY")
+        if not path.startswith("/static/") and _signed_in(scope) and "cache-control" not in headers:
+            # Pages and API answers for a signed-in caller hold personal data: no shared or
+            # back-button cache may keep them.
+            headers["Cache-Control"] = "no-store"
