@@ -41,6 +41,7 @@ from market.posts.schemas import PostIn
 from market.security import digest, hash_password, new_secret
 from market.settings import Settings
 from market.text import plain_text
+from market.validation import check_password_personal
 from notifications.mail import queue_mail
 
 INVITATION_LIFETIME = timedelta(days=14)
@@ -321,6 +322,7 @@ async def signup_with_invitation(
             "An account with this email address exists already. "
             "Please log in and accept the invitation."
         )
+    check_password_personal(data.password, email=invitation.email, display_name=data.display_name)
     org = await get(session, invitation.organisation_id)
     now = utcnow()
     user = User(
