@@ -24,6 +24,8 @@ from market.api import problem
 from market.db import make_engine, make_sessionmaker
 from market.errors import RETRY_AFTER_SECONDS, DomainError, NotFound
 from market.headers import SecurityHeaders
+from market.idempotency import IdempotencyMiddleware
+from market.idempotency import new_key as new_idempotency_key
 from market.organisations import api as organisations_api
 from market.posts import api as posts_api
 from market.posts import geo
@@ -182,6 +184,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SecurityHeaders, production=settings.env == "production"),
             Middleware(LocaleMiddleware),
             Middleware(RequestTransaction),
+            # Inside the transaction: it stores each first answer in the request's transaction.
+            Middleware(IdempotencyMiddleware),
         ],
         exception_handlers={
             DomainError: domain_error,
@@ -192,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.jinja = make_environment()
+    # Every creating form carries a fresh key, so a double submit creates one thing.
+    app.state.jinja.globals["idempotency_key"] = new_idempotency_key
     # render() shows the unread count in the header of every page.
     app.state.unread_count = unread_count
     i18n.translations.cache_clear()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import weakref
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, String, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import JSON, DateTime, MetaData, String, event, select, text
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -78,10 +79,26 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# An execution option: the transaction will write, so on SQLite it takes the write lock at BEGIN.
+WRITE_INTENT = "anlauf_write_intent"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One writer at a time; a generous busy timeout instead of "database is locked".
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # SQLite has no row locks (FOR UPDATE renders nothing), and the driver opens its
+            # transaction lazily at the first write, so whatever a request read before that may
+            # be stale by then. A request that writes takes the single write lock before its
+            # first read instead: writing requests run one after the other, reads stay parallel.
+            # Other transactions keep the driver's own lazy BEGIN (a mail job must not hold the
+            # write lock through an SMTP conversation).
+            if conn.get_execution_options().get(WRITE_INTENT):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -136,6 +153,58 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         pending += [err.__cause__, err.__context__, getattr(err, "orig", None)]
     return False
+
+
+_writers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def for_writing(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool), its transactions marked as writing (BEGIN IMMEDIATE on SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    writer = _writers.get(engine.sync_engine)
+    if writer is None:
+        writer = engine.execution_options(**{WRITE_INTENT: True})
+        _writers[engine.sync_engine] = writer
+    return writer
+
+
+def request_session(maker: async_sessionmaker[AsyncSession], method: str) -> AsyncSession:
+    """The session of one HTTP request: one that may write holds SQLite's write lock throughout."""
+    bind = maker.kw.get("bind")
+    if method.upper() in WRITE_METHODS and isinstance(bind, AsyncEngine):
+        return maker(bind=for_writing(bind))
+    return maker()
+
+
+M = TypeVar("M")
+
+
+async def lock_row(session: AsyncSession, model: type[M], row_id: str) -> M | None:
+    """The row, read fresh and locked until the end of the transaction; None if it is gone.
+
+    Every state change (accept, decide, close, ...) reads the state it decides on through this,
+    so two requests at once act as if one came after the other. PostgreSQL: SELECT ... FOR
+    UPDATE. SQLite: a request that writes holds the database's write lock already (see
+    make_engine); any other transaction takes it here with a no-op UPDATE of the row, then reads.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and not bind.get_execution_options().get(WRITE_INTENT):
+        # Plain SQL, not update(): that would also bump columns with onupdate (updated_at).
+        # The table name is our own model's, never input.
+        table = model.__table__  # type: ignore[attr-defined]
+        await session.execute(
+            text(f"UPDATE {table.name} SET id = id WHERE id = :id"),  # noqa: S608
+            {"id": row_id},
+        )
+    stmt = (
+        select(model)
+        .where(model.id == row_id)  # type: ignore[attr-defined]
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row: M | None = (await session.execute(stmt)).scalar_one_or_none()
+    return row
 
 
 def make_sessionmaker(

@@ -21,8 +21,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market import idempotency
 from market.accounts.models import User
-from market.db import utcnow
+from market.db import lock_row, utcnow
 from market.matches.models import Match
 from market.matches.services import withdraw
 from market.posts import services as posts
@@ -57,6 +58,8 @@ def post_from_token(settings: Settings, token: str) -> str | None:
 
 async def renew(session: AsyncSession, settings: Settings, post: Post) -> Post:
     """Another full lifetime from now; a post that expired already is published again."""
+    # A renew link clicked twice, or a renewal racing the expiry run: one after the other.
+    await lock_row(session, Post, post.id)
     if post.status == "expired":
         post.reminder_sent_at = None
         await posts.publish(session, settings, post)
@@ -140,6 +143,7 @@ async def run(
         ("reminders", lambda s: send_reminders(s, settings, now)),
         ("expired", lambda s: expire_posts(s, now)),
         ("certificates", lambda s: withdraw_uncertified(s, now)),
+        ("idempotency_keys_deleted", lambda s: idempotency.delete_expired(s, now)),
         ("mail_copies_redacted", lambda s: redact_mail_copies(s, now, limit=BATCH)),
     )
     for name, step in steps:

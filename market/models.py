@@ -12,6 +12,7 @@ from market.accounts.models import (  # noqa: F401
 )
 from market.conversations.models import Conversation, Message, Participant  # noqa: F401
 from market.db import Base  # noqa: F401
+from market.idempotency import IdempotencyKey  # noqa: F401
 from market.matches.models import Match  # noqa: F401
 from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
 from market.posts.models import Post, Postcode, PostLanguage, Region  # noqa: F401

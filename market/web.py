@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from market import i18n
 from market.accounts.models import ApiToken, User, WebSession
 from market.api import UNSTORABLE, problem
-from market.db import database_unavailable, utcnow
+from market.db import database_unavailable, request_session, utcnow
 from market.errors import (
     BadRequest,
     Conflict,
@@ -66,7 +66,7 @@ class RequestTransaction:
             return
         state = scope["app"].state
         maker: async_sessionmaker[AsyncSession] = state.sessionmaker
-        session = maker()
+        session = request_session(maker, scope["method"])
         scope.setdefault("state", {})["db"] = session
         started = False  # a response start went out (the app's or ours)
         replaced = False  # the app's response was swapped for an error answer; drop its rest

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import (
@@ -86,19 +87,7 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
     )
     existing = await by_email(session, data.email)
     if existing is not None:
-        base = settings.base_url.rstrip("/")
-        await queue_mail(
-            session,
-            to=existing.email,
-            template="already_registered",
-            locale=existing.locale,
-            context={
-                "name": existing.display_name,
-                "login_link": f"{base}/login",
-                "reset_link": f"{base}/forgot-password",
-            },
-            essential=True,
-        )
+        await _tell_already_registered(session, settings, existing)
         return
     user = User(
         email=data.email,
@@ -109,14 +98,40 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
         vetting_status="pending" if data.role == "volunteer" else None,
     )
     set_languages(user, [(s.code, s.level) for s in data.languages])
-    session.add(user)
-    await session.flush()
+    try:
+        # The same address registered twice at once: the unique key decides, and the second
+        # request answers as if it came after the first (a savepoint keeps its transaction).
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError:
+        existing = await by_email(session, data.email)
+        if existing is None:
+            raise
+        await _tell_already_registered(session, settings, existing)
+        return
     if data.organisation is not None:
         org = Organisation(name=data.organisation.name, website=data.organisation.website)
         session.add(org)
         await session.flush()
         session.add(OrganisationMember(organisation_id=org.id, user_id=user.id, role="owner"))
     await send_verification(session, settings, user)
+
+
+async def _tell_already_registered(session: AsyncSession, settings: Settings, owner: User) -> None:
+    base = settings.base_url.rstrip("/")
+    await queue_mail(
+        session,
+        to=owner.email,
+        template="already_registered",
+        locale=owner.locale,
+        context={
+            "name": owner.display_name,
+            "login_link": f"{base}/login",
+            "reset_link": f"{base}/forgot-password",
+        },
+        essential=True,
+    )
 
 
 async def send_verification(session: AsyncSession, settings: Settings, user: User) -> None:

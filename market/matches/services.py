@@ -18,7 +18,7 @@ import matching
 from market import events
 from market.accounts.models import User
 from market.conversations.services import open_for
-from market.db import utcnow
+from market.db import lock_row, utcnow
 from market.errors import Conflict, NotFound
 from market.matches import candidates, queries
 from market.matches.facts import post_facts, volunteer_facts
@@ -169,6 +169,9 @@ async def _tell(
 
 
 async def withdraw(session: AsyncSession, match: Match, reason: str) -> None:
+    """Close an open match (a rule stopped holding); one that ended meanwhile stays as it is."""
+    if await lock_row(session, Match, match.id) is None or match.status not in OPEN:
+        return
     match.status = "closed"
     match.closed_at = utcnow()
     match.closed_reason = reason
@@ -277,6 +280,10 @@ async def for_party(session: AsyncSession, user: User, match_id: str) -> tuple[M
 async def respond(
     session: AsyncSession, settings: Settings, user: User, match: Match, side: str, accept: bool
 ) -> Match:
+    # Both parties may answer at the same moment: the second waits here for the first, then
+    # sees its answer, so exactly one of them connects the match (conversation, notifications).
+    if await lock_row(session, Match, match.id) is None:
+        raise NotFound("There is no such match.")
     if match.status != "proposed":
         raise Conflict("This match is not waiting for an answer any more.")
     mine = "offer_response" if side == "offer" else "need_response"

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
@@ -17,7 +18,7 @@ from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.conversations.models import Conversation
 from market.conversations.services import open_for
-from market.db import utcnow
+from market.db import lock_row, utcnow
 from market.errors import Conflict, Forbidden, NotFound
 from market.organisations import guardian, queries
 from market.organisations.models import Application, Organisation, Posting
@@ -103,6 +104,9 @@ async def apply(
     """An approved volunteer applies to a published posting (meeting its certificate rule)."""
     guardian.require_applicant(user)
     post = await posts.visible(session, user, post_id)
+    # The posting is locked first (always post before application, as in decide()), so the
+    # posting cannot close under us and one volunteer's two clicks apply one after the other.
+    await lock_row(session, Post, post.id)
     if not is_posting(post):
         raise Conflict("This post does not take applications; it has no seats.")
     if post.status != "published":
@@ -134,10 +138,17 @@ async def apply(
         application.decided_by = None
         application.decided_at = None
         application.created_at = utcnow()
+        await session.flush()
     else:
         application = Application(post_id=post.id, volunteer_id=user.id, message=message)
-        session.add(application)
-    await session.flush()
+        try:
+            # The unique key (post, volunteer) is the last word; a savepoint keeps the
+            # request's transaction usable when it speaks.
+            async with session.begin_nested():
+                session.add(application)
+                await session.flush()
+        except IntegrityError:
+            raise Conflict("You have applied to this posting already.") from None
     await _tell_managers(session, settings, post, application, user)
     return application
 
@@ -300,18 +311,14 @@ async def decide(
 ) -> Application:
     if relation != "manager":
         raise Forbidden("Only the organisation's members decide on applications.")
+    # Posting first, then the application (the order of apply() and of closing a posting):
+    # two members deciding at once cannot overfill the posting or decide one application twice;
+    # the second sees the first's decision and gets 409, and the volunteer is told once.
+    post = await lock_row(session, Post, application.post_id)
+    if post is None or await lock_row(session, Application, application.id) is None:
+        raise NotFound("There is no such application.")
     if application.status != "pending":
         raise Conflict("This application is not waiting for a decision any more.")
-    # Lock the posting (PostgreSQL), so two members accepting at once cannot overfill it.
-    stmt = (
-        select(Post)
-        .where(Post.id == application.post_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    post = (await session.execute(stmt)).scalar_one_or_none()
-    if post is None:
-        raise NotFound("There is no such application.")
     volunteer = await session.get(User, application.volunteer_id)
     accept = data.decision == "accept"
     if accept:
@@ -396,6 +403,9 @@ async def _tell_volunteer(
 async def withdraw(session: AsyncSession, application: Application, relation: str) -> Application:
     if relation != "volunteer":
         raise Forbidden("Only the volunteer can withdraw an application.")
+    await lock_row(session, Post, application.post_id)
+    if await lock_row(session, Application, application.id) is None:
+        raise NotFound("There is no such application.")
     if application.status != "pending":
         raise Conflict("Only an application that waits for a decision can be withdrawn.")
     application.status = "withdrawn"

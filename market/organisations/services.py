@@ -17,7 +17,7 @@ from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.accounts.services import by_email, set_languages
 from market.conversations.models import Conversation, Participant
-from market.db import utcnow
+from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid, NotFound
 from market.matches.models import Match
 from market.organisations import guardian, queries
@@ -265,7 +265,8 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
 
 
 async def revoke_invitation(session: AsyncSession, org: Organisation, invitation_id: str) -> None:
-    invitation = await session.get(Invitation, invitation_id) if len(invitation_id) <= 32 else None
+    # Locked: a revoke and an acceptance at the same moment end in one of the two.
+    invitation = await lock_row(session, Invitation, invitation_id) if len(invitation_id) <= 32 else None
     if (
         invitation is None
         or invitation.organisation_id != org.id
@@ -294,10 +295,19 @@ async def invitation_by_token(session: AsyncSession, secret: str) -> Invitation:
     return invitation
 
 
+async def _locked_open(session: AsyncSession, invitation: Invitation) -> Invitation:
+    """The invitation again, locked: two clicks on one link, or a revoke at the same moment,
+    act one after the other, and the second finds it used."""
+    await lock_row(session, Invitation, invitation.id)
+    if invitation.accepted_at is not None or invitation.revoked_at is not None:
+        raise Invalid.one("token", MSG_BAD_TOKEN)
+    return invitation
+
+
 async def accept_invitation(
     session: AsyncSession, user: User, secret: str
 ) -> tuple[Organisation, OrganisationMember]:
-    invitation = await invitation_by_token(session, secret)
+    invitation = await _locked_open(session, await invitation_by_token(session, secret))
     guardian.check_invitee(user, invitation)
     org = await get(session, invitation.organisation_id)
     if await membership(session, user.id, org.id) is not None:
@@ -316,7 +326,7 @@ async def signup_with_invitation(
     """An invitee without an account signs up through the link: an organisation account that
     joins the inviting organisation (no new organisation). The token came by mail to the
     address, so the address counts as confirmed."""
-    invitation = await invitation_by_token(session, data.token)
+    invitation = await _locked_open(session, await invitation_by_token(session, data.token))
     if await by_email(session, invitation.email) is not None:
         raise Conflict(
             "An account with this email address exists already. "

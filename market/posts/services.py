@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
 from market.accounts.models import User
-from market.db import utcnow
+from market.db import lock_row, utcnow
 from market.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from market.organisations.models import Organisation, OrganisationMember
 from market.posts import geo, queries
@@ -206,6 +206,9 @@ async def update(
 async def close(session: AsyncSession, user: User, post: Post) -> Post:
     if post.author_id != user.id:
         raise Forbidden("Only the author can close this post.")
+    # Closing races with a coordinator's review or an accepted application: decide on the
+    # state as it is once the row is ours.
+    await lock_row(session, Post, post.id)
     if post.status not in ("pending_review", "published"):
         raise Conflict("This post is closed already.")
     await _end(session, post, "closed")

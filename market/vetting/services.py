@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
 from market.accounts.models import CoordinatorRegion, User
-from market.db import utcnow
+from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid, NotFound
 from market.organisations.models import Organisation, OrganisationMember
 from market.posts import services as posts
@@ -97,6 +97,10 @@ async def decide_volunteer(
 ) -> VettingDecision:
     """Record a decision; the latest counts. Approval publishes waiting offers, a revocation
     takes published offers back to review (matches on them are withdrawn)."""
+    # Two coordinators deciding at once: one after the other, so the stored state is the
+    # latest decision's and its side effects (publishing, withdrawing) run once each.
+    if await lock_row(session, User, volunteer.id) is None:
+        raise NotFound("There is no such volunteer.")
     if data.decision == "approve":
         missing = [
             name
@@ -153,6 +157,8 @@ async def post_for_review(session: AsyncSession, coordinator: User, post_id: str
 async def decide_post(
     session: AsyncSession, settings: Settings, coordinator: User, post: Post, data: PostDecisionIn
 ) -> Post:
+    if await lock_row(session, Post, post.id) is None:
+        raise NotFound("There is no such post.")
     if data.decision == "publish":
         if post.status not in ("pending_review", "rejected"):
             raise Conflict("Only posts waiting for review or rejected ones can be published.")
@@ -185,6 +191,8 @@ async def decide_organisation(
     org: Organisation,
     data: OrganisationDecisionIn,
 ) -> Organisation:
+    if await lock_row(session, Organisation, org.id) is None:
+        raise NotFound("There is no such organisation.")
     if data.decision == "approve":
         org.status = "approved"
         org.rejection_reason = None
@@ -231,6 +239,8 @@ async def create_report(session: AsyncSession, reporter: User, data: ReportIn) -
 async def resolve_report(
     session: AsyncSession, coordinator: User, report: Report, resolution: str
 ) -> Report:
+    if await lock_row(session, Report, report.id) is None:
+        raise NotFound("There is no such report.")
     if report.status != "open":
         raise Conflict("This report is handled already.")
     report.status = "resolved"
