@@ -20,6 +20,8 @@ from starlette.staticfiles import StaticFiles
 
 from market import i18n
 from market.accounts import api as accounts_api
+from market.accounts.twofactor import StaffTwoFactorRequired
+from market.accounts.views import staff_setup_needed
 from market.api import problem
 from market.db import make_engine, make_sessionmaker
 from market.errors import RETRY_AFTER_SECONDS, DomainError, NotFound
@@ -188,6 +190,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(IdempotencyMiddleware),
         ],
         exception_handlers={
+            # Staff without a second factor (ANLAUF_STAFF_2FA=required): pages go to set it up.
+            StaffTwoFactorRequired: staff_setup_needed,
             DomainError: domain_error,
             HTTPException: http_error,
             Exception: server_error,

@@ -6,6 +6,8 @@ from market.accounts.models import (  # noqa: F401
     ApiToken,
     CoordinatorRegion,
     OidcIdentity,
+    RecoveryCode,
+    TwoFactor,
     User,
     UserLanguage,
     WebSession,

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # (Also how often it frees jobs a dead worker held: see notifications.outbox.LEASE_SECONDS.)
     relay_interval_seconds: float = 2.0
     oidc_providers: str = Field(default="", description="JSON list of OpenID Connect providers")
+    # `required`: coordinators and admins must set up two-factor sign-in before any review or
+    # admin page or endpoint answers them (they read police-certificate facts and conversations).
+    staff_2fa: Literal["optional", "required"] = "optional"
     # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; none by
     # default, so a client cannot pick the address the per-IP rate limits count.
     trusted_proxies: str = ""

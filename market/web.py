@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -40,6 +40,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 SESSION_COOKIE = "anlauf_session"
 CSRF_COOKIE = "anlauf_csrf"
 LANG_COOKIE = "anlauf_lang"
+# How exactly an API token's last_used_at is kept (GET /api/v1/me/tokens).
+TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
 class RequestTransaction:
@@ -262,8 +264,13 @@ async def _user_from_token(request: Request, session: AsyncSession) -> User | No
     if scheme.lower() != "bearer" or not token.strip():
         return None
     api_token = await session.get(ApiToken, digest(token.strip()))
-    if api_token is None or api_token.revoked_at or api_token.expires_at <= utcnow():
+    now = utcnow()
+    if api_token is None or api_token.revoked_at or api_token.expires_at <= now:
         return None
+    request.state.api_token = api_token
+    # At most one write a minute per token, so that reading stays cheap.
+    if api_token.last_used_at is None or now - api_token.last_used_at >= TOKEN_USE_PRECISION:
+        api_token.last_used_at = now
     return await _active(session, api_token.user_id)
 
 
@@ -294,7 +301,15 @@ async def require_user(request: Request, roles: Iterable[str] | None = None) -> 
         raise Unauthorized()
     if roles is not None and user.role not in set(roles):
         raise Forbidden()
+    if roles is not None and set(roles) <= STAFF_ONLY:
+        # A review or admin route: with ANLAUF_STAFF_2FA=required, only after 2FA is set up.
+        from market.accounts.twofactor import require_staff_ready
+
+        await require_staff_ready(request, user)
     return user
+
+
+STAFF_ONLY = frozenset({"coordinator", "admin"})
 
 
 def is_api(request: Request) -> bool:

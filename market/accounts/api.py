@@ -1,4 +1,4 @@
-"""JSON API for accounts: register, verify, token, me, export, delete."""
+"""JSON API for accounts: register, verify, tokens, two-factor sign-in, me, export, delete."""
 
 from __future__ import annotations
 
@@ -7,20 +7,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from market.accounts import services
+from market.accounts import services, twofactor
 from market.accounts.export import export_user
 from market.accounts.models import User
 from market.accounts.schemas import (
     DeleteIn,
     MePatch,
+    OtpIn,
     RegisterIn,
     ResetIn,
     ResetRequestIn,
     TokenIn,
+    TwoFactorOffIn,
     VerifyIn,
 )
 from market.api import no_content, ok, read_json
-from market.errors import Unauthorized
+from market.db import utcnow
+from market.errors import Conflict, Invalid, Unauthorized
 from market.validation import Strict
 from market.web import client_ip, db, require_user, settings_of
 
@@ -38,6 +41,13 @@ async def verify_email(request: Request) -> Response:
     return ok({"status": "verified", "email_verified": user.email_verified})
 
 
+OTP_REQUIRED = (
+    'otp_required: this account uses two-factor sign-in. Send "otp" with the current code '
+    "from the authenticator app, or one of the recovery codes."
+)
+OTP_WRONG = 'otp_required: the code in "otp" is not correct or was used already.'
+
+
 async def token(request: Request) -> Response:
     data = await read_json(request, TokenIn)
     await request.app.state.limiter.hit("login", account=data.email, ip=client_ip(request))
@@ -45,8 +55,89 @@ async def token(request: Request) -> Response:
     user = await services.authenticate(session, settings, data.email, data.password)
     if user is None:
         raise Unauthorized("The email address or the password is not correct.")
+    if await twofactor.is_enabled(session, user.id):
+        if not data.otp:
+            raise Unauthorized(OTP_REQUIRED)
+        await twofactor.limit_checks(request, user.id)
+        if not await twofactor.check(session, settings, user.id, data.otp):
+            raise Unauthorized(OTP_WRONG)
     secret, expires_in = await services.issue_api_token(session, settings, user)
     return ok({"access_token": secret, "token_type": "bearer", "expires_in": expires_in})
+
+
+async def logout(request: Request) -> Response:
+    """Revoke the token this request came with."""
+    await require_user(request)
+    api_token = request.state.api_token
+    api_token.revoked_at = utcnow()
+    return no_content()
+
+
+async def tokens(request: Request) -> Response:
+    user = await require_user(request)
+    items = await services.active_tokens(db(request), user.id)
+    return ok({"items": [services.token_out(t) for t in items]})
+
+
+async def revoke_token(request: Request) -> Response:
+    user = await require_user(request)
+    await services.revoke_token(db(request), user.id, request.path_params["token_id"])
+    return no_content()
+
+
+# --- Two-factor sign-in (docs/api-additions.md)
+
+
+async def two_factor(request: Request) -> Response:
+    """GET: is it on; POST: begin set-up (secret and otpauth URI); DELETE: switch it off."""
+    user = await require_user(request)
+    session, settings = db(request), settings_of(request)
+    if request.method == "POST":
+        await read_json(request, _Empty, allow_empty=True)
+        found = await twofactor.begin(session, settings, user)
+        return ok({"enabled": False, "secret": found.secret, "otpauth_uri": found.uri}, 201)
+    if request.method == "DELETE":
+        data = await read_json(request, TwoFactorOffIn)
+        await twofactor.limit_checks(request, user.id)
+        await twofactor.switch_off(session, settings, user, code=data.code, password=data.password)
+        return no_content()
+    return ok(await _two_factor_state(request, user))
+
+
+async def two_factor_confirm(request: Request) -> Response:
+    user = await require_user(request)
+    data = await read_json(request, OtpIn)
+    await twofactor.limit_checks(request, user.id)
+    codes = await twofactor.confirm(db(request), settings_of(request), user, data.code)
+    return ok({"enabled": True, "recovery_codes": codes})
+
+
+async def two_factor_recovery_codes(request: Request) -> Response:
+    """New recovery codes (the old ones stop working), proven with a current code."""
+    user = await require_user(request)
+    data = await read_json(request, OtpIn)
+    session, settings = db(request), settings_of(request)
+    if not await twofactor.is_enabled(session, user.id):
+        raise Conflict("Two-factor sign-in is off.")
+    await twofactor.limit_checks(request, user.id)
+    if not await twofactor.check(session, settings, user.id, data.code):
+        raise Invalid.one("code", twofactor.MSG_BAD_CODE)
+    return ok({"recovery_codes": await twofactor.new_recovery_codes(session, settings, user.id)})
+
+
+async def _two_factor_state(request: Request, user: User) -> dict[str, object]:
+    session = db(request)
+    enabled = await twofactor.is_enabled(session, user.id)
+    return {
+        "enabled": enabled,
+        "recovery_codes_left": await twofactor.recovery_codes_left(session, user.id)
+        if enabled
+        else 0,
+    }
+
+
+class _Empty(Strict):
+    pass
 
 
 async def password_reset_request(request: Request) -> Response:
@@ -109,6 +200,12 @@ routes = [
     Route("/auth/register", register, methods=["POST"]),
     Route("/auth/verify-email", verify_email, methods=["POST"]),
     Route("/auth/token", token, methods=["POST"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+    Route("/me/tokens", tokens, methods=["GET"]),
+    Route("/me/tokens/{token_id}", revoke_token, methods=["DELETE"]),
+    Route("/me/two-factor", two_factor, methods=["GET", "POST", "DELETE"]),
+    Route("/me/two-factor/confirm", two_factor_confirm, methods=["POST"]),
+    Route("/me/two-factor/recovery-codes", two_factor_recovery_codes, methods=["POST"]),
     Route("/auth/password-reset", password_reset_request, methods=["POST"]),
     Route("/auth/password-reset/confirm", password_reset, methods=["POST"]),
     Route("/me", me, methods=["GET", "PATCH", "DELETE"]),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from market.db import Base, IdMixin, TimestampMixin, utcnow
+from market.db import Base, IdMixin, TimestampMixin, new_id, utcnow
 
 ROLES = ("volunteer", "seeker", "organisation", "coordinator", "admin")
 SELF_REGISTER_ROLES = ("volunteer", "seeker", "organisation")
@@ -74,6 +74,8 @@ class WebSession(TimestampMixin, Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str | None] = mapped_column(String(200))
+    # What pages and forms call the session by: the primary key is the secret's hash.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
 
 
 class ApiToken(TimestampMixin, Base):
@@ -83,6 +85,40 @@ class ApiToken(TimestampMixin, Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The id shown in GET /me/tokens: the primary key is the secret's hash, never shown.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    # Written at most once a minute (market.web), so reads stay reads.
+    last_used_at: Mapped[datetime | None]
+
+
+class TwoFactor(TimestampMixin, Base):
+    """A user's TOTP second factor (RFC 6238). The secret is encrypted with a key derived from
+    the signing key, so a database dump alone does not give it away.
+
+    `confirmed_at` is None while the person is still setting it up; `last_step` is the time step
+    of the last code accepted, so the same code cannot be used twice.
+    """
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(TimestampMixin, Base):
+    """A single-use code for when the authenticator is lost; stored as a keyed hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
 
 
 class AccountToken(TimestampMixin, Base):

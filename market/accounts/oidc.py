@@ -67,9 +67,6 @@ from market.security import digest, new_secret, same
 from market.settings import OidcProvider, Settings
 from market.validation import DisplayName, LocaleCode, Strict
 from market.web import (
-    CSRF_COOKIE,
-    LANG_COOKIE,
-    SESSION_COOKIE,
     client_ip,
     current_user,
     db,
@@ -665,24 +662,12 @@ async def _refuse(request: Request, detail: str, status: int = 400) -> Response:
 
 
 async def _log_in(request: Request, user: User, next_url: str) -> Response:
-    """Start a browser session as the password login does (market.accounts.views.login)."""
-    settings = settings_of(request)
-    secret = await services.start_web_session(
-        db(request), settings, user, request.headers.get("user-agent")
-    )
-    response = redirect(safe_next(next_url))
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=settings.session_days * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
-    response.delete_cookie(CSRF_COOKIE, path="/")
-    response.set_cookie(LANG_COOKIE, user.locale, max_age=365 * 24 * 3600, samesite="lax", path="/")
-    _clear_cookie(response, settings)
+    """Sign in as the password login does (market.accounts.views.sign_in): the session, or
+    for an account with two-factor sign-in first the page that asks for the code."""
+    from market.accounts.views import sign_in
+
+    response = await sign_in(request, user, next_url)
+    _clear_cookie(response, settings_of(request))
     return response
 
 

@@ -50,6 +50,22 @@ class RegisterIn(Strict):
 class TokenIn(Strict):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+    # With two-factor sign-in on: a current authenticator code or a recovery code.
+    otp: str | None = Field(default=None, max_length=64)
+
+
+class OtpIn(Strict):
+    """A current authenticator code (or, where it says so, a recovery code)."""
+
+    code: str = Field(min_length=1, max_length=64)
+
+
+class TwoFactorOffIn(Strict):
+    """Switching two-factor sign-in off: a current code, or the password."""
+
+    code: str | None = Field(default=None, max_length=64)
+    password: str | None = Field(default=None, max_length=1024)
+
 
 
 class VerifyIn(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from market.accounts.models import (
 )
 from market.accounts.schemas import MePatch, RegisterIn
 from market.db import utcnow
-from market.errors import Conflict, Forbidden, Invalid
+from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.i18n import get_locale
 from market.organisations.models import Organisation, OrganisationMember
 from market.security import digest, hash_password, new_secret, verify_password
@@ -205,6 +206,81 @@ async def issue_api_token(session: AsyncSession, settings: Settings, user: User)
         )
     )
     return secret, settings.token_seconds
+
+
+async def active_tokens(session: AsyncSession, user_id: str) -> list[ApiToken]:
+    """The user's API tokens that still work, newest first."""
+    stmt = (
+        select(ApiToken)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+        )
+        .order_by(ApiToken.created_at.desc(), ApiToken.public_id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def token_out(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.public_id,
+        "created_at": token.created_at.isoformat(),
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+    }
+
+
+# Public ids of tokens and sessions are 32 hex digits (market.db.new_id).
+_PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+
+
+async def revoke_token(session: AsyncSession, user_id: str, public_id: str) -> None:
+    """Revoke one of the user's own tokens; someone else's, or an unknown one, is NotFound."""
+    if not _PUBLIC_ID.fullmatch(public_id):
+        raise NotFound("There is no such token.")
+    result = await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.public_id == public_id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .returning(ApiToken.id)
+    )
+    if result.first() is None:
+        raise NotFound("There is no such token.")
+
+
+async def active_web_sessions(session: AsyncSession, user_id: str) -> list[WebSession]:
+    stmt = (
+        select(WebSession)
+        .where(
+            WebSession.user_id == user_id,
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > utcnow(),
+        )
+        .order_by(WebSession.created_at.desc(), WebSession.public_id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def end_web_session_by_id(session: AsyncSession, user_id: str, public_id: str) -> None:
+    """Sign out one of the user's own browser sessions (a lost phone, a shared computer)."""
+    if not _PUBLIC_ID.fullmatch(public_id):
+        raise NotFound("There is no such session.")
+    result = await session.execute(
+        update(WebSession)
+        .where(
+            WebSession.user_id == user_id,
+            WebSession.public_id == public_id,
+            WebSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .returning(WebSession.id)
+    )
+    if result.first() is None:
+        raise NotFound("There is no such session.")
 
 
 async def start_web_session(

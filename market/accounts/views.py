@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from market import forms
-from market.accounts import services
+from market.accounts import services, twofactor
 from market.accounts.export import export_user
 from market.accounts.models import SELF_REGISTER_ROLES, User
 from market.accounts.schemas import (
@@ -22,10 +24,11 @@ from market.accounts.schemas import (
     ResetRequestIn,
     TokenIn,
 )
-from market.errors import Forbidden, Invalid
+from market.errors import Conflict, Forbidden, Invalid
 from market.forms import page, text
 from market.i18n import LOCALES, get_locale, gettext, locale_label
 from market.posts.taxonomy import N_
+from market.settings import Settings
 from market.web import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -179,10 +182,38 @@ async def login(request: Request) -> Response:
     if user is None:
         context = {"form": {"email": text(form, "email")}, "errors": errors, "next": next_url}
         return await page(request, "accounts/login.html", context, status_code=422)
+    return await sign_in(request, user, next_url)
+
+
+async def sign_in(request: Request, user: User, next_url: str) -> Response:
+    """After the password or single sign-on: the session, or first the second-step page.
+
+    Without a second factor the session starts now. With one, a signed cookie remembers who
+    got this far (for a few minutes) and the session starts only after the code.
+    """
+    settings = settings_of(request)
+    if await twofactor.is_enabled(db(request), user.id):
+        response = redirect("/login/two-factor")
+        pending = _pending_signer(settings).dumps({"u": user.id, "n": safe_next(next_url)})
+        response.set_cookie(
+            PENDING_COOKIE,
+            pending,
+            max_age=PENDING_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/login",
+        )
+        return response
+    return await _start_session(request, user, next_url)
+
+
+async def _start_session(request: Request, user: User, next_url: str) -> Response:
+    session, settings = db(request), settings_of(request)
     secret = await services.start_web_session(
         session, settings, user, request.headers.get("user-agent")
     )
-    response = redirect(next_url)
+    response = redirect(safe_next(next_url))
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -195,6 +226,60 @@ async def login(request: Request) -> Response:
     # A fresh CSRF token after login, so a token planted before it is worth nothing.
     response.delete_cookie(CSRF_COOKIE, path="/")
     _set_lang(response, user.locale)
+    return response
+
+
+# --- The second step of signing in (two-factor)
+
+PENDING_COOKIE = "anlauf_2fa"
+PENDING_SECONDS = 600
+MSG_BAD_CODE = N_("This code is not correct. Please try again with the current code.")
+MSG_CODE_NEEDED = N_("Please enter the code.")
+MSG_STEP_EXPIRED = N_("This took too long. Please log in again.")
+
+
+def _pending_signer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt="anlauf two-factor sign-in")
+
+
+async def _pending_user(request: Request) -> tuple[User, str] | None:
+    """Who passed the first step in this browser a few minutes ago, and where they go next."""
+    raw = request.cookies.get(PENDING_COOKIE, "")
+    if not raw:
+        return None
+    try:
+        data = _pending_signer(settings_of(request)).loads(raw, max_age=PENDING_SECONDS)
+        user_id, next_url = str(data["u"]), str(data["n"])
+    except (BadSignature, KeyError, TypeError):
+        return None
+    user = await db(request).get(User, user_id)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        return None
+    return user, next_url
+
+
+async def login_second_step(request: Request) -> Response:
+    pending = await _pending_user(request)
+    if pending is None:
+        return redirect(with_flash("/login", MSG_STEP_EXPIRED))
+    user, next_url = pending
+    if request.method == "GET":
+        return await page(request, "accounts/login_two_factor.html", {"errors": {}})
+    form = await form_with_csrf(request)
+    code = text(form, "code")
+    errors: dict[str, str] = {}
+    if not code:
+        errors = {"code": MSG_CODE_NEEDED}
+    else:
+        await twofactor.limit_checks(request, user.id)
+        if not await twofactor.check(db(request), settings_of(request), user.id, code):
+            errors = {"code": MSG_BAD_CODE}
+    if errors:
+        return await page(
+            request, "accounts/login_two_factor.html", {"errors": errors}, status_code=422
+        )
+    response = await _start_session(request, user, next_url)
+    response.delete_cookie(PENDING_COOKIE, path="/login")
     return response
 
 
@@ -269,7 +354,12 @@ async def _account_page(
 ) -> Response:
     organisation = await services.organisation_of(db(request), user.id)
     values = form or {"display_name": user.display_name, "locale": user.locale}
+    current = getattr(request.state, "web_session", None)
     context = {
+        "web_sessions": await services.active_web_sessions(db(request), user.id),
+        "current_session_id": current.public_id if current is not None else None,
+        "api_tokens": await services.active_tokens(db(request), user.id),
+        "two_factor_on": await twofactor.is_enabled(db(request), user.id),
         "form": values,
         "errors": errors or {},
         "password_errors": password_errors or {},
@@ -436,11 +526,175 @@ async def goodbye(request: Request) -> Response:
     return await page(request, "accounts/goodbye.html")
 
 
+# --- Two-factor sign-in on the settings page
+
+MSG_2FA_OFF = N_("Two-factor sign-in is off.")
+MSG_2FA_STAFF = N_(
+    "Coordinators and admins must set up two-factor sign-in before they can use the review pages."
+)
+MSG_SIGNED_OUT = N_("That device is signed out.")
+MSG_TOKEN_REVOKED = N_("The access key is revoked. Apps that used it must log in again.")
+MSG_CODE_OR_PASSWORD = N_("Please enter a current code or your password.")
+
+
+async def _two_factor_page(
+    request: Request,
+    user: User,
+    *,
+    errors: dict[str, str] | None = None,
+    recovery_codes: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    session, settings = db(request), settings_of(request)
+    enabled = await twofactor.is_enabled(session, user.id)
+    context = {
+        "errors": errors or {},
+        "enabled": enabled,
+        "enrolment": None
+        if enabled
+        else await twofactor.pending_enrolment(session, settings, user),
+        "codes_left": await twofactor.recovery_codes_left(session, user.id) if enabled else 0,
+        "recovery_codes": recovery_codes,
+        "has_password": user.password_hash is not None,
+        "staff_must": settings.staff_2fa == "required" and user.is_staff and not enabled,
+    }
+    response = await page(request, "accounts/two_factor.html", context, status_code=status_code)
+    # The secret and the recovery codes must not stay in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def two_factor_settings(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    return await _two_factor_page(request, user)
+
+
+async def two_factor_begin(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    await form_with_csrf(request)
+    with contextlib.suppress(Conflict):  # on already: the page shows that
+        await twofactor.begin(db(request), settings_of(request), user)
+    return redirect(twofactor.SETUP_PATH)
+
+
+async def two_factor_confirm(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_with_csrf(request)
+    code = text(form, "code")
+    if not code:
+        return await _two_factor_page(
+            request, user, errors={"code": MSG_CODE_NEEDED}, status_code=422
+        )
+    await twofactor.limit_checks(request, user.id)
+    try:
+        codes = await twofactor.confirm(db(request), settings_of(request), user, code)
+    except Invalid:
+        return await _two_factor_page(request, user, errors={"code": MSG_BAD_CODE}, status_code=422)
+    except Conflict:
+        return redirect(twofactor.SETUP_PATH)
+    return await _two_factor_page(request, user, recovery_codes=codes)
+
+
+async def two_factor_recovery_codes(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_with_csrf(request)
+    session, settings = db(request), settings_of(request)
+    code = text(form, "code")
+    if not await twofactor.is_enabled(session, user.id):
+        return redirect(twofactor.SETUP_PATH)
+    if not code:
+        return await _two_factor_page(
+            request, user, errors={"code": MSG_CODE_NEEDED}, status_code=422
+        )
+    await twofactor.limit_checks(request, user.id)
+    if not await twofactor.check(session, settings, user.id, code):
+        return await _two_factor_page(request, user, errors={"code": MSG_BAD_CODE}, status_code=422)
+    codes = await twofactor.new_recovery_codes(session, settings, user.id)
+    return await _two_factor_page(request, user, recovery_codes=codes)
+
+
+async def two_factor_disable(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_with_csrf(request)
+    code = text(form, "off_code")
+    password = str(form.get("password") or "")
+    await twofactor.limit_checks(request, user.id)
+    try:
+        await twofactor.switch_off(
+            db(request), settings_of(request), user, code=code or None, password=password or None
+        )
+    except Invalid as exc:
+        field = exc.errors[0].field if exc.errors else "code"
+        message = {
+            "code": MSG_BAD_CODE if code else MSG_CODE_OR_PASSWORD,
+            "password": MSG_BAD_PASSWORD,
+        }.get(field, MSG_BAD_CODE)
+        return await _two_factor_page(request, user, errors={"off_code": message}, status_code=422)
+    return redirect(with_flash(twofactor.SETUP_PATH, MSG_2FA_OFF))
+
+
+async def staff_setup_needed(request: Request, exc: Exception) -> Response:
+    """ANLAUF_STAFF_2FA=required and no second factor yet: the API answers 403 problem JSON,
+    pages send the coordinator or admin to the set-up page."""
+    from market.api import problem
+    from market.web import is_api
+
+    assert isinstance(exc, twofactor.StaffTwoFactorRequired)
+    if is_api(request):
+        return problem(exc)
+    return redirect(with_flash(twofactor.SETUP_PATH, MSG_2FA_STAFF))
+
+
+# --- Sessions and API tokens on the settings page
+
+
+async def end_session(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    await form_with_csrf(request)
+    public_id = request.path_params["session_id"]
+    await services.end_web_session_by_id(db(request), user.id, public_id)
+    current = getattr(request.state, "web_session", None)
+    if current is not None and current.public_id == public_id:
+        response = redirect("/")
+        _clear_session(request, response)
+        return response
+    return redirect(with_flash("/account", MSG_SIGNED_OUT))
+
+
+async def revoke_token(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    await form_with_csrf(request)
+    await services.revoke_token(db(request), user.id, request.path_params["token_id"])
+    return redirect(with_flash("/account", MSG_TOKEN_REVOKED))
+
+
 routes = [
     Route("/register", register, methods=["GET", "POST"]),
     Route("/register/sent", register_sent, methods=["GET"]),
     Route("/verify-email", verify_email, methods=["GET", "POST"]),
     Route("/login", login, methods=["GET", "POST"]),
+    Route("/login/two-factor", login_second_step, methods=["GET", "POST"]),
+    Route("/account/two-factor", two_factor_settings, methods=["GET"]),
+    Route("/account/two-factor/begin", two_factor_begin, methods=["POST"]),
+    Route("/account/two-factor/confirm", two_factor_confirm, methods=["POST"]),
+    Route("/account/two-factor/recovery-codes", two_factor_recovery_codes, methods=["POST"]),
+    Route("/account/two-factor/disable", two_factor_disable, methods=["POST"]),
+    Route("/account/sessions/{session_id}/end", end_session, methods=["POST"]),
+    Route("/account/tokens/{token_id}/revoke", revoke_token, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/forgot-password", forgot_password, methods=["GET", "POST"]),
     Route("/forgot-password/sent", forgot_sent, methods=["GET"]),

@@ -371,6 +371,9 @@ async def _staff(request: Request) -> User | Response:
         return login_redirect(request)
     if user.role not in STAFF:
         raise Forbidden()
+    from market.accounts.twofactor import require_staff_ready
+
+    await require_staff_ready(request, user)
     return user
 
 
