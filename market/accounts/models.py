@@ -120,7 +120,6 @@ class RecoveryCode(TimestampMixin, Base):
     used_at: Mapped[datetime | None]
 
 
-
 class AccountToken(TimestampMixin, Base):
     """A single-use token mailed to the user: email verification or password reset."""
 

@@ -67,7 +67,6 @@ class TwoFactorOffIn(Strict):
     password: str | None = Field(default=None, max_length=1024)
 
 
-
 class VerifyIn(Strict):
     token: str = Field(min_length=10, max_length=200)
 
