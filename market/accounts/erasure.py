@@ -37,6 +37,7 @@ references (messages, matches, decisions) stay valid.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -118,11 +119,8 @@ class _Person:
 
     def in_json_text(self, column: Any) -> Any:
         """A prefilter for JSON columns: their text has non-ASCII escaped as \\uXXXX."""
-        import json
-
-        return or_(
-            *(cast(column, Text).contains(json.dumps(w)[1:-1], autoescape=True) for w in self.needles)
-        )
+        as_text = cast(column, Text)
+        return or_(*(as_text.contains(json.dumps(w)[1:-1], autoescape=True) for w in self.needles))
 
 
 async def erase(session: AsyncSession, user: User) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import JSON, Float, String, select
+from sqlalchemy import JSON, Float, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import maintenance
@@ -21,6 +21,7 @@ from market.accounts.models import User
 from market.db import Base, make_sessionmaker, new_id, utcnow
 from market.posts.models import Post
 from notifications.models import OutboxItem
+from tests.conftest import token_from
 from tests.factories import PASSWORD
 from tests.market.accounts import busy as b
 from tests.pages import browser, submit
@@ -65,7 +66,25 @@ async def _delete_by_page(client: httpx.AsyncClient, app: Any, busy: b.Busy) -> 
         assert r.status_code == 303 and r.headers["location"].endswith("/goodbye"), r.text
 
 
-@pytest.mark.parametrize("way", [_delete_by_api, _delete_by_page], ids=["api", "page"])
+async def _delete_by_link(client: httpx.AsyncClient, app: Any, busy: b.Busy) -> None:
+    """A password-less (single sign-on) account: the mailed link's button deletes it."""
+    sm = make_sessionmaker(app.state.engine)
+    async with sm() as s, s.begin():
+        await s.execute(update(User).where(User.id == busy.person.id).values(password_hash=None))
+    r = await client.request("DELETE", "/api/v1/me", headers=busy.person.headers)
+    assert r.status_code == 202 and r.json()["status"] == "confirmation_sent", r.text
+    async with sm() as s:
+        mails = [m for m in await s.scalars(select(OutboxItem)) if m.payload.get("template") == "delete_account"]
+    (mail,) = mails
+    url = f"/account/delete/confirm?token={token_from(mail.payload['text'])}"
+    async with browser(app) as page:
+        r = await submit(page, url, {"token": token_from(mail.payload["text"])}, action="/account/delete/confirm")
+        assert r.status_code == 303 and r.headers["location"].endswith("/goodbye"), r.text
+
+
+@pytest.mark.parametrize(
+    "way", [_delete_by_api, _delete_by_page, _delete_by_link], ids=["api", "page", "link"]
+)
 async def test_nothing_names_the_deleted_person(
     client: httpx.AsyncClient, app: Any, way: Any
 ) -> None:
