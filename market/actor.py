@@ -112,3 +112,20 @@ async def actor_of(request: Request) -> Actor:
     actor = await load_actor(db(request), await current_user(request))
     request.state.actor = actor
     return actor
+
+
+async def actor_for(session: AsyncSession, who: Actor | User | None) -> Actor:
+    """An Actor as is; a bare User (from code that has no request) with its regions loaded."""
+    if isinstance(who, Actor):
+        return who
+    return await load_actor(session, who)
+
+
+async def staff_actor(request: Request) -> Actor:
+    """The caller of a review or admin route: 401 without login, 403 unless a coordinator or
+    admin, and (market.web.require_user) the second factor when ANLAUF_STAFF_2FA=required.
+    What the staff member may then see is for the features' guardians to say."""
+    from market.web import require_user
+
+    await require_user(request, STAFF_ROLES)
+    return await actor_of(request)

@@ -24,6 +24,7 @@ from market import i18n
 from market.accounts.models import User
 from market.api import iso, ok, page, page_params, paginate, read_action, read_json
 from market.errors import FieldError, Invalid, NotFound
+from market.inbox import guardian
 from market.inbox import handlers as _handlers  # noqa: F401  (subscribes to events)
 from market.inbox.digest import HOUR, TIMEZONE
 from market.inbox.texts import Described, describe
@@ -64,7 +65,7 @@ async def list_notifications(request: Request) -> Response:
     user = await require_user(request)
     session = db(request)
     limit, cursor = page_params(request)
-    stmt = select(Notification).where(Notification.user_id == user.id)
+    stmt = guardian.notifications(user.id, select(Notification))
     unread = request.query_params.get("unread", "").lower()
     if unread in ("1", "true", "yes"):
         stmt = stmt.where(Notification.read_at.is_(None))

@@ -21,13 +21,16 @@ from starlette.routing import Route
 
 from market import forms, i18n
 from market.accounts.models import User
+from market.actor import actor_of
 from market.api import decode_cursor, encode_cursor
+from market.conversations import guardian as conversations_guardian
 from market.conversations import messages
-from market.conversations.api import conversations_json, person_json
+from market.conversations.listing import conversations_json, person_json
 from market.conversations.models import Conversation, Message, Participant
 from market.errors import Invalid, NotFound
 from market.forms import page, text
 from market.i18n import N_, ngettext
+from market.inbox import guardian
 from market.inbox import handlers as _handlers  # noqa: F401  (subscribes to events)
 from market.inbox.digest import HOUR
 from market.inbox.texts import KIND_LABELS, describe
@@ -75,7 +78,7 @@ async def notifications_page(request: Request) -> Response:
         return login_redirect(request)
     session = db(request)
     only_unread = request.query_params.get("show") == "unread"
-    stmt = select(Notification).where(Notification.user_id == user.id)
+    stmt = guardian.notifications(user.id, select(Notification))
     if only_unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     raw_cursor = request.query_params.get("cursor")
@@ -185,8 +188,8 @@ async def _updates(
         notes = (
             list(
                 await session.scalars(
-                    select(Notification)
-                    .where(Notification.id.in_(set(ids)), Notification.user_id == user_id)
+                    guardian.notifications(user_id, select(Notification))
+                    .where(Notification.id.in_(set(ids)))
                     .order_by(Notification.created_at)
                 )
             )
@@ -313,14 +316,6 @@ async def preferences_page(request: Request) -> Response:
 # --- Conversations (those of accepted applications have no match page of their own)
 
 
-async def _my_conversation(
-    session: AsyncSession, user: User, conversation_id: str
-) -> tuple[Conversation, Participant | None]:
-    from market.conversations.api import readable
-
-    return await readable(session, user, conversation_id)
-
-
 async def conversations_page(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
@@ -328,11 +323,7 @@ async def conversations_page(request: Request) -> Response:
     session = db(request)
     rows = list(
         await session.scalars(
-            select(Conversation)
-            .join(
-                Participant,
-                (Participant.conversation_id == Conversation.id) & (Participant.user_id == user.id),
-            )
+            conversations_guardian.visible(await actor_of(request), select(Conversation))
             .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id)
             .limit(100)
         )
@@ -395,8 +386,8 @@ async def conversation_page(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    conversation, participant = await _my_conversation(
-        db(request), user, request.path_params["conversation_id"]
+    conversation, participant = await conversations_guardian.readable(
+        db(request), await actor_of(request), request.path_params["conversation_id"]
     )
     if conversation.match_id and participant is not None:
         # A match's conversation lives on the match page.
@@ -411,7 +402,9 @@ async def conversation_write(request: Request) -> Response:
         return redirect(f"/login?next={quote('/conversations/' + conversation_id)}")
     form = await form_with_csrf(request)
     session = db(request)
-    conversation, participant = await _my_conversation(session, user, conversation_id)
+    conversation, participant = await conversations_guardian.writable(
+        session, await actor_of(request), conversation_id
+    )
     body = str(form.get("body") or "")
     try:
         await messages.post_message(session, user, conversation.id, body)
@@ -440,7 +433,9 @@ async def report_message(request: Request) -> Response:
     message = await session.get(Message, message_id) if len(message_id) <= 32 else None
     if message is None:
         raise NotFound("There is no such message.")
-    conversation, _participant = await _my_conversation(session, user, message.conversation_id)
+    conversation, _participant = await conversations_guardian.readable(
+        session, await actor_of(request), message.conversation_id
+    )
     back = (
         f"/matches/{conversation.match_id}#m-{message.id}"
         if conversation.match_id

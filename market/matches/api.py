@@ -12,17 +12,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from market.accounts.models import User
+from market.actor import Actor, actor_of
 from market.api import iso, ok, page, page_params, paginate, read_action
-from market.errors import Forbidden, Invalid
-from market.matches import queries, reasons, services
+from market.errors import Invalid
+from market.matches import guardian, reasons, services
 from market.matches.models import Match
-from market.organisations.models import OrganisationMember
 from market.posts import services as posts
 from market.posts.models import Post
 from market.web import db, require_user, settings_of
 
 
-async def match_json(session: AsyncSession, match: Match, viewer: User, side: str | None) -> dict[str, Any]:
+async def match_json(
+    session: AsyncSession, match: Match, viewer: Actor, side: str | None
+) -> dict[str, Any]:
     post_rows = {
         p.id: p
         for p in (
@@ -59,15 +61,11 @@ async def match_json(session: AsyncSession, match: Match, viewer: User, side: st
 
 
 async def my_matches(request: Request) -> Response:
-    user = await require_user(request)
+    await require_user(request)
+    actor = await actor_of(request)
     session = db(request)
     limit, cursor = page_params(request)
-    org_needs = (
-        select(Post.id)
-        .join(OrganisationMember, OrganisationMember.organisation_id == Post.organisation_id)
-        .where(OrganisationMember.user_id == user.id)
-    )
-    stmt = queries.of_user(user.id, org_needs)
+    stmt = guardian.visible(actor, select(Match))
     status = request.query_params.get("status")
     if status:
         if status not in ("proposed", "connected", "declined", "closed"):
@@ -76,7 +74,7 @@ async def my_matches(request: Request) -> Response:
     rows = list((await session.execute(paginate(stmt, Match.created_at, Match.id, limit, cursor))).scalars())
     items = []
     for m in rows[:limit]:
-        items.append(await match_json(session, m, user, await services.side_of(session, user, m)))
+        items.append(await match_json(session, m, actor, await guardian.side_of(session, actor, m)))
     by_id = {i["id"]: i for i in items}
     return ok(page(rows, limit, lambda m: by_id[m.id], lambda m: (m.created_at, m.id)))
 
@@ -95,32 +93,22 @@ def _offset(cursor: str | None) -> int:
 
 async def post_matches(request: Request) -> Response:
     """A post's matches, best first (author and coordinators)."""
-    user = await require_user(request)
+    await require_user(request)
+    actor = await actor_of(request)
     session = db(request)
-    post = await posts.visible(session, user, request.path_params["post_id"])
-    if post.author_id != user.id and not user.is_staff:
-        member = post.organisation_id and (
-            await session.execute(
-                select(OrganisationMember.id).where(
-                    OrganisationMember.organisation_id == post.organisation_id,
-                    OrganisationMember.user_id == user.id,
-                )
-            )
-        ).first()
-        if not member:
-            raise Forbidden("Only the author and coordinators see a post's matches.")
+    post = await guardian.post_for_matches(session, actor, request.path_params["post_id"])
     limit, _ = page_params(request)
     offset = _offset(request.query_params.get("cursor"))
     stmt = (
-        select(Match)
-        .where((Match.offer_id == post.id) | (Match.need_id == post.id))
+        guardian.of_post(post)
         .order_by(Match.score.desc(), Match.id)
         .offset(offset)
         .limit(limit + 1)
     )
     rows = list((await session.execute(stmt)).scalars())
     items = [
-        await match_json(session, m, user, await services.side_of(session, user, m)) for m in rows[:limit]
+        await match_json(session, m, actor, await guardian.side_of(session, actor, m))
+        for m in rows[:limit]
     ]
     next_cursor = (
         base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
@@ -131,19 +119,21 @@ async def post_matches(request: Request) -> Response:
 
 
 async def match_detail(request: Request) -> Response:
-    user = await require_user(request)
+    await require_user(request)
+    actor = await actor_of(request)
     session = db(request)
-    match, side = await services.for_party(session, user, request.path_params["match_id"])
-    return ok(await match_json(session, match, user, side))
+    match, side = await guardian.readable(session, actor, request.path_params["match_id"])
+    return ok(await match_json(session, match, actor, side))
 
 
 async def _answer(request: Request, accept: bool) -> Response:
     user = await require_user(request)
+    actor = await actor_of(request)
     session = db(request)
-    match, side = await services.for_party(session, user, request.path_params["match_id"])
+    match, side = await guardian.readable(session, actor, request.path_params["match_id"])
     await read_action(request)
     match = await services.respond(session, settings_of(request), user, match, side, accept)
-    return ok(await match_json(session, match, user, side))
+    return ok(await match_json(session, match, actor, side))
 
 
 async def accept(request: Request) -> Response:

@@ -234,10 +234,3 @@ def open_of_post(post_id: str) -> Select[tuple[Match]]:
     return select(Match).where(
         or_(Match.offer_id == post_id, Match.need_id == post_id), Match.status.in_(OPEN)
     )
-
-
-def of_user(user_id: str, org_need_ids: Select[tuple[str]] | None = None) -> Select[tuple[Match]]:
-    conditions = [Match.volunteer_id == user_id, Match.need_author_id == user_id]
-    if org_need_ids is not None:
-        conditions.append(Match.need_id.in_(org_need_ids))
-    return select(Match).where(or_(*conditions))

@@ -11,42 +11,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from market.accounts.models import User
+from market.actor import Actor, staff_actor
 from market.api import ok, read_json
-from market.errors import Forbidden, Invalid, NotFound
-from market.matches import queries, reasons, regional
+from market.matches import guardian, queries, reasons, regional
 from market.posts import services as posts
 from market.posts.models import Post, Region
 from market.posts.taxonomy import N_
 from market.validation import Strict
-from market.vetting.services import regions_of
-from market.web import db, require_user, settings_of
+from market.web import db, settings_of
 
-STAFF = ("coordinator", "admin")
+
+async def _coordinator(request: Request) -> Actor:
+    """401 without login, 403 unless staff."""
+    return await staff_actor(request)
 
 
 class RunIn(Strict):
     region: str | None = Field(default=None, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
-
-
-async def region_for_coordinator(
-    session: AsyncSession, coordinator: User, wanted: str | None
-) -> Region | None:
-    """The region asked for (by slug or id), if this coordinator works it."""
-    allowed = await regions_of(session, coordinator)
-    if not wanted:
-        if allowed:
-            raise Invalid.one("region", "Please choose one of your regions.")
-        return None
-    region = (
-        await session.execute(select(Region).where((Region.slug == wanted) | (Region.id == wanted)))
-    ).scalar_one_or_none()
-    if region is None:
-        raise NotFound("There is no such region.")
-    if allowed and region.id not in allowed:
-        raise Forbidden("This region is not one of yours.")
-    return region
 
 
 def pair_json(pair: Any, posts_by_id: dict[str, Post]) -> dict[str, Any]:
@@ -76,13 +58,13 @@ async def preview_json(session: AsyncSession, region: Region | None) -> dict[str
 
 
 async def matching_run(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _coordinator(request)
     session = db(request)
     if request.method == "GET":
-        region = await region_for_coordinator(session, coordinator, request.query_params.get("region"))
+        region = await guardian.region_to_run(session, actor, request.query_params.get("region"))
         return ok(await preview_json(session, region))
     data = await read_json(request, RunIn)
-    region = await region_for_coordinator(session, coordinator, data.region)
+    region = await guardian.region_to_run(session, actor, data.region)
     created = await regional.apply(session, settings_of(request), region.id if region else None, data.plan_id)
     return ok({"created": len(created), "match_ids": [m.id for m in created]})
 
@@ -99,11 +81,11 @@ CAUSES = {
 
 
 async def unmatched(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _coordinator(request)
     session = db(request)
-    region = await region_for_coordinator(session, coordinator, request.query_params.get("region"))
+    region = await guardian.region_to_run(session, actor, request.query_params.get("region"))
     found = await regional.unmatched(session, region.id if region else None)
-    items = await posts.to_json_many(session, [u.need for u in found], coordinator)
+    items = await posts.to_json_many(session, [u.need for u in found], actor)
     from market.i18n import gettext
 
     return ok(

@@ -23,7 +23,6 @@ from market.errors import Conflict, NotFound
 from market.matches import candidates, queries
 from market.matches.facts import post_facts, volunteer_facts
 from market.matches.models import OPEN, Match
-from market.organisations.models import OrganisationMember
 from market.posts import services as posts
 from market.posts import taxonomy
 from market.posts.models import Post
@@ -250,31 +249,7 @@ async def _is_partner(session: AsyncSession, user_id: str, post_id: str) -> bool
 posts.PARTNER_CHECKS.append(_is_partner)
 
 
-# --- A party's view and answers
-
-
-async def side_of(session: AsyncSession, user: User, match: Match) -> str | None:
-    if user.id == match.volunteer_id:
-        return "offer"
-    if user.id == match.need_author_id:
-        return "need"
-    need = await session.get(Post, match.need_id)
-    if need is not None and need.organisation_id:
-        stmt = select(OrganisationMember.id).where(
-            OrganisationMember.organisation_id == need.organisation_id,
-            OrganisationMember.user_id == user.id,
-        )
-        if (await session.execute(stmt)).first() is not None:
-            return "need"
-    return None
-
-
-async def for_party(session: AsyncSession, user: User, match_id: str) -> tuple[Match, str]:
-    match = await session.get(Match, match_id) if len(match_id) <= 32 else None
-    side = await side_of(session, user, match) if match is not None else None
-    if match is None or side is None:
-        raise NotFound("There is no such match.")
-    return match, side
+# --- A party's answers (who is a party: market.matches.guardian)
 
 
 async def respond(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,16 +16,15 @@ from starlette.routing import Route
 
 from market import forms
 from market.accounts.models import User
+from market.actor import Actor, actor_of, staff_actor
+from market.conversations import guardian as conversations_guardian
 from market.conversations import messages
-from market.errors import Conflict, Forbidden, Invalid
+from market.errors import Conflict, Invalid
 from market.forms import page, text
 from market.i18n import N_, gettext
-from market.matches import queries, reasons, regional, review_api, services
+from market.matches import guardian, queries, reasons, regional, review_api, services
 from market.matches.models import OPEN, Match
-from market.organisations.models import OrganisationMember
-from market.posts import services as posts
 from market.posts.models import Post, Region
-from market.vetting.services import regions_of
 from market.web import (
     current_user,
     db,
@@ -37,7 +36,6 @@ from market.web import (
     with_flash,
 )
 
-STAFF = ("coordinator", "admin")
 PAGE_SIZE = 20
 OLDER_SHOWN = 30  # declined and ended matches listed on /my/matches, newest first
 
@@ -137,7 +135,7 @@ def _reason_texts(items: list[dict[str, Any]]) -> list[str]:
 
 
 async def _cards(
-    session: AsyncSession, viewer: User, matches: list[Match], anchor: str | None = None
+    session: AsyncSession, viewer: Actor, matches: list[Match], anchor: str | None = None
 ) -> list[Card]:
     ids = {m.offer_id for m in matches} | {m.need_id for m in matches}
     by_id = (
@@ -147,7 +145,7 @@ async def _cards(
     )
     cards = []
     for m in matches:
-        side = await services.side_of(session, viewer, m)
+        side = await guardian.side_of(session, viewer, m)
         offer, need = by_id[m.offer_id], by_id[m.need_id]
         # The viewer's own post, or the post whose matches are listed; the other is the partner's.
         own_offer = side == "offer" if side is not None else anchor == offer.id
@@ -159,14 +157,6 @@ async def _cards(
     return cards
 
 
-def _org_needs(user: User) -> Any:
-    return (
-        select(Post.id)
-        .join(OrganisationMember, OrganisationMember.organisation_id == Post.organisation_id)
-        .where(OrganisationMember.user_id == user.id)
-    )
-
-
 # --- My matches
 
 
@@ -175,13 +165,8 @@ async def my_matches(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    stmt = select(Match).where(
-        or_(
-            Match.volunteer_id == user.id,
-            Match.need_author_id == user.id,
-            Match.need_id.in_(_org_needs(user)),
-        )
-    )
+    actor = await actor_of(request)
+    stmt = guardian.visible(actor, select(Match))
     open_rows = list(
         (
             await session.execute(
@@ -199,7 +184,7 @@ async def my_matches(request: Request) -> Response:
         ).scalars()
     )
     groups: dict[str, list[Card]] = {"answer": [], "waiting": [], "connected": [], "older": []}
-    for card in await _cards(session, user, open_rows + older_rows):
+    for card in await _cards(session, actor, open_rows + older_rows):
         if card.match.status == "connected":
             groups["connected"].append(card)
         elif card.match.status == "proposed":
@@ -219,7 +204,7 @@ async def _answer(request: Request, accept: bool) -> Response:
         return redirect(f"/login?next={quote('/matches/' + match_id)}")
     form = await form_with_csrf(request)
     session = db(request)
-    match, side = await services.for_party(session, user, match_id)
+    match, side = await guardian.readable(session, await actor_of(request), match_id)
     back = safe_next(text(form, "next") or f"/matches/{match.id}")
     try:
         match = await services.respond(session, settings_of(request), user, match, side, accept)
@@ -247,7 +232,7 @@ async def decline(request: Request) -> Response:
 
 async def _match_page(
     request: Request,
-    user: User,
+    actor: Actor,
     match: Match,
     side: str,
     *,
@@ -256,7 +241,7 @@ async def _match_page(
     status_code: int = 200,
 ) -> Response:
     session = db(request)
-    (card,) = await _cards(session, user, [match])
+    (card,) = await _cards(session, actor, [match])
     partner: User | None = None
     partner_deleted = False
     if match.status == "connected":
@@ -267,11 +252,16 @@ async def _match_page(
     conversation_id = await services.conversation_id(session, match)
     thread: list[Any] | None = None
     authors: dict[str, User] = {}
-    if conversation_id and await messages.is_participant(session, user, conversation_id):
-        thread = await messages.list_messages(session, user, conversation_id)
+    participant = (
+        await conversations_guardian.participant_of(session, actor, conversation_id)
+        if conversation_id
+        else None
+    )
+    if conversation_id and participant is not None and actor.user is not None:
+        thread = await messages.thread(session, conversation_id)
         authors = await queries.users_by_id(session, [m.author_id for m in thread if m.author_id])
         if status_code < 400:
-            await messages.mark_read(session, user, conversation_id)
+            await messages.mark_read(session, actor.user, conversation_id)
     context = {
         "card": card,
         "match": match,
@@ -289,8 +279,9 @@ async def match_detail(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    match, side = await services.for_party(db(request), user, request.path_params["match_id"])
-    return await _match_page(request, user, match, side)
+    actor = await actor_of(request)
+    match, side = await guardian.readable(db(request), actor, request.path_params["match_id"])
+    return await _match_page(request, actor, match, side)
 
 
 async def write_message(request: Request) -> Response:
@@ -300,7 +291,8 @@ async def write_message(request: Request) -> Response:
         return redirect(f"/login?next={quote('/matches/' + match_id)}")
     form = await form_with_csrf(request)
     session = db(request)
-    match, side = await services.for_party(session, user, match_id)
+    actor = await actor_of(request)
+    match, side = await guardian.readable(session, actor, match_id)
     conversation_id = await services.conversation_id(session, match)
     if conversation_id is None:
         raise Conflict(MSG_NOT_YET)
@@ -309,22 +301,12 @@ async def write_message(request: Request) -> Response:
         await messages.post_message(session, user, conversation_id, body)
     except Invalid as exc:
         return await _match_page(
-            request, user, match, side, body=body, errors=forms.errors_of(exc), status_code=422
+            request, actor, match, side, body=body, errors=forms.errors_of(exc), status_code=422
         )
     return redirect(with_flash(f"/matches/{match.id}", MSG_SENT) + "#messages")
 
 
 # --- A post's matches
-
-
-async def _post_for_matches(session: AsyncSession, user: User, post_id: str) -> Post:
-    """The post, if this user may see its matches: the same rule as the JSON API."""
-    post = await posts.visible(session, user, post_id)
-    if post.author_id == user.id or user.is_staff:
-        return post
-    if post.organisation_id and await posts.membership(session, user.id, post.organisation_id):
-        return post
-    raise Forbidden("Only the author and coordinators see a post's matches.")
 
 
 def _start(request: Request) -> int:
@@ -337,17 +319,17 @@ async def post_matches(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    post = await _post_for_matches(session, user, request.path_params["post_id"])
+    actor = await actor_of(request)
+    post = await guardian.post_for_matches(session, actor, request.path_params["post_id"])
     start = _start(request)
     stmt = (
-        select(Match)
-        .where(or_(Match.offer_id == post.id, Match.need_id == post.id))
+        guardian.of_post(post)
         .order_by(Match.score.desc(), Match.id)
         .offset(start)
         .limit(PAGE_SIZE + 1)
     )
     rows = list((await session.execute(stmt)).scalars())
-    cards = await _cards(session, user, rows[:PAGE_SIZE], anchor=post.id)
+    cards = await _cards(session, actor, rows[:PAGE_SIZE], anchor=post.id)
     next_url = (
         f"{request.url.path}?{urlencode({'start': start + PAGE_SIZE})}"
         if len(rows) > PAGE_SIZE
@@ -364,35 +346,27 @@ async def post_matches(request: Request) -> Response:
 # --- Coordinators: the matching run and the needs without a match
 
 
-async def _staff(request: Request) -> User | Response:
-    """The coordinator; anonymous people are sent to log in, everyone else gets 403."""
-    user = await current_user(request)
-    if user is None:
+async def _staff(request: Request) -> Actor | Response:
+    """The coordinator; anonymous people are sent to log in, everyone else gets 403 (and staff
+    without a second factor, while ANLAUF_STAFF_2FA=required, are sent to set it up)."""
+    if await current_user(request) is None:
         return login_redirect(request)
-    if user.role not in STAFF:
-        raise Forbidden()
-    from market.accounts.twofactor import require_staff_ready
-
-    await require_staff_ready(request, user)
-    return user
+    return await staff_actor(request)
 
 
 async def _region_choice(
-    request: Request, coordinator: User, wanted: str | None, *, default_first: bool = True
+    request: Request, coordinator: Actor, wanted: str | None, *, default_first: bool = True
 ) -> tuple[Region | None, list[tuple[str, str]]]:
     """The chosen region and the region options (all regions, when none is assigned)."""
     session = db(request)
-    allowed = await regions_of(session, coordinator)
-    stmt = select(Region).order_by(Region.name)
-    if allowed:
-        stmt = stmt.where(Region.id.in_(allowed))
-    rows = list((await session.execute(stmt)).scalars())
+    rows = list((await session.execute(guardian.regions(coordinator))).scalars())
     options = [(r.slug, r.name) for r in rows]
-    if not allowed:
+    everywhere = guardian.may_run_everywhere(coordinator)
+    if everywhere:
         options.insert(0, ("", gettext("All regions")))
-    if not wanted and allowed and rows and default_first:
+    if not wanted and not everywhere and rows and default_first:
         wanted = rows[0].slug
-    region = await review_api.region_for_coordinator(session, coordinator, wanted or None)
+    region = await guardian.region_to_run(session, coordinator, wanted or None)
     return region, options
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from market import i18n
+from market.actor import actor_of
 from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
 from market.errors import Invalid
-from market.posts import geo, languages, queries, services, taxonomy
+from market.posts import geo, guardian, languages, queries, services, taxonomy
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch, SearchIn
-from market.web import current_user, db, require_user, settings_of
+from market.web import db, require_user, settings_of
 
 
 async def categories(request: Request) -> Response:
@@ -66,7 +68,7 @@ async def posts(request: Request) -> Response:
         user = await require_user(request)
         data = await read_json(request, PostIn)
         post = await services.create(session, settings_of(request), user, data)
-        return ok((await services.to_json_many(session, [post], user))[0], 201)
+        return ok((await services.to_json_many(session, [post], await actor_of(request)))[0], 201)
     search, near = await parse_search(request)
     limit, cursor = page_params(request)
     stmt = queries.search(
@@ -75,8 +77,7 @@ async def posts(request: Request) -> Response:
     rows = list(
         (await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars()
     )
-    viewer = await current_user(request)
-    return ok(await _page(session, rows, limit, viewer))
+    return ok(await _page(session, rows, limit, await actor_of(request)))
 
 
 async def _page(session: Any, rows: list[Post], limit: int, viewer: Any) -> dict[str, Any]:
@@ -90,42 +91,46 @@ async def post_detail(request: Request) -> Response:
     post_id = request.path_params["post_id"]
     if request.method == "PATCH":
         user = await require_user(request)
-        post = await services.authored(session, user, post_id)
+        actor = await actor_of(request)
+        post = await guardian.changeable(session, actor, post_id)
         patch = await read_json(request, PostPatch)
         post = await services.update(session, settings_of(request), user, post, patch)
-        return ok((await services.to_json_many(session, [post], user))[0])
-    viewer = await current_user(request)
-    post = await services.visible(session, viewer, post_id)
-    return ok((await services.to_json_many(session, [post], viewer))[0])
+        return ok((await services.to_json_many(session, [post], actor))[0])
+    actor = await actor_of(request)
+    post = await guardian.readable(session, actor, post_id)
+    return ok((await services.to_json_many(session, [post], actor))[0])
 
 
 async def close(request: Request) -> Response:
     session = db(request)
     user = await require_user(request)
-    post = await services.authored(session, user, request.path_params["post_id"])
+    actor = await actor_of(request)
+    post = await guardian.changeable(session, actor, request.path_params["post_id"])
     await read_action(request)
     post = await services.close(session, user, post)
-    return ok((await services.to_json_many(session, [post], user))[0])
+    return ok((await services.to_json_many(session, [post], actor))[0])
 
 
 async def renew(request: Request) -> Response:
     from market import maintenance
 
     session = db(request)
-    user = await require_user(request)
-    post = await services.authored(session, user, request.path_params["post_id"])
+    await require_user(request)
+    actor = await actor_of(request)
+    post = await guardian.changeable(session, actor, request.path_params["post_id"])
     await read_action(request)
     post = await maintenance.renew(session, settings_of(request), post)
-    return ok((await services.to_json_many(session, [post], user))[0])
+    return ok((await services.to_json_many(session, [post], actor))[0])
 
 
 async def my_posts(request: Request) -> Response:
     session = db(request)
-    user = await require_user(request)
+    await require_user(request)
+    actor = await actor_of(request)
     limit, cursor = page_params(request)
-    stmt = paginate(queries.of_author(user.id), Post.created_at, Post.id, limit, cursor)
+    stmt = paginate(guardian.own(actor, select(Post)), Post.created_at, Post.id, limit, cursor)
     rows = list((await session.execute(stmt)).scalars())
-    return ok(await _page(session, rows, limit, user))
+    return ok(await _page(session, rows, limit, actor))
 
 
 routes = [

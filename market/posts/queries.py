@@ -82,22 +82,10 @@ def search(
     return stmt
 
 
-def of_author(author_id: str) -> Select[tuple[Post]]:
-    return select(Post).where(Post.author_id == author_id)
-
-
 async def get(session: AsyncSession, post_id: str) -> Post | None:
     if not post_id or len(post_id) > 32:
         return None
     return await session.get(Post, post_id)
-
-
-def pending_review(region_ids: list[str] | None) -> Select[tuple[Post]]:
-    """Posts waiting for review; a coordinator with regions sees only those in them."""
-    stmt = select(Post).where(Post.status == "pending_review")
-    if region_ids:
-        stmt = stmt.where(Post.region_id.in_(region_ids))
-    return stmt
 
 
 def open_of_author(author_id: str) -> Select[tuple[Post]]:

@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
 from market.accounts.models import User
+from market.actor import Actor, actor_for
 from market.db import lock_row, utcnow
-from market.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from market.errors import Conflict, FieldError, Forbidden, Invalid
 from market.organisations.models import Organisation, OrganisationMember
-from market.posts import geo, queries
+from market.posts import geo, guardian, queries
 from market.posts.models import Post, PostLanguage
 from market.posts.schemas import LocationIn, PostIn, PostPatch
 from market.settings import Settings
@@ -249,33 +250,23 @@ async def publish_waiting_offers(session: AsyncSession, settings: Settings, user
 # --- Visibility
 
 
-def can_see_exact(viewer: User | None, post: Post) -> bool:
-    return viewer is not None and (viewer.id == post.author_id or viewer.is_staff)
+# The rules live in market.posts.guardian; these names stay for callers that hold a User
+# rather than an Actor (their regions are loaded here).
+can_see_exact = guardian.can_see_exact
+PARTNER_CHECKS = guardian.PARTNER_CHECKS
 
 
-async def visible(session: AsyncSession, viewer: User | None, post_id: str) -> Post:
+async def visible(session: AsyncSession, viewer: Actor | User | None, post_id: str) -> Post:
     """The post if this viewer may see it; 404 otherwise, never revealing that it exists."""
-    post = await queries.get(session, post_id)
-    if post is None:
-        raise NotFound("There is no such post.")
-    if post.status == "published" or can_see_exact(viewer, post):
-        return post
-    if post.status == "closed" and viewer is not None:
-        for check in PARTNER_CHECKS:
-            if await check(session, viewer.id, post.id):
-                return post
-    raise NotFound("There is no such post.")
+    return await guardian.readable(session, await actor_for(session, viewer), post_id)
 
 
-# Matches register a check here: the matched partners of a closed post may still see it.
-PARTNER_CHECKS: list[Any] = []
+async def authored(session: AsyncSession, user: Actor | User, post_id: str) -> Post:
+    """The post to change: 404 when invisible, 403 when someone else's."""
+    return await guardian.changeable(session, await actor_for(session, user), post_id)
 
 
-async def authored(session: AsyncSession, user: User, post_id: str) -> Post:
-    post = await visible(session, user, post_id)
-    if post.author_id != user.id:
-        raise Forbidden("Only the author can change this post.")
-    return post
+# --- Serialisation
 
 
 # --- Serialisation
@@ -283,7 +274,7 @@ async def authored(session: AsyncSession, user: User, post_id: str) -> Post:
 
 def to_json(
     post: Post,
-    viewer: User | None,
+    viewer: Actor | User | None,
     author: User | None,
     organisation: Organisation | None,
 ) -> dict[str, Any]:
@@ -325,9 +316,10 @@ def to_json(
 
 
 async def to_json_many(
-    session: AsyncSession, posts: list[Post], viewer: User | None
+    session: AsyncSession, posts: list[Post], viewer: Actor | User | None
 ) -> list[dict[str, Any]]:
     """Serialise a page of posts with two batched loads instead of two per post."""
+    viewer = await actor_for(session, viewer)  # who sees the exact place depends on regions
     author_ids = {p.author_id for p in posts}
     org_ids = {p.organisation_id for p in posts if p.organisation_id}
     authors = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -14,12 +14,13 @@ from starlette.routing import Route
 
 from market import forms
 from market.accounts.models import User
+from market.actor import Actor, actor_of
 from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import gettext
 from market.organisations.models import Organisation
-from market.posts import geo, queries, services
+from market.posts import geo, guardian, queries, services
 from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
@@ -34,13 +35,6 @@ from market.web import (
     with_flash,
 )
 
-ALLOWED_KINDS: dict[str, tuple[str, ...]] = {
-    "volunteer": ("offer",),
-    "seeker": ("need",),
-    "organisation": ("need",),
-    "coordinator": ("offer", "need"),
-    "admin": ("offer", "need"),
-}
 RADIUS_CHOICES = ("5", "10", "25", "50", "100")
 MSG_PUBLISHED = N_("Your post is published. We tell you when we find a match.")
 MSG_WAITING = N_("Your post is saved. It is shown to others after a coordinator has checked it.")
@@ -77,7 +71,7 @@ async def _rows(
 
 
 def _distance(
-    viewer: User | None, post: Post, near: tuple[float, float, float] | None
+    viewer: Actor, post: Post, near: tuple[float, float, float] | None
 ) -> int | None:
     """Whole kilometres from the searched place, measured to the coarse point the public sees."""
     if near is None or post.lat is None or post.lon is None:
@@ -108,11 +102,11 @@ def _search_options() -> dict[str, Any]:
 
 async def home(request: Request) -> Response:
     session = db(request)
-    viewer = await current_user(request)
+    viewer = await actor_of(request)
     stmt = queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
     newest = list((await session.execute(stmt)).scalars())
-    allowed = ALLOWED_KINDS.get(viewer.role, ()) if viewer else ()
-    if viewer is None:
+    allowed = guardian.kinds_for(viewer)
+    if viewer.is_anonymous:
         help_url, need_url = "/register?role=volunteer", "/register?role=seeker"
     else:
         help_url = "/posts/new?kind=offer" if "offer" in allowed else "/posts?kind=need"
@@ -126,7 +120,7 @@ async def home(request: Request) -> Response:
 
 async def browse(request: Request) -> Response:
     session = db(request)
-    viewer = await current_user(request)
+    viewer = await actor_of(request)
     values = {k: v for k, v in request.query_params.items() if k != "cursor"}
     context: dict[str, Any] = {"values": values, **_search_options()}
     try:
@@ -162,8 +156,8 @@ async def browse(request: Request) -> Response:
 
 async def detail(request: Request) -> Response:
     session = db(request)
-    viewer = await current_user(request)
-    post = await services.visible(session, viewer, request.path_params["post_id"])
+    viewer = await actor_of(request)
+    post = await guardian.readable(session, viewer, request.path_params["post_id"])
     author = await session.get(User, post.author_id)
     organisation = (
         await session.get(Organisation, post.organisation_id) if post.organisation_id else None
@@ -174,8 +168,8 @@ async def detail(request: Request) -> Response:
         if author and author.is_active and author.display_name
         else None,
         "organisation": organisation,
-        "is_author": viewer is not None and viewer.id == post.author_id,
-        "exact": services.can_see_exact(viewer, post),
+        "is_author": guardian.may_change(viewer, post),
+        "exact": guardian.can_see_exact(viewer, post),
     }
     return await page(request, "posts/detail.html", context)
 
@@ -184,7 +178,8 @@ async def my_posts(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    posts, next_url = await _rows(request, db(request), queries.of_author(user.id))
+    stmt = guardian.own(await actor_of(request), select(Post))
+    posts, next_url = await _rows(request, db(request), stmt)
     return await page(
         request, "posts/mine.html", {"posts": posts, "next_url": next_url, "distances": {}}
     )
@@ -195,12 +190,13 @@ async def my_posts(request: Request) -> Response:
 
 def _form_context(
     user: User,
+    actor: Actor,
     values: dict[str, Any],
     errors: dict[str, str],
     *,
     post: Post | None = None,
 ) -> dict[str, Any]:
-    kinds = (post.kind,) if post else ALLOWED_KINDS.get(user.role, ())
+    kinds = (post.kind,) if post else guardian.kinds_for(actor)
     chosen = values.get("languages", [])
     own = [lang.code for lang in user.languages]
     options = forms.language_options()
@@ -217,7 +213,7 @@ def _form_context(
         "mode_options": [(m, gettext(label)) for m, label in forms.MODE_LABELS.items()],
         "category_options": forms.category_options(gettext("Please choose")),
         "language_options": options,
-        "may_have_seats": user.role in ("organisation", "coordinator", "admin"),
+        "may_have_seats": guardian.may_have_seats(actor),
     }
 
 
@@ -257,7 +253,8 @@ async def new_post(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    kinds = ALLOWED_KINDS.get(user.role, ())
+    actor = await actor_of(request)
+    kinds = guardian.kinds_for(actor)
     if request.method == "GET":
         wanted = request.query_params.get("kind", "")
         values = {
@@ -266,7 +263,7 @@ async def new_post(request: Request) -> Response:
             "country": "DE",
             "languages": [lang.code for lang in user.languages],
         }
-        return await page(request, "posts/form.html", _form_context(user, values, {}))
+        return await page(request, "posts/form.html", _form_context(user, actor, values, {}))
     form = await form_with_csrf(request)
     values = _values_of(form)
     data = forms.present(
@@ -295,7 +292,10 @@ async def new_post(request: Request) -> Response:
             errors = forms.errors_of(exc, rename)
     if errors:
         return await page(
-            request, "posts/form.html", _form_context(user, values, errors), status_code=422
+            request,
+            "posts/form.html",
+            _form_context(user, actor, values, errors),
+            status_code=422,
         )
     message = MSG_PUBLISHED if post.status == "published" else MSG_WAITING
     return redirect(with_flash(f"/posts/{post.id}", message))
@@ -322,10 +322,12 @@ async def edit_post(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     session = db(request)
-    post = await services.authored(session, user, request.path_params["post_id"])
+    actor = await actor_of(request)
+    post = await guardian.changeable(session, actor, request.path_params["post_id"])
     stored = _stored_values(post)
     if request.method == "GET":
-        return await page(request, "posts/form.html", _form_context(user, stored, {}, post=post))
+        context = _form_context(user, actor, stored, {}, post=post)
+        return await page(request, "posts/form.html", context)
     form = await form_with_csrf(request)
     values = _values_of(form) | {"kind": post.kind}
     data: dict[str, Any] = {
@@ -349,7 +351,7 @@ async def edit_post(request: Request) -> Response:
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
     if errors:
-        context = _form_context(user, values, errors, post=post)
+        context = _form_context(user, actor, values, errors, post=post)
         return await page(request, "posts/form.html", context, status_code=422)
     return redirect(with_flash(f"/posts/{post.id}", MSG_UPDATED))
 
@@ -360,7 +362,7 @@ async def close_post(request: Request) -> Response:
         return login_redirect(request)
     await form_with_csrf(request)
     session = db(request)
-    post = await services.authored(session, user, request.path_params["post_id"])
+    post = await guardian.changeable(session, await actor_of(request), request.path_params["post_id"])
     await services.close(session, user, post)
     return redirect(with_flash(f"/posts/{post.id}", MSG_CLOSED))
 

@@ -10,12 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from market.accounts.models import User
+from market.actor import Actor, staff_actor
 from market.api import iso, ok, page, page_params, paginate, read_json
-from market.errors import Invalid, NotFound
+from market.errors import Invalid
 from market.organisations.models import Organisation
 from market.posts import services as posts
 from market.posts.models import Post
-from market.vetting import services
+from market.vetting import guardian, services
 from market.vetting.models import Report
 from market.vetting.schemas import (
     OrganisationDecisionIn,
@@ -26,7 +27,10 @@ from market.vetting.schemas import (
 )
 from market.web import db, require_user, settings_of
 
-STAFF = ("coordinator", "admin")
+
+async def _reviewer(request: Request) -> Actor:
+    """The caller of a review endpoint: 401 without login, 403 unless staff."""
+    return await staff_actor(request)
 
 
 def _status(request: Request, allowed: tuple[str, ...], default: str | None) -> str | None:
@@ -50,11 +54,11 @@ async def _volunteer_json(session: Any, user: User) -> dict[str, Any]:
 
 
 async def volunteers(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
     status = _status(request, ("pending", "approved", "rejected"), "pending")
     limit, cursor = page_params(request)
-    stmt = services.volunteers_query(status, await services.regions_of(session, coordinator))
+    stmt = guardian.volunteers(actor, services.volunteers_query(status))
     rows = list(
         (
             await session.execute(
@@ -68,12 +72,13 @@ async def volunteers(request: Request) -> Response:
 
 
 async def decide_volunteer(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
-    volunteer = await services.volunteer_for(session, coordinator, request.path_params["user_id"])
+    volunteer = await guardian.volunteer(session, actor, request.path_params["user_id"])
     data = await read_json(request, VolunteerDecisionIn)
+    assert actor.user is not None
     decision = await services.decide_volunteer(
-        session, settings_of(request), coordinator, volunteer, data
+        session, settings_of(request), actor.user, volunteer, data
     )
     body = await _volunteer_json(session, volunteer)
     body["decision"] = {
@@ -97,16 +102,13 @@ async def decide_volunteer(request: Request) -> Response:
 
 
 async def review_posts(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
     status = _status(
         request, ("pending_review", "published", "rejected", "closed", "expired"), "pending_review"
     )
     limit, cursor = page_params(request)
-    region_ids = await services.regions_of(session, coordinator)
-    stmt = select(Post).where(Post.status == status)
-    if region_ids:
-        stmt = stmt.where(Post.region_id.in_(region_ids))
+    stmt = guardian.posts(actor, select(Post).where(Post.status == status))
     rows = list(
         (
             await session.execute(
@@ -114,18 +116,19 @@ async def review_posts(request: Request) -> Response:
             )
         ).scalars()
     )
-    items = await posts.to_json_many(session, rows[:limit], coordinator)
+    items = await posts.to_json_many(session, rows[:limit], actor)
     by_id = {i["id"]: i for i in items}
     return ok(page(rows, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id)))
 
 
 async def decide_post(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
-    post = await services.post_for_review(session, coordinator, request.path_params["post_id"])
+    post = await guardian.post(session, actor, request.path_params["post_id"])
     data = await read_json(request, PostDecisionIn)
-    post = await services.decide_post(session, settings_of(request), coordinator, post, data)
-    return ok((await posts.to_json_many(session, [post], coordinator))[0])
+    assert actor.user is not None
+    post = await services.decide_post(session, settings_of(request), actor.user, post, data)
+    return ok((await posts.to_json_many(session, [post], actor))[0])
 
 
 def _org_json(org: Organisation) -> dict[str, Any]:
@@ -139,11 +142,11 @@ def _org_json(org: Organisation) -> dict[str, Any]:
 
 
 async def review_organisations(request: Request) -> Response:
-    await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
     status = _status(request, ("pending", "approved", "rejected"), "pending")
     limit, cursor = page_params(request)
-    stmt = select(Organisation).where(Organisation.status == status)
+    stmt = guardian.organisations(actor, select(Organisation).where(Organisation.status == status))
     rows = list(
         (
             await session.execute(
@@ -157,12 +160,9 @@ async def review_organisations(request: Request) -> Response:
 
 
 async def decide_organisation(request: Request) -> Response:
-    await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
-    org_id = request.path_params["org_id"]
-    org = await session.get(Organisation, org_id) if len(org_id) <= 32 else None
-    if org is None:
-        raise NotFound("There is no such organisation.")
+    org = await guardian.organisation(session, actor, request.path_params["org_id"])
     data = await read_json(request, OrganisationDecisionIn)
     org = await services.decide_organisation(session, settings_of(request), org, data)
     return ok(_org_json(org))
@@ -191,11 +191,11 @@ async def reports(request: Request) -> Response:
 
 
 async def review_reports(request: Request) -> Response:
-    await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
     status = _status(request, ("open", "resolved"), "open")
     limit, cursor = page_params(request)
-    stmt = select(Report).where(Report.status == status)
+    stmt = guardian.reports(actor, select(Report).where(Report.status == status))
     rows = list(
         (
             await session.execute(
@@ -207,14 +207,12 @@ async def review_reports(request: Request) -> Response:
 
 
 async def resolve_report(request: Request) -> Response:
-    coordinator = await require_user(request, STAFF)
+    actor = await _reviewer(request)
     session = db(request)
-    report_id = request.path_params["report_id"]
-    report = await session.get(Report, report_id) if len(report_id) <= 32 else None
-    if report is None:
-        raise NotFound("There is no such report.")
+    report = await guardian.report(session, actor, request.path_params["report_id"])
     data = await read_json(request, ResolveIn)
-    report = await services.resolve_report(session, coordinator, report, data.resolution)
+    assert actor.user is not None
+    report = await services.resolve_report(session, actor.user, report, data.resolution)
     return ok(_report_json(report))
 
 

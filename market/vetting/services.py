@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
-from market.accounts.models import CoordinatorRegion, User
+from market.accounts.models import User
 from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid, NotFound
 from market.organisations.models import Organisation, OrganisationMember
@@ -24,31 +24,20 @@ from market.vetting.schemas import (
 )
 
 
-async def regions_of(session: AsyncSession, coordinator: User) -> list[str]:
-    """The coordinator's regions; empty means every region."""
-    stmt = select(CoordinatorRegion.region_id).where(CoordinatorRegion.user_id == coordinator.id)
+def volunteers_query(status: str | None) -> Select[tuple[User]]:
+    """Accounts by vetting status; market.vetting.guardian narrows them to the reviewer's."""
+    stmt = select(User)
+    return stmt.where(User.vetting_status == status) if status else stmt
+
+
+async def offers_of(session: AsyncSession, volunteer_id: str) -> list[Post]:
+    """A volunteer's offers in any status, newest first: what the reviewer weighs."""
+    stmt = (
+        select(Post)
+        .where(Post.author_id == volunteer_id, Post.kind == "offer")
+        .order_by(Post.created_at.desc())
+    )
     return list((await session.execute(stmt)).scalars())
-
-
-def volunteers_query(status: str | None, region_ids: list[str]) -> Select[tuple[User]]:
-    stmt = select(User).where(User.role == "volunteer", User.deleted_at.is_(None))
-    if status:
-        stmt = stmt.where(User.vetting_status == status)
-    if region_ids:
-        # A volunteer belongs to the regions of their offers; one without offers to everyone.
-        in_region = exists().where(Post.author_id == User.id, Post.region_id.in_(region_ids))
-        has_posts = exists().where(Post.author_id == User.id)
-        stmt = stmt.where(or_(in_region, ~has_posts))
-    return stmt
-
-
-async def volunteer_for(session: AsyncSession, coordinator: User, user_id: str) -> User:
-    region_ids = await regions_of(session, coordinator)
-    stmt = volunteers_query(None, region_ids).where(User.id == user_id)
-    user = (await session.execute(stmt)).scalar_one_or_none()
-    if user is None:
-        raise NotFound("There is no such volunteer in your regions.")
-    return user
 
 
 async def latest_decision(session: AsyncSession, user_id: str) -> VettingDecision | None:
@@ -144,16 +133,6 @@ async def decide_volunteer(
     return decision
 
 
-async def post_for_review(session: AsyncSession, coordinator: User, post_id: str) -> Post:
-    post = await session.get(Post, post_id) if len(post_id) <= 32 else None
-    if post is None:
-        raise NotFound("There is no such post.")
-    region_ids = await regions_of(session, coordinator)
-    if region_ids and post.region_id not in region_ids:
-        raise NotFound("There is no such post in your regions.")
-    return post
-
-
 async def decide_post(
     session: AsyncSession, settings: Settings, coordinator: User, post: Post, data: PostDecisionIn
 ) -> Post:
@@ -212,6 +191,24 @@ async def decide_organisation(
         org.rejection_reason = data.reason
     await session.flush()
     return org
+
+
+async def people_of_organisations(
+    session: AsyncSession, org_ids: list[str]
+) -> dict[str, list[User]]:
+    """The members of each organisation (accounts not deleted), for the reviewer to see who
+    stands behind it."""
+    people: dict[str, list[User]] = {org_id: [] for org_id in org_ids}
+    if not org_ids:
+        return people
+    stmt = (
+        select(OrganisationMember.organisation_id, User)
+        .join(User, User.id == OrganisationMember.user_id)
+        .where(OrganisationMember.organisation_id.in_(org_ids), User.deleted_at.is_(None))
+    )
+    for org_id, member in (await session.execute(stmt)).all():
+        people[org_id].append(member)
+    return people
 
 
 async def _target_exists(session: AsyncSession, target_type: str, target_id: str) -> bool:

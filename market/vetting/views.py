@@ -14,14 +14,15 @@ from starlette.routing import Route
 
 from market import forms
 from market.accounts.models import User
+from market.actor import Actor, staff_actor
 from market.api import encode_cursor, page_params, paginate
-from market.errors import Invalid, NotFound
+from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import gettext
-from market.organisations.models import Organisation, OrganisationMember
+from market.organisations.models import Organisation
 from market.posts.models import Post
 from market.posts.taxonomy import N_
-from market.vetting import services
+from market.vetting import guardian, services
 from market.vetting.models import Report, VettingDecision
 from market.vetting.reasons import POST_REJECTION_REASONS
 from market.vetting.schemas import OrganisationDecisionIn, PostDecisionIn, VolunteerDecisionIn
@@ -31,12 +32,10 @@ from market.web import (
     form_with_csrf,
     login_redirect,
     redirect,
-    require_user,
     settings_of,
     with_flash,
 )
 
-STAFF = ("coordinator", "admin")
 VETTING_STATUSES = ("pending", "approved", "rejected")
 MSG_DECIDED = N_("The decision is saved.")
 MSG_PUBLISHED = N_("The post is published.")
@@ -45,11 +44,16 @@ CHECK_FIELDS = {"checks": "checks"}
 
 
 
-async def _staff(request: Request) -> User | Response:
-    """The coordinator; anonymous people are sent to log in, everyone else gets 403."""
+async def _staff(request: Request) -> Actor | Response:
+    """The reviewer; anonymous people are sent to log in, everyone but staff gets 403."""
     if await current_user(request) is None:
         return login_redirect(request)
-    return await require_user(request, STAFF)
+    return await staff_actor(request)
+
+
+def _user(actor: Actor) -> User:
+    assert actor.user is not None  # _staff let only signed-in staff through
+    return actor.user
 
 
 async def _count(session: AsyncSession, stmt: Select[Any]) -> int:
@@ -76,10 +80,8 @@ async def _rows(
     return rows, f"{request.url.path}?{urlencode(params)}"
 
 
-def _pending_posts(region_ids: list[str]) -> Select[Any]:
-    # The same regions rule as services.post_for_review, so every post listed can be decided.
-    stmt = select(Post).where(Post.status == "pending_review")
-    return stmt.where(Post.region_id.in_(region_ids)) if region_ids else stmt
+def _pending_posts(actor: Actor) -> Select[Any]:
+    return guardian.posts(actor, select(Post).where(Post.status == "pending_review"))
 
 
 async def _users(session: AsyncSession, ids: set[str | None]) -> dict[str, User]:
@@ -99,14 +101,20 @@ async def index(request: Request) -> Response:
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
-    region_ids = await services.regions_of(session, coordinator)
     counts = {
-        "volunteers": await _count(session, services.volunteers_query("pending", region_ids)),
-        "posts": await _count(session, _pending_posts(region_ids)),
-        "organisations": await _count(
-            session, select(Organisation).where(Organisation.status == "pending")
+        "volunteers": await _count(
+            session, guardian.volunteers(coordinator, services.volunteers_query("pending"))
         ),
-        "reports": await _count(session, select(Report).where(Report.status == "open")),
+        "posts": await _count(session, _pending_posts(coordinator)),
+        "organisations": await _count(
+            session,
+            guardian.organisations(
+                coordinator, select(Organisation).where(Organisation.status == "pending")
+            ),
+        ),
+        "reports": await _count(
+            session, guardian.reports(coordinator, select(Report).where(Report.status == "open"))
+        ),
     }
     return await page(request, "vetting/index.html", {"counts": counts})
 
@@ -122,7 +130,7 @@ async def volunteers(request: Request) -> Response:
     status = request.query_params.get("status", "pending")
     if status not in VETTING_STATUSES:
         status = "pending"
-    stmt = services.volunteers_query(status, await services.regions_of(session, coordinator))
+    stmt = guardian.volunteers(coordinator, services.volunteers_query(status))
     rows, next_url = await _rows(request, session, stmt, User.created_at, User.id)
     return await page(
         request,
@@ -141,12 +149,7 @@ async def _volunteer_page(
 ) -> Response:
     session = db(request)
     history = await services.history(session, volunteer.id)
-    offers_stmt = (
-        select(Post)
-        .where(Post.author_id == volunteer.id, Post.kind == "offer")
-        .order_by(Post.created_at.desc())
-    )
-    offers = list((await session.execute(offers_stmt)).scalars())
+    offers = await services.offers_of(session, volunteer.id)
     coordinators = await _users(session, {d.coordinator_id for d in history})
     latest: VettingDecision | None = history[0] if history else None
     if form is not None:
@@ -189,7 +192,7 @@ async def volunteer(request: Request) -> Response:
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
-    person = await services.volunteer_for(session, coordinator, request.path_params["user_id"])
+    person = await guardian.volunteer(session, coordinator, request.path_params["user_id"])
     if request.method == "GET":
         return await _volunteer_page(request, person)
     form = await form_with_csrf(request)
@@ -206,7 +209,7 @@ async def volunteer(request: Request) -> Response:
     if parsed is not None:
         try:
             await services.decide_volunteer(
-                session, settings_of(request), coordinator, person, parsed
+                session, settings_of(request), _user(coordinator), person, parsed
             )
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
@@ -220,7 +223,7 @@ async def volunteer(request: Request) -> Response:
 
 async def _posts_page(
     request: Request,
-    coordinator: User,
+    coordinator: Actor,
     *,
     errors: dict[str, str] | None = None,
     failed: str | None = None,
@@ -228,7 +231,7 @@ async def _posts_page(
     status_code: int = 200,
 ) -> Response:
     session = db(request)
-    stmt = _pending_posts(await services.regions_of(session, coordinator))
+    stmt = _pending_posts(coordinator)
     rows, next_url = await _rows(request, session, stmt, Post.created_at, Post.id)
     authors = await _users(session, {p.author_id for p in rows})
     context = {
@@ -260,7 +263,7 @@ async def decide_post(request: Request) -> Response:
         return coordinator
     form = await form_with_csrf(request)
     session = db(request)
-    post = await services.post_for_review(session, coordinator, request.path_params["post_id"])
+    post = await guardian.post(session, coordinator, request.path_params["post_id"])
     decision = text(form, "decision")
     code = text(form, "reason")
     reason = text(form, "reason_other") if code == "other" else code
@@ -272,7 +275,9 @@ async def decide_post(request: Request) -> Response:
     parsed, errors = forms.parse(PostDecisionIn, data, rename)
     if parsed is not None:
         try:
-            await services.decide_post(session, settings_of(request), coordinator, post, parsed)
+            await services.decide_post(
+                session, settings_of(request), _user(coordinator), post, parsed
+            )
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
     if errors:
@@ -292,17 +297,11 @@ async def organisations(request: Request) -> Response:
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
-    stmt = select(Organisation).where(Organisation.status == "pending")
+    stmt = guardian.organisations(
+        coordinator, select(Organisation).where(Organisation.status == "pending")
+    )
     rows, next_url = await _rows(request, session, stmt, Organisation.created_at, Organisation.id)
-    members: dict[str, list[User]] = {o.id: [] for o in rows}
-    if rows:
-        member_stmt = (
-            select(OrganisationMember.organisation_id, User)
-            .join(User, User.id == OrganisationMember.user_id)
-            .where(OrganisationMember.organisation_id.in_(members), User.deleted_at.is_(None))
-        )
-        for org_id, member in (await session.execute(member_stmt)).all():
-            members[org_id].append(member)
+    members = await services.people_of_organisations(session, [o.id for o in rows])
     return await page(
         request,
         "vetting/organisations.html",
@@ -316,10 +315,7 @@ async def decide_organisation(request: Request) -> Response:
         return coordinator
     form = await form_with_csrf(request)
     session = db(request)
-    org_id = request.path_params["org_id"]
-    org = await session.get(Organisation, org_id) if len(org_id) <= 32 else None
-    if org is None:
-        raise NotFound("There is no such organisation.")
+    org = await guardian.organisation(session, coordinator, request.path_params["org_id"])
     data = forms.present(decision=text(form, "decision"), reason=text(form, "reason"))
     data.setdefault("decision", "")
     parsed, errors = forms.parse(OrganisationDecisionIn, data)
@@ -338,7 +334,7 @@ async def reports(request: Request) -> Response:
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
-    stmt = select(Report).where(Report.status == "open")
+    stmt = guardian.reports(coordinator, select(Report).where(Report.status == "open"))
     rows, next_url = await _rows(request, session, stmt, Report.created_at, Report.id)
     reporters = await _users(session, {r.reporter_id for r in rows})
     return await page(

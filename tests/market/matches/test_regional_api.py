@@ -174,7 +174,8 @@ async def test_region_rules(client: httpx.AsyncClient, app: Any) -> None:
     local = await make_user(app, client, "coordinator")
     async with make_sessionmaker(app.state.engine)() as s, s.begin():
         s.add(CoordinatorRegion(user_id=local.id, region_id=leipzig))
-    assert (await client.get("/api/v1/review/matching-run?region=berlin", headers=local.headers)).status_code == 403
+    # Another coordinator's region does not exist for them (API.md, Release 2, Coordinators' regions).
+    assert (await client.get("/api/v1/review/matching-run?region=berlin", headers=local.headers)).status_code == 404
     assert (await client.get("/api/v1/review/matching-run", headers=local.headers)).status_code == 422
     assert (await client.get("/api/v1/review/matching-run?region=mars", headers=local.headers)).status_code == 404
     assert (await client.get("/api/v1/review/matching-run?region=leipzig", headers=local.headers)).status_code == 200
