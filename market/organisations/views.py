@@ -25,6 +25,7 @@ from starlette.routing import Route
 from market import forms
 from market.accounts import services as accounts
 from market.accounts.models import User
+from market.accounts.views import sign_in
 from market.actor import Actor, actor_of
 from market.errors import Conflict, Forbidden, Invalid, NotFound
 from market.forms import page, text
@@ -46,9 +47,6 @@ from market.posts.models import Post
 from market.posts.schemas import PostIn
 from market.posts.taxonomy import N_
 from market.web import (
-    CSRF_COOKIE,
-    LANG_COOKIE,
-    SESSION_COOKIE,
     client_ip,
     current_user,
     db,
@@ -589,25 +587,15 @@ async def _signup(
             user, org, _ = await services.signup_with_invitation(session, settings, parsed)
         except Conflict as exc:
             errors = {"": exc.detail}
+        except Invalid as exc:  # a password too common or too personal
+            errors = forms.errors_of(exc, rename)
     if user is None:
         context |= _signup_context(form, errors)
         return await _page(request, "organisations/join.html", context, status_code=422)
-    secret = await accounts.start_web_session(
-        session, settings, user, request.headers.get("user-agent")
+    # Signed in exactly as on the login page (session, fresh CSRF token, language).
+    return await sign_in(
+        request, user, with_flash(f"/organisations/{org.id}/dashboard", MSG_JOINED)
     )
-    response = redirect(with_flash(f"/organisations/{org.id}/dashboard", MSG_JOINED))
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=settings.session_days * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
-    response.delete_cookie(CSRF_COOKIE, path="/")
-    response.set_cookie(LANG_COOKIE, user.locale, max_age=365 * 24 * 3600, samesite="lax", path="/")
-    return response
 
 
 async def my_organisation(request: Request) -> Response:

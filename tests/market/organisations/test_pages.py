@@ -356,3 +356,37 @@ async def test_client_page_and_need_for_a_client(client: httpx.AsyncClient, app:
             "Begleitung zur Kinderärztin"
             in (await web.get(f"/organisations/{owner.organisation_id}/clients")).text
         )
+
+
+async def test_join_refuses_a_personal_password_next_to_the_field(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    """A password holding the display name is refused on the join form itself (422, the message
+    next to the field, nothing created), not by a bare error page."""
+    owner = await make_user(app, client, "organisation")
+    email = "kollege@example.org"
+    r = await client.post(
+        f"/api/v1/organisations/{owner.organisation_id}/invitations",
+        headers=owner.headers,
+        json={"email": email, "role": "member"},
+    )
+    assert r.status_code == 201, r.text
+    (mail,) = await mailbox.wait_for(email)
+    token = token_from(mail.text)
+    async with browser(app) as web:
+        page = await web.get(f"/organisations/join?token={token}")
+        fields = {
+            "token": token,
+            "action": "signup",
+            "display_name": "Konstantin",
+            "password": "Konstantin sagt hallo",
+            "password_confirm": "Konstantin sagt hallo",
+            "locale": "de",
+            "language_1": "de",
+            "level_1": "native",
+            "csrf_token": csrf_of(page.text),
+        }
+        r = await web.post("/organisations/join", data=fields)
+        assert r.status_code == 422, r.text[:500]
+        assert 'id="e-password"' in r.text and 'name="display_name"' in r.text
+    assert (await client.get(f"/organisations/join?token={token}")).status_code == 200
