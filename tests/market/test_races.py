@@ -13,17 +13,21 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from market.accounts.models import User
+from market.app import create_app
 from market.conversations.models import Conversation
-from market.db import make_sessionmaker
+from market.db import for_writing, make_sessionmaker
 from market.matches.models import Match
 from market.organisations.models import Application
 from market.posts.models import Post
+from market.settings import Settings
 from notifications.models import Notification, OutboxItem
 from tests.factories import Actor, make_user, post_body
 from tests.market.organisations.helpers import add_member, apply, posting, volunteer
+from tests.market.server import ServerThread
 
 PAIRS = 20
 
@@ -249,3 +253,61 @@ async def test_five_accepts_at_once_on_a_one_seat_posting_accept_one(
     assert closed is not None and closed.status == "closed"
     # Only the one accepted volunteer hears "accepted"; the others are told the posting filled.
     assert sum((await _notes(app, "application.accepted")).values()) == 1
+
+
+async def test_through_a_real_server_each_request_on_its_own_connection(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    """The same races as a client sees them: uvicorn on loopback, every request on a connection
+    of its own, released together."""
+    pairs = [await _pair(client, app, i) for i in range(10)]
+    register = {
+        "email": "server-twice@example.org",
+        "password": "a long and unusual pass phrase",
+        "display_name": "Zweimal",
+        "role": "seeker",
+        "locale": "de",
+        "languages": ["de"],
+    }
+    with ServerThread(create_app(settings)) as server:
+        limits = httpx.Limits(max_keepalive_connections=0)  # a fresh connection per request
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as remote:
+            requests = [
+                remote.post(f"/api/v1/matches/{match_id}/accept", headers=actor.headers)
+                for vol, seeker, match_id in pairs
+                for actor in (vol, seeker)
+            ]
+            requests += [remote.post("/api/v1/auth/register", json=register) for _ in "abc"]
+            answers = await asyncio.gather(*requests)
+    assert [r.status_code for r in answers] == [200] * 20 + [202] * 3, [r.text for r in answers]
+    async with make_sessionmaker(app.state.engine)() as session:
+        rows = await session.execute(
+            select(Match.status, func.count()).where(Match.id.in_([m for *_, m in pairs]))
+            .group_by(Match.status)
+        )
+        assert {status: count for status, count in rows} == {"connected": 10}
+        n = await session.scalar(
+            select(func.count()).where(User.email == "server-twice@example.org")
+        )
+    assert n == 1
+    assert await _mails(app, "already_registered") == Counter({"server-twice@example.org": 2})
+    people = [a for vol, seeker, _ in pairs for a in (vol, seeker)]
+    assert await _notes(app, "match.connected") == Counter(a.id for a in people)
+
+
+async def test_on_sqlite_reading_requests_do_not_wait_for_a_writer(
+    client: httpx.AsyncClient, app: Any, is_postgres: bool
+) -> None:
+    """Writing requests take SQLite's write lock at BEGIN; reading ones must not queue behind it
+    (were they to wait, the busy timeout would end them in 503, not 200)."""
+    if is_postgres:
+        pytest.skip("SQLite's write lock only")
+    seeker = await make_user(app, client, "seeker")
+    assert (await client.post("/api/v1/posts", headers=seeker.headers, json=post_body())).status_code == 201
+    async with for_writing(app.state.engine).connect() as writer:
+        await writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is held now
+        r = await client.get("/api/v1/posts")
+        page = await client.get("/posts")
+        await writer.rollback()
+    assert r.status_code == 200 and len(r.json()["items"]) == 1
+    assert page.status_code == 200
