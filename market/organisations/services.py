@@ -122,7 +122,7 @@ async def to_json(session: AsyncSession, org: Organisation) -> dict[str, Any]:
 # --- Members
 
 
-def members_query(org_id: str) -> Select[Any]:
+def members_query(org_id: str) -> Any:
     """The members with their accounts, oldest first (order by created_at, user_id)."""
     return (
         select(OrganisationMember, User)
@@ -266,7 +266,9 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
 
 async def revoke_invitation(session: AsyncSession, org: Organisation, invitation_id: str) -> None:
     # Locked: a revoke and an acceptance at the same moment end in one of the two.
-    invitation = await lock_row(session, Invitation, invitation_id) if len(invitation_id) <= 32 else None
+    invitation = (
+        await lock_row(session, Invitation, invitation_id) if len(invitation_id) <= 32 else None
+    )
     if (
         invitation is None
         or invitation.organisation_id != org.id
