@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -39,18 +38,17 @@ async def _totals(session: AsyncSession) -> dict[str, int]:
     }
 
 
-async def _load(session: AsyncSession, settings: Settings) -> float:
-    started = time.perf_counter()
+async def _load(session: AsyncSession, settings: Settings) -> None:
     assert await load_demo(session, settings) is True
     await session.commit()
-    return time.perf_counter() - started
 
 
 async def test_demo_fills_an_empty_database_once(
     app: Any, session: AsyncSession, settings: Settings
 ) -> None:
-    elapsed = await _load(session, settings)
-    assert elapsed < 10, f"loading the demo took {elapsed:.1f} s"
+    # How long loading takes is not asserted here (a wall-clock limit in a test fails on a busy
+    # machine, not on a slow change).
+    await _load(session, settings)
 
     roles = dict((await session.execute(select(User.role, func.count()).group_by(User.role))).all())
     assert roles["volunteer"] >= 30
