@@ -39,8 +39,9 @@ async def match_json(
         "offer": offer_json,
         "need": need_json,
         "score": match.score,
-        "reasons": reasons.texts(match.reasons),
-        "distance_km": match.distance_km,
+        # Whole km (at least 1) until connected: API.md, Release 2, Privacy of places.
+        "reasons": reasons.texts(match.reasons, exact=reasons.is_connected(match)),
+        "distance_km": reasons.shown_distance_km(match),
         "status": match.status,
         "my_response": services.my_response(match, side) if side else None,
         "created_at": iso(match.created_at),

@@ -128,6 +128,11 @@ class Card:
     def reasons(self) -> list[str]:
         return _reason_texts(self.match.reasons or [])
 
+    @property
+    def distance_km(self) -> float | None:
+        """Whole km (at least 1) until the pair is connected, as the API says it."""
+        return reasons.shown_distance_km(self.match)
+
 
 def _reason_texts(items: list[dict[str, Any]]) -> list[str]:
     """The reasons in words; the distance is shown on its own (rounded), so it is left out."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from market.db import Base, IdMixin, TimestampMixin, utcnow
 
@@ -34,6 +35,8 @@ class Post(IdMixin, TimestampMixin, Base):
         Index("ix_posts_status_cell", "status", "cell_lat", "cell_lon"),
         Index("ix_posts_author_id", "author_id"),
         Index("ix_posts_region_status", "region_id", "status"),
+        # Every public distance filter: a range of public_lat, then public_lon, read from here.
+        Index("ix_posts_status_public_point", "status", "public_lat", "public_lon"),
         # Matching (market.matches.candidates): the published posts of one kind in a few
         # categories, meeting in person within a box of grid cells or remotely anywhere, with
         # every column the score's upper bound needs, so that ranking thousands of candidates
@@ -69,6 +72,12 @@ class Post(IdMixin, TimestampMixin, Base):
     # A coarse grid (0.1 degree, about 11 km north-south) so that distance filters use an index.
     cell_lat: Mapped[int | None]
     cell_lon: Mapped[int | None]
+    # The point everyone but the author and the region's coordinators sees, searches and is
+    # measured against: the centre of the ~1 km cell holding (lat, lon) (geo.coarsen). Set
+    # whenever the exact point is written (see _fix_public_point), never per request, so that
+    # repeated searches cannot average their way to the exact point.
+    public_lat: Mapped[float | None] = mapped_column(Float)
+    public_lon: Mapped[float | None] = mapped_column(Float)
     city: Mapped[str | None] = mapped_column(String(120))
     postcode: Mapped[str | None] = mapped_column(String(16))
     country: Mapped[str | None] = mapped_column(String(2))
@@ -100,6 +109,21 @@ class Post(IdMixin, TimestampMixin, Base):
     @property
     def language_codes(self) -> list[str]:
         return [lang.code for lang in self.languages]
+
+
+@event.listens_for(Post, "before_insert")
+@event.listens_for(Post, "before_update")
+def _fix_public_point(_mapper: Mapper[Post], _connection: Connection, post: Post) -> None:
+    """The public point follows the exact one on every write, whoever writes the post
+    (the services, the demo, a test), so that no post is ever searchable by its exact point."""
+    from market.posts.geo import coarsen  # geo imports this module
+
+    if post.lat is None or post.lon is None:
+        public: tuple[float | None, float | None] = (None, None)
+    else:
+        public = coarsen(post.lat, post.lon)
+    if (post.public_lat, post.public_lon) != public:
+        post.public_lat, post.public_lon = public
 
 
 class PostLanguage(Base):

@@ -29,20 +29,23 @@ def with_language(stmt: Select[Any], code: str) -> Select[Any]:
 
 
 def near(lat: float, lon: float, radius_km: float) -> ColumnElement[bool]:
-    """Posts within radius_km, by a bounding box (indexable) and an equirectangular distance.
+    """Posts whose public point lies within radius_km: a box (ix_posts_status_public_point) and
+    an equirectangular distance.
 
+    Always the public point, never the exact one, whoever searches: a filter on the exact point
+    answers "is it within r?" for any r, and a binary search on r from three places would
+    trilaterate the exact point to the metre (tests/market/posts/test_trilateration.py).
     The equirectangular formula needs only arithmetic, so it runs on SQLite and PostgreSQL
     alike, and is within 0.5 % of the great-circle distance at these ranges.
     """
     dlat = radius_km / KM_PER_DEGREE
     coslat = max(math.cos(math.radians(lat)), 0.01)
     dlon = radius_km / (KM_PER_DEGREE * coslat)
-    dy = (Post.lat - lat) * KM_PER_DEGREE
-    dx = (Post.lon - lon) * (KM_PER_DEGREE * coslat)
+    dy = (Post.public_lat - lat) * KM_PER_DEGREE
+    dx = (Post.public_lon - lon) * (KM_PER_DEGREE * coslat)
     return and_(
-        Post.lat.is_not(None),
-        Post.lat.between(lat - dlat, lat + dlat),
-        Post.lon.between(lon - dlon, lon + dlon),
+        Post.public_lat.between(lat - dlat, lat + dlat),
+        Post.public_lon.between(lon - dlon, lon + dlon),
         dx * dx + dy * dy <= radius_km * radius_km,
     )
 
@@ -76,7 +79,7 @@ def search(
         stmt = with_language(stmt, language)
     if place:
         # Online-only posts have no place, and are no farther from anyone than from anyone else.
-        stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.lat.is_(None))))
+        stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.public_lat.is_(None))))
     if q:
         stmt = matching_text(stmt, q)
     return stmt

@@ -39,6 +39,7 @@ def _checked_title(title: str) -> str:
 async def _apply_location(session: AsyncSession, post: Post, location: LocationIn | None) -> None:
     if location is None:
         post.lat = post.lon = None
+        post.public_lat = post.public_lon = None
         post.cell_lat = post.cell_lon = None
         post.city = post.postcode = post.country = None
         post.region_id = None
@@ -55,6 +56,8 @@ async def _apply_location(session: AsyncSession, post: Post, location: LocationI
     except geo.GeoError as exc:
         raise Invalid.one(exc.field, exc.message) from exc
     post.lat, post.lon = place.lat, place.lon
+    # Fixed here, once per place, never per request (models._fix_public_point keeps it so).
+    post.public_lat, post.public_lon = geo.coarsen(place.lat, place.lon)
     post.cell_lat, post.cell_lon = geo.cell_of(place.lat, place.lon)
     post.city, post.postcode, post.country = place.city, place.postcode, place.country
     region = await geo.region_for(session, place.lat, place.lon)
@@ -269,7 +272,16 @@ async def authored(session: AsyncSession, user: Actor | User, post_id: str) -> P
 # --- Serialisation
 
 
-# --- Serialisation
+def public_point(post: Post) -> tuple[float, float]:
+    """Where the public sees, searches and measures the post (the stored coarse point).
+
+    Only for posts with a place. Computed from the exact point only if the row was written
+    without the model's hooks (a bulk load); the result is the same cell centre either way.
+    """
+    if post.public_lat is not None and post.public_lon is not None:
+        return post.public_lat, post.public_lon
+    assert post.lat is not None and post.lon is not None
+    return geo.coarsen(post.lat, post.lon)
 
 
 def to_json(
@@ -281,7 +293,7 @@ def to_json(
     exact = can_see_exact(viewer, post)
     location: dict[str, Any] | None = None
     if post.lat is not None and post.lon is not None:
-        lat, lon = (post.lat, post.lon) if exact else geo.coarsen(post.lat, post.lon)
+        lat, lon = (post.lat, post.lon) if exact else public_point(post)
         location = {
             "lat": round(lat, 6),
             "lon": round(lon, 6),

@@ -73,13 +73,14 @@ async def _rows(
 def _distance(
     viewer: Actor, post: Post, near: tuple[float, float, float] | None
 ) -> int | None:
-    """Whole kilometres from the searched place, measured to the coarse point the public sees."""
+    """Whole kilometres from the searched place, measured to the public point the list was
+    filtered on; only those who may see the exact place are told the distance to it."""
     if near is None or post.lat is None or post.lon is None:
         return None
     lat, lon = (
         (post.lat, post.lon)
         if services.can_see_exact(viewer, post)
-        else geo.coarsen(post.lat, post.lon)
+        else services.public_point(post)
     )
     return round(geo.haversine_km(near[0], near[1], lat, lon))
 
