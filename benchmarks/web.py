@@ -42,6 +42,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -148,10 +149,12 @@ async def signed_in_cookie(url: str) -> tuple[str, str]:
             now = datetime.now(UTC)
             await conn.execute(
                 text(
-                    "INSERT INTO web_sessions (id, user_id, csrf_token, expires_at, created_at) "
-                    "VALUES (:id, :user, :csrf, :expires, :now)"
+                    "INSERT INTO web_sessions (id, public_id, user_id, csrf_token, expires_at, "
+                    "created_at) VALUES (:id, :public_id, :user, :csrf, :expires, :now)"
                 ),
-                {"id": digest(PASSWORD_SESSION), "user": user_id, "csrf": "bench",
+                # public_id: the session's name on /account (migration 0004).
+                {"id": digest(PASSWORD_SESSION), "public_id": uuid.uuid4().hex, "user": user_id,
+                 "csrf": "bench",
                  "expires": now + timedelta(days=1), "now": now},
             )
             post_id = await conn.scalar(

@@ -13,22 +13,24 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from market import i18n
 from market.accounts import api as accounts_api
 from market.accounts.twofactor import StaffTwoFactorRequired
 from market.accounts.views import staff_setup_needed
 from market.api import problem
+from market.assets import FingerprintedStatic, static_url
 from market.db import make_engine, make_sessionmaker
 from market.errors import RETRY_AFTER_SECONDS, DomainError, NotFound
 from market.headers import SecurityHeaders
 from market.idempotency import IdempotencyMiddleware
 from market.idempotency import new_key as new_idempotency_key
 from market.organisations import api as organisations_api
+from market.pagecache import PageCache
 from market.posts import api as posts_api
 from market.posts import geo
 from market.ratelimit import RateLimiter
@@ -179,12 +181,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Mount("/api/v1", routes=api_routes),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            Mount("/static", FingerprintedStatic(directory=STATIC_DIR), name="static"),
             *html_routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, production=settings.env == "production"),
+            # Text answers of 500 bytes and more; never the event stream (Starlette skips it).
+            Middleware(GZipMiddleware, minimum_size=500),
             Middleware(LocaleMiddleware),
+            # Anonymous visitors' pages (needs the language; a hit opens no database session).
+            Middleware(PageCache, settings=settings),
             Middleware(RequestTransaction),
             # Inside the transaction: it stores each first answer in the request's transaction.
             Middleware(IdempotencyMiddleware),
@@ -202,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.jinja = make_environment()
     # Every creating form carries a fresh key, so a double submit creates one thing.
     app.state.jinja.globals["idempotency_key"] = new_idempotency_key
+    app.state.jinja.globals["static_url"] = static_url
     # render() shows the unread count in the header of every page.
     app.state.unread_count = unread_count
     i18n.translations.cache_clear()

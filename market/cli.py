@@ -46,6 +46,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from market.app import create_app
 
+    if args.workers < 1:
+        print("error: --workers must be 1 or more.", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not settings.redis_url:
+        # Without Redis each process would run the hourly jobs and the outbox itself, keep its
+        # own rate limits and its own page cache (which the others could not invalidate).
+        print(
+            "error: --workers above 1 needs ANLAUF_REDIS_URL (shared jobs, rate limits and page "
+            "cache); run `anlauf worker` beside the web processes.",
+            file=sys.stderr,
+        )
+        return 2
+    # Once, before any process starts: web processes never migrate.
     _migrate(settings)
     if args.demo:
         from market.demo import load_demo
@@ -56,12 +69,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("Jobs run in this process (ANLAUF_REDIS_URL is not set).")
     if not settings.smtp_url:
         print(f"Mail is written to {settings.outbox_dir.resolve()} (ANLAUF_SMTP_URL is not set).")
-    print(f"Anlauf runs at http://{args.host}:{args.port}/")
+    print(f"Anlauf runs at http://{args.host}:{args.port}/ ({args.workers} process(es))")
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; only ANLAUF_TRUSTED_PROXIES
     # may set the client address (market.web.client_ip reads the header by the same rule).
     trusted = ",".join(str(n) for n in settings.trusted_proxy_networks)
+    # Several processes need an import string: each one builds its own app from the same
+    # environment (Settings() reads it), and uvicorn restarts a process that dies.
+    target = create_app(settings) if args.workers == 1 else "market.app:create_app"
     uvicorn.run(
-        create_app(settings),
+        target,
+        factory=args.workers > 1,
+        workers=args.workers,
+        # A new process first imports all of Anlauf before it can answer the supervisor's health
+        # check; on a busy machine that takes longer than uvicorn's 5 s, and it would be killed
+        # and restarted over and over.
+        timeout_worker_healthcheck=60,
         host=args.host,
         port=args.port,
         log_level="info",
@@ -180,6 +202,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true", help="load demo data into an empty database")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="web processes (above 1 needs ANLAUF_REDIS_URL)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="run the arq worker").set_defaults(func=cmd_worker)

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # `required`: coordinators and admins must set up two-factor sign-in before any review or
     # admin page or endpoint answers them (they read police-certificate facts and conversations).
     staff_2fa: Literal["optional", "required"] = "optional"
+    # How long anonymous visitors' pages and public API answers are cached (market.pagecache);
+    # 0 switches the cache off.
+    public_cache_seconds: int = Field(default=10, ge=0)
     # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; none by
     # default, so a client cannot pick the address the per-IP rate limits count.
     trusted_proxies: str = ""

@@ -93,6 +93,9 @@ def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Sett
         argon2_memory_kib=19 * 1024,
         argon2_time_cost=2,
         relay_interval_seconds=0.5,
+        # Off for the suite (tests change rows directly, without the events that invalidate it);
+        # tests/market/test_pagecache.py switches it on.
+        public_cache_seconds=0,
     )
 
 

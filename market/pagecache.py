@@ -1,0 +1,455 @@
+"""A short cache for what anonymous visitors see (home, search, post pages, public API, widget).
+
+Only GET and HEAD without a session cookie or an Authorization header are looked up; only 200
+answers that set no cookie but the CSRF cookie are kept, for ANLAUF_PUBLIC_CACHE_SECONDS (0: off).
+The key is method, host, path, the sorted query string and the page language that
+market.web.LocaleMiddleware chose (?lang=, the language cookie or Accept-Language), so languages
+never mix.
+
+The CSRF token. Pages for anonymous visitors carry forms (the language picker is a GET form, but a
+post page has a POST form) with the visitor's own double-submit token. Caching a body with one
+visitor's token would hand it to everyone. So the token is cut out of the stored body (replaced
+by a placeholder) and put back on every hit: the visitor's own `anlauf_csrf` cookie, or, for a
+visitor without one, a fresh token that the hit also sets as the cookie, exactly as
+market.web.render() would have. Every visitor keeps a token of their own and the cache still
+serves visitors without cookies (search engines, first visits, the benchmark). Answers that carry
+a token go out `private` (a shared proxy must not keep someone's token); the others `public`.
+
+Invalidation: posts announce state changes with events.POST_PUBLISHED and events.POST_CLOSED
+(published, edited, closed, expired, rejected, deleted). We note that on the session and, after
+its commit (never for a rollback), bump a generation counter. Every entry remembers the
+generation it was drawn under and is stale once the counter moved; the entry and the counter are
+read in one round trip (MGET). The response of the request that changed a post goes out only after
+the bump, so whoever sees "closed" next is never served the old page. Changes committed where no
+cache runs (the arq worker's expiry) are not bumped: they show once entries age out, within the
+lifetime, which is what we promise for everyone anyway.
+
+Shared by all web processes through Redis (ANLAUF_REDIS_URL), else a bounded in-process LRU. A
+Redis that is slow or down never fails a request: the cache steps aside for a few seconds and the
+app answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import weakref
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from market import events
+from market.security import new_secret
+from market.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CACHEABLE = re.compile(
+    r"^/(?:|posts|posts/[^/]+|api/v1/posts|api/v1/posts/[^/]+|api/v1/categories"
+    r"|api/v1/languages|api/v1/map|organisations/[^/]+/widget(?:\.json)?)$"
+)
+SESSION_COOKIE = b"anlauf_session="
+CSRF_COOKIE = "anlauf_csrf"
+# Stands for the visitor's CSRF token in stored bodies; cannot be a token (those are url-safe).
+PLACEHOLDER = b"\x00anlauf-csrf\x00"
+MAX_BODY = 1_000_000  # bigger answers are not worth a Redis round trip
+LOCAL_ENTRIES = 512
+REDIS_PREFIX = "anlauf:pagecache:"
+GENERATION_KEY = REDIS_PREFIX + "generation"
+# Seconds; a cache that waits longer is worse than none. Not much less: a busy event loop alone
+# can hold a reply back for a few hundred milliseconds.
+REDIS_TIMEOUT = 1.0
+REDIS_BACKOFF = 5.0  # seconds without Redis after it failed
+STALE_KEY = "pagecache_stale"
+# What market.security.new_secret() makes (url-safe base64); anything else is not put in a page.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+WAIT_FOR_LEADER = 5.0  # seconds a request waits for another one drawing the same page
+VARY = "Accept-Language, Cookie, Authorization"
+# Headers worth keeping; per-request ones (date, set-cookie) are not stored.
+KEPT_HEADERS = frozenset(
+    {b"content-type", b"content-language", b"etag", b"last-modified", b"link", b"x-robots-tag",
+     b"content-security-policy", b"x-frame-options", b"access-control-allow-origin"}
+)
+
+_caches: weakref.WeakSet[PageCache] = weakref.WeakSet()
+
+
+# --- Invalidation -----------------------------------------------------------------------------
+
+
+@events.subscribe(events.POST_PUBLISHED)
+@events.subscribe(events.POST_CLOSED)
+async def _post_changed(session: AsyncSession, **_: Any) -> None:
+    session.info[STALE_KEY] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(STALE_KEY, None):
+        for cache in list(_caches):
+            cache.invalidate_soon()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(STALE_KEY, None)
+
+
+# --- Stores -------------------------------------------------------------------------------------
+
+
+class LocalStore:
+    """One process: a bounded LRU and a generation counter in memory."""
+
+    def __init__(self, size: int = LOCAL_ENTRIES) -> None:
+        self.size = size
+        self.generation = 0
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+
+    async def load(self, key: str) -> tuple[int, bytes | None]:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return self.generation, entry
+
+    async def save(self, key: str, entry: bytes, lifetime: int) -> None:
+        self.entries[key] = entry
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    async def bump(self) -> None:
+        self.generation += 1
+        self.entries.clear()
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStore:
+    """All web processes: entries expire in Redis after the lifetime; one shared counter."""
+
+    def __init__(self, url: str) -> None:
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+
+    async def load(self, key: str) -> tuple[int, bytes | None]:
+        generation, entry = await self.redis.mget([GENERATION_KEY, REDIS_PREFIX + key])
+        return int(generation or 0), entry
+
+    async def save(self, key: str, entry: bytes, lifetime: int) -> None:
+        await self.redis.set(REDIS_PREFIX + key, entry, ex=lifetime)
+
+    async def bump(self) -> None:
+        await self.redis.incr(GENERATION_KEY)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+# --- The middleware -------------------------------------------------------------------------------
+
+
+class PageCache:
+    """Pure ASGI middleware; sits inside LocaleMiddleware (it needs the chosen language) and
+    outside RequestTransaction (a hit opens no database session)."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.lifetime = max(0, settings.public_cache_seconds)
+        self.redis_url = settings.redis_url
+        self._store: LocalStore | RedisStore | None = None
+        self._down_until = 0.0
+        self._bumps: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
+        _caches.add(self)
+
+    @property
+    def store(self) -> LocalStore | RedisStore:
+        # Made on first use, inside the server's event loop (redis-py binds to it).
+        if self._store is None:
+            self._store = RedisStore(self.redis_url) if self.redis_url else LocalStore()
+            self._loop = asyncio.get_running_loop()
+        return self._store
+
+    # -- invalidation
+
+    def invalidate_soon(self) -> None:
+        if isinstance(self._store, LocalStore):
+            self._store.generation += 1  # at once, in this process
+            self._store.entries.clear()
+            return
+        if not self.redis_url or self.lifetime <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._store is not None and loop is not self._loop:
+            return  # another app's event loop (tests): its own cache is bumped instead
+        self.store  # noqa: B018 (made here if this process has served nothing cacheable yet)
+        task = loop.create_task(self._bump())
+        self._bumps.add(task)
+        task.add_done_callback(self._bumps.discard)
+
+    async def _bump(self) -> None:
+        try:
+            await self.store.bump()
+        except Exception as exc:
+            # Entries still die after the lifetime; stop serving them early until Redis is back.
+            log.warning("page cache: could not invalidate: %r", exc)
+            self._down_until = time.monotonic() + max(REDIS_BACKOFF, self.lifetime)
+
+    async def settle(self) -> None:
+        """Wait for invalidations in flight (before a response that caused one goes out)."""
+        if self._bumps:
+            await asyncio.gather(*list(self._bumps), return_exceptions=True)
+
+    # -- serving
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self._cacheable(scope):
+            await self.app(scope, receive, self._settling(send))
+            return
+        key = self._key(scope)
+        cached: tuple[int, bytes | None] | None = None
+        if time.monotonic() >= self._down_until:
+            try:
+                cached = await self.store.load(key)
+            except Exception as exc:
+                self._redis_failed(exc)
+        if cached is not None and cached[1] is not None:
+            answer = self._fresh(cached[1], cached[0])
+            if answer is not None:
+                await self._serve(scope, send, answer)
+                return
+        generation = cached[0] if cached is not None else None
+        # One request per key and process draws the page; the others wait for its copy (when an
+        # entry expires under load, 16 visitors would otherwise draw the same page 16 times).
+        leader = self._inflight.get(key)
+        if leader is not None and generation is not None:
+            with contextlib.suppress(Exception):
+                raw = await asyncio.wait_for(asyncio.shield(leader), timeout=WAIT_FOR_LEADER)
+                answer = self._fresh(raw, generation) if raw is not None else None
+                if answer is not None:
+                    await self._serve(scope, send, answer)
+                    return
+            await self._draw(scope, receive, send, key, generation)
+            return
+        drawn: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = drawn
+        try:
+            drawn.set_result(await self._draw(scope, receive, send, key, generation))
+        finally:
+            if not drawn.done():
+                drawn.set_result(None)
+            if self._inflight.get(key) is drawn:
+                del self._inflight[key]
+
+    def _settling(self, send: Send) -> Send:
+        async def wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await self.settle()
+            await send(message)
+
+        return wrapper
+
+    def _cacheable(self, scope: Scope) -> bool:
+        if self.lifetime <= 0 or scope["method"] not in ("GET", "HEAD"):
+            return False
+        if not CACHEABLE.match(scope.get("path", "")):
+            return False
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                return False
+            if name == b"cookie" and SESSION_COOKIE in value:
+                return False
+        return True
+
+    def _key(self, scope: Scope) -> str:
+        query = scope.get("query_string", b"").decode("latin-1")
+        pairs = sorted(parse_qsl(query, keep_blank_values=True))
+        locale = (scope.get("state") or {}).get("locale", "")
+        host = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host = value.decode("latin-1")
+        # The host is part of it so a made-up Host header cannot write into others' pages.
+        return f"GET {host} {scope['path']}?{urlencode(pairs)} {locale}"
+
+    def _redis_failed(self, exc: Exception) -> None:
+        log.warning("page cache unavailable for %.0f s: %r", REDIS_BACKOFF, exc)
+        self._down_until = time.monotonic() + REDIS_BACKOFF
+
+    def _fresh(self, raw: bytes, generation: int) -> dict[str, Any] | None:
+        meta, _, body = raw.partition(b"\n")
+        try:
+            entry: dict[str, Any] = json.loads(meta)
+        except ValueError:
+            return None
+        entry["body"] = body
+        if entry.get("generation") != generation:
+            return None
+        age = time.time() - float(entry.get("stored", 0))
+        if age < 0 or age >= self.lifetime:
+            return None
+        entry["age"] = int(age)
+        return entry
+
+    async def _serve(self, scope: Scope, send: Send, entry: dict[str, Any]) -> None:
+        body: bytes = entry["body"]
+        headers = MutableHeaders(raw=[(k.encode("latin-1"), v.encode("latin-1"))
+                                      for k, v in entry["headers"]])
+        if entry.get("csrf"):
+            token = _cookie(scope, CSRF_COOKIE)
+            if not token:
+                token = new_secret()
+                cookie = Response()
+                cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax",
+                                  secure=self.settings.secure_cookies, path="/")
+                headers.append("set-cookie", cookie.headers["set-cookie"])
+            body = body.replace(PLACEHOLDER, token.encode("ascii"))
+        # HEAD is answered from the GET entry: the same headers, no body.
+        headers["content-length"] = str(len(body))
+        headers["age"] = str(entry["age"])
+        headers["x-anlauf-cache"] = "hit"
+        self._describe(headers)
+        await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
+        await send({"type": "http.response.body",
+                    "body": b"" if scope["method"] == "HEAD" else body})
+
+    def _describe(self, headers: MutableHeaders) -> None:
+        # Pages carry the visitor's own CSRF token (and set it as a cookie on a first visit): a
+        # shared proxy must not keep them, the browser may. JSON is the same for everyone.
+        html = headers.get("content-type", "").startswith("text/html")
+        scope_word = "private" if html else "public"
+        headers["cache-control"] = f"{scope_word}, max-age={self.lifetime}"
+        headers["vary"] = VARY
+
+    async def _draw(
+        self, scope: Scope, receive: Receive, send: Send, key: str, generation: int | None
+    ) -> bytes | None:
+        """Let the app answer, pass it on as it comes, and keep a copy if it may be kept."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+        # HEAD answers come from GET entries; a HEAD itself has no body to keep.
+        keep = generation is not None and scope["method"] == "GET"
+        size = 0
+        stored_at = time.time()
+
+        async def wrapper(message: Message) -> None:
+            nonlocal start, keep, size
+            if message["type"] == "http.response.start":
+                await self.settle()
+                # A copy: the middlewares outside add to the same message after us (the
+                # language cookie), and what they add is theirs to add on every answer.
+                start = {**message, "headers": list(message.get("headers", []))}
+                keep = keep and message["status"] == 200 and not _personal(message)
+                if keep:
+                    self._describe(MutableHeaders(scope=message))
+            elif message["type"] == "http.response.body" and keep:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > MAX_BODY:
+                    keep = False
+                    chunks.clear()
+                else:
+                    chunks.append(chunk)
+            await send(message)
+
+        await self.app(scope, receive, wrapper)
+        if not keep or start is None or generation is None:
+            return None
+        entry = self._entry(scope, start, b"".join(chunks), generation, stored_at)
+        if entry is None:
+            return None
+        try:
+            await self.store.save(key, entry, self.lifetime)
+        except Exception as exc:
+            self._redis_failed(exc)
+        return entry
+
+    def _entry(
+        self, scope: Scope, start: Message, body: bytes, generation: int, stored_at: float
+    ) -> bytes | None:
+        kept: list[tuple[str, str]] = []
+        token: str | None = _cookie(scope, CSRF_COOKIE)
+        for name, value in start.get("headers", []):
+            name = name.lower()
+            if name == b"set-cookie":
+                cookie_name, _, rest = value.decode("latin-1").partition("=")
+                if cookie_name.strip() != CSRF_COOKIE:
+                    return None  # a session or anything else personal: never shared
+                token = rest.split(";", 1)[0]
+            elif name in KEPT_HEADERS:
+                kept.append((name.decode("latin-1"), value.decode("latin-1")))
+        if token is None and _has_cookie(scope, CSRF_COOKIE):
+            return None  # a made-up token the page may repeat: not for anyone else
+        if token is not None and not TOKEN_SHAPE.fullmatch(token):
+            return None
+        csrf = token is not None and token.encode("ascii") in body
+        if token is not None and csrf:
+            body = body.replace(token.encode("ascii"), PLACEHOLDER)
+        # The CSRF cookie of a visitor without one is set again on a hit, from their own token.
+        csrf = csrf or any(n == b"set-cookie" for n, _ in start.get("headers", []))
+        meta = {"generation": generation, "stored": stored_at, "headers": kept, "csrf": csrf}
+        # One line of JSON (json.dumps writes no raw newline), then the body as it is.
+        return json.dumps(meta).encode() + b"\n" + body
+
+    async def aclose(self) -> None:
+        if self._store is not None:
+            with contextlib.suppress(Exception):
+                await self._store.close()
+
+
+def _personal(start: Message) -> bool:
+    """An answer that sets a cookie other than the CSRF cookie (a session, say)."""
+    for name, value in start.get("headers", []):
+        cookie_name = value.decode("latin-1").partition("=")[0].strip()
+        if name.lower() == b"set-cookie" and cookie_name != CSRF_COOKIE:
+            return True
+    return False
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    prefix = name + "="
+    for header, value in scope.get("headers", ()):
+        if header != b"cookie":
+            continue
+        for part in value.decode("latin-1").split(";"):
+            part = part.strip()
+            if part.startswith(prefix):
+                token = part[len(prefix):]
+                # Only a token we could have issued is put into a page (no markup from a cookie).
+                return token if TOKEN_SHAPE.fullmatch(token) else None
+    return None
+
+
+def _has_cookie(scope: Scope, name: str) -> bool:
+    prefix = name + "="
+    return any(
+        part.strip().startswith(prefix)
+        for header, value in scope.get("headers", ())
+        if header == b"cookie"
+        for part in value.decode("latin-1").split(";")
+    )
