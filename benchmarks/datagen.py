@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from market.posts import taxonomy
+from market.posts.geo import coarsen
 
 KM_PER_DEGREE = 111.195
 ID_BITS = 128  # bits of an id, like market.db.new_id
@@ -208,6 +209,8 @@ POST_COLUMNS = (
     "closed_at",
     "created_at",
     "availability",
+    "public_lat",
+    "public_lon",
 )
 POST_LANGUAGE_COLUMNS = ("post_id", "code", "position")
 
@@ -504,6 +507,8 @@ class Generator:
             created = published - timedelta(minutes=self.rng.uniform(1, 600))
             closed = published + timedelta(days=self.rng.uniform(1, 90))
         cell_lat, cell_lon = cell_of(post.lat, post.lon) if post.lat is not None else (None, None)
+        # COPY skips the model's hook that fixes the public point, so it is set here the same way.
+        public = coarsen(post.lat, post.lon) if post.lat is not None and post.lon is not None else (None, None)
         body = f"{post.title}. Bitte melden Sie sich über Anlauf."
         data.posts.append(
             (
@@ -529,6 +534,7 @@ class Generator:
                 closed,
                 created,
                 json.dumps(list(post.availability)),
+                *public,
             )
         )
         for i, code in enumerate(post.languages):
