@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -133,25 +134,44 @@ async def withdraw_uncertified(session: AsyncSession, now: datetime) -> int:
     return len(found)
 
 
+# A periodic rule: one batch of work as of `now` (never the clock: `anlauf tick --at` and the
+# tests move time), in the caller's transaction; returns how many rows it acted on. A rule that
+# acted on BATCH rows is run again in a new transaction until it acts on fewer.
+Rule = Callable[[AsyncSession, Settings, datetime], Awaitable[int]]
+
+RULES: dict[str, Rule] = {
+    "reminders": send_reminders,
+    "expired": lambda s, settings, now: expire_posts(s, now),
+    "certificates": lambda s, settings, now: withdraw_uncertified(s, now),
+    "idempotency_keys_deleted": lambda s, settings, now: idempotency.delete_expired(s, now),
+    "mail_copies_redacted": lambda s, settings, now: redact_mail_copies(s, now, limit=BATCH),
+}
+
+
+def register_rule(name: str, rule: Rule) -> Rule:
+    """Add a periodic rule (other features: follow-through, retention); runs after the above."""
+    RULES[name] = rule
+    return rule
+
+
+def _load_rules() -> None:
+    # Features whose rules live beside their models register them on import.
+    import market.retention  # noqa: F401
+
+
 async def run(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime | None = None
 ) -> dict[str, int]:
-    """One pass of every freshness rule, each step in a transaction of its own."""
-    now = now or utcnow()
+    """One pass of every periodic rule as of `now`, each batch in a transaction of its own."""
+    _load_rules()
+    at = now or utcnow()
     counts: dict[str, int] = {}
-    steps = (
-        ("reminders", lambda s: send_reminders(s, settings, now)),
-        ("expired", lambda s: expire_posts(s, now)),
-        ("certificates", lambda s: withdraw_uncertified(s, now)),
-        ("idempotency_keys_deleted", lambda s: idempotency.delete_expired(s, now)),
-        ("mail_copies_redacted", lambda s: redact_mail_copies(s, now, limit=BATCH)),
-    )
-    for name, step in steps:
+    for name, rule in list(RULES.items()):
         total = 0
         while True:
             # Mail queued here is picked up by the outbox sweep within seconds.
             async with sessionmaker() as session, session.begin():
-                done = await step(session)
+                done = await rule(session, settings, at)
             total += done
             if done < BATCH:
                 break

@@ -16,6 +16,7 @@ VIEW_MODULES = (
     "market.matches.views",
     "market.organisations.views",
     "market.inbox.views",
+    "market.retention",
 )
 
 

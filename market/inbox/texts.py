@@ -151,6 +151,16 @@ def _describe(
             )
         return Described(text, "/account")
     title = _title(data.get("post_title"))
+    if kind == "need.confirm":  # market.retention: the link carries the one-time token
+        return Described(
+            gettext("Is your request “%(title)s” still needed? Please confirm it.", title=title),
+            str(data.get("path") or "/my/posts"),
+        )
+    if kind == "need.closed":
+        return Described(
+            gettext("Your request “%(title)s” was closed because nobody confirmed it.", title=title),
+            f"/posts/{data.get('post_id')}" if data.get("post_id") else "/my/posts",
+        )
     if kind == "application.received":
         name = _title(data.get("volunteer_name")) or gettext("A volunteer")
         post_id = data.get("post_id")

@@ -7,10 +7,10 @@ Create Date: 2026-12-04
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
-import market.db  # noqa: F401
+import market.db
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -19,8 +19,26 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # reserved; filled by the work on this step, or removed before release
+    # Needs that may be stale (market.retention): the open question and the last answer.
+    op.create_table(
+        "need_confirmations",
+        sa.Column("post_id", sa.String(length=32), nullable=False),
+        sa.Column("asked_at", market.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_at", market.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", market.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["posts.id"],
+            name=op.f("fk_need_confirmations_post_id_posts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", name=op.f("pk_need_confirmations")),
+    )
+    op.create_index(
+        op.f("ix_need_confirmations_asked_at"), "need_confirmations", ["asked_at"], unique=False
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f("ix_need_confirmations_asked_at"), table_name="need_confirmations")
+    op.drop_table("need_confirmations")

@@ -1,0 +1,133 @@
+"""Retention rules with time moved by `now`: needs that may be stale.
+
+Mails are read through the real SMTP test server; each rule runs on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from market import maintenance
+from market.db import utcnow
+from market.posts.models import Post
+from market.retention import NeedConfirmation
+from tests.factories import make_user, post_body
+from tests.smtp import SmtpServer
+
+
+async def _need(app: Any, client: httpx.AsyncClient, locale: str = "en") -> tuple[Any, str]:
+    seeker = await make_user(app, client, "seeker", locale=locale)
+    r = await client.post("/api/v1/posts", headers=seeker.headers, json=post_body())
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "published"
+    return seeker, r.json()["id"]
+
+
+async def _status(app: Any, post_id: str) -> str:
+    async with app.state.sessionmaker() as s:
+        return str(await s.scalar(select(Post.status).where(Post.id == post_id)))
+
+
+async def test_stale_need_asked_once_then_closed_with_a_mail(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    seeker, need_id = await _need(app, client)
+    sm, settings = app.state.sessionmaker, app.state.settings
+    start = utcnow()
+
+    # 29 days: not yet.
+    assert (await maintenance.run(sm, settings, now=start + timedelta(days=29)))["needs_asked_to_confirm"] == 0
+    # 30 days: asked, once, by mail (plain and HTML) and in the app.
+    at30 = start + timedelta(days=30, hours=1)
+    assert (await maintenance.run(sm, settings, now=at30))["needs_asked_to_confirm"] == 1
+    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=1)))["needs_asked_to_confirm"] == 0
+    (mail,) = await mailbox.wait_for(seeker.email, timeout=15)
+    assert "Is this still needed?" in mail.subject
+    assert "/still-needed?token=" in mail.text and "/still-needed?token=" in mail.html
+    notes = (await client.get("/api/v1/notifications", headers=seeker.headers)).json()["items"]
+    assert [n["kind"] for n in notes].count("need.confirm") == 1
+
+    # 36 days: still open; 37 days: closed, and the author is told.
+    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=6)))["needs_closed_unconfirmed"] == 0
+    assert await _status(app, need_id) == "published"
+    counts = await maintenance.run(sm, settings, now=at30 + timedelta(days=7, minutes=1))
+    assert counts["needs_closed_unconfirmed"] == 1
+    assert await _status(app, need_id) == "closed"
+    mails = await mailbox.wait_for(seeker.email, count=2, timeout=15)
+    closed = [m for m in mails if "was closed" in m.subject]
+    assert len(closed) == 1 and closed[0].html
+    # Later ticks neither ask nor close it again.
+    later = await maintenance.run(sm, settings, now=at30 + timedelta(days=60))
+    assert later["needs_asked_to_confirm"] == 0 and later["needs_closed_unconfirmed"] == 0
+    await asyncio.sleep(1)
+    assert len([m for m in mailbox.messages if m.to == seeker.email]) == 2
+
+
+async def test_confirm_link_asks_first_works_once_and_keeps_the_need(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    seeker, need_id = await _need(app, client, locale="de")
+    sm, settings = app.state.sessionmaker, app.state.settings
+    at30 = utcnow() + timedelta(days=30, hours=1)
+    await maintenance.run(sm, settings, now=at30)
+    (mail,) = await mailbox.wait_for(seeker.email, timeout=15)
+    assert "Wird das noch gebraucht?" in mail.subject  # the author's language
+    link = re.search(r"http://testserver(/needs/\S+/still-needed\?token=\S+)", mail.text).group(1)
+
+    # Opening the link (as a mail scanner does) changes nothing: a page with a button.
+    page = await client.get(link)
+    assert page.status_code == 200 and "<form" in page.text
+    async with sm() as s:
+        assert (await s.get(NeedConfirmation, need_id)).asked_at is not None
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    form = {"csrf_token": csrf, "token": token}
+    done = await client.post(f"/needs/{need_id}/still-needed", data=form)
+    assert done.status_code == 200 and "bleibt online" in done.text
+    # Once: the second press and the old link answer clearly and change nothing.
+    again = await client.post(f"/needs/{need_id}/still-needed", data=form)
+    assert again.status_code == 409
+    assert (await client.get(link)).status_code == 409
+    forged = await client.get(f"/needs/{need_id}/still-needed?token=forged")
+    assert forged.status_code == 409
+
+    # Confirmed: not closed at 37 days, asked again only 30 days after the answer.
+    counts = await maintenance.run(sm, settings, now=at30 + timedelta(days=8))
+    assert counts["needs_closed_unconfirmed"] == 0 and counts["needs_asked_to_confirm"] == 0
+    assert await _status(app, need_id) == "published"
+    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=30, hours=1)))["needs_asked_to_confirm"] == 1
+
+
+async def test_need_with_a_match_is_not_asked(client: httpx.AsyncClient, app: Any) -> None:
+    _seeker, need_id = await _need(app, client)
+    volunteer = await make_user(app, client, "volunteer", approved=True)
+    await client.post("/api/v1/posts", headers=volunteer.headers, json=post_body(kind="offer"))
+    counts = await maintenance.run(
+        app.state.sessionmaker, app.state.settings, now=utcnow() + timedelta(days=31)
+    )
+    assert counts["needs_asked_to_confirm"] == 0
+    assert await _status(app, need_id) == "published"
+
+
+async def test_two_ticks_at_once_ask_and_close_once(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    seeker, need_id = await _need(app, client)
+    sm, settings = app.state.sessionmaker, app.state.settings
+    at30 = utcnow() + timedelta(days=30, hours=1)
+    first = await asyncio.gather(*(maintenance.run(sm, settings, now=at30) for _ in range(2)))
+    assert sum(c["needs_asked_to_confirm"] for c in first) == 1
+    at37 = at30 + timedelta(days=7, hours=1)
+    second = await asyncio.gather(*(maintenance.run(sm, settings, now=at37) for _ in range(2)))
+    assert sum(c["needs_closed_unconfirmed"] for c in second) == 1
+    await mailbox.wait_for(seeker.email, count=2, timeout=15)
+    await asyncio.sleep(1.5)
+    subjects = [m.subject for m in mailbox.messages if m.to == seeker.email]
+    assert len(subjects) == 2, subjects
+    assert await _status(app, need_id) == "closed"
