@@ -18,5 +18,5 @@ from market.idempotency import IdempotencyKey  # noqa: F401
 from market.matches.models import Match  # noqa: F401
 from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
 from market.posts.models import Post, Postcode, PostLanguage, Region  # noqa: F401
-from market.retention import NeedConfirmation  # noqa: F401
+from market.retention import AccountRetention, NeedConfirmation  # noqa: F401
 from market.vetting.models import PostReview, Report, VettingDecision  # noqa: F401

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     geocoder_url: str | None = None
     # Posts expire after this many days unless renewed.
     post_lifetime_days: int = 90
+    # Accounts without login or API use for this many months are deleted (warned 30 and 7 days
+    # before; market.retention). Staff accounts are only warned.
+    inactive_months: int = Field(default=24, ge=1)
     # How often the outbox relay looks for rows that were never handed over.
     # (Also how often it frees jobs a dead worker held: see notifications.outbox.LEASE_SECONDS.)
     relay_interval_seconds: float = 2.0

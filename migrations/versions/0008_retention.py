@@ -37,8 +37,24 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_need_confirmations_asked_at"), "need_confirmations", ["asked_at"], unique=False
     )
+    # Inactive accounts (market.retention): the warnings sent and the activity they were about.
+    op.create_table(
+        "account_retention",
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("stage", sa.Integer(), nullable=False),
+        sa.Column("active_at", market.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_warned_at", market.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_account_retention_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_account_retention")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("account_retention")
     op.drop_index(op.f("ix_need_confirmations_asked_at"), table_name="need_confirmations")
     op.drop_table("need_confirmations")

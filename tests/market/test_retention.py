@@ -65,7 +65,7 @@ async def test_stale_need_asked_once_then_closed_with_a_mail(
     # Later ticks neither ask nor close it again.
     later = await maintenance.run(sm, settings, now=at30 + timedelta(days=60))
     assert later["needs_asked_to_confirm"] == 0 and later["needs_closed_unconfirmed"] == 0
-    await asyncio.sleep(1)
+    await asyncio.sleep(6)  # longer than the relay grace
     assert len([m for m in mailbox.messages if m.to == seeker.email]) == 2
 
 
@@ -127,7 +127,101 @@ async def test_two_ticks_at_once_ask_and_close_once(
     second = await asyncio.gather(*(maintenance.run(sm, settings, now=at37) for _ in range(2)))
     assert sum(c["needs_closed_unconfirmed"] for c in second) == 1
     await mailbox.wait_for(seeker.email, count=2, timeout=15)
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(6)  # longer than the relay grace
     subjects = [m.subject for m in mailbox.messages if m.to == seeker.email]
     assert len(subjects) == 2, subjects
     assert await _status(app, need_id) == "closed"
+
+
+# --- Inactive accounts
+
+
+async def _user_row(app: Any, user_id: str) -> Any:
+    from market.accounts.models import User
+
+    async with app.state.sessionmaker() as s:
+        return await s.get(User, user_id)
+
+
+async def test_inactive_account_warned_at_30_and_7_days_then_erased(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    from market.retention import add_months
+
+    person = await make_user(app, client, "seeker", locale="en")
+    coordinator = await make_user(app, client, "coordinator", locale="de")
+    sm, settings = app.state.sessionmaker, app.state.settings
+    assert settings.inactive_months == 24
+    deadline = add_months(utcnow(), 24)
+
+    def run(at: Any) -> Any:
+        return maintenance.run(sm, settings, now=at)
+
+    assert (await run(deadline - timedelta(days=31)))["inactive_accounts"] == 0
+    # Two ticks at once warn once each.
+    first = await asyncio.gather(run(deadline - timedelta(days=30)), run(deadline - timedelta(days=30)))
+    assert sum(c["inactive_accounts"] for c in first) == 2  # the person and the coordinator
+    (warning,) = await mailbox.wait_for(person.email, timeout=15)
+    assert "delete your account" in warning.text and "delete your account" in warning.html
+    assert deadline.date().isoformat() in warning.text
+    (staff_warning,) = await mailbox.wait_for(coordinator.email, timeout=15)
+    assert "nicht automatisch gelöscht" in staff_warning.text  # staff: warned, not deleted
+    assert (await run(deadline - timedelta(days=20)))["inactive_accounts"] == 0
+
+    assert (await run(deadline - timedelta(days=6)))["inactive_accounts"] == 2
+    assert len(await mailbox.wait_for(person.email, count=2, timeout=15)) == 2
+    assert (await _user_row(app, person.id)).deleted_at is None
+
+    # After the period: erased as by DELETE /me; the coordinator stays.
+    assert (await run(deadline + timedelta(hours=1)))["inactive_accounts"] == 1
+    gone = await _user_row(app, person.id)
+    assert gone.deleted_at is not None and gone.email.endswith("@invalid")
+    assert (await client.get("/api/v1/me", headers=person.headers)).status_code == 401
+    assert (await _user_row(app, coordinator.id)).deleted_at is None
+    assert (await run(deadline + timedelta(days=400)))["inactive_accounts"] == 0
+    await asyncio.sleep(6)  # longer than the relay's grace
+    assert len([m for m in mailbox.messages if m.to == person.email]) == 2
+
+
+async def test_activity_after_a_warning_starts_the_period_again(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    from sqlalchemy import update
+
+    from market.accounts.models import ApiToken
+    from market.retention import add_months
+
+    person = await make_user(app, client, "volunteer", locale="en")
+    sm, settings = app.state.sessionmaker, app.state.settings
+    deadline = add_months(utcnow(), 24)
+    assert (await maintenance.run(sm, settings, now=deadline - timedelta(days=30)))["inactive_accounts"] == 1
+    await mailbox.wait_for(person.email, timeout=15)
+    # The person uses the API a week later (time moved: the token's use is dated then).
+    async with sm() as s, s.begin():
+        await s.execute(
+            update(ApiToken).where(ApiToken.user_id == person.id)
+            .values(last_used_at=deadline - timedelta(days=22))
+        )
+    for days in (-6, 1, 60):
+        assert (await maintenance.run(sm, settings, now=deadline + timedelta(days=days)))["inactive_accounts"] == 0
+    assert (await _user_row(app, person.id)).deleted_at is None
+    await asyncio.sleep(6)  # longer than the relay's grace: a second warning would be out
+    assert len([m for m in mailbox.messages if m.to == person.email]) == 1
+
+
+async def test_erasure_scan_passes_after_deletion_for_inactivity(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from market.retention import add_months
+    from tests.market.accounts import busy as b
+    from tests.market.accounts.test_erasure import scan
+
+    busy = await b.build(client, app)
+    sm, settings = app.state.sessionmaker, app.state.settings
+    deadline = add_months(utcnow(), 24)
+    for at in (deadline - timedelta(days=30), deadline - timedelta(days=6), deadline + timedelta(hours=1)):
+        await maintenance.run(sm, settings, now=at)
+    assert (await _user_row(app, busy.person.id)).deleted_at is not None
+    await app.state.relay.drain()
+    async with sm() as s:
+        assert await scan(s) == []
