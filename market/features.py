@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute
 API_MODULES: tuple[str, ...] = (
     "market.matches.api",
     "market.matches.review_api",
+    "market.matches.waiting.api",
     "market.conversations.api",
     "market.inbox.api",
 )

@@ -14,6 +14,7 @@ VIEW_MODULES = (
     "market.accounts.oidc",
     "market.vetting.views",
     "market.matches.views",
+    "market.matches.waiting.views",
     "market.organisations.views",
     "market.inbox.views",
     "market.retention",

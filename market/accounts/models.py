@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.db import Base, IdMixin, TimestampMixin, new_id, utcnow
@@ -32,6 +33,11 @@ class User(IdMixin, TimestampMixin, Base):
     police_certificate_until: Mapped[date | None]
     # How many open matches a volunteer is willing to receive at once.
     max_open_matches: Mapped[int] = mapped_column(default=5)
+    # Volunteers who let proposals expire are paused until they say they are available again
+    # (market.matches.followthrough); the matcher skips them.
+    available: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    expired_proposals: Mapped[int] = mapped_column(default=0, server_default="0")
+    paused_at: Mapped[datetime | None]
 
     languages: Mapped[list[UserLanguage]] = relationship(
         back_populates="user",

@@ -534,6 +534,8 @@ def me(user: User, organisation: Organisation | None) -> dict[str, Any]:
         "vetting": {"status": user.vetting_status or "pending"}
         if user.role == "volunteer"
         else None,
+        # False while paused after letting proposals expire (API.md, Release 2, Follow-through).
+        "available": user.available,
         "organisation": {
             "id": organisation.id,
             "name": organisation.name,

@@ -24,6 +24,10 @@ from notifications.models import Notification
 KIND_LABELS: dict[str, str] = {
     "match.proposed": N_("New match suggestions"),
     "match.connected": N_("Both of you said yes to a match"),
+    "match.reminder": N_("Reminders to answer a match"),
+    "match.stalled": N_("Matches waiting for an answer (coordinators)"),
+    "match.expired": N_("Match suggestions that ended without an answer"),
+    "match.paused": N_("New suggestions paused"),
     "message.new": N_("New messages"),
     "application.received": N_("Applications for your postings"),
     "application.accepted": N_("Your application was accepted"),
@@ -119,6 +123,35 @@ def _describe(
                 else gettext("You both said yes. You can now write to each other.")
             )
         return Described(text, url)
+    if kind in ("match.reminder", "match.expired"):
+        # Follow-through (market.matches.followthrough).
+        title = _match_title(note, reader, matches, posts)
+        url = f"/matches/{match_id}" if match_id else "/my/matches"
+        if kind == "match.reminder":
+            text = gettext(
+                "A match suggestion for your post “%(title)s” is waiting for your answer.",
+                title=title,
+            )
+        else:
+            text = gettext(
+                "The match suggestion for your post “%(title)s” ended without an answer. "
+                "We are looking for someone else.",
+                title=title,
+            )
+        return Described(text, url)
+    if kind == "match.stalled":
+        return Described(
+            gettext("A match in your region has been waiting 5 days for an answer."),
+            "/review/waiting",
+        )
+    if kind == "match.paused":
+        return Described(
+            gettext(
+                "Two suggestions ended without your answer, so we paused new ones. "
+                "Tell us when you are available again."
+            ),
+            "/me/available",
+        )
     if kind == "message.new":
         count = int(data.get("count") or 1)
         name = _author_name(note, authors)

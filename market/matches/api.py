@@ -16,7 +16,7 @@ from market.actor import Actor, actor_of
 from market.api import iso, ok, page, page_params, paginate, read_action
 from market.errors import Invalid
 from market.matches import guardian, reasons, services
-from market.matches.models import Match
+from market.matches.models import MATCH_STATUSES, Match
 from market.posts import services as posts
 from market.posts.models import Post
 from market.web import db, require_user, settings_of
@@ -69,8 +69,10 @@ async def my_matches(request: Request) -> Response:
     stmt = guardian.visible(actor, select(Match))
     status = request.query_params.get("status")
     if status:
-        if status not in ("proposed", "connected", "declined", "closed"):
-            raise Invalid.one("status", "status must be proposed, connected, declined or closed.")
+        if status not in MATCH_STATUSES:
+            raise Invalid.one(
+                "status", "status must be proposed, connected, declined, closed or expired."
+            )
         stmt = stmt.where(Match.status == status)
     rows = list((await session.execute(paginate(stmt, Match.created_at, Match.id, limit, cursor))).scalars())
     items = []

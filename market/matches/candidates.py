@@ -956,6 +956,8 @@ def statement(shape: Shape, rnd: _Round) -> Select[Any]:
         stmt = select(*columns).select_from(c).join(User, User.id == c.c.author_id)
         conditions += [
             User.is_active.is_(True),
+            # A volunteer paused after letting proposals expire (matches.followthrough).
+            User.available.is_(True),
             or_(User.vetting_status == "approved", User.role.in_(("coordinator", "admin"))),
             ~exists().where(Match.offer_id == c.c.id, Match.need_id == me_id),
             # A volunteer without room for another match is never chosen.

@@ -141,3 +141,37 @@ async def region_to_run(session: AsyncSession, actor: Actor, wanted: str | None)
     if region is None or not actor.works(region.id):
         raise NotFound("There is no such region.")
     return region
+
+
+# --- The coordinators' "waiting for an answer" queue (matches.followthrough)
+
+
+def waiting_for_answer(actor: Actor) -> Select[tuple[Match, Post]]:
+    """Proposed matches waiting 5 days or more (stalled) with their need, oldest first: staff
+    only (403), and a coordinator with regions sees only theirs."""
+    require_staff(actor)
+    stmt = (
+        select(Match, Post)
+        .join(Post, Post.id == Match.need_id)
+        .where(Match.status == "proposed", Match.stalled_at.is_not(None))
+        .order_by(Match.created_at, Match.id)
+    )
+    if actor.region_ids:
+        stmt = stmt.where(Post.region_id.in_(sorted(actor.region_ids)))
+    return stmt
+
+
+async def waiting_match(session: AsyncSession, actor: Actor, match_id: str) -> Match:
+    """A match in the actor's waiting queue, for its one-click actions; another region's or
+    one no longer waiting answers 404."""
+    stmt = waiting_for_answer(actor).where(Match.id == match_id)
+    row = (await session.execute(stmt)).first() if match_id and len(match_id) <= 32 else None
+    if row is None:
+        raise NotFound("There is no such match.")
+    return row[0]
+
+
+def may_set_availability(actor: Actor, user_id: str) -> bool:
+    """Only the volunteer themselves says whether they are available."""
+    return actor.id is not None and actor.id == user_id
+

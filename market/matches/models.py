@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base, IdMixin, TimestampMixin, utcnow
 
-MATCH_STATUSES = ("proposed", "connected", "declined", "closed")
+MATCH_STATUSES = ("proposed", "connected", "declined", "closed", "expired")
+DECLINE_REASONS = ("not_available", "too_far", "language", "not_suitable", "other")
 RESPONSES = ("pending", "accepted", "declined")
 OPEN = ("proposed", "connected")
 
@@ -23,6 +24,8 @@ class Match(IdMixin, TimestampMixin, Base):
         Index("ix_matches_volunteer_status", "volunteer_id", "status"),
         Index("ix_matches_need_author_status", "need_author_id", "status"),
         Index("ix_matches_need_status", "need_id", "status"),
+        # The follow-through rules find proposed and connected matches by age.
+        Index("ix_matches_status_created", "status", "created_at"),
     )
 
     offer_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
@@ -41,3 +44,18 @@ class Match(IdMixin, TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     connected_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Follow-through (market.matches.followthrough): each step happens once, so each has its time.
+    reminded_at: Mapped[datetime | None]
+    stalled_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    # Proposal to connected, for the statistics (time to first contact).
+    first_contact_seconds: Mapped[int | None]
+    decline_reason: Mapped[str | None] = mapped_column(String(16))
+    decline_note: Mapped[str | None] = mapped_column(String(500))
+    # "Did you meet?": asked once, seven days after connected; each side's answer.
+    outcome_asked_at: Mapped[datetime | None]
+    offer_met: Mapped[bool | None]
+    offer_met_at: Mapped[datetime | None]
+    need_met: Mapped[bool | None]
+    need_met_at: Mapped[datetime | None]
+    outcome_note: Mapped[str | None] = mapped_column(String(500))

@@ -172,6 +172,7 @@ def offers_for_need(need: Post) -> Select[tuple[Post]]:
             _language_filter(need.language_codes),
             _reach_filter(need, reach, offer_radius),
             User.is_active.is_(True),
+            User.available.is_(True),
             or_(User.vetting_status == "approved", User.role.in_(("coordinator", "admin"))),
             _certificate_filter(need.category),
             ~exists().where(Match.offer_id == Post.id, Match.need_id == need.id),

@@ -187,8 +187,8 @@ def _facts(
     counts: dict[str, int],
     declined: set[tuple[str, str]],
 ) -> RegionFacts:
-    # An offer whose author is gone cannot be matched.
-    offers = [o for o in offers if o.author_id in users]
+    # An offer whose author is gone, or paused (matches.followthrough), cannot be matched.
+    offers = [o for o in offers if o.author_id in users and users[o.author_id].available]
     return RegionFacts(
         needs=needs,
         offers=offers,

@@ -71,17 +71,26 @@ async def choose(
     (market.matches.candidates)."""
     if post.status != "published":
         return []
+    if post.kind == "offer":
+        # A paused volunteer's offers wait until they are available again (followthrough).
+        author = await session.get(User, post.author_id)
+        if author is not None and not author.available:
+            return []
     plan = await candidates.plan_for(session, post, now, PROPOSALS)
     if plan is None:
         return []
     return await candidates.best(session, plan, exhaustive=exhaustive, stats=stats)
 
 
-async def match_post(session: AsyncSession, settings: Settings, post: Post) -> list[Match]:
-    """Propose the best partners for a published post (a few at a time)."""
+async def match_post(
+    session: AsyncSession, settings: Settings, post: Post, now: datetime | None = None
+) -> list[Match]:
+    """Propose the best partners for a published post (a few at a time), as of `now` (a
+    periodic rule passes its own time, so `anlauf tick --at` dates the proposals it makes)."""
     if post.status != "published":
         return []
-    chosen = await choose(session, post, utcnow())
+    now = now or utcnow()
+    chosen = await choose(session, post, now)
     if not chosen:
         return []
     # Only the chosen partners become ORM objects, to write their matches.
@@ -90,7 +99,7 @@ async def match_post(session: AsyncSession, settings: Settings, post: Post) -> l
     by_id = {p.id: p for p in (await session.execute(stmt)).scalars()}
     by_id[post.id] = post
     return await propose(
-        session, settings, [(by_id[s.offer_id], by_id[s.need_id], s) for s in chosen]
+        session, settings, [(by_id[s.offer_id], by_id[s.need_id], s) for s in chosen], now
     )
 
 
@@ -102,6 +111,7 @@ async def propose(
     session: AsyncSession,
     settings: Settings,
     pairs: Sequence[tuple[Post, Post, matching.Scored]],
+    now: datetime | None = None,
 ) -> list[Match]:
     """Propose each (offer, need, scored) pair and tell both sides; flush, never commit.
 
@@ -114,7 +124,7 @@ async def propose(
         stmt = select(Match).where(Match.need_id.in_(need_ids))
         existing |= {(m.offer_id, m.need_id): m for m in (await session.execute(stmt)).scalars()}
     matches = []
-    now = utcnow()
+    now = now or utcnow()
     for offer, need, scored in pairs:
         match = existing.get((offer.id, need.id))
         if match is None:
@@ -128,6 +138,8 @@ async def propose(
         match.status = "proposed"
         match.offer_response = match.need_response = "pending"
         match.closed_at = match.closed_reason = None
+        # A pair proposed again starts its waiting clock afresh (matches.followthrough).
+        match.reminded_at = match.stalled_at = match.expired_at = None
         match.created_at = now
         matches.append(match)
     await session.flush()
@@ -279,6 +291,10 @@ async def respond(
     if match.offer_response == match.need_response == "accepted":
         match.status = "connected"
         match.connected_at = utcnow()
+        # Time to first contact, for the statistics (the proposal's time is created_at).
+        match.first_contact_seconds = max(
+            0, int((match.connected_at - match.created_at).total_seconds())
+        )
         await session.flush()
         await open_for(session, [match.volunteer_id, match.need_author_id], match_id=match.id)
         await _tell(session, settings, match, "match.connected", "match_connected")

@@ -58,6 +58,7 @@ MATCH_STATUS_LABELS = {
     "connected": N_("Connected"),
     "declined": N_("Declined"),
     "closed": N_("Ended"),
+    "expired": N_("Ended without an answer"),
 }
 RESPONSE_LABELS = {
     "pending": N_("Waiting for your answer"),
@@ -69,6 +70,9 @@ CLOSED_LABELS = {
     "expired": N_("One of the two posts has expired."),
     "rejected": N_("One of the two posts was taken down."),
     "unpublished": N_("One of the two posts was taken down."),
+    # Follow-through (market.matches.followthrough).
+    "no_answer": N_("Nobody answered within 7 days."),
+    "coordinator": N_("A coordinator withdrew this match because nobody answered."),
 }
 CLOSED_OTHER = N_("The two posts do not fit together any more.")
 

@@ -30,7 +30,11 @@ async def test_reminder_renew_and_expiry(
     volunteer = await make_user(app, client, "volunteer", approved=True)
     need = (await client.post("/api/v1/posts", headers=seeker.headers, json=post_body())).json()
     await client.post("/api/v1/posts", headers=volunteer.headers, json=post_body(kind="offer"))
-    assert len((await client.get("/api/v1/matches", headers=seeker.headers)).json()["items"]) == 1
+    (match,) = (await client.get("/api/v1/matches", headers=seeker.headers)).json()["items"]
+    # Connected, so that the follow-through rules (a proposal expires after 7 days) leave it be.
+    for who in (seeker, volunteer):
+        r = await client.post(f"/api/v1/matches/{match['id']}/accept", headers=who.headers)
+        assert r.status_code == 200
     sm, settings = app.state.sessionmaker, app.state.settings
 
     # 84 days later: a reminder with a renew link, once.
@@ -38,7 +42,8 @@ async def test_reminder_renew_and_expiry(
     counts = await maintenance.run(sm, settings, now=later)
     assert counts["reminders"] == 2 and counts["expired"] == 0  # the need and the offer
     assert (await maintenance.run(sm, settings, now=later))["reminders"] == 0
-    mails = [m for m in await mailbox.wait_for(seeker.email, count=2, timeout=15) if "/renew?token=" in m.text]
+    # The proposal, the connection, the renew reminder.
+    mails = [m for m in await mailbox.wait_for(seeker.email, count=3, timeout=15) if "/renew?token=" in m.text]
     (reminder,) = mails
     link = re.search(r"http://testserver(/posts/\S+/renew\?token=\S+)", reminder.text).group(1)
 
@@ -76,11 +81,17 @@ async def test_certificate_running_out_withdraws_matches(client: httpx.AsyncClie
     await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(category="childcare"))
     await client.post("/api/v1/posts", headers=volunteer.headers, json=post_body(kind="offer", category="housing"))
     await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(category="housing"))
-    assert len((await client.get("/api/v1/matches", headers=seeker.headers)).json()["items"]) == 2
+    both = (await client.get("/api/v1/matches", headers=seeker.headers)).json()["items"]
+    assert len(both) == 2
+    # Connected, so that the follow-through rules (a proposal expires after 7 days) leave them be.
+    for m in both:
+        for who in (seeker, volunteer):
+            r = await client.post(f"/api/v1/matches/{m['id']}/accept", headers=who.headers)
+            assert r.status_code == 200
     sm, settings = app.state.sessionmaker, app.state.settings
     assert (await maintenance.run(sm, settings))["certificates"] == 0
     counts = await maintenance.run(sm, settings, now=utcnow() + timedelta(days=11))
     assert counts["certificates"] == 1
     statuses = {m["need"]["category"]: m["status"] for m in (await client.get("/api/v1/matches", headers=seeker.headers)).json()["items"]}
-    assert statuses == {"childcare": "closed", "housing": "proposed"}
+    assert statuses == {"childcare": "closed", "housing": "connected"}
     _ = select, Post

@@ -1,0 +1,33 @@
+"""JSON API of the follow-through: a volunteer says they are available again."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from market.accounts import services as accounts
+from market.actor import actor_of
+from market.api import ok, read_json
+from market.errors import Forbidden
+from market.matches import followthrough, guardian
+from market.validation import Strict
+from market.web import db, require_user, settings_of
+
+
+class AvailabilityIn(Strict):
+    available: bool
+
+
+async def availability(request: Request) -> Response:
+    """POST /api/v1/me/availability {"available": bool}: answers as GET /api/v1/me."""
+    user = await require_user(request)
+    data = await read_json(request, AvailabilityIn)
+    if not guardian.may_set_availability(await actor_of(request), user.id):
+        raise Forbidden()
+    session = db(request)
+    await followthrough.set_available(session, settings_of(request), user, data.available)
+    return ok(accounts.me(user, await accounts.organisation_of(session, user.id)))
+
+
+routes = [Route("/me/availability", availability, methods=["POST"])]
