@@ -6,7 +6,7 @@ who may see or change what. Handlers never test roles, memberships or regions th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,9 @@ class Actor:
     region_ids: frozenset[str] = field(default_factory=frozenset)
     organisation_ids: frozenset[str] = field(default_factory=frozenset)
     owned_organisation_ids: frozenset[str] = field(default_factory=frozenset)
+    # False for a coordinator or admin who has not set up the second factor that
+    # ANLAUF_STAFF_2FA=required asks of them: until then they see only what anyone sees.
+    staff_ready: bool = True
 
     @property
     def id(self) -> str | None:
@@ -45,8 +48,9 @@ class Actor:
 
     @property
     def is_staff(self) -> bool:
-        """Coordinators and admins: they review, vet and moderate."""
-        return self.role in STAFF_ROLES
+        """Coordinators and admins (with their second factor where it is required): they review,
+        vet and moderate, and read their regions' conversations."""
+        return self.role in STAFF_ROLES and self.staff_ready
 
     @property
     def is_regional(self) -> bool:
@@ -110,6 +114,13 @@ async def actor_of(request: Request) -> Actor:
     from market.web import current_user, db
 
     actor = await load_actor(db(request), await current_user(request))
+    if actor.user is not None and actor.role in STAFF_ROLES:
+        # Staff powers reach beyond the review routes (a region's conversations, exact places),
+        # so the second-factor rule is applied to the actor itself, not only to those routes.
+        from market.accounts.twofactor import staff_ready
+
+        if not await staff_ready(request, actor.user):
+            actor = replace(actor, staff_ready=False)
     request.state.actor = actor
     return actor
 

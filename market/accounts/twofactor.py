@@ -313,17 +313,24 @@ async def limit_checks(request: Request, user_id: str) -> None:
 # --- The rule for staff
 
 
-async def require_staff_ready(request: Request, user: User) -> None:
-    """Raise StaffTwoFactorRequired for a coordinator or admin without a second factor while
-    ANLAUF_STAFF_2FA=required. Every staff route calls it where it requires the staff role."""
+async def staff_ready(request: Request, user: User) -> bool:
+    """False for a coordinator or admin without a second factor while ANLAUF_STAFF_2FA=required
+    (asked once per request)."""
     settings: Settings = request.app.state.settings
     if settings.staff_2fa != "required" or not user.is_staff:
-        return
+        return True
     known: bool | None = getattr(request.state, "two_factor_ready", None)
     if known is None:
         from market.web import db
 
         known = await is_enabled(db(request), user.id)
         request.state.two_factor_ready = known
-    if not known:
+    return known
+
+
+async def require_staff_ready(request: Request, user: User) -> None:
+    """Raise StaffTwoFactorRequired for a coordinator or admin without a second factor while
+    ANLAUF_STAFF_2FA=required. Every staff route calls it where it requires the staff role;
+    elsewhere such a person's Actor has no staff powers (market.actor.actor_of)."""
+    if not await staff_ready(request, user):
         raise StaffTwoFactorRequired()

@@ -503,3 +503,31 @@ async def _factor(app: Any, user_id: str) -> TwoFactor | None:
 async def _enabled(app: Any, user_id: str) -> bool:
     async with make_sessionmaker(app.state.engine)() as s:
         return await twofactor.is_enabled(s, user_id)
+
+
+async def test_staff_without_the_required_factor_have_no_staff_powers_anywhere(
+    settings: Settings, app: Any, client: httpx.AsyncClient
+) -> None:
+    """ANLAUF_STAFF_2FA=required is not only for /review: a coordinator without a second factor
+    must not read a region's private conversation (page or API) or a post's exact place either."""
+    from tests.market.conversations.helpers import connected_match, write
+
+    vol, seeker, _match_id, cid = await connected_match(client, app)
+    assert (await write(client, vol, cid, "Meine Nummer ist 0170 1234567")).status_code == 201
+    coordinator = await make_user(app, client, role="coordinator")
+    need = (await client.get("/api/v1/me/posts", headers=seeker.headers)).json()["items"][0]
+    messages = f"/api/v1/conversations/{cid}/messages"
+
+    async with app_with(settings, staff_2fa="required") as (strict, c):
+        assert (await c.get(messages, headers=coordinator.headers)).status_code == 404
+        post = (await c.get(f"/api/v1/posts/{need['id']}", headers=coordinator.headers)).json()
+        assert post["location"]["approximate"] is True
+        async with browser(strict, coordinator) as b:
+            assert (await b.get(f"/conversations/{cid}")).status_code == 404
+
+        await enable(strict, coordinator.id, fresh_step())
+        r = await c.get(messages, headers=coordinator.headers)
+        assert r.status_code == 200, r.text
+        assert [m["body"] for m in r.json()["items"]] == ["Meine Nummer ist 0170 1234567"]
+        post = (await c.get(f"/api/v1/posts/{need['id']}", headers=coordinator.headers)).json()
+        assert post["location"]["approximate"] is False
