@@ -16,6 +16,7 @@ from market.conversations.models import Conversation, Message, Participant  # no
 from market.db import Base  # noqa: F401
 from market.idempotency import IdempotencyKey  # noqa: F401
 from market.matches.models import Match  # noqa: F401
+from market.matches.runs import RegionalRun  # noqa: F401  (and its jobs)
 from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
 from market.posts.models import Post, Postcode, PostLanguage, Region  # noqa: F401
 from market.retention import AccountRetention, NeedConfirmation  # noqa: F401

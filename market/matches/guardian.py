@@ -14,6 +14,8 @@ The one place for these rules; pages and the JSON API only ask (tests/market/tes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,9 @@ from market.errors import Forbidden, Invalid, NotFound
 from market.matches.models import Match
 from market.posts import guardian as posts_guardian
 from market.posts.models import Post, Region
+
+if TYPE_CHECKING:
+    from market.matches.runs import RegionalRun
 
 
 def require_staff(actor: Actor) -> None:
@@ -175,3 +180,20 @@ def may_set_availability(actor: Actor, user_id: str) -> bool:
     """Only the volunteer themselves says whether they are available."""
     return actor.id is not None and actor.id == user_id
 
+
+async def run_to_show(session: AsyncSession, actor: Actor, run_id: str, kind: str) -> RegionalRun:
+    """A regional run (market.matches.runs) of this kind, for staff who work its region.
+
+    Another region's run answers 404, as its region would; a run over every region belongs to
+    those who may run everywhere."""
+    # Imported here: the runs' jobs import the matching services, which import this module.
+    from market.matches.runs import RegionalRun as Run
+
+    require_staff(actor)
+    run = await session.get(Run, run_id) if run_id and len(run_id) <= 32 else None
+    if run is None or run.kind != kind:
+        raise NotFound("There is no such run.")
+    allowed = actor.works(run.region_id) if run.region_id else may_run_everywhere(actor)
+    if not allowed:
+        raise NotFound("There is no such run.")
+    return run

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,14 @@ log = logging.getLogger(__name__)
 # what the city lacks for this need.
 # The rules in `check`'s order, then "capacity": every rule holds, but the volunteer is at their cap.
 FUNNEL = (*matching.FAILURE_ORDER, "capacity")
+
+
+# A job's progress report: (step, done, total); see market.matches.runs.
+Progress = Callable[[str, int, int], Awaitable[None]]
+
+
+async def _no_progress(step: str, done: int, total: int) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -215,9 +224,12 @@ def _plan_id(pairs: list[matching.Scored]) -> str:
     return digest.hexdigest()[:16]
 
 
-async def plan(session: AsyncSession, region_id: str | None) -> Plan:
+async def plan(
+    session: AsyncSession, region_id: str | None, *, progress: Progress = _no_progress
+) -> Plan:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    await progress("load", 0, 0)
 
     def lap(step: str) -> None:
         nonlocal started
@@ -236,10 +248,12 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
     position = {j: k for k, j in enumerate(open_offers)}
     declined_pairs = [(i, position[j]) for i, j in facts.declined_indexes() if j in position]
     lap("facts")
+    await progress("pairs", 0, 0)
     # Only the pairs in the right category, with a common language and within reach are judged:
     # a region of 5,000 needs and 5,000 offers holds millions of pairs, few of them near.
     nearby = matching.nearby_pairs(facts.need_facts, offer_facts)
     lap("pairs")
+    await progress("judge", 0, len(nearby))
     judged = matching.judge_pairs(
         facts.need_facts,
         offer_facts,
@@ -251,6 +265,7 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
         now.date(),
     )
     lap("judge")
+    await progress("assign", 0, int(judged.score.size))
     # One volunteer may have posted several offers; together they get no more than the
     # volunteer's room for matches.
     volunteer_at: dict[str, int] = {}
@@ -298,22 +313,38 @@ async def plan(session: AsyncSession, region_id: str | None) -> Plan:
     )
 
 
+# Proposals are written this many at a time, so that a job can report how far it is.
+PROPOSE_BATCH = 500
+
+
 async def apply(
-    session: AsyncSession, settings: Settings, region_id: str | None, plan_id: str
+    session: AsyncSession,
+    settings: Settings,
+    region_id: str | None,
+    plan_id: str,
+    *,
+    progress: Progress = _no_progress,
 ) -> list[Match]:
     """Create the previewed matches, if the situation is still the one the coordinator saw."""
-    current = await plan(session, region_id)
+    current = await plan(session, region_id, progress=progress)
     if current.plan_id != plan_id:
         raise Conflict("Posts changed since the preview. Please look at the new preview.")
+    total = len(current.pairs)
+    await progress("write", 0, total)
     posts: dict[str, Post] = {}
     for ids in queries.chunks(
         [x.need_id for x in current.pairs] + [x.offer_id for x in current.pairs]
     ):
         stmt = select(Post).where(Post.id.in_(ids))
         posts |= {p.id: p for p in (await session.execute(stmt)).scalars()}
-    return await propose(
-        session, settings, [(posts[x.offer_id], posts[x.need_id], x) for x in current.pairs]
-    )
+    created: list[Match] = []
+    for start in range(0, total, PROPOSE_BATCH):
+        batch = current.pairs[start : start + PROPOSE_BATCH]
+        created += await propose(
+            session, settings, [(posts[x.offer_id], posts[x.need_id], x) for x in batch]
+        )
+        await progress("write", min(start + PROPOSE_BATCH, total), total)
+    return created
 
 
 @dataclass(frozen=True)
@@ -323,9 +354,13 @@ class Unmatched:
     counts: dict[str, int]
 
 
-async def unmatched(session: AsyncSession, region_id: str | None) -> list[Unmatched]:
+async def unmatched(
+    session: AsyncSession, region_id: str | None, *, progress: Progress = _no_progress
+) -> list[Unmatched]:
     """Waiting needs without any fitting offer, each with the first reason none is left."""
+    await progress("load", 0, 0)
     facts = await region_facts(session, region_id, offers_anywhere=True)
+    await progress("pairs", 0, len(facts.needs))
     now = utcnow()
     requires, declined = facts.requires_certificate(), facts.declined_indexes()
     # First the needs that do have a fit (an offer passing every rule, its volunteer with
@@ -343,6 +378,7 @@ async def unmatched(session: AsyncSession, region_id: str | None) -> list[Unmatc
     room = np.array([v.room_for_matches > 0 for v in facts.volunteers], dtype=np.bool_)
     fitted = set(judged.need[room[judged.offer]].tolist()) if room.size else set()
     waiting = [i for i in range(len(facts.needs)) if i not in fitted]
+    await progress("judge", len(fitted), len(facts.needs))
 
     offers_in: dict[str, list[int]] = defaultdict(list)
     for j, offer in enumerate(facts.offers):

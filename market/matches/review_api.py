@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -13,12 +14,13 @@ from starlette.routing import Route
 
 from market.actor import Actor, staff_actor
 from market.api import ok, read_json
-from market.matches import guardian, queries, reasons, regional
+from market.db import utcnow
+from market.matches import guardian, queries, reasons, regional, runs
 from market.posts import services as posts
 from market.posts.models import Post, Region
 from market.posts.taxonomy import N_
 from market.validation import Strict
-from market.web import db, settings_of
+from market.web import db
 
 
 async def _coordinator(request: Request) -> Actor:
@@ -65,8 +67,42 @@ async def matching_run(request: Request) -> Response:
         return ok(await preview_json(session, region))
     data = await read_json(request, RunIn)
     region = await guardian.region_to_run(session, actor, data.region)
-    created = await regional.apply(session, settings_of(request), region.id if region else None, data.plan_id)
-    return ok({"created": len(created), "match_ids": [m.id for m in created]})
+    # Confirming a city's plan takes seconds: it runs as a job, polled at the run's url.
+    run = await runs.ask_confirm(session, region.id if region else None, data.plan_id, actor.id)
+    return ok(_queued(run, "matching-run"), status_code=202)
+
+
+def _queued(run: runs.RegionalRun, path: str) -> dict[str, Any]:
+    return {"status": run.status, "run_id": run.id, "url": f"/api/v1/review/{path}/{run.id}"}
+
+
+async def _run_json(session: AsyncSession, run: runs.RegionalRun, actor: Actor) -> dict[str, Any]:
+    region = await runs.region_of(session, run)
+    body: dict[str, Any] = {
+        "run_id": run.id,
+        "status": run.status,
+        "region": region.slug if region else None,
+        "progress": runs.progress_json(run),
+        "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "result": None,
+        "problem": None,
+    }
+    if run.status == "failed" and run.result:
+        body["problem"] = {"status": run.result.get("status", 500), "detail": run.result.get("detail")}
+    elif run.status == "done" and run.result is not None:
+        if run.kind == runs.UNMATCHED:
+            body["result"] = await _unmatched_json(session, run, actor)
+        else:
+            body["result"] = {"created": run.result["created"], "match_ids": run.result["match_ids"]}
+    return body
+
+
+async def matching_run_status(request: Request) -> Response:
+    actor = await _coordinator(request)
+    session = db(request)
+    run = await guardian.run_to_show(session, actor, request.path_params["run_id"], runs.CONFIRM)
+    return ok(await _run_json(session, run, actor))
 
 
 CAUSES = {
@@ -80,26 +116,53 @@ CAUSES = {
 }
 
 
+async def _unmatched_json(session: AsyncSession, run: runs.RegionalRun, actor: Actor) -> dict[str, Any]:
+    """A worked-out unmatched view in the documented shape; needs deleted since are left out."""
+    found = await runs.stored_unmatched(session, run)
+    return await _unmatched_items(session, found, actor, run.finished_at)
+
+
+async def _unmatched_items(
+    session: AsyncSession, found: list[regional.Unmatched], actor: Actor, computed_at: datetime | None
+) -> dict[str, Any]:
+    from market.i18n import gettext
+
+    items = await posts.to_json_many(session, [u.need for u in found], actor)
+    return {
+        "items": [
+            {"need": item, "cause": u.cause, "cause_text": gettext(CAUSES[u.cause]), "counts": u.counts}
+            for item, u in zip(items, found, strict=True)
+        ],
+        "next_cursor": None,
+        "computed_at": computed_at.isoformat() if computed_at else None,
+    }
+
+
 async def unmatched(request: Request) -> Response:
+    """200 with a view worked out in the last few minutes; else 202 and a run to poll."""
     actor = await _coordinator(request)
     session = db(request)
     region = await guardian.region_to_run(session, actor, request.query_params.get("region"))
-    found = await regional.unmatched(session, region.id if region else None)
-    items = await posts.to_json_many(session, [u.need for u in found], actor)
-    from market.i18n import gettext
+    region_id = region.id if region else None
+    if await runs.small_enough(session, region_id):
+        found = await regional.unmatched(session, region_id)
+        return ok(await _unmatched_items(session, found, actor, utcnow()))
+    run = await runs.ask_unmatched(session, region_id, actor.id)
+    if run.status == "done":
+        return ok(await _unmatched_json(session, run, actor))
+    return ok(_queued(run, "unmatched"), status_code=202)
 
-    return ok(
-        {
-            "items": [
-                {"need": item, "cause": u.cause, "cause_text": gettext(CAUSES[u.cause]), "counts": u.counts}
-                for item, u in zip(items, found, strict=True)
-            ],
-            "next_cursor": None,
-        }
-    )
+
+async def unmatched_status(request: Request) -> Response:
+    actor = await _coordinator(request)
+    session = db(request)
+    run = await guardian.run_to_show(session, actor, request.path_params["run_id"], runs.UNMATCHED)
+    return ok(await _run_json(session, run, actor))
 
 
 routes = [
     Route("/review/matching-run", matching_run, methods=["GET", "POST"]),
+    Route("/review/matching-run/{run_id}", matching_run_status, methods=["GET"]),
     Route("/review/unmatched", unmatched, methods=["GET"]),
+    Route("/review/unmatched/{run_id}", unmatched_status, methods=["GET"]),
 ]

@@ -22,7 +22,7 @@ from market.conversations import messages
 from market.errors import Conflict, Invalid
 from market.forms import page, text
 from market.i18n import N_, gettext
-from market.matches import guardian, queries, reasons, regional, review_api, services
+from market.matches import guardian, queries, reasons, regional, review_api, runs, services
 from market.matches.models import OPEN, Match
 from market.posts.models import Post, Region
 from market.web import (
@@ -59,6 +59,14 @@ MATCH_STATUS_LABELS = {
     "declined": N_("Declined"),
     "closed": N_("Ended"),
     "expired": N_("Ended without an answer"),
+}
+# Why a party said no (models.DECLINE_REASONS): the decline form's choices, shown to coordinators.
+DECLINE_REASON_LABELS = {
+    "not_available": N_("I have no time at the moment"),
+    "too_far": N_("It is too far away"),
+    "language": N_("We do not share a language"),
+    "not_suitable": N_("It does not fit what I need or offer"),
+    "other": N_("Another reason"),
 }
 RESPONSE_LABELS = {
     "pending": N_("Waiting for your answer"),
@@ -97,6 +105,7 @@ def closed_label(reason: str | None) -> str:
 HELPERS: dict[str, Any] = {
     "MATCH_STATUS_LABELS": MATCH_STATUS_LABELS,
     "RESPONSE_LABELS": RESPONSE_LABELS,
+    "DECLINE_REASON_LABELS": DECLINE_REASON_LABELS,
     "fit_label": fit_label,
     "fit_percent": fit_percent,
     "closed_label": closed_label,
@@ -215,8 +224,14 @@ async def _answer(request: Request, accept: bool) -> Response:
     session = db(request)
     match, side = await guardian.readable(session, await actor_of(request), match_id)
     back = safe_next(text(form, "next") or f"/matches/{match.id}")
+    reason = text(form, "reason") or None
+    if reason is not None and reason not in DECLINE_REASON_LABELS:
+        raise Invalid.one("reason", "Please choose one of the reasons.")
     try:
-        match = await services.respond(session, settings_of(request), user, match, side, accept)
+        match = await services.respond(
+            session, settings_of(request), user, match, side, accept,
+            reason=None if accept else reason,
+        )
     except Conflict:
         return redirect(with_flash(back, MSG_TOO_LATE))
     if not accept:
@@ -456,16 +471,46 @@ async def matching_run(request: Request) -> Response:
     region, options = await _region_choice(
         request, coordinator, text(form, "region"), default_first=False
     )
-    try:
-        await regional.apply(
-            db(request), settings_of(request), region.id if region else None, text(form, "plan_id")
-        )
-    except Conflict:
+    plan_id = text(form, "plan_id")
+    if not plan_id or len(plan_id) > 64:
         return await _run_page(request, region, options, changed=True, status_code=409)
-    target = (
-        f"/review/matching?{urlencode({'region': region.slug})}" if region else "/review/matching"
+    # Confirming a city's plan takes seconds: a job does it; the coordinator watches its page.
+    # Asking twice for the same plan lands on the same run (nothing is proposed twice).
+    run = await runs.ask_confirm(
+        db(request), region.id if region else None, plan_id, coordinator.id
     )
-    return redirect(with_flash(target, MSG_RUN_DONE))
+    return redirect(f"/review/runs/{run.id}")
+
+
+RUN_STEPS = {
+    "load": N_("Reading the posts"),
+    "pairs": N_("Finding pairs nearby"),
+    "judge": N_("Checking each pair"),
+    "assign": N_("Choosing the best pairs"),
+    "write": N_("Making the matches"),
+}
+
+
+async def run_progress(request: Request) -> Response:
+    """A regional run while it works (the page reloads itself every 2 s), then its outcome."""
+    coordinator = await _staff(request)
+    if isinstance(coordinator, Response):
+        return coordinator
+    session = db(request)
+    run_id = request.path_params["run_id"]
+    run = await guardian.run_to_show(session, coordinator, run_id, runs.CONFIRM)
+    region = await runs.region_of(session, run)
+    here = {"region": region.slug} if region else {}
+    context = {
+        "run": run,
+        "region": region,
+        "step": RUN_STEPS.get(run.step or ""),
+        "percent": int(100 * run.done / run.total) if run.total else None,
+        "back_url": f"/review/matching?{urlencode(here)}" if here else "/review/matching",
+        "created": (run.result or {}).get("created", 0) if run.status == "done" else None,
+        "changed": run.status == "failed" and (run.result or {}).get("status") == 409,
+    }
+    return await _page(request, "matches/run_progress.html", context)
 
 
 def _counted(counter: Counter[str], label: Any) -> list[tuple[str, str, int]]:
@@ -480,7 +525,28 @@ async def unmatched(request: Request) -> Response:
     if isinstance(coordinator, Response):
         return coordinator
     region, options = await _region_choice(request, coordinator, request.query_params.get("region"))
-    found = await regional.unmatched(db(request), region.id if region else None)
+    session = db(request)
+    region_id = region.id if region else None
+    # Working this out takes seconds for a city: a job does it, and its answer is kept a few
+    # minutes. Until it is there the page says so and reloads itself. A small region is
+    # worked out at once.
+    run = None
+    if await runs.small_enough(session, region_id):
+        found = await regional.unmatched(session, region_id)
+    else:
+        run = await runs.ask_unmatched(session, region_id, coordinator.id)
+    if run is not None and run.status != "done":
+        waiting: dict[str, Any] = {
+            "run": run,
+            "region": region,
+            "region_value": region.slug if region else "",
+            "region_options": options,
+            "step": RUN_STEPS.get(run.step or ""),
+            "percent": int(100 * run.done / run.total) if run.total else None,
+        }
+        return await _page(request, "matches/unmatched_waiting.html", waiting)
+    if run is not None:
+        found = await runs.stored_unmatched(session, run)
     by_cause: dict[str, list[regional.Unmatched]] = defaultdict(list)
     languages: Counter[str] = Counter()
     language_missing: Counter[str] = Counter()
@@ -506,6 +572,7 @@ async def unmatched(request: Request) -> Response:
         "language_missing": language_missing,
         "categories": _counted(categories, forms.HELPERS["category_name"]),
         "category_missing": category_missing,
+        "computed_at": run.finished_at if run else None,
     }
     return await _page(request, "matches/unmatched.html", context)
 
@@ -519,4 +586,5 @@ routes = [
     Route("/posts/{post_id}/matches", post_matches, methods=["GET"]),
     Route("/review/matching", matching_run, methods=["GET", "POST"]),
     Route("/review/unmatched", unmatched, methods=["GET"]),
+    Route("/review/runs/{run_id}", run_progress, methods=["GET"]),
 ]

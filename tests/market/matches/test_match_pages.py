@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -277,6 +278,17 @@ async def _quiet_post(
         return post.id
 
 
+async def finished_run_page(c: httpx.AsyncClient, url: str) -> str:
+    """Follow a regional run's page, as the browser's refresh would, until it stops refreshing."""
+    for _ in range(600):
+        page = await c.get(url)
+        assert page.status_code == 200, page.text
+        if 'http-equiv="refresh"' not in page.text:
+            return page.text
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the run at {url} did not finish")
+
+
 async def test_coordinator_pages_are_forbidden_for_a_seeker(
     client: httpx.AsyncClient, app: Any
 ) -> None:
@@ -311,13 +323,14 @@ async def test_a_coordinator_runs_the_matching_and_sees_what_is_missing(
         plan_id = re.search(r'name="plan_id" value="([^"]+)"', page.text)
         assert plan_id
 
-        # A plan that is not the current one: the new preview, nothing made.
+        # A plan that is not the current one: the run's page says so, nothing made.
         r = await c.post(
             "/review/matching",
             data={"csrf_token": csrf_of(page.text), "region": "leipzig", "plan_id": "old"},
         )
-        assert r.status_code == 409
-        assert "Posts changed since you looked" in r.text and 'name="plan_id"' in r.text
+        assert r.status_code == 303 and r.headers["location"].startswith("/review/runs/")
+        done = await finished_run_page(c, r.headers["location"])
+        assert "Posts changed since you looked" in done and 'href="/review/matching?region=leipzig"' in done
         assert (await session.execute(select(func.count()).select_from(Match))).scalar_one() == 0
 
         r = await c.post(
@@ -328,8 +341,9 @@ async def test_a_coordinator_runs_the_matching_and_sees_what_is_missing(
                 "plan_id": plan_id.group(1),
             },
         )
-        assert r.status_code == 303
-        assert r.headers["location"].startswith("/review/matching?region=leipzig&msg=")
+        assert r.status_code == 303 and r.headers["location"].startswith("/review/runs/")
+        done = await finished_run_page(c, r.headers["location"] + "?lang=en")
+        assert "The matches are made" in done and "Matches made: 1" in done
         match = (await session.execute(select(Match))).scalar_one()
         assert match.need_id == fits and match.status == "proposed"
 

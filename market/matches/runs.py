@@ -1,0 +1,283 @@
+"""Regional runs as outbox jobs: confirming a matching run, and working out the unmatched needs.
+
+Both take seconds for a city (a 5,000 x 5,000 confirmation 9-17 s, the unmatched view 14-33 s),
+so a request only writes a `regional_runs` row and an outbox job in its own transaction and
+answers at once; the job (in the arq worker, or in-process without Redis) does the work and
+stores the outcome on the row, which a progress page polls.
+
+Progress is written in short transactions of its own, so the page sees the steps while the
+job's main transaction is still open. On SQLite that is not possible (one writer; a reader's
+snapshot could not be upgraded to write after someone else wrote), so there the page shows
+"queued" until the run is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db import Base, IdMixin, utcnow
+from market.errors import Conflict
+from market.matches import regional
+from notifications.outbox import JobContext, claim, enqueue, register_job
+
+log = logging.getLogger(__name__)
+
+CONFIRM = "confirm"
+UNMATCHED = "unmatched"
+KINDS = (CONFIRM, UNMATCHED)
+STATUSES = ("queued", "running", "done", "failed")
+CONFIRM_JOB = "matches.regional_confirm"
+UNMATCHED_JOB = "matches.regional_unmatched"
+# How long a worked-out unmatched view is shown before it is worked out again: posts change,
+# but a coordinator looking at the same region twice in a few minutes gets the stored answer.
+UNMATCHED_FRESH = timedelta(minutes=5)
+# A queued or running unmatched run younger than this is joined instead of starting another.
+UNMATCHED_PENDING = timedelta(minutes=10)
+
+# A region this small is worked out in the request itself (well under a second): counting is
+# cheap, and small installations then never wait for a job. The unmatched view judges every
+# offer of the needs' topics anywhere, hence the limit on all published offers.
+SYNC_UNMATCHED_NEEDS = 200
+SYNC_UNMATCHED_OFFERS = 2000
+
+Progress = Callable[[str, int, int], Awaitable[None]]
+
+
+class RegionalRun(IdMixin, Base):
+    __tablename__ = "regional_runs"
+    __table_args__ = (Index("ix_regional_runs_kind_region_created", "kind", "region_id", "created_at"),)
+
+    kind: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    # None: every region (admins and coordinators without a region).
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
+    requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    plan_id: Mapped[str | None] = mapped_column(String(64))
+    # A confirmation of one plan in one region exists once: asking twice joins the first run.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    step: Mapped[str | None] = mapped_column(String(20))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+# --- Asking (in the request's transaction)
+
+
+async def ask_confirm(
+    session: AsyncSession, region_id: str | None, plan_id: str, requested_by: str | None
+) -> RegionalRun:
+    """The run confirming this plan: a new one, or the one already asked for (idempotent)."""
+    key = f"{CONFIRM}:{region_id or '*'}:{plan_id}"
+    found = await _by_key(session, key)
+    if found is not None:
+        return found
+    run = RegionalRun(
+        kind=CONFIRM, region_id=region_id, plan_id=plan_id, dedupe_key=key, requested_by=requested_by
+    )
+    try:
+        # A savepoint: when a concurrent request inserted the same key first, only this insert
+        # is undone and the request goes on with theirs.
+        async with session.begin_nested():
+            session.add(run)
+            await session.flush()
+    except IntegrityError:
+        found = await _by_key(session, key)
+        assert found is not None
+        return found
+    await enqueue(session, CONFIRM_JOB, {"run_id": run.id})
+    return run
+
+
+async def _by_key(session: AsyncSession, key: str) -> RegionalRun | None:
+    run: RegionalRun | None = await session.scalar(
+        select(RegionalRun).where(RegionalRun.dedupe_key == key)
+    )
+    return run
+
+
+def _same_region(region_id: str | None) -> Any:
+    return RegionalRun.region_id == region_id if region_id else RegionalRun.region_id.is_(None)
+
+
+async def fresh_unmatched(session: AsyncSession, region_id: str | None) -> RegionalRun | None:
+    """A finished unmatched view of this region young enough to show, or one being worked out."""
+    now = utcnow()
+    done: RegionalRun | None = await session.scalar(
+        select(RegionalRun)
+        .where(
+            RegionalRun.kind == UNMATCHED,
+            _same_region(region_id),
+            RegionalRun.status == "done",
+            RegionalRun.finished_at >= now - UNMATCHED_FRESH,
+        )
+        .order_by(RegionalRun.finished_at.desc())
+        .limit(1)
+    )
+    if done is not None:
+        return done
+    pending: RegionalRun | None = await session.scalar(
+        select(RegionalRun)
+        .where(
+            RegionalRun.kind == UNMATCHED,
+            _same_region(region_id),
+            RegionalRun.status.in_(("queued", "running")),
+            RegionalRun.created_at >= now - UNMATCHED_PENDING,
+        )
+        .order_by(RegionalRun.created_at.desc())
+        .limit(1)
+    )
+    return pending
+
+
+async def small_enough(session: AsyncSession, region_id: str | None) -> bool:
+    """Whether the unmatched view of the region is quick enough to work out in a request."""
+    from market.posts.models import Post
+
+    needs = regional.waiting_needs(region_id).order_by(None).limit(SYNC_UNMATCHED_NEEDS + 1)
+    waiting = await session.scalar(select(func.count()).select_from(needs.subquery()))
+    if (waiting or 0) > SYNC_UNMATCHED_NEEDS:
+        return False
+    offers = (
+        select(Post.id)
+        .where(Post.status == "published", Post.kind == "offer")
+        .limit(SYNC_UNMATCHED_OFFERS + 1)
+    )
+    available = await session.scalar(select(func.count()).select_from(offers.subquery()))
+    return (available or 0) <= SYNC_UNMATCHED_OFFERS
+
+
+async def ask_unmatched(
+    session: AsyncSession, region_id: str | None, requested_by: str | None
+) -> RegionalRun:
+    """The stored or pending unmatched view of the region, or a new run working it out."""
+    found = await fresh_unmatched(session, region_id)
+    if found is not None:
+        return found
+    run = RegionalRun(kind=UNMATCHED, region_id=region_id, requested_by=requested_by)
+    session.add(run)
+    await session.flush()
+    await enqueue(session, UNMATCHED_JOB, {"run_id": run.id})
+    return run
+
+
+# --- The jobs
+
+
+def _progress(ctx: JobContext, run_id: str, dialect: str) -> Progress:
+    async def report(step: str, done: int, total: int) -> None:
+        if dialect == "sqlite":
+            return  # see the module's docstring
+        async with ctx.sessionmaker() as s:
+            await s.execute(
+                update(RegionalRun)
+                .where(RegionalRun.id == run_id, RegionalRun.status.in_(("queued", "running")))
+                .values(status="running", step=step, done=done, total=total)
+            )
+            await s.commit()
+
+    return report
+
+
+async def _finish(
+    session: AsyncSession, run_id: str, status: str, result: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(RegionalRun)
+        .where(RegionalRun.id == run_id)
+        .values(status=status, result=result, step=None, finished_at=utcnow())
+    )
+
+
+@register_job(CONFIRM_JOB)
+async def confirm_job(ctx: JobContext, outbox_id: str) -> None:
+    async with claim(ctx, outbox_id) as c:
+        if c is None:
+            return
+        run = await c.session.get(RegionalRun, c.item.payload["run_id"])
+        if run is None or run.finished:
+            return  # the region is gone, or a repeated delivery
+        run_id, region_id, plan_id = run.id, run.region_id, run.plan_id or ""
+        dialect = c.session.get_bind().dialect.name
+        report = _progress(ctx, run_id, dialect)
+        # Nothing of this transaction may touch the run's row before the end: the progress
+        # updates write it from their own transactions (PostgreSQL would make them wait).
+        c.session.expunge(run)
+        try:
+            async with c.session.begin_nested():
+                created = await regional.apply(
+                    c.session, ctx.settings, region_id, plan_id, progress=report
+                )
+        except Conflict as exc:
+            await _finish(c.session, run_id, "failed", {"status": 409, "detail": exc.detail})
+            return
+        await _finish(
+            c.session, run_id, "done", {"created": len(created), "match_ids": [m.id for m in created]}
+        )
+
+
+@register_job(UNMATCHED_JOB)
+async def unmatched_job(ctx: JobContext, outbox_id: str) -> None:
+    async with claim(ctx, outbox_id) as c:
+        if c is None:
+            return
+        run = await c.session.get(RegionalRun, c.item.payload["run_id"])
+        if run is None or run.finished:
+            return
+        run_id, region_id = run.id, run.region_id
+        c.session.expunge(run)
+        report = _progress(ctx, run_id, c.session.get_bind().dialect.name)
+        found = await regional.unmatched(c.session, region_id, progress=report)
+        items = [
+            {
+                "need_id": u.need.id,
+                "category": u.need.category,
+                "languages": list(u.need.language_codes),
+                "cause": u.cause,
+                "counts": u.counts,
+            }
+            for u in found
+        ]
+        await _finish(c.session, run_id, "done", {"items": items})
+
+
+def progress_json(run: RegionalRun) -> dict[str, Any]:
+    return {"done": run.done, "total": run.total, "step": run.step}
+
+
+async def stored_unmatched(session: AsyncSession, run: RegionalRun) -> list[regional.Unmatched]:
+    """A done unmatched run's needs, read again (needs deleted since are left out)."""
+    from market.matches import queries
+    from market.posts.models import Post
+
+    stored = (run.result or {}).get("items", [])
+    by_id: dict[str, Post] = {}
+    for ids in queries.chunks([x["need_id"] for x in stored]):
+        found = await session.execute(select(Post).where(Post.id.in_(ids)))
+        by_id |= {p.id: p for p in found.scalars()}
+    return [
+        regional.Unmatched(by_id[x["need_id"]], x["cause"], x["counts"])
+        for x in stored
+        if x["need_id"] in by_id
+    ]
+
+
+async def region_of(session: AsyncSession, run: RegionalRun) -> Any:
+    """The run's Region, or None for a run over every region."""
+    from market.posts.models import Region
+
+    return await session.get(Region, run.region_id) if run.region_id else None
