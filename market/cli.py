@@ -47,10 +47,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from market.app import create_app
 
-    if args.workers < 1:
+    workers: int = getattr(args, "workers", 1)  # callers may build the namespace themselves
+    if workers < 1:
         print("error: --workers must be 1 or more.", file=sys.stderr)
         return 2
-    if args.workers > 1 and not settings.redis_url:
+    if workers > 1 and not settings.redis_url:
         # Without Redis each process would run the hourly jobs and the outbox itself, keep its
         # own rate limits and its own page cache (which the others could not invalidate).
         print(
@@ -70,17 +71,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("Jobs run in this process (ANLAUF_REDIS_URL is not set).")
     if not settings.smtp_url:
         print(f"Mail is written to {settings.outbox_dir.resolve()} (ANLAUF_SMTP_URL is not set).")
-    print(f"Anlauf runs at http://{args.host}:{args.port}/ ({args.workers} process(es))")
+    print(f"Anlauf runs at http://{args.host}:{args.port}/ ({workers} process(es))")
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; only ANLAUF_TRUSTED_PROXIES
     # may set the client address (market.web.client_ip reads the header by the same rule).
     trusted = ",".join(str(n) for n in settings.trusted_proxy_networks)
     # Several processes need an import string: each one builds its own app from the same
     # environment (Settings() reads it), and uvicorn restarts a process that dies.
-    target = create_app(settings) if args.workers == 1 else "market.app:create_app"
+    target = create_app(settings) if workers == 1 else "market.app:create_app"
     uvicorn.run(
         target,
-        factory=args.workers > 1,
-        workers=args.workers,
+        factory=workers > 1,
+        workers=workers,
         # A new process first imports all of Anlauf before it can answer the supervisor's health
         # check; on a busy machine that takes longer than uvicorn's 5 s, and it would be killed
         # and restarted over and over.
