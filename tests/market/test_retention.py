@@ -225,3 +225,81 @@ async def test_erasure_scan_passes_after_deletion_for_inactivity(
     await app.state.relay.drain()
     async with sm() as s:
         assert await scan(s) == []
+
+
+# --- Police-certificate facts (§ 72a SGB VIII)
+
+
+async def _facts(app: Any, user_id: str) -> tuple[Any, list[Any]]:
+    from market.accounts.models import User
+    from market.vetting.models import VettingDecision
+
+    async with app.state.sessionmaker() as s:
+        user = await s.get(User, user_id)
+        history = list(
+            await s.scalars(
+                select(VettingDecision.police_certificate_until).where(VettingDecision.volunteer_id == user_id)
+            )
+        )
+    return user.police_certificate_until, history
+
+
+async def _record_decision(app: Any, user_id: str, until: Any) -> None:
+    from market.vetting.models import VettingDecision
+
+    async with app.state.sessionmaker() as s, s.begin():
+        s.add(VettingDecision(volunteer_id=user_id, decision="approve", identity=True, interview=True,
+                              code_of_conduct=True, police_certificate_until=until))
+
+
+async def test_certificate_facts_deleted_3_months_after_recording_without_activity(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from datetime import date
+
+    from market.retention import add_months
+
+    until = date.today() + timedelta(days=1000)
+    volunteer = await make_user(app, client, "volunteer", approved=True, certificate_until=until)
+    await _record_decision(app, volunteer.id, until)
+    sm, settings = app.state.sessionmaker, app.state.settings
+    start = utcnow()
+    assert (await maintenance.run(sm, settings, now=add_months(start, 3) - timedelta(days=1)))["certificate_facts_deleted"] == 0
+    assert await _facts(app, volunteer.id) == (until, [until])
+    assert (await maintenance.run(sm, settings, now=add_months(start, 3) + timedelta(days=1)))["certificate_facts_deleted"] == 1
+    assert await _facts(app, volunteer.id) == (None, [None])  # also gone from the history
+
+
+async def test_certificate_facts_kept_6_months_after_the_last_match_needing_one(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from datetime import date
+
+    from sqlalchemy import update
+
+    from market.matches.models import Match
+    from market.retention import add_months
+
+    until = date.today() + timedelta(days=1000)
+    volunteer = await make_user(app, client, "volunteer", approved=True, certificate_until=until)
+    await _record_decision(app, volunteer.id, until)
+    seeker = await make_user(app, client, "seeker")
+    await client.post("/api/v1/posts", headers=volunteer.headers, json=post_body(kind="offer", category="childcare"))
+    await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(category="childcare"))
+    sm, settings = app.state.sessionmaker, app.state.settings
+    start = utcnow()
+
+    # Kept for 6 months after that match (3 months alone would be too soon).
+    assert (await maintenance.run(sm, settings, now=add_months(start, 5)))["certificate_facts_deleted"] == 0
+    assert await _facts(app, volunteer.id) == (until, [until])
+    # While a match needing it is open (posts renewed meanwhile), it is kept even after that.
+    async with sm() as s, s.begin():
+        await s.execute(update(Post).values(expires_at=add_months(start, 12)))
+        await s.execute(update(Match).where(Match.volunteer_id == volunteer.id).values(status="connected"))
+    assert (await maintenance.run(sm, settings, now=add_months(start, 7)))["certificate_facts_deleted"] == 0
+    assert await _facts(app, volunteer.id) == (until, [until])
+    async with sm() as s, s.begin():
+        changed = await s.execute(update(Match).where(Match.volunteer_id == volunteer.id).values(status="declined"))
+        assert changed.rowcount == 1
+    assert (await maintenance.run(sm, settings, now=add_months(start, 7)))["certificate_facts_deleted"] == 1
+    assert await _facts(app, volunteer.id) == (None, [None])
