@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -13,7 +14,17 @@ from starlette.routing import Route
 
 from market.accounts.models import User
 from market.actor import Actor, actor_of
-from market.api import iso, ok, page, page_params, paginate, read_action
+from market.api import (
+    iso,
+    ok,
+    page,
+    page_params,
+    paginate,
+    parse_json,
+    read_action,
+    read_body,
+    validation_errors,
+)
 from market.errors import Invalid
 from market.matches import guardian, reasons, services
 from market.matches.models import MATCH_STATUSES, Match
@@ -43,6 +54,8 @@ async def match_json(
         "reasons": reasons.texts(match.reasons, exact=reasons.is_connected(match)),
         "distance_km": reasons.shown_distance_km(match),
         "status": match.status,
+        # Why it was declined (a fixed list; None without a reason): API.md, Follow-through.
+        "decline_reason": match.decline_reason,
         "my_response": services.my_response(match, side) if side else None,
         "created_at": iso(match.created_at),
     }
@@ -129,13 +142,41 @@ async def match_detail(request: Request) -> Response:
     return ok(await match_json(session, match, actor, side))
 
 
+class DeclineIn(BaseModel):
+    """An optional reason on decline (API.md, Release 2, Follow-through); other fields are
+    ignored, as release 1 accepted any small object."""
+
+    reason: Literal["not_available", "too_far", "language", "not_suitable", "other"] | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+async def _decline_reason(request: Request) -> DeclineIn:
+    body = await read_body(request)
+    if not body.strip():
+        return DeclineIn()
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise Invalid.one("", "The body must be a JSON object.")
+    try:
+        return DeclineIn.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(validation_errors(exc)) from exc
+
+
 async def _answer(request: Request, accept: bool) -> Response:
     user = await require_user(request)
     actor = await actor_of(request)
     session = db(request)
     match, side = await guardian.readable(session, actor, request.path_params["match_id"])
-    await read_action(request)
-    match = await services.respond(session, settings_of(request), user, match, side, accept)
+    if accept:
+        await read_action(request)
+        match = await services.respond(session, settings_of(request), user, match, side, True)
+    else:
+        why = await _decline_reason(request)
+        match = await services.respond(
+            session, settings_of(request), user, match, side, False,
+            reason=why.reason, note=why.note.strip() if why.note else None,
+        )
     return ok(await match_json(session, match, actor, side))
 
 

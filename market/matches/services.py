@@ -265,7 +265,15 @@ posts.PARTNER_CHECKS.append(_is_partner)
 
 
 async def respond(
-    session: AsyncSession, settings: Settings, user: User, match: Match, side: str, accept: bool
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    match: Match,
+    side: str,
+    accept: bool,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
 ) -> Match:
     # Both parties may answer at the same moment: the second waits here for the first, then
     # sees its answer, so exactly one of them connects the match (conversation, notifications).
@@ -280,6 +288,9 @@ async def respond(
         setattr(match, mine, "declined")
         match.status = "declined"
         match.declined_by = user.id
+        # Why, from a fixed list (models.DECLINE_REASONS), shown to the region's coordinators.
+        match.decline_reason = reason
+        match.decline_note = note or None
         await session.flush()
         # Each post may now be proposed to the next best partner.
         for post_id in (match.need_id, match.offer_id):

@@ -308,3 +308,45 @@ async def test_a_proposal_answered_in_time_does_not_expire(client: httpx.AsyncCl
         assert match is not None and match.status == "connected"
         assert match.first_contact_seconds is not None and match.first_contact_seconds >= 0
 
+
+
+async def test_decline_with_a_reason_from_the_list(client: httpx.AsyncClient, app: Any) -> None:
+    volunteer = await make_user(app, client, "volunteer", approved=True, locale="en")
+    seeker = await make_user(app, client, "seeker", locale="en")
+    coordinator = await make_user(app, client, "coordinator", locale="en")
+    await offer(client, volunteer)
+    n = await need(client, seeker)
+    (m,) = await matches_of(client, seeker)
+    url = f"/api/v1/matches/{m['id']}/decline"
+    for bad in ({"reason": "busy"}, {"reason": 3}, {"reason": "too_far", "note": "x" * 501}):
+        r = await client.post(url, headers=volunteer.headers, json=bad)
+        assert r.status_code == 422, (bad, r.text)
+    assert (await matches_of(client, seeker))[0]["status"] == "proposed"  # nothing changed
+    r = await client.post(url, headers=volunteer.headers, json={"reason": "too_far", "note": " 40 km "})
+    assert r.status_code == 200 and r.json()["status"] == "declined"
+    assert r.json()["decline_reason"] == "too_far"
+    async with make_sessionmaker(app.state.engine)() as s:
+        match = await s.get(Match, m["id"])
+        assert match is not None and match.decline_note == "40 km"
+    # The coordinators see the reason on the post's matches page.
+    async with browser(app, coordinator) as c:
+        page = await c.get(f"/posts/{n['id']}/matches")
+        assert page.status_code == 200 and "It is too far away" in page.text
+
+
+async def test_decline_through_the_page_with_a_reason(client: httpx.AsyncClient, app: Any) -> None:
+    volunteer = await make_user(app, client, "volunteer", approved=True, locale="en")
+    seeker = await make_user(app, client, "seeker", locale="en")
+    await offer(client, volunteer)
+    await need(client, seeker)
+    (m,) = await matches_of(client, seeker)
+    async with browser(app, seeker) as c:
+        page = await c.get(f"/matches/{m['id']}")
+        assert 'name="reason"' in page.text and "We do not share a language" in page.text
+        csrf = csrf_of(page.text)
+        bad = await c.post(f"/matches/{m['id']}/decline", data={"csrf_token": csrf, "reason": "busy"})
+        assert bad.status_code == 422
+        r = await c.post(f"/matches/{m['id']}/decline", data={"csrf_token": csrf, "reason": "language"})
+        assert r.status_code == 303
+    (after,) = await matches_of(client, seeker)
+    assert after["status"] == "declined" and after["decline_reason"] == "language"
