@@ -26,7 +26,7 @@ from market.api import (
     validation_errors,
 )
 from market.errors import Invalid
-from market.matches import guardian, reasons, services
+from market.matches import followthrough, guardian, reasons, services
 from market.matches.models import MATCH_STATUSES, Match
 from market.posts import services as posts
 from market.posts.models import Post
@@ -56,6 +56,8 @@ async def match_json(
         "status": match.status,
         # Why it was declined (a fixed list; None without a reason): API.md, Follow-through.
         "decline_reason": match.decline_reason,
+        # "Did you meet?" per side (docs/api-additions.md): {"mine", "partner"}.
+        "outcome": followthrough.outcome_json(match, side),
         "my_response": services.my_response(match, side) if side else None,
         "created_at": iso(match.created_at),
     }

@@ -277,6 +277,122 @@ def _register() -> None:
     register_rule("match_reminders", send_reminders)
     register_rule("matches_stalled", flag_stalled)
     register_rule("matches_expired", expire)
+    register_rule("match_outcomes_asked", ask_outcome)
+
+
+
+# --- "Did you meet?" seven days after connected
+
+ASK_OUTCOME_AFTER = timedelta(days=7)
+OUTCOME_LINK_DAYS = 30
+
+
+def _outcome_signer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key, salt="anlauf-match-outcome")
+
+
+def outcome_token(settings: Settings, match: Match, side: str) -> str:
+    return _outcome_signer(settings).dumps({"match": match.id, "side": side})
+
+
+def outcome_from_token(settings: Settings, token: str) -> tuple[str, str] | None:
+    """(match id, side) of a genuine link not older than 30 days."""
+    try:
+        data = _outcome_signer(settings).loads(token, max_age=OUTCOME_LINK_DAYS * 24 * 3600)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or data.get("side") not in ("offer", "need"):
+        return None
+    return str(data.get("match")), str(data["side"])
+
+
+async def ask_outcome(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    """One "Did you meet?" mail to each side of a match connected seven days ago."""
+    ids = list(
+        (
+            await session.execute(
+                select(Match.id)
+                .where(
+                    Match.status == "connected",
+                    Match.outcome_asked_at.is_(None),
+                    Match.connected_at <= now - ASK_OUTCOME_AFTER,
+                )
+                .order_by(Match.connected_at)
+                .limit(BATCH)
+            )
+        ).scalars()
+    )
+    for match_id in ids:
+        result = await session.execute(
+            update(Match)
+            .where(
+                Match.id == match_id,
+                Match.status == "connected",
+                Match.outcome_asked_at.is_(None),
+            )
+            .values(outcome_asked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        match = await session.get(Match, match_id, populate_existing=True)
+        if match is None:
+            continue
+        users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
+        for user_id, side in ((match.volunteer_id, "offer"), (match.need_author_id, "need")):
+            user = users.get(user_id)
+            if user is None or not user.is_active or not user.email_verified:
+                continue
+            token = outcome_token(settings, match, side)
+            base = f"{_base(settings)}/matches/{match.id}/met?token={token}"
+            await queue_mail(
+                session,
+                to=user.email,
+                template="match_outcome",
+                locale=user.locale,
+                context={"name": user.display_name, "yes_link": f"{base}&met=1",
+                         "no_link": f"{base}&met=0"},
+                essential=True,
+                settings=settings,
+            )
+    return len(ids)
+
+
+async def record_outcome(
+    session: AsyncSession, match: Match, side: str, met: bool, note: str | None, now: datetime
+) -> Match:
+    """A side's answer to "Did you meet?": once, and only while the match is connected."""
+    from market.errors import Conflict, NotFound
+
+    if await lock_row(session, Match, match.id) is None:
+        raise NotFound("There is no such match.")
+    if match.status != "connected":
+        raise Conflict("This match is not connected any more.")
+    if (match.offer_met if side == "offer" else match.need_met) is not None:
+        raise Conflict("You have answered already.")
+    if side == "offer":
+        match.offer_met, match.offer_met_at = met, now
+    else:
+        match.need_met, match.need_met_at = met, now
+    if note:
+        match.outcome_note = note[:500]
+    await session.flush()
+    return match
+
+
+def outcome_json(match: Match, side: str | None) -> dict[str, Any]:
+    """`"outcome": {"mine", "partner"}`, each `{"met", "at"}` or null (docs/api-additions.md)."""
+
+    def one(met: bool | None, at: datetime | None) -> dict[str, Any] | None:
+        if met is None:
+            return None
+        return {"met": met, "at": at.isoformat() if at else None}
+
+    offer = one(match.offer_met, match.offer_met_at)
+    need = one(match.need_met, match.need_met_at)
+    if side == "need":
+        return {"mine": need, "partner": offer}
+    return {"mine": offer, "partner": need}
 
 
 _register()

@@ -9,10 +9,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from market.actor import actor_of, staff_actor
+from market.db import utcnow
 from market.errors import Invalid
 from market.forms import page
 from market.i18n import N_
 from market.matches import followthrough, guardian, services
+from market.matches.models import Match
 from market.posts.models import Post
 from market.web import (
     current_user,
@@ -93,7 +95,33 @@ async def available(request: Request) -> Response:
     return redirect(with_flash(target, MSG_AVAILABLE))
 
 
+MSG_OUTCOME = N_("Thank you for your answer.")
+
+
+async def met(request: Request) -> Response:
+    """The links in the "Did you meet?" mail: GET asks, POST records (a mail scanner that opens
+    both links records nothing). A spent link or an ended match answers a friendly 409 page."""
+    session, settings = db(request), settings_of(request)
+    token, answer = request.query_params.get("token", ""), request.query_params.get("met", "")
+    if request.method == "POST":
+        form = await form_with_csrf(request)
+        token, answer = str(form.get("token", "")), str(form.get("met", ""))
+    found = followthrough.outcome_from_token(settings, token)
+    if found is None or found[0] != request.path_params["match_id"] or answer not in ("0", "1"):
+        raise Invalid.one("token", LINK_SPENT)
+    match = await session.get(Match, found[0])
+    if match is None:
+        raise Invalid.one("token", LINK_SPENT)
+    if request.method == "GET":
+        context = {"token": token, "met": answer == "1", "match_id": match.id}
+        return await page(request, "followthrough/met.html", context)
+    await followthrough.record_outcome(session, match, found[1], answer == "1", None, utcnow())
+    target = f"/matches/{match.id}" if await current_user(request) is not None else "/"
+    return redirect(with_flash(target, MSG_OUTCOME))
+
+
 routes = [
+    Route("/matches/{match_id}/met", met, methods=["GET", "POST"]),
     Route("/review/waiting", waiting, methods=["GET"]),
     Route("/review/waiting/{match_id}/remind", remind, methods=["POST"]),
     Route("/review/waiting/{match_id}/withdraw", withdraw, methods=["POST"]),

@@ -350,3 +350,71 @@ async def test_decline_through_the_page_with_a_reason(client: httpx.AsyncClient,
         assert r.status_code == 303
     (after,) = await matches_of(client, seeker)
     assert after["status"] == "declined" and after["decline_reason"] == "language"
+
+
+async def _connected(client: httpx.AsyncClient, app: Any) -> tuple[Actor, Actor, str]:
+    volunteer = await make_user(app, client, "volunteer", approved=True, locale="en")
+    seeker = await make_user(app, client, "seeker", locale="en")
+    await offer(client, volunteer)
+    await need(client, seeker)
+    (m,) = await matches_of(client, seeker)
+    for who in (seeker, volunteer):
+        assert (await client.post(f"/api/v1/matches/{m['id']}/accept", headers=who.headers)).status_code == 200
+    return volunteer, seeker, m["id"]
+
+
+async def test_did_you_meet_links_record_once(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    volunteer, seeker, match_id = await _connected(client, app)
+    await mailbox.wait_for(seeker.email, count=2)
+    start = utcnow()
+    assert await run(app, followthrough.ask_outcome, start + timedelta(days=6)) == 0
+    at = start + timedelta(days=7, hours=1)
+    results = await asyncio.gather(*(run(app, followthrough.ask_outcome, at) for _ in range(2)))
+    assert sorted(results) in ([0, 1], [1, 1])
+    assert await run(app, followthrough.ask_outcome, at + timedelta(days=1)) == 0
+    mails = await settle(mailbox, seeker.email, 3)
+    asks = [x for x in mails if x.subject == "Did you meet?"]
+    assert len(asks) == 1 and len(mails) == 3  # one question, even with two runs at once
+    yes = re.search(r"http://testserver(/matches/\S+/met\?token=\S+&met=1)", asks[0].text).group(1)
+    no = re.search(r"http://testserver(/matches/\S+/met\?token=\S+&met=0)", asks[0].text).group(1)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anon:
+        # Opening both links (a mail scanner) records nothing.
+        page_yes = await anon.get(yes)
+        assert page_yes.status_code == 200 and (await anon.get(no)).status_code == 200
+        seen = (await client.get(f"/api/v1/matches/{match_id}", headers=seeker.headers)).json()
+        assert seen["outcome"] == {"mine": None, "partner": None}
+        r = await anon.post(f"/matches/{match_id}/met", data=form_fields(page_yes.text) | {"met": "1"})
+        assert r.status_code == 303
+        # A second click is answered clearly and changes nothing.
+        again = await anon.post(f"/matches/{match_id}/met", data=form_fields(page_yes.text) | {"met": "0"})
+        assert again.status_code == 409
+        forged = await anon.get(f"/matches/{match_id}/met?token=forged&met=1")
+        assert forged.status_code == 422
+    mine = (await client.get(f"/api/v1/matches/{match_id}", headers=seeker.headers)).json()["outcome"]
+    assert mine["mine"]["met"] is True and mine["mine"]["at"] and mine["partner"] is None
+    theirs = (await client.get(f"/api/v1/matches/{match_id}", headers=volunteer.headers)).json()["outcome"]
+    assert theirs["partner"]["met"] is True and theirs["mine"] is None
+
+    # The API does the same for a party; twice is 409; bad input 422; strangers 404.
+    url = f"/api/v1/matches/{match_id}/outcome"
+    assert (await client.post(url, headers=volunteer.headers, json={"met": "yes"})).status_code == 422
+    stranger = await make_user(app, client, "seeker")
+    assert (await client.post(url, headers=stranger.headers, json={"met": True})).status_code == 404
+    r = await client.post(url, headers=volunteer.headers, json={"met": False, "note": "Next week"})
+    assert r.status_code == 200 and r.json()["outcome"]["mine"]["met"] is False
+    assert (await client.post(url, headers=volunteer.headers, json={"met": True})).status_code == 409
+    assert (await client.post(url, headers=seeker.headers, json={"met": False})).status_code == 409
+
+
+async def test_outcome_of_an_ended_match_is_409(client: httpx.AsyncClient, app: Any) -> None:
+    volunteer, seeker, match_id = await _connected(client, app)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        await s.execute(update(Match).where(Match.id == match_id).values(status="closed"))
+    r = await client.post(f"/api/v1/matches/{match_id}/outcome", headers=seeker.headers, json={"met": True})
+    assert r.status_code == 409
+    seen = (await client.get(f"/api/v1/matches/{match_id}", headers=volunteer.headers)).json()
+    assert seen["outcome"] == {"mine": None, "partner": None}
