@@ -156,7 +156,7 @@ def register_rule(name: str, rule: Rule) -> Rule:
 
 def _load_rules() -> None:
     # Features whose rules live beside their models register them on import.
-    import market.matches.followthrough  # noqa: F401
+    import market.matches.followthrough
     import market.retention  # noqa: F401
 
 
