@@ -418,3 +418,29 @@ async def test_outcome_of_an_ended_match_is_409(client: httpx.AsyncClient, app: 
     assert r.status_code == 409
     seen = (await client.get(f"/api/v1/matches/{match_id}", headers=volunteer.headers)).json()
     assert seen["outcome"] == {"mine": None, "partner": None}
+
+
+async def test_anlauf_tick_at_moves_the_clock(
+    client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
+) -> None:
+    """From outside: `anlauf tick --at` (a separate process) reminds at 48 h and expires at 7 days."""
+    from tests.market.test_tick import _tick
+
+    volunteer = await make_user(app, client, "volunteer", approved=True, locale="en")
+    seeker = await make_user(app, client, "seeker", locale="en")
+    await offer(client, volunteer)
+    await need(client, seeker)
+    (m,) = await matches_of(client, seeker)
+    await mailbox.wait_for(volunteer.email)
+    await app.state.relay.stop()  # only the tick's own process delivers from here
+    mailbox.clear()
+    start = utcnow()
+    code, out, err = await _tick(app.state.settings, "--at", (start + timedelta(hours=49)).isoformat())
+    assert code == 0, err
+    assert "match_reminders: 1" in out and "matches_expired: 0" in out
+    assert sorted(x.to for x in mailbox.messages) == sorted([volunteer.email, seeker.email])
+    code, out, err = await _tick(app.state.settings, "--at", (start + timedelta(days=7, hours=1)).isoformat())
+    assert code == 0, err
+    assert "matches_expired: 1" in out and "match_reminders: 0" in out
+    (after,) = await matches_of(client, seeker)
+    assert after["id"] == m["id"] and after["status"] == "expired"
