@@ -20,7 +20,7 @@ from market.posts import services as posts
 from market.posts.models import Post, Region
 from market.posts.taxonomy import N_
 from market.validation import Strict
-from market.web import db
+from market.web import db, settings_of
 
 
 async def _coordinator(request: Request) -> Actor:
@@ -67,9 +67,23 @@ async def matching_run(request: Request) -> Response:
         return ok(await preview_json(session, region))
     data = await read_json(request, RunIn)
     region = await guardian.region_to_run(session, actor, data.region)
-    # Confirming a city's plan takes seconds: it runs as a job, polled at the run's url.
-    run = await runs.ask_confirm(session, region.id if region else None, data.plan_id, actor.id)
+    region_id = region.id if region else None
+    if not wants_async(request):
+        # The release-1 answer, which integrators rely on (docs/api-additions.md): 200 with the
+        # created matches, 409 when the plan changed.
+        created = await regional.apply(session, settings_of(request), region_id, data.plan_id)
+        return ok({"created": len(created), "match_ids": [m.id for m in created]})
+    # Confirming a city's plan takes seconds: as a job, polled at the run's url.
+    run = await runs.ask_confirm(session, region_id, data.plan_id, actor.id)
     return ok(_queued(run, "matching-run"), status_code=202)
+
+
+def wants_async(request: Request) -> bool:
+    """`Prefer: respond-async` (RFC 7240) asks for 202 and a run to poll. Without it the API
+    answers as in release 1, since release-1 additions stay as they are (API.md, Release 2);
+    the pages always use the jobs."""
+    prefer = request.headers.get("prefer", "")
+    return any(p.split("=")[0].strip().lower() == "respond-async" for p in prefer.split(","))
 
 
 def _queued(run: runs.RegionalRun, path: str) -> dict[str, Any]:
@@ -139,12 +153,13 @@ async def _unmatched_items(
 
 
 async def unmatched(request: Request) -> Response:
-    """200 with a view worked out in the last few minutes; else 202 and a run to poll."""
+    """The view as in release 1; with `Prefer: respond-async`, 200 with a view worked out in the
+    last few minutes, else 202 and a run to poll."""
     actor = await _coordinator(request)
     session = db(request)
     region = await guardian.region_to_run(session, actor, request.query_params.get("region"))
     region_id = region.id if region else None
-    if await runs.small_enough(session, region_id):
+    if not wants_async(request) or await runs.small_enough(session, region_id):
         found = await regional.unmatched(session, region_id)
         return ok(await _unmatched_items(session, found, actor, utcnow()))
     run = await runs.ask_unmatched(session, region_id, actor.id)

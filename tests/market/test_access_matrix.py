@@ -289,7 +289,7 @@ REGION_ROUTES: list[tuple[str, tuple[str, str, Any], tuple[str, str, Any], dict[
     ("applying the matching run",
      ("POST", "/api/v1/review/matching-run", {"region": "leipzig", "plan_id": "stale"}),
      ("POST", "/review/matching", {"region": "leipzig", "plan_id": "stale"}),
-     _expect(202, strangers=403)),  # a job (market.matches.runs) finds it stale
+     _expect(409, strangers=403)),
     ("the unmatched view",
      ("GET", "/api/v1/review/unmatched?region=leipzig", None), ("GET", "/review/unmatched?region=leipzig", None),
      _expect(200, strangers=403)),
@@ -302,8 +302,9 @@ SPLIT = {
     ("a conversation's messages", "need_author"): (200, 303),
     ("a conversation's messages", "offer_author"): (200, 303),
     **{("the volunteer's page", name): (422, 200) for name in STAFF_OF_LEIPZIG},
-    # Confirming answers 202 with a run to poll; the page redirects to the run's page.
-    **{("applying the matching run", name): (202, 303) for name in STAFF_OF_LEIPZIG},
+    # The API answers as in release 1 (409: the plan is stale); the page hands the confirmation
+    # to a job and redirects to the run's page, which tells the same.
+    **{("applying the matching run", name): (409, 303) for name in STAFF_OF_LEIPZIG},
 }
 
 

@@ -22,10 +22,26 @@ from market.settings import Settings
 from notifications.models import OutboxItem
 from tests.factories import Actor, make_user
 from tests.market.matches.test_match_pages import finished_run_page
-from tests.market.matches.test_regional_api import LEIPZIG, _quiet_post, _region, finished_run
+from tests.market.matches.test_regional_api import LEIPZIG, _quiet_post, _region
 from tests.pages import browser
 
 RUN = "/api/v1/review/matching-run"
+
+
+async def finished_run(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Poll a regional run (market.matches.runs) until its job has finished."""
+    for _ in range(600):
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in ("done", "failed"):
+            return dict(r.json())
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the run at {url} did not finish: {r.text}")
+
+
+def asyncly(headers: dict[str, str]) -> dict[str, str]:
+    """The API answers as in release 1 unless asked for a job (RFC 7240)."""
+    return {**headers, "Prefer": "respond-async"}
 
 
 async def _coordinator_of(app: Any, client: httpx.AsyncClient, region_id: str) -> Actor:
@@ -61,8 +77,8 @@ async def test_confirming_answers_at_once_and_twice_proposes_once(
     body = {"region": "leipzig", "plan_id": plan["plan_id"]}
     # Two confirmations at once, as a double click would send them: one run.
     first, second = await asyncio.gather(
-        client.post(RUN, headers=coordinator.headers, json=body),
-        client.post(RUN, headers=coordinator.headers, json=body),
+        client.post(RUN, headers=asyncly(coordinator.headers), json=body),
+        client.post(RUN, headers=asyncly(coordinator.headers), json=body),
     )
     assert first.status_code == second.status_code == 202, (first.text, second.text)
     assert first.json()["run_id"] == second.json()["run_id"]
@@ -71,7 +87,7 @@ async def test_confirming_answers_at_once_and_twice_proposes_once(
     assert run["status"] == "done" and run["region"] == "leipzig" and run["problem"] is None
     assert run["result"]["created"] == 2 and len(run["result"]["match_ids"]) == 2
     # The same plan confirmed again later: the same run, nothing proposed twice.
-    again = await client.post(RUN, headers=coordinator.headers, json=body)
+    again = await client.post(RUN, headers=asyncly(coordinator.headers), json=body)
     assert again.status_code == 202 and again.json() == {**first.json(), "status": "done"}
     await asyncio.sleep(0.3)
     assert await _matches(app) == 2
@@ -88,7 +104,7 @@ async def test_a_changed_plan_ends_in_the_documented_conflict(
     # A new need and offer arrive between the preview and the confirmation.
     await _quiet_post(app, await make_user(app, client, "volunteer", approved=True), "offer", region)
     await _quiet_post(app, await make_user(app, client, "seeker"), "need", region)
-    asked = await client.post(RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": plan["plan_id"]})
+    asked = await client.post(RUN, headers=asyncly(coordinator.headers), json={"region": "leipzig", "plan_id": plan["plan_id"]})
     assert asked.status_code == 202
     run = await finished_run(client, asked.json()["url"], coordinator.headers)
     assert run["status"] == "failed" and run["result"] is None
@@ -104,7 +120,7 @@ async def test_another_regions_coordinator_gets_404_for_the_run(
     everywhere = await make_user(app, client, "coordinator")
     seeker = await make_user(app, client, "seeker")
     plan = (await client.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
-    asked = await client.post(RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": plan["plan_id"]})
+    asked = await client.post(RUN, headers=asyncly(coordinator.headers), json={"region": "leipzig", "plan_id": plan["plan_id"]})
     url, run_id = asked.json()["url"], asked.json()["run_id"]
     await finished_run(client, url, coordinator.headers)
     assert (await client.get(url, headers=halle.headers)).status_code == 404
@@ -164,10 +180,10 @@ async def test_unmatched_view_runs_as_a_job_and_is_kept_a_few_minutes(
     region, coordinator, _ = await _city(app, client, pairs=1)
     lonely = await _quiet_post(app, await make_user(app, client, "seeker"), "need", region, languages=["ti"])
     halle = await _coordinator_of(app, client, await _region(app, "halle", 51.48, 11.97))
-    asked = await client.get("/api/v1/review/unmatched?region=leipzig", headers=coordinator.headers)
+    asked = await client.get("/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers))
     assert asked.status_code == 202 and asked.json()["url"].startswith("/api/v1/review/unmatched/")
     # Asking again while it works joins the same run.
-    again = await client.get("/api/v1/review/unmatched?region=leipzig", headers=coordinator.headers)
+    again = await client.get("/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers))
     assert again.status_code in (200, 202)
     if again.status_code == 202:
         assert again.json()["run_id"] == asked.json()["run_id"]
@@ -176,7 +192,7 @@ async def test_unmatched_view_runs_as_a_job_and_is_kept_a_few_minutes(
     assert run["status"] == "done"
     assert [(i["need"]["id"], i["cause"]) for i in run["result"]["items"]] == [(lonely, "language")]
     # Within a few minutes the stored result answers at once, in the documented shape.
-    stored = await client.get("/api/v1/review/unmatched?region=leipzig", headers=coordinator.headers)
+    stored = await client.get("/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers))
     assert stored.status_code == 200
     assert stored.json()["items"] == run["result"]["items"] and stored.json()["computed_at"]
     async with make_sessionmaker(app.state.engine)() as s:
@@ -240,10 +256,29 @@ async def test_a_real_arq_worker_runs_the_confirmation(
         workers.spawn()
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
             plan = (await web.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
-            asked = await web.post(RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": plan["plan_id"]})
+            asked = await web.post(RUN, headers=asyncly(coordinator.headers), json={"region": "leipzig", "plan_id": plan["plan_id"]})
             assert asked.status_code == 202
             run = await finished_run(web, asked.json()["url"], coordinator.headers)
         log = workers[0].tail(400)
     assert run["status"] == "done" and run["result"]["created"] == 2, log
     assert runs.CONFIRM_JOB in log
     assert await _matches(app) == 2
+
+
+async def test_the_api_answers_as_in_release_1_unless_asked_for_a_job(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """Release-1 additions stay as they are: without `Prefer: respond-async` confirming answers
+    200 with the created matches (409 when stale) and the unmatched view 200 with its items."""
+    _, coordinator, _ = await _city(app, client)
+    plan = (await client.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
+    stale = await client.post(RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": "0000"})
+    assert stale.status_code == 409
+    applied = await client.post(
+        RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": plan["plan_id"]}
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["created"] == 2 and len(applied.json()["match_ids"]) == 2
+    assert await _matches(app) == 2
+    view = await client.get("/api/v1/review/unmatched?region=leipzig", headers=coordinator.headers)
+    assert view.status_code == 200 and "items" in view.json()
