@@ -79,7 +79,7 @@ def _distance(
         return None
     lat, lon = (
         (post.lat, post.lon)
-        if services.can_see_exact(viewer, post)
+        if guardian.can_see_exact(viewer, post)
         else services.public_point(post)
     )
     return round(geo.haversine_km(near[0], near[1], lat, lon))
