@@ -692,3 +692,23 @@ def _model_defaults(table: str, given: Sequence[str]) -> dict[str, Any]:
         value = default.arg if default.is_scalar else default.arg(None)  # type: ignore[union-attr]
         extra[column.name] = json.dumps(value) if isinstance(column.type, JSON) else value
     return extra
+
+
+async def recreate_database(url: str) -> None:
+    """Drop and create the PostgreSQL database a benchmark owns (its name from the SQLAlchemy URL)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    target = make_url(url)
+    name = target.database
+    if not name or not name.replace("_", "").isalnum():
+        raise SystemExit(f"refusing to recreate database {name!r}")
+    admin = target.set(database="postgres").render_as_string(hide_password=False)
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()

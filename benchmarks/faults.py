@@ -52,10 +52,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks import datagen
 from market import migrate
 from market.db import make_engine, make_sessionmaker
 from market.settings import Settings
@@ -207,16 +207,6 @@ def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-async def _recreate_database(url: str) -> None:
-    name = make_url(url).database
-    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-
-
 async def _running_jobs(redis_url: str) -> set[str]:
     """Outbox ids arq marks as in progress (with one worker: the ones it holds)."""
     from redis.asyncio import Redis
@@ -340,7 +330,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 url = cluster.url()
             else:
                 url = args.database_url
-                await _recreate_database(url)
+                await datagen.recreate_database(url)
             await asyncio.to_thread(migrate.upgrade, url)
             run = Run(folder, url, redis)
             try:

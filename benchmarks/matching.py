@@ -168,22 +168,6 @@ def exact_keys(scored: Sequence[matching.Scored]) -> list[tuple[Any, ...]]:
 # --- Database ----------------------------------------------------------------------------------
 
 
-async def recreate_database(url: str) -> None:
-    import asyncpg
-
-    target = make_url(url)
-    name = target.database
-    if not name or not name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing to recreate database {name!r}")
-    admin = asyncpg_dsn(target.set(database="postgres").render_as_string(hide_password=False))
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
 async def vacuum_analyze(url: str) -> None:
     import asyncpg
 
@@ -621,7 +605,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  generated in {t_gen:.1f} s", flush=True)
 
     t = time.perf_counter()
-    await recreate_database(url)
+    await datagen.recreate_database(url)
     await migrate.upgrade_async(url)
     t_schema = time.perf_counter() - t
     t = time.perf_counter()

@@ -47,9 +47,8 @@ import time
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from benchmarks import datagen
 from market import migrate
 from market.db import make_engine, make_sessionmaker
 from market.settings import Settings
@@ -70,16 +69,6 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-async def _recreate_database(url: str) -> None:
-    name = make_url(url).database
-    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
 
 
 async def _flush_redis(url: str) -> None:
@@ -107,7 +96,7 @@ def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes
 async def run(args: argparse.Namespace) -> None:
     count = 1000 if args.quick and not args.count else (args.count or 10_000)
     load_before = os.getloadavg()[0]
-    await _recreate_database(args.database_url)
+    await datagen.recreate_database(args.database_url)
     await asyncio.to_thread(migrate.upgrade, args.database_url)
     await _flush_redis(args.redis_url)
 
