@@ -156,8 +156,11 @@ async def test_organisation_registration(client: httpx.AsyncClient, mailbox: Smt
     me = (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
     assert me["organisation"]["name"] == "Willkommen e.V."
     assert me["organisation"]["status"] == "pending"
-    org = await client.get(f"/api/v1/organisations/{me['organisation']['id']}")
+    url = f"/api/v1/organisations/{me['organisation']['id']}"
+    # Its members read it while it is pending; anyone else only once it is approved.
+    org = await client.get(url, headers={"Authorization": f"Bearer {token}"})
     assert org.json()["website"] == "https://willkommen.example.org"
+    assert (await client.get(url)).status_code == 404
 
 
 async def test_volunteer_has_pending_vetting(client: httpx.AsyncClient) -> None:
