@@ -8,6 +8,7 @@ The schema comes from the Alembic migrations, so every run also proves that they
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import secrets
@@ -20,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 import market.models  # noqa: F401
@@ -100,15 +102,32 @@ def settings(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Sett
 
 
 async def _truncate(database_url: str) -> None:
+    for attempt in range(4):
+        try:
+            await _truncate_once(database_url)
+            return
+        except OperationalError as exc:
+            # SQLite: a connection of the previous test's app whose task was cancelled mid-
+            # transaction (its periodic rules at shutdown) can keep the write lock until it is
+            # collected; collect it and try again rather than fail an unrelated test.
+            if "database is locked" not in str(exc) or attempt == 3:
+                raise
+            gc.collect()
+            await asyncio.sleep(1)
+
+
+async def _truncate_once(database_url: str) -> None:
     engine = make_engine(database_url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                await conn.execute(text(f"DELETE FROM {name}"))
-    await engine.dispose()
+    try:
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    await conn.execute(text(f"DELETE FROM {name}"))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
