@@ -30,9 +30,6 @@ from notifications.models import Notification
 
 Section = Callable[[AsyncSession, User], Awaitable[Any]]
 
-# Older feature code still registers sections here when imported. They are NOT used: every
-# section is in EXPORT_SECTIONS, and a test checks that each name registered here is there too.
-SECTIONS: dict[str, Section] = {}
 
 
 def _iso(value: datetime | date | None) -> str | None:

@@ -15,15 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
-from market.accounts import export
 from market.accounts.models import User
 from market.conversations.models import Conversation, Message, Participant
 from market.db import utcnow
 from market.settings import Settings
 from notifications.inapp import mark_group_read, notify
 from notifications.mail import queue_mail
-from notifications.models import Notification
-from notifications.preferences import IMMEDIATE, mode_for, modes_of
+from notifications.preferences import IMMEDIATE, mode_for
 
 # At most one "new message" mail per conversation and recipient in this time.
 MESSAGE_MAIL_INTERVAL = timedelta(minutes=15)
@@ -163,49 +161,3 @@ async def _on_message(
 async def _on_read(session: AsyncSession, user: User, conversation_id: str, **_: Any) -> None:
     """Whoever read a conversation has seen its "new message" notification."""
     await mark_group_read(session, user.id, conversation_key(conversation_id))
-
-
-# --- The caller's data export (GDPR Art. 15)
-
-
-async def _export_notifications(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.created_at, Notification.id)
-    )
-    return [
-        {
-            "id": n.id,
-            "kind": n.kind,
-            "created_at": n.created_at.isoformat(),
-            "read_at": n.read_at.isoformat() if n.read_at else None,
-            "data": n.data,
-        }
-        for n in rows
-    ]
-
-
-async def _export_preferences(session: AsyncSession, user: User) -> dict[str, str]:
-    return await modes_of(session, user.id)
-
-
-async def _export_messages(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(Message).where(Message.author_id == user.id).order_by(Message.created_at)
-    )
-    return [
-        {
-            "id": m.id,
-            "conversation_id": m.conversation_id,
-            "body": m.body,
-            "created_at": m.created_at.isoformat(),
-        }
-        for m in rows
-    ]
-
-
-export.SECTIONS["notifications"] = _export_notifications
-export.SECTIONS["notification_preferences"] = _export_preferences
-# The conversation feature may register its own (richer) section; this one is the fallback.
-export.SECTIONS.setdefault("messages", _export_messages)

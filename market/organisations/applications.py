@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
-from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.conversations.models import Conversation
 from market.conversations.services import open_for
@@ -448,14 +447,3 @@ async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
         volunteer = await session.get(User, application.volunteer_id)
         if volunteer is not None:
             await _tell_volunteer(session, settings, post, application, volunteer)
-
-
-# --- The right of access: a person's applications are part of their data export
-
-
-async def _export(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    stmt = queries.of_volunteer(user.id).order_by(Application.created_at, Application.id)
-    return await to_json_many(session, list((await session.execute(stmt)).scalars()))
-
-
-SECTIONS["applications"] = _export

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.export import SECTIONS
 from market.accounts.models import User
 from market.accounts.services import by_email, set_languages
 from market.conversations.models import Conversation, Participant
@@ -493,26 +492,3 @@ async def client_of_post(session: AsyncSession, post_id: str) -> Client | None:
         .where(ClientPost.post_id == post_id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
-
-
-# --- The right of access: memberships are part of a person's data export
-
-
-async def _export(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    stmt = (
-        select(OrganisationMember, Organisation)
-        .join(Organisation, Organisation.id == OrganisationMember.organisation_id)
-        .where(OrganisationMember.user_id == user.id)
-        .order_by(OrganisationMember.created_at)
-    )
-    return [
-        {
-            "organisation": {"id": org.id, "name": org.name},
-            "role": member.role,
-            "joined_at": member.created_at.isoformat(),
-        }
-        for member, org in (await session.execute(stmt)).all()
-    ]
-
-
-SECTIONS["organisations"] = _export
