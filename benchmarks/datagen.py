@@ -508,7 +508,11 @@ class Generator:
             closed = published + timedelta(days=self.rng.uniform(1, 90))
         cell_lat, cell_lon = cell_of(post.lat, post.lon) if post.lat is not None else (None, None)
         # COPY skips the model's hook that fixes the public point, so it is set here the same way.
-        public = coarsen(post.lat, post.lon) if post.lat is not None and post.lon is not None else (None, None)
+        public = (
+            coarsen(post.lat, post.lon)
+            if post.lat is not None and post.lon is not None
+            else (None, None)
+        )
         body = f"{post.title}. Bitte melden Sie sich über Anlauf."
         data.posts.append(
             (

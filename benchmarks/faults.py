@@ -252,7 +252,8 @@ async def fault_kill(run: Run, count: int, kills: int = 3) -> Result:
         arrivals[m.message_id] = m.received_at  # the last copy: the one the recovery sent
     result.held = len(held)
     waits = [
-        arrivals[message_id_for(oid)] - at for oid, at in held.items()
+        arrivals[message_id_for(oid)] - at
+        for oid, at in held.items()
         if message_id_for(oid) in arrivals and arrivals[message_id_for(oid)] > at
     ]
     result.held_slowest = max(waits, default=0.0)
@@ -360,30 +361,40 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{os.cpu_count()} CPUs, load average before the run {load_before:.1f}"
     )
     print()
-    print("| fault | mails | delivered | lost | duplicated | of them in the window | "
-          "slowest mail (event to arrival) | last held-up mail after the fault |")
+    print(
+        "| fault | mails | delivered | lost | duplicated | of them in the window | "
+        "slowest mail (event to arrival) | last held-up mail after the fault |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r.fault} | {r.expected:,} | {r.delivered:,} | {r.lost} | {r.duplicated} | "
-              f"{r.in_window} | {r.slowest:.1f} s | {r.recovery:.1f} s |")
+        print(
+            f"| {r.fault} | {r.expected:,} | {r.delivered:,} | {r.lost} | {r.duplicated} | "
+            f"{r.in_window} | {r.slowest:.1f} s | {r.recovery:.1f} s |"
+        )
     kill = next((r for r in results if r.name == "kill"), None)
     if kill is not None:
-        print(f"\nkill: {kill.held} jobs were held by killed workers; the slowest of them arrived "
-              f"{kill.held_slowest:.1f} s after its kill; {'; '.join(kill.notes)}")
+        print(
+            f"\nkill: {kill.held} jobs were held by killed workers; the slowest of them arrived "
+            f"{kill.held_slowest:.1f} s after its kill; {'; '.join(kill.notes)}"
+        )
     print()
     targets: list[tuple[str, bool, str]] = [
-        ("no mail lost", all(r.lost == 0 for r in results),
-         f"{sum(r.lost for r in results)} lost"),
-        ("duplicates only inside the acknowledged window",
-         all(r.duplicated == r.in_window for r in results),
-         f"{sum(r.duplicated - r.in_window for r in results)} outside, "
-         f"{sum(r.in_window for r in results)} inside"),
+        ("no mail lost", all(r.lost == 0 for r in results), f"{sum(r.lost for r in results)} lost"),
+        (
+            "duplicates only inside the acknowledged window",
+            all(r.duplicated == r.in_window for r in results),
+            f"{sum(r.duplicated - r.in_window for r in results)} outside, "
+            f"{sum(r.in_window for r in results)} inside",
+        ),
     ]
     if kill is not None:
-        targets.append((
-            f"mail held by a killed worker sent within {KILL_TARGET_SECONDS:.0f} s",
-            kill.held_slowest <= KILL_TARGET_SECONDS, f"{kill.held_slowest:.1f} s",
-        ))
+        targets.append(
+            (
+                f"mail held by a killed worker sent within {KILL_TARGET_SECONDS:.0f} s",
+                kill.held_slowest <= KILL_TARGET_SECONDS,
+                f"{kill.held_slowest:.1f} s",
+            )
+        )
     for label, ok, figure in targets:
         print(f"{label}: {'met' if ok else 'missed'} ({figure})")
     missed = sum(1 for _, ok, _ in targets if not ok)

@@ -291,9 +291,7 @@ async def run_samples(
     return results
 
 
-async def explain_round(
-    session: AsyncSession, stmt: Any, params: dict[str, Any]
-) -> list[str]:
+async def explain_round(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> list[str]:
     """EXPLAIN (ANALYZE, BUFFERS) of a statement with its parameters bound as in the app
     (typed, through asyncpg), not pasted in as literals (which would turn floats into numerics
     and change the plan)."""

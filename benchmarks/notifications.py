@@ -195,8 +195,11 @@ async def run(args: argparse.Namespace) -> None:
             (
                 "written by this process in",
                 f"{write_seconds:.1f} s ({count / write_seconds:,.0f}/s, "
-                + (f"paced at {args.rate:g}/s, one per transaction)" if args.rate
-                   else f"a burst, transactions of {args.batch})"),
+                + (
+                    f"paced at {args.rate:g}/s, one per transaction)"
+                    if args.rate
+                    else f"a burst, transactions of {args.batch})"
+                ),
             ),
             ("mails delivered (unique Message-IDs)", f"{len(arrivals):,}"),
             ("duplicates", f"{duplicates}"),

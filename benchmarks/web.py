@@ -144,8 +144,9 @@ async def signed_in_cookie(url: str) -> tuple[str, str]:
                     "ORDER BY count(*) DESC, author_id LIMIT 1"
                 )
             )
-            await conn.execute(text("DELETE FROM web_sessions WHERE id = :id"),
-                               {"id": digest(PASSWORD_SESSION)})
+            await conn.execute(
+                text("DELETE FROM web_sessions WHERE id = :id"), {"id": digest(PASSWORD_SESSION)}
+            )
             now = datetime.now(UTC)
             await conn.execute(
                 text(
@@ -153,14 +154,17 @@ async def signed_in_cookie(url: str) -> tuple[str, str]:
                     "created_at) VALUES (:id, :public_id, :user, :csrf, :expires, :now)"
                 ),
                 # public_id: the session's name on /account (migration 0004).
-                {"id": digest(PASSWORD_SESSION), "public_id": uuid.uuid4().hex, "user": user_id,
-                 "csrf": "bench",
-                 "expires": now + timedelta(days=1), "now": now},
+                {
+                    "id": digest(PASSWORD_SESSION),
+                    "public_id": uuid.uuid4().hex,
+                    "user": user_id,
+                    "csrf": "bench",
+                    "expires": now + timedelta(days=1),
+                    "now": now,
+                },
             )
             post_id = await conn.scalar(
-                text(
-                    "SELECT id FROM posts WHERE status = 'published' ORDER BY id LIMIT 1"
-                )
+                text("SELECT id FROM posts WHERE status = 'published' ORDER BY id LIMIT 1")
             )
     finally:
         await engine.dispose()
@@ -176,9 +180,21 @@ class Server:
         self.port = free_port()
         self.log = folder / f"{name}.log"
         command = [
-            sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1",
-            "--port", str(self.port), "--no-access-log", "--log-level", "warning",
-            "--loop", "uvloop", "--http", "httptools",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -229,10 +245,20 @@ def _ms(value: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(url: str, args: argparse.Namespace, header: str | None = None) -> tuple[float, float, float, int]:
+def wrk(
+    url: str, args: argparse.Namespace, header: str | None = None
+) -> tuple[float, float, float, int]:
     # A 10 s timeout: with wrk's 2 s default, slow answers would drop out of the latencies.
-    command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
-               "--latency", url]
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        url,
+    ]
     if header:
         command[1:1] = ["-H", header]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -254,8 +280,11 @@ def measure(label: str, url: str, args: argparse.Namespace, header: str | None =
     rounds.sort(key=lambda r: r[0])
     rps, p50, p99, _ = rounds[len(rounds) // 2]
     result = Measure(label, rps, p50, p99, sum(r[3] for r in rounds), [r[0] for r in rounds])
-    print(f"    {label}: {rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-          + (f", {result.errors} failed" if result.errors else ""), flush=True)
+    print(
+        f"    {label}: {rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        + (f", {result.errors} failed" if result.errors else ""),
+        flush=True,
+    )
     return result
 
 
@@ -310,8 +339,12 @@ def run_size(posts: int, args: argparse.Namespace, folder: Path) -> dict[str, di
         finally:
             server.stop()
     for mode, cache_off in (("cache on", False), ("cache off", True)):
-        server = Server("anlauf", ["--factory", "market.app:create_app"],
-                        base_env(url, folder, cache_off), folder)
+        server = Server(
+            "anlauf",
+            ["--factory", "market.app:create_app"],
+            base_env(url, folder, cache_off),
+            folder,
+        )
         try:
             server.wait_ready("/healthz")
             for label, path, signed_in in pages(post_id):
@@ -341,7 +374,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--fresh", action="store_true", help="build the databases again")
-    parser.add_argument("--database-url", default=os.environ.get("ANLAUF_BENCH_WEB_URL", DEFAULT_URL))
+    parser.add_argument(
+        "--database-url", default=os.environ.get("ANLAUF_BENCH_WEB_URL", DEFAULT_URL)
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -371,12 +406,16 @@ def main() -> int:
     print("| page | req/s | p50 | p99 | of hello-world | of minimal page |")
     print("|---|---|---|---|---|---|")
     for name, m in main_results["yardsticks"].items():
-        print(f"| {name} | {m.rps:,.0f} | {m.p50_ms:.1f} ms | {m.p99_ms:.1f} ms | "
-              f"{ratio(m, hello)} | {ratio(m, minimal)} |")
+        print(
+            f"| {name} | {m.rps:,.0f} | {m.p50_ms:.1f} ms | {m.p99_ms:.1f} ms | "
+            f"{ratio(m, hello)} | {ratio(m, minimal)} |"
+        )
     for mode in ("cache on", "cache off"):
         for label, m in main_results.get(mode, {}).items():
-            print(f"| {label} ({mode}) | {m.rps:,.0f} | {m.p50_ms:.1f} ms | {m.p99_ms:.1f} ms | "
-                  f"{ratio(m, hello)} | {ratio(m, minimal)} |")
+            print(
+                f"| {label} ({mode}) | {m.rps:,.0f} | {m.p50_ms:.1f} ms | {m.p99_ms:.1f} ms | "
+                f"{ratio(m, hello)} | {ratio(m, minimal)} |"
+            )
     print()
 
     targets: list[tuple[str, bool, str]] = []
@@ -384,18 +423,38 @@ def main() -> int:
     on, off = main_results.get("cache on", {}), main_results.get("cache off", {})
     for label in public:
         m = on.get(label)
-        targets.append((f"{label} with the cache >= 25 % of hello-world",
-                        bool(m and m.rps >= 0.25 * hello.rps), ratio(m, hello)))
+        targets.append(
+            (
+                f"{label} with the cache >= 25 % of hello-world",
+                bool(m and m.rps >= 0.25 * hello.rps),
+                ratio(m, hello),
+            )
+        )
         m = off.get(label)
-        targets.append((f"{label} without the cache >= 100 % of the minimal page",
-                        bool(m and m.rps >= minimal.rps), ratio(m, minimal)))
+        targets.append(
+            (
+                f"{label} without the cache >= 100 % of the minimal page",
+                bool(m and m.rps >= minimal.rps),
+                ratio(m, minimal),
+            )
+        )
     for label in ("GET /api/v1/posts", "signed-in /my/posts"):
         m = on.get(label)
-        targets.append((f"{label} >= 100 % of the minimal page",
-                        bool(m and m.rps >= minimal.rps), ratio(m, minimal)))
+        targets.append(
+            (
+                f"{label} >= 100 % of the minimal page",
+                bool(m and m.rps >= minimal.rps),
+                ratio(m, minimal),
+            )
+        )
     worst = max((m.p99_ms for m in on.values()), default=float("inf"))
-    targets.append(("p99 <= 150 ms at 16 connections (every page, cache on)", worst <= 150,
-                    f"worst {worst:.0f} ms"))
+    targets.append(
+        (
+            "p99 <= 150 ms at 16 connections (every page, cache on)",
+            worst <= 150,
+            f"worst {worst:.0f} ms",
+        )
+    )
     if "GET /api/v1/map" not in on:
         targets.append(("GET /api/v1/map measured", False, "not built yet"))
     if len(sizes) == 2:
@@ -403,8 +462,13 @@ def main() -> int:
         for label in public:
             a, b = small.get(label), off.get(label)
             slower = a.rps / b.rps if a and b and b.rps else float("inf")
-            targets.append((f"{label} from 20,000 to {big:,} posts at most 1.5x slower (cache off)",
-                            slower <= 1.5, f"{slower:.2f}x"))
+            targets.append(
+                (
+                    f"{label} from 20,000 to {big:,} posts at most 1.5x slower (cache off)",
+                    slower <= 1.5,
+                    f"{slower:.2f}x",
+                )
+            )
     for label, ok, figure in targets:
         print(f"{label}: {'met' if ok else 'missed'} ({figure})")
     missed = sum(1 for _, ok, _ in targets if not ok)

@@ -131,7 +131,10 @@ async def _tick(settings: Settings, now: datetime) -> list[str]:
     relay = Relay(sessionmaker, settings, grace=timedelta(0))
     await relay.start()
     try:
-        lines = [f"{name}: {count}" for name, count in (await run_maintenance(sessionmaker, settings, now)).items()]
+        lines = [
+            f"{name}: {count}"
+            for name, count in (await run_maintenance(sessionmaker, settings, now)).items()
+        ]
         digest = await run_digest(sessionmaker, settings, now, kick=relay.kick)
         lines.append(f"digests_queued: {digest['queued']}")
         if relay.mode == "inprocess":
@@ -141,7 +144,9 @@ async def _tick(settings: Settings, now: datetime) -> list[str]:
                 if not await relay.sweep():
                     await relay.drain(wait=300)
                     break
-            lines.append("mail: sent in this process (jobs that failed are retried by `anlauf serve`)")
+            lines.append(
+                "mail: sent in this process (jobs that failed are retried by `anlauf serve`)"
+            )
         else:
             await relay.sweep()
             lines.append("mail: handed to the arq worker (`anlauf worker` sends it)")

@@ -100,7 +100,9 @@ class ServiceUnavailable(DomainError):
 
     def __init__(self, retry_after: int = RETRY_AFTER_SECONDS) -> None:
         super().__init__(
-            detail=N_("The service is unavailable for a moment. Please try again in a few seconds."),
+            detail=N_(
+                "The service is unavailable for a moment. Please try again in a few seconds."
+            ),
             status=503,
             title="Service unavailable",
             headers={"Retry-After": str(max(1, retry_after))},

@@ -70,7 +70,9 @@ CREATING = tuple(
 
 BAD_KEY = N_("The Idempotency-Key must be 1 to 255 visible ASCII characters.")
 KEY_REUSED = N_("This Idempotency-Key was used for a different request within the last 24 hours.")
-FORM_REUSED = N_("This form was sent already with other content. Please reload the page and try again.")
+FORM_REUSED = N_(
+    "This form was sent already with other content. Please reload the page and try again."
+)
 
 
 class IdempotencyKey(IdMixin, Base):
@@ -257,7 +259,9 @@ def _recording(row: IdempotencyKey, session: AsyncSession, send: Send) -> Send:
         body = b"".join(chunks)
         status = int(start["status"])
         if status < 400:
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start["headers"]}
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start["headers"]
+            }
             row.status_code = status
             row.content_type = headers.get("content-type")
             row.location = headers.get("location")

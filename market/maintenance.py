@@ -98,8 +98,12 @@ async def send_reminders(session: AsyncSession, settings: Settings, now: datetim
             to=author.email,
             template="post_expiring",
             locale=author.locale,
-            context={"name": author.display_name, "title": post.title, "link": link,
-                     "expires_at": post.expires_at.date().isoformat() if post.expires_at else ""},
+            context={
+                "name": author.display_name,
+                "title": post.title,
+                "link": link,
+                "expires_at": post.expires_at.date().isoformat() if post.expires_at else "",
+            },
             settings=settings,
         )
         sent += 1
@@ -124,7 +128,8 @@ async def withdraw_uncertified(session: AsyncSession, now: datetime) -> int:
         .where(
             Match.status.in_(("proposed", "connected")),
             Post.category.in_(needing),
-            (User.police_certificate_until.is_(None)) | (User.police_certificate_until < now.date()),
+            (User.police_certificate_until.is_(None))
+            | (User.police_certificate_until < now.date()),
             User.role == "volunteer",
         )
     )

@@ -78,8 +78,17 @@ WAIT_FOR_LEADER = 5.0  # seconds a request waits for another one drawing the sam
 VARY = "Accept-Language, Cookie, Authorization"
 # Headers worth keeping; per-request ones (date, set-cookie) are not stored.
 KEPT_HEADERS = frozenset(
-    {b"content-type", b"content-language", b"etag", b"last-modified", b"link", b"x-robots-tag",
-     b"content-security-policy", b"x-frame-options", b"access-control-allow-origin"}
+    {
+        b"content-type",
+        b"content-language",
+        b"etag",
+        b"last-modified",
+        b"link",
+        b"x-robots-tag",
+        b"content-security-policy",
+        b"x-frame-options",
+        b"access-control-allow-origin",
+    }
 )
 
 _caches: weakref.WeakSet[PageCache] = weakref.WeakSet()
@@ -318,15 +327,22 @@ class PageCache:
 
     async def _serve(self, scope: Scope, send: Send, entry: dict[str, Any]) -> None:
         body: bytes = entry["body"]
-        headers = MutableHeaders(raw=[(k.encode("latin-1"), v.encode("latin-1"))
-                                      for k, v in entry["headers"]])
+        headers = MutableHeaders(
+            raw=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry["headers"]]
+        )
         if entry.get("csrf"):
             token = _cookie(scope, CSRF_COOKIE)
             if not token:
                 token = new_secret()
                 cookie = Response()
-                cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax",
-                                  secure=self.settings.secure_cookies, path="/")
+                cookie.set_cookie(
+                    CSRF_COOKIE,
+                    token,
+                    httponly=True,
+                    samesite="lax",
+                    secure=self.settings.secure_cookies,
+                    path="/",
+                )
                 headers.append("set-cookie", cookie.headers["set-cookie"])
             body = body.replace(PLACEHOLDER, token.encode("ascii"))
         # HEAD is answered from the GET entry: the same headers, no body.
@@ -335,8 +351,9 @@ class PageCache:
         headers["x-anlauf-cache"] = "hit"
         self._describe(headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
-        await send({"type": "http.response.body",
-                    "body": b"" if scope["method"] == "HEAD" else body})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
 
     def _describe(self, headers: MutableHeaders) -> None:
         # Pages carry the visitor's own CSRF token (and set it as a cookie on a first visit): a
@@ -439,7 +456,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
         for part in value.decode("latin-1").split(";"):
             part = part.strip()
             if part.startswith(prefix):
-                token = part[len(prefix):]
+                token = part[len(prefix) :]
                 # Only a token we could have issued is put into a page (no markup from a cookie).
                 return token if TOKEN_SHAPE.fullmatch(token) else None
     return None

@@ -84,9 +84,7 @@ def _path(settings: Settings, post_id: str, asked_at: datetime) -> str:
 async def _ensure_row(session: AsyncSession, post_id: str) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(NeedConfirmation).values(post_id=post_id).on_conflict_do_nothing()
-    )
+    await session.execute(insert(NeedConfirmation).values(post_id=post_id).on_conflict_do_nothing())
 
 
 def _matched_since(since: Any) -> Exists:
@@ -271,8 +269,20 @@ def add_months(when: datetime, months: int) -> datetime:
     """Calendar months later; the 31st becomes the last day of a shorter month."""
     month0 = when.month - 1 + months
     year, month = when.year + month0 // 12, month0 % 12 + 1
-    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31,
-            30, 31, 31, 30, 31, 30, 31][month - 1]
+    last = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
     return when.replace(year=year, month=month, day=min(when.day, last))
 
 
@@ -293,8 +303,12 @@ async def last_active(session: AsyncSession, user: User) -> datetime:
 
 
 async def _advance(
-    session: AsyncSession, user_id: str, row: AccountRetention | None, stage: int,
-    active_at: datetime, now: datetime,
+    session: AsyncSession,
+    user_id: str,
+    row: AccountRetention | None,
+    stage: int,
+    active_at: datetime,
+    now: datetime,
 ) -> bool:
     """Move the account's warning stage on, if no other tick did it first."""
     await _ensure_account_row(session, user_id)
@@ -313,7 +327,9 @@ async def _advance(
             else AccountRetention.active_at == row.active_at
         )
     result = await session.execute(
-        update(AccountRetention).where(*cond).values(**values)
+        update(AccountRetention)
+        .where(*cond)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1
@@ -475,11 +491,14 @@ async def delete_certificate_facts(session: AsyncSession, settings: Settings, no
         if now < due:
             continue
         await session.execute(
-            update(User).where(User.id == user_id).values(police_certificate_until=None)
+            update(User)
+            .where(User.id == user_id)
+            .values(police_certificate_until=None)
             .execution_options(synchronize_session=False)
         )
         await session.execute(
-            update(VettingDecision).where(VettingDecision.volunteer_id == user_id)
+            update(VettingDecision)
+            .where(VettingDecision.volunteer_id == user_id)
             .values(police_certificate_until=None)
             .execution_options(synchronize_session=False)
         )

@@ -122,7 +122,9 @@ class RequestTransaction:
         if committed and ids and getattr(state, "relay", None) is not None:
             state.relay.kick(ids)
 
-    async def _answer_error(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    async def _answer_error(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception
+    ) -> None:
         request = Request(scope, receive)
         if database_unavailable(exc):
             log.warning("database unavailable: %r", exc)
@@ -370,10 +372,14 @@ def make_environment() -> Environment:
 
 
 def _join_list(items: list[str]) -> str:
-    """"Arabisch, Deutsch und Farsi" / "العربية والألمانية": lists as each language writes them."""
+    """ "Arabisch, Deutsch und Farsi" / "العربية والألمانية": lists as each language writes them."""
     from babel.lists import format_list
 
-    return format_list([str(i) for i in items], style="standard", locale=i18n.babel_locale()) if items else ""
+    return (
+        format_list([str(i) for i in items], style="standard", locale=i18n.babel_locale())
+        if items
+        else ""
+    )
 
 
 def _language_list(codes: list[str]) -> str:

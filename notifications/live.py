@@ -232,8 +232,10 @@ class PostgresBroker(Broker):
 
     def __init__(self, database_url: str, channel: str = CHANNEL) -> None:
         super().__init__()
-        self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(
-            hide_password=False
+        self.dsn = (
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
         )
         self.channel = channel
         self._listener: asyncio.Task[None] | None = None

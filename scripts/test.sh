@@ -43,7 +43,8 @@ pg_isready -h 127.0.0.1 -p 5432
 redis-cli -h 127.0.0.1 -p 6379 ping
 
 step "Lint, types and import rules"
-"$VENV/bin/ruff" check market matching notifications migrations tests benchmarks
+"$VENV/bin/ruff" check market matching notifications migrations tests benchmarks scripts
+"$VENV/bin/ruff" format --check market matching notifications migrations tests benchmarks scripts
 "$VENV/bin/mypy" matching notifications
 "$VENV/bin/lint-imports"
 

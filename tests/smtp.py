@@ -208,11 +208,15 @@ class SmtpServer:
             await asyncio.sleep(0.02)
         raise AssertionError(f"expected {count} mail(s), got {len(self.messages)}")
 
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
-        """Wait until at least `count` messages to `address` arrived."""
+    async def wait_for(
+        self, address: str, count: int = 1, timeout: float = 10.0, containing: str | None = None
+    ) -> list[Received]:
+        """Wait until at least `count` messages to `address` (whose text holds `containing`,
+        when given) arrived. Other mails may arrive in any order, so a test waiting for one
+        kind names it rather than counting everything."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.to(address)
+            found = [m for m in self.to(address) if containing is None or containing in m.text]
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.02)

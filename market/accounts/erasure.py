@@ -204,7 +204,9 @@ async def _related_ids(session: AsyncSession, user_id: str, post_ids: list[str])
     applications = select(Application.id).where(Application.volunteer_id == user_id)
     related.update(await _ids(session, applications))
     related.update(
-        await _ids(session, select(Participant.conversation_id).where(Participant.user_id == user_id))
+        await _ids(
+            session, select(Participant.conversation_id).where(Participant.user_id == user_id)
+        )
     )
     related.update(await _ids(session, select(Message.id).where(Message.author_id == user_id)))
     return related

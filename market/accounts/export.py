@@ -31,7 +31,6 @@ from notifications.models import Notification
 Section = Callable[[AsyncSession, User], Awaitable[Any]]
 
 
-
 def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -116,7 +115,11 @@ async def _conversations(session: AsyncSession, user: User) -> list[dict[str, An
             "application_id": c.application_id,
             "created_at": _iso(c.created_at),
             "participants": [
-                {"display_name": names[p.id], "deleted": p.deleted_at is not None, "me": p.id == user.id}
+                {
+                    "display_name": names[p.id],
+                    "deleted": p.deleted_at is not None,
+                    "me": p.id == user.id,
+                }
                 for p in people[c.id]
             ],
             "messages": [
@@ -178,7 +181,9 @@ async def _notification_preferences(session: AsyncSession, user: User) -> dict[s
 
 async def _reports(session: AsyncSession, user: User) -> list[dict[str, Any]]:
     """Reports the caller filed (reports about the caller are the reporters' data)."""
-    stmt = select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at, Report.id)
+    stmt = (
+        select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at, Report.id)
+    )
     return [
         {
             "id": r.id,
@@ -273,7 +278,9 @@ async def _sessions(session: AsyncSession, user: User) -> list[dict[str, Any]]:
 
 async def _tokens(session: AsyncSession, user: User) -> list[dict[str, Any]]:
     stmt = (
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at, ApiToken.id)
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.created_at, ApiToken.id)
     )
     return [
         {

@@ -52,9 +52,7 @@ async def list_conversations(request: Request) -> Response:
     session = db(request)
     limit, cursor = page_params(request)
     stmt = guardian.visible(actor, select(Conversation))
-    rows = list(
-        await session.scalars(paginate(stmt, _activity(), Conversation.id, limit, cursor))
-    )
+    rows = list(await session.scalars(paginate(stmt, _activity(), Conversation.id, limit, cursor)))
     shown = await conversations_json(session, user, rows[:limit])
     return ok(
         page(

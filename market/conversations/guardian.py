@@ -92,5 +92,7 @@ def visible(actor: Actor, stmt: Select[tuple[Conversation]]) -> Select[tuple[Con
     moderation reaches a conversation through its match or a report, not through a list)."""
     return stmt.join(
         Participant,
-        and_(Participant.conversation_id == Conversation.id, Participant.user_id == (actor.id or "")),
+        and_(
+            Participant.conversation_id == Conversation.id, Participant.user_id == (actor.id or "")
+        ),
     )

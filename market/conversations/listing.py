@@ -54,12 +54,10 @@ async def conversations_json(
     ids = [c.id for c in rows]
     people: dict[str, list[str]] = {cid: [] for cid in ids}
     if ids:
-        for cid, uid in (
-            await session.execute(
-                select(Participant.conversation_id, Participant.user_id)
-                .where(Participant.conversation_id.in_(ids))
-                .order_by(Participant.id)
-            )
+        for cid, uid in await session.execute(
+            select(Participant.conversation_id, Participant.user_id)
+            .where(Participant.conversation_id.in_(ids))
+            .order_by(Participant.id)
         ):
             people[cid].append(uid)
     user_ids = {uid for uids in people.values() for uid in uids}

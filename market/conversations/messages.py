@@ -22,8 +22,6 @@ MSG_EMPTY = N_("Please write a message.")
 MSG_TOO_LONG = N_("Your message is too long. Please write at most 4000 characters.")
 
 
-
-
 async def _conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
     if not conversation_id or len(conversation_id) > 32:
         return None

@@ -77,7 +77,9 @@ async def _ensure_state(session: AsyncSession, user_id: str) -> None:
     values = {"user_id": user_id, "covered_until": None}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        await session.execute(postgresql.insert(DigestState).values(values).on_conflict_do_nothing())
+        await session.execute(
+            postgresql.insert(DigestState).values(values).on_conflict_do_nothing()
+        )
     elif dialect == "sqlite":
         await session.execute(sqlite.insert(DigestState).values(values).on_conflict_do_nothing())
     elif await session.get(DigestState, user_id) is None:  # pragma: no cover
@@ -85,9 +87,7 @@ async def _ensure_state(session: AsyncSession, user_id: str) -> None:
         await session.flush()
 
 
-async def send_one(
-    session: AsyncSession, settings: Settings, user_id: str, now: datetime
-) -> bool:
+async def send_one(session: AsyncSession, settings: Settings, user_id: str, now: datetime) -> bool:
     """Queue this person's digest of the day if it is due and has something to say."""
     user = await session.get(User, user_id)
     if user is None or not user.is_active or user.deleted_at is not None:
@@ -125,7 +125,9 @@ async def send_one(
         Notification.created_at > since,
         Notification.created_at <= cut,
     )
-    total = int(await session.scalar(select(func.count()).select_from(Notification).where(*window)) or 0)
+    total = int(
+        await session.scalar(select(func.count()).select_from(Notification).where(*window)) or 0
+    )
     if total == 0:
         return False
     notes = list(

@@ -61,11 +61,15 @@ async def describe(
         }
         post_ids = {m.offer_id for m in matches.values()} | {m.need_id for m in matches.values()}
         if post_ids:
-            posts = {p.id: p for p in await session.scalars(select(Post).where(Post.id.in_(post_ids)))}
+            posts = {
+                p.id: p for p in await session.scalars(select(Post).where(Post.id.in_(post_ids)))
+            }
     author_ids = {str(n.data.get("author_id")) for n in notes if n.data.get("author_id")}
     authors: dict[str, User] = {}
     if author_ids:
-        authors = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(author_ids)))}
+        authors = {
+            u.id: u for u in await session.scalars(select(User).where(User.id.in_(author_ids)))
+        }
     result: dict[str, Described] = {}
     with use_locale(locale):
         for note in notes:
@@ -80,7 +84,9 @@ def _match_title(
     match = matches.get(str(note.data.get("match_id")))
     if match is None:
         return ""
-    own = match.offer_id if reader is not None and reader.id == match.volunteer_id else match.need_id
+    own = (
+        match.offer_id if reader is not None and reader.id == match.volunteer_id else match.need_id
+    )
     post = posts.get(own)
     return _title(post.title) if post is not None else ""
 
@@ -191,7 +197,9 @@ def _describe(
         )
     if kind == "need.closed":
         return Described(
-            gettext("Your request “%(title)s” was closed because nobody confirmed it.", title=title),
+            gettext(
+                "Your request “%(title)s” was closed because nobody confirmed it.", title=title
+            ),
             f"/posts/{data.get('post_id')}" if data.get("post_id") else "/my/posts",
         )
     if kind == "application.received":

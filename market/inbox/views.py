@@ -115,8 +115,7 @@ async def notifications_page(request: Request) -> Response:
             "only_unread": only_unread,
             "next_url": next_url,
             "first_url": request.url.path if raw_cursor else None,
-            "here": str(request.url.path)
-            + (f"?{request.url.query}" if request.url.query else ""),
+            "here": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
         },
     )
 

@@ -89,7 +89,9 @@ async def my_matches(request: Request) -> Response:
                 "status", "status must be proposed, connected, declined, closed or expired."
             )
         stmt = stmt.where(Match.status == status)
-    rows = list((await session.execute(paginate(stmt, Match.created_at, Match.id, limit, cursor))).scalars())
+    rows = list(
+        (await session.execute(paginate(stmt, Match.created_at, Match.id, limit, cursor))).scalars()
+    )
     items = []
     for m in rows[:limit]:
         items.append(await match_json(session, m, actor, await guardian.side_of(session, actor, m)))
@@ -176,8 +178,14 @@ async def _answer(request: Request, accept: bool) -> Response:
     else:
         why = await _decline_reason(request)
         match = await services.respond(
-            session, settings_of(request), user, match, side, False,
-            reason=why.reason, note=why.note.strip() if why.note else None,
+            session,
+            settings_of(request),
+            user,
+            match,
+            side,
+            False,
+            reason=why.reason,
+            note=why.note.strip() if why.note else None,
         )
     return ok(await match_json(session, match, actor, side))
 

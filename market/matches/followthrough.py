@@ -112,8 +112,13 @@ async def remind(session: AsyncSession, settings: Settings, match_id: str) -> in
     ):
         if response == "pending":
             await _tell(
-                session, settings, users.get(user_id), "match.reminder", "match_reminder",
-                {"match_id": match.id}, link,
+                session,
+                settings,
+                users.get(user_id),
+                "match.reminder",
+                "match_reminder",
+                {"match_id": match.id},
+                link,
             )
             told += 1
     return told
@@ -145,8 +150,13 @@ async def flag_stalled(session: AsyncSession, settings: Settings, now: datetime)
         link = f"{_base(settings)}/review/waiting"
         for coordinator in await coordinators_of(session, need.region_id):
             await _tell(
-                session, settings, coordinator, "match.stalled", "match_stalled",
-                {"match_id": match_id}, link,
+                session,
+                settings,
+                coordinator,
+                "match.stalled",
+                "match_stalled",
+                {"match_id": match_id},
+                link,
             )
     return len(ids)
 
@@ -168,8 +178,15 @@ async def expire(session: AsyncSession, settings: Settings, now: datetime) -> in
     )
     for match_id in ids:
         claimed = await _claim(
-            session, match_id, {"status": "expired", "expired_at": now, "closed_at": now,
-                                "closed_reason": "no_answer"}, Match.expired_at,
+            session,
+            match_id,
+            {
+                "status": "expired",
+                "expired_at": now,
+                "closed_at": now,
+                "closed_reason": "no_answer",
+            },
+            Match.expired_at,
         )
         if not claimed:
             continue
@@ -184,8 +201,13 @@ async def expire(session: AsyncSession, settings: Settings, now: datetime) -> in
         ):
             if response == "accepted":
                 await _tell(
-                    session, settings, users.get(user_id), "match.expired", "match_expired",
-                    {"match_id": match.id}, link,
+                    session,
+                    settings,
+                    users.get(user_id),
+                    "match.expired",
+                    "match_expired",
+                    {"match_id": match.id},
+                    link,
                 )
         if match.offer_response == "pending":
             await _count_expiry(session, settings, match.volunteer_id, now)
@@ -209,8 +231,13 @@ async def _count_expiry(
         await session.flush()
         link = f"{_base(settings)}/me/available?token={availability_token(settings, volunteer)}"
         await _tell(
-            session, settings, volunteer, "match.paused", "availability_paused",
-            {}, link,
+            session,
+            settings,
+            volunteer,
+            "match.paused",
+            "availability_paused",
+            {},
+            link,
         )
     await session.flush()
 
@@ -278,7 +305,6 @@ def _register() -> None:
     register_rule("matches_stalled", flag_stalled)
     register_rule("matches_expired", expire)
     register_rule("match_outcomes_asked", ask_outcome)
-
 
 
 # --- "Did you meet?" seven days after connected
@@ -350,8 +376,11 @@ async def ask_outcome(session: AsyncSession, settings: Settings, now: datetime) 
                 to=user.email,
                 template="match_outcome",
                 locale=user.locale,
-                context={"name": user.display_name, "yes_link": f"{base}&met=1",
-                         "no_link": f"{base}&met=0"},
+                context={
+                    "name": user.display_name,
+                    "yes_link": f"{base}&met=1",
+                    "no_link": f"{base}&met=0",
+                },
                 essential=True,
                 settings=settings,
             )

@@ -139,9 +139,7 @@ async def region_to_run(session: AsyncSession, actor: Actor, wanted: str | None)
             raise Invalid.one("region", "Please choose one of your regions.")
         return None
     region = (
-        await session.execute(
-            select(Region).where((Region.slug == wanted) | (Region.id == wanted))
-        )
+        await session.execute(select(Region).where((Region.slug == wanted) | (Region.id == wanted)))
     ).scalar_one_or_none()
     if region is None or not actor.works(region.id):
         raise NotFound("There is no such region.")

@@ -43,7 +43,9 @@ def reason_text(reason: dict[str, Any], *, exact: bool = False) -> str:
     code = reason.get("code")
     params = reason.get("params") or {}
     if code == "same_category":
-        return gettext("both about: %(category)s", category=taxonomy.category_name(params["category"]))
+        return gettext(
+            "both about: %(category)s", category=taxonomy.category_name(params["category"])
+        )
     if code == "parent_category":
         return gettext(
             "offer covers %(category)s",

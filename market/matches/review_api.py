@@ -40,7 +40,9 @@ def pair_json(pair: Any, posts_by_id: dict[str, Post]) -> dict[str, Any]:
         "offer": {"id": offer.id, "title": offer.title, "category": offer.category},
         "score": round(pair.score, 4),
         "distance_km": round(pair.distance_km, 1) if pair.distance_km is not None else None,
-        "reasons": reasons.texts([{"code": r.code, "params": dict(r.params)} for r in pair.reasons]),
+        "reasons": reasons.texts(
+            [{"code": r.code, "params": dict(r.params)} for r in pair.reasons]
+        ),
     }
 
 
@@ -48,7 +50,9 @@ async def preview_json(session: AsyncSession, region: Region | None) -> dict[str
     plan = await regional.plan(session, region.id if region else None)
     by_id: dict[str, Post] = {}
     for ids in queries.chunks([p.need_id for p in plan.pairs] + [p.offer_id for p in plan.pairs]):
-        by_id |= {p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()}
+        by_id |= {
+            p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(ids)))).scalars()
+        }
     return {
         "region": region.slug if region else None,
         "plan_id": plan.plan_id,
@@ -103,12 +107,18 @@ async def _run_json(session: AsyncSession, run: runs.RegionalRun, actor: Actor) 
         "problem": None,
     }
     if run.status == "failed" and run.result:
-        body["problem"] = {"status": run.result.get("status", 500), "detail": run.result.get("detail")}
+        body["problem"] = {
+            "status": run.result.get("status", 500),
+            "detail": run.result.get("detail"),
+        }
     elif run.status == "done" and run.result is not None:
         if run.kind == runs.UNMATCHED:
             body["result"] = await _unmatched_json(session, run, actor)
         else:
-            body["result"] = {"created": run.result["created"], "match_ids": run.result["match_ids"]}
+            body["result"] = {
+                "created": run.result["created"],
+                "match_ids": run.result["match_ids"],
+            }
     return body
 
 
@@ -130,21 +140,31 @@ CAUSES = {
 }
 
 
-async def _unmatched_json(session: AsyncSession, run: runs.RegionalRun, actor: Actor) -> dict[str, Any]:
+async def _unmatched_json(
+    session: AsyncSession, run: runs.RegionalRun, actor: Actor
+) -> dict[str, Any]:
     """A worked-out unmatched view in the documented shape; needs deleted since are left out."""
     found = await runs.stored_unmatched(session, run)
     return await _unmatched_items(session, found, actor, run.finished_at)
 
 
 async def _unmatched_items(
-    session: AsyncSession, found: list[regional.Unmatched], actor: Actor, computed_at: datetime | None
+    session: AsyncSession,
+    found: list[regional.Unmatched],
+    actor: Actor,
+    computed_at: datetime | None,
 ) -> dict[str, Any]:
     from market.i18n import gettext
 
     items = await posts.to_json_many(session, [u.need for u in found], actor)
     return {
         "items": [
-            {"need": item, "cause": u.cause, "cause_text": gettext(CAUSES[u.cause]), "counts": u.counts}
+            {
+                "need": item,
+                "cause": u.cause,
+                "cause_text": gettext(CAUSES[u.cause]),
+                "counts": u.counts,
+            }
             for item, u in zip(items, found, strict=True)
         ],
         "next_cursor": None,

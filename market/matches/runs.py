@@ -53,7 +53,9 @@ Progress = Callable[[str, int, int], Awaitable[None]]
 
 class RegionalRun(IdMixin, Base):
     __tablename__ = "regional_runs"
-    __table_args__ = (Index("ix_regional_runs_kind_region_created", "kind", "region_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_regional_runs_kind_region_created", "kind", "region_id", "created_at"),
+    )
 
     kind: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(10), default="queued")
@@ -87,7 +89,11 @@ async def ask_confirm(
     if found is not None:
         return found
     run = RegionalRun(
-        kind=CONFIRM, region_id=region_id, plan_id=plan_id, dedupe_key=key, requested_by=requested_by
+        kind=CONFIRM,
+        region_id=region_id,
+        plan_id=plan_id,
+        dedupe_key=key,
+        requested_by=requested_by,
     )
     try:
         # A savepoint: when a concurrent request inserted the same key first, only this insert
@@ -193,9 +199,7 @@ def _progress(ctx: JobContext, run_id: str, dialect: str) -> Progress:
     return report
 
 
-async def _finish(
-    session: AsyncSession, run_id: str, status: str, result: dict[str, Any]
-) -> None:
+async def _finish(session: AsyncSession, run_id: str, status: str, result: dict[str, Any]) -> None:
     await session.execute(
         update(RegionalRun)
         .where(RegionalRun.id == run_id)
@@ -226,7 +230,10 @@ async def confirm_job(ctx: JobContext, outbox_id: str) -> None:
             await _finish(c.session, run_id, "failed", {"status": 409, "detail": exc.detail})
             return
         await _finish(
-            c.session, run_id, "done", {"created": len(created), "match_ids": [m.id for m in created]}
+            c.session,
+            run_id,
+            "done",
+            {"created": len(created), "match_ids": [m.id for m in created]},
         )
 
 

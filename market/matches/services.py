@@ -197,7 +197,8 @@ async def recheck(session: AsyncSession, settings: Settings, post: Post) -> None
         return
     post_ids = {m.offer_id for m in proposed} | {m.need_id for m in proposed}
     others = {
-        p.id: p for p in (await session.execute(select(Post).where(Post.id.in_(post_ids)))).scalars()
+        p.id: p
+        for p in (await session.execute(select(Post).where(Post.id.in_(post_ids)))).scalars()
     }
     users = await queries.users_by_id(session, [p.author_id for p in others.values()])
     counts = await queries.open_counts(session, [m.volunteer_id for m in proposed])

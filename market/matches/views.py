@@ -229,7 +229,12 @@ async def _answer(request: Request, accept: bool) -> Response:
         raise Invalid.one("reason", "Please choose one of the reasons.")
     try:
         match = await services.respond(
-            session, settings_of(request), user, match, side, accept,
+            session,
+            settings_of(request),
+            user,
+            match,
+            side,
+            accept,
             reason=None if accept else reason,
         )
     except Conflict:

@@ -53,7 +53,6 @@ LOCATION_FIELDS = {
 SEARCH_FIELDS = {"cursor": "", "limit": "", "lat": "place", "lon": "place"}
 
 
-
 async def _rows(
     request: Request, session: AsyncSession, stmt: Select[tuple[Post]]
 ) -> tuple[list[Post], str | None]:
@@ -70,9 +69,7 @@ async def _rows(
     return rows, f"{request.url.path}?{urlencode(params)}"
 
 
-def _distance(
-    viewer: Actor, post: Post, near: tuple[float, float, float] | None
-) -> int | None:
+def _distance(viewer: Actor, post: Post, near: tuple[float, float, float] | None) -> int | None:
     """Whole kilometres from the searched place, measured to the public point the list was
     filtered on; only those who may see the exact place are told the distance to it."""
     if near is None or post.lat is None or post.lon is None:
@@ -363,7 +360,9 @@ async def close_post(request: Request) -> Response:
         return login_redirect(request)
     await form_with_csrf(request)
     session = db(request)
-    post = await guardian.changeable(session, await actor_of(request), request.path_params["post_id"])
+    post = await guardian.changeable(
+        session, await actor_of(request), request.path_params["post_id"]
+    )
     await services.close(session, user, post)
     return redirect(with_flash(f"/posts/{post.id}", MSG_CLOSED))
 

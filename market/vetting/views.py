@@ -43,7 +43,6 @@ MSG_REJECTED = N_("The post is rejected. The author sees the reason.")
 CHECK_FIELDS = {"checks": "checks"}
 
 
-
 async def _staff(request: Request) -> Actor | Response:
     """The reviewer; anonymous people are sent to log in, everyone but staff gets 403."""
     if await current_user(request) is None:

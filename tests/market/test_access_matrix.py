@@ -29,7 +29,11 @@ PROTECTED = [
     ("GET", "/api/v1/matches/{match}", None),
     ("POST", "/api/v1/matches/{match}/accept", None),
     ("POST", "/api/v1/matches/{match}/decline", None),
-    ("POST", "/api/v1/reports", {"target_type": "post", "target_id": "{post}", "reason": "Spam here"}),
+    (
+        "POST",
+        "/api/v1/reports",
+        {"target_type": "post", "target_id": "{post}", "reason": "Spam here"},
+    ),
     ("GET", "/api/v1/review/volunteers", None),
     ("POST", "/api/v1/review/volunteers/{user}", {"decision": "reject", "note": "x"}),
     ("GET", "/api/v1/review/posts", None),
@@ -67,13 +71,25 @@ async def world(client: httpx.AsyncClient, app: Any) -> dict[str, Any]:
     org = await make_user(app, client, "organisation", org_status="pending")
     need = (await client.post("/api/v1/posts", headers=seeker.headers, json=post_body())).json()
     await client.post("/api/v1/posts", headers=volunteer.headers, json=post_body(kind="offer"))
-    pending = (await client.post("/api/v1/posts", headers=pending_volunteer.headers, json=post_body(kind="offer"))).json()
+    pending = (
+        await client.post(
+            "/api/v1/posts", headers=pending_volunteer.headers, json=post_body(kind="offer")
+        )
+    ).json()
     (match,) = (await client.get("/api/v1/matches", headers=seeker.headers)).json()["items"]
-    ids = {"post": need["id"], "pending": pending["id"], "match": match["id"], "user": pending_volunteer.id, "org": org.organisation_id or ""}
+    ids = {
+        "post": need["id"],
+        "pending": pending["id"],
+        "match": match["id"],
+        "user": pending_volunteer.id,
+        "org": org.organisation_id or "",
+    }
     return {"ids": ids}
 
 
-async def test_anonymous_gets_401_everywhere(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_anonymous_gets_401_everywhere(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     for method, path, body in PROTECTED:
         url = fill(path, world["ids"])
         r = await client.request(method, url, json=fill_body(body, world["ids"]))
@@ -83,7 +99,9 @@ async def test_anonymous_gets_401_everywhere(client: httpx.AsyncClient, world: d
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_strangers_by_role(client: httpx.AsyncClient, app: Any, world: dict[str, Any], role: str) -> None:
+async def test_strangers_by_role(
+    client: httpx.AsyncClient, app: Any, world: dict[str, Any], role: str
+) -> None:
     """Someone of this role who is neither author nor party nor staff-with-a-region-restriction."""
     stranger: Actor = await make_user(app, client, role)
     ids = world["ids"]
@@ -106,20 +124,33 @@ async def test_strangers_by_role(client: httpx.AsyncClient, app: Any, world: dic
             continue
         url = fill(path, ids)
         r = await client.request(method, url, headers=stranger.headers, json=fill_body(body, ids))
-        assert r.status_code == expected[(method, path)], (role, method, url, r.status_code, r.text[:200])
+        assert r.status_code == expected[(method, path)], (
+            role,
+            method,
+            url,
+            r.status_code,
+            r.text[:200],
+        )
     # An unpublished post of someone else is invisible: 404 for reading and for changing.
     pending_url = f"/api/v1/posts/{ids['pending']}"
     want = 200 if staff else 404
     assert (await client.get(pending_url, headers=stranger.headers)).status_code == want
     if not staff:
-        assert (await client.patch(pending_url, headers=stranger.headers, json={"title": "Taken over"})).status_code == 404
-        assert (await client.get(f"{pending_url}/matches", headers=stranger.headers)).status_code == 404
+        assert (
+            await client.patch(pending_url, headers=stranger.headers, json={"title": "Taken over"})
+        ).status_code == 404
+        assert (
+            await client.get(f"{pending_url}/matches", headers=stranger.headers)
+        ).status_code == 404
 
 
 async def test_posting_rights_by_role(client: httpx.AsyncClient, app: Any) -> None:
     allowed = {
-        "volunteer": {"offer"}, "seeker": {"need"}, "organisation": {"need"},
-        "coordinator": {"offer", "need"}, "admin": {"offer", "need"},
+        "volunteer": {"offer"},
+        "seeker": {"need"},
+        "organisation": {"need"},
+        "coordinator": {"offer", "need"},
+        "admin": {"offer", "need"},
     }
     for role, kinds in allowed.items():
         actor = await make_user(app, client, role)
@@ -141,9 +172,15 @@ async def test_posting_rights_by_role(client: httpx.AsyncClient, app: Any) -> No
 LEIPZIG = (51.3397, 12.3731)
 HALLE = (51.4825, 11.9697)
 CALLERS = (
-    "volunteer", "seeker", "organisation",  # strangers to every object
-    "leipzig", "halle", "everywhere", "admin",  # staff: of the objects' region, of another, of all
-    "need_author", "offer_author",  # the parties of the match
+    "volunteer",
+    "seeker",
+    "organisation",  # strangers to every object
+    "leipzig",
+    "halle",
+    "everywhere",
+    "admin",  # staff: of the objects' region, of another, of all
+    "need_author",
+    "offer_author",  # the parties of the match
 )
 STAFF_OF_LEIPZIG = {"leipzig", "everywhere", "admin"}
 PARTIES = {"need_author", "offer_author"}
@@ -199,16 +236,22 @@ async def regions_world(client: httpx.AsyncClient, app: Any) -> dict[str, Any]:
     for party in (seeker, volunteer):
         r = await client.post(f"/api/v1/matches/{match['id']}/accept", headers=party.headers)
         assert r.status_code == 200, r.text
-    conversation = (await client.get(f"/api/v1/matches/{match['id']}", headers=seeker.headers)).json()[
-        "conversation_id"
-    ]
+    conversation = (
+        await client.get(f"/api/v1/matches/{match['id']}", headers=seeker.headers)
+    ).json()["conversation_id"]
     r = await client.post(
-        f"/api/v1/conversations/{conversation}/messages", headers=seeker.headers, json={"body": "Hallo!"}
+        f"/api/v1/conversations/{conversation}/messages",
+        headers=seeker.headers,
+        json={"body": "Hallo!"},
     )
     assert r.status_code == 201, r.text
     message = r.json()["id"]
     reports = {}
-    for target_type, target_id in (("post", pending["id"]), ("message", message), ("user", pending_volunteer.id)):
+    for target_type, target_id in (
+        ("post", pending["id"]),
+        ("message", message),
+        ("user", pending_volunteer.id),
+    ):
         r = await client.post(
             "/api/v1/reports",
             headers=seeker.headers,
@@ -217,14 +260,22 @@ async def regions_world(client: httpx.AsyncClient, app: Any) -> dict[str, Any]:
         assert r.status_code == 201, r.text
         reports[target_type] = r.json()["id"]
     ids = {
-        "need": need["id"], "pending": pending["id"], "match": match["id"],
-        "conversation": conversation, "volunteer": pending_volunteer.id, "org": org.organisation_id or "",
-        "report": reports["post"], "message_report": reports["message"], "user_report": reports["user"],
+        "need": need["id"],
+        "pending": pending["id"],
+        "match": match["id"],
+        "conversation": conversation,
+        "volunteer": pending_volunteer.id,
+        "org": org.organisation_id or "",
+        "report": reports["post"],
+        "message_report": reports["message"],
+        "user_report": reports["user"],
     }
     return {"callers": callers, "ids": ids}
 
 
-def _expect(allowed: int, *, denied: int = 404, strangers: int | None = None, parties: int | None = None) -> dict[str, int]:
+def _expect(
+    allowed: int, *, denied: int = 404, strangers: int | None = None, parties: int | None = None
+) -> dict[str, int]:
     """What each caller gets: `allowed` for staff of Leipzig, `denied` for Halle's coordinator,
     `strangers` (default: as `denied`) for the other roles, `parties` (default: as strangers)."""
     strangers = denied if strangers is None else strangers
@@ -245,54 +296,98 @@ def _expect(allowed: int, *, denied: int = 404, strangers: int | None = None, pa
 # (label, API request, page request, expected by caller). A request is (method, path, body);
 # page bodies are form fields, sent with the page's CSRF token.
 REGION_ROUTES: list[tuple[str, tuple[str, str, Any], tuple[str, str, Any], dict[str, int]]] = [
-    ("pending post",
-     ("GET", "/api/v1/posts/{pending}", None), ("GET", "/posts/{pending}", None),
-     _expect(200)),
-    ("a post's matches",
-     ("GET", "/api/v1/posts/{need}/matches", None), ("GET", "/posts/{need}/matches", None),
-     _expect(200, strangers=403, parties=403) | {"need_author": 200}),
-    ("a pending post's matches",
-     ("GET", "/api/v1/posts/{pending}/matches", None), ("GET", "/posts/{pending}/matches", None),
-     _expect(200)),
-    ("a match",
-     ("GET", "/api/v1/matches/{match}", None), ("GET", "/matches/{match}", None),
-     _expect(404, parties=200)),
-    ("answering a match",
-     ("POST", "/api/v1/matches/{match}/decline", None), ("POST", "/matches/{match}/decline", {}),
-     _expect(404, parties=-1)),  # parties: 409 in the API, a redirect with a message on the page
-    ("a conversation's messages",
-     ("GET", "/api/v1/conversations/{conversation}/messages", None), ("GET", "/conversations/{conversation}", None),
-     _expect(200, parties=-1)),  # parties read it on the match page (303 there)
-    ("writing in a conversation",
-     ("POST", "/api/v1/conversations/{conversation}/messages", {"body": ""}),
-     ("POST", "/conversations/{conversation}/messages", {"body": ""}),
-     _expect(403, parties=422)),
-    ("a volunteer's review",
-     ("POST", "/api/v1/review/volunteers/{volunteer}", {"decision": "approve", "checks": {"identity": False}}),
-     ("POST", "/review/volunteers/{volunteer}", {"decision": "approve"}),
-     _expect(422, strangers=403)),
-    ("the volunteer's page",
-     ("POST", "/api/v1/review/volunteers/{volunteer}", {"decision": "approve", "checks": {"identity": False}}),
-     ("GET", "/review/volunteers/{volunteer}", None),
-     _expect(-1, strangers=403)),  # API 422 (approval without checks), page 200
-    ("a post's review",
-     ("POST", "/api/v1/review/posts/{pending}", {"decision": "publish"}),
-     ("POST", "/review/posts/{pending}", {"decision": "publish"}),
-     _expect(409, strangers=403)),
-    ("an organisation's review",
-     ("POST", "/api/v1/review/organisations/{org}", {"decision": "maybe"}),
-     ("POST", "/review/organisations/{org}", {"decision": "maybe"}),
-     _expect(422, strangers=403)),
-    ("the matching run's preview",
-     ("GET", "/api/v1/review/matching-run?region=leipzig", None), ("GET", "/review/matching?region=leipzig", None),
-     _expect(200, strangers=403)),
-    ("applying the matching run",
-     ("POST", "/api/v1/review/matching-run", {"region": "leipzig", "plan_id": "stale"}),
-     ("POST", "/review/matching", {"region": "leipzig", "plan_id": "stale"}),
-     _expect(409, strangers=403)),
-    ("the unmatched view",
-     ("GET", "/api/v1/review/unmatched?region=leipzig", None), ("GET", "/review/unmatched?region=leipzig", None),
-     _expect(200, strangers=403)),
+    (
+        "pending post",
+        ("GET", "/api/v1/posts/{pending}", None),
+        ("GET", "/posts/{pending}", None),
+        _expect(200),
+    ),
+    (
+        "a post's matches",
+        ("GET", "/api/v1/posts/{need}/matches", None),
+        ("GET", "/posts/{need}/matches", None),
+        _expect(200, strangers=403, parties=403) | {"need_author": 200},
+    ),
+    (
+        "a pending post's matches",
+        ("GET", "/api/v1/posts/{pending}/matches", None),
+        ("GET", "/posts/{pending}/matches", None),
+        _expect(200),
+    ),
+    (
+        "a match",
+        ("GET", "/api/v1/matches/{match}", None),
+        ("GET", "/matches/{match}", None),
+        _expect(404, parties=200),
+    ),
+    (
+        "answering a match",
+        ("POST", "/api/v1/matches/{match}/decline", None),
+        ("POST", "/matches/{match}/decline", {}),
+        _expect(404, parties=-1),
+    ),  # parties: 409 in the API, a redirect with a message on the page
+    (
+        "a conversation's messages",
+        ("GET", "/api/v1/conversations/{conversation}/messages", None),
+        ("GET", "/conversations/{conversation}", None),
+        _expect(200, parties=-1),
+    ),  # parties read it on the match page (303 there)
+    (
+        "writing in a conversation",
+        ("POST", "/api/v1/conversations/{conversation}/messages", {"body": ""}),
+        ("POST", "/conversations/{conversation}/messages", {"body": ""}),
+        _expect(403, parties=422),
+    ),
+    (
+        "a volunteer's review",
+        (
+            "POST",
+            "/api/v1/review/volunteers/{volunteer}",
+            {"decision": "approve", "checks": {"identity": False}},
+        ),
+        ("POST", "/review/volunteers/{volunteer}", {"decision": "approve"}),
+        _expect(422, strangers=403),
+    ),
+    (
+        "the volunteer's page",
+        (
+            "POST",
+            "/api/v1/review/volunteers/{volunteer}",
+            {"decision": "approve", "checks": {"identity": False}},
+        ),
+        ("GET", "/review/volunteers/{volunteer}", None),
+        _expect(-1, strangers=403),
+    ),  # API 422 (approval without checks), page 200
+    (
+        "a post's review",
+        ("POST", "/api/v1/review/posts/{pending}", {"decision": "publish"}),
+        ("POST", "/review/posts/{pending}", {"decision": "publish"}),
+        _expect(409, strangers=403),
+    ),
+    (
+        "an organisation's review",
+        ("POST", "/api/v1/review/organisations/{org}", {"decision": "maybe"}),
+        ("POST", "/review/organisations/{org}", {"decision": "maybe"}),
+        _expect(422, strangers=403),
+    ),
+    (
+        "the matching run's preview",
+        ("GET", "/api/v1/review/matching-run?region=leipzig", None),
+        ("GET", "/review/matching?region=leipzig", None),
+        _expect(200, strangers=403),
+    ),
+    (
+        "applying the matching run",
+        ("POST", "/api/v1/review/matching-run", {"region": "leipzig", "plan_id": "stale"}),
+        ("POST", "/review/matching", {"region": "leipzig", "plan_id": "stale"}),
+        _expect(409, strangers=403),
+    ),
+    (
+        "the unmatched view",
+        ("GET", "/api/v1/review/unmatched?region=leipzig", None),
+        ("GET", "/review/unmatched?region=leipzig", None),
+        _expect(200, strangers=403),
+    ),
 ]
 # Where a page answers otherwise than the API by design (a redirect after a form, a page that
 # lives elsewhere), the two are given separately: caller -> (API, page).
@@ -328,11 +423,15 @@ async def test_regions_hold_on_pages_and_api_alike(
         actor = callers[name]
         async with browser(app, actor) as c:
             for label, (am, ap, ab), (pm, pp, pb), expected in REGION_ROUTES:
-                api = await client.request(am, fill(ap, ids), headers=actor.headers, json=fill_body(ab, ids))
+                api = await client.request(
+                    am, fill(ap, ids), headers=actor.headers, json=fill_body(ab, ids)
+                )
                 html = await _page_request(c, pm, fill(pp, ids), fill_body(pb, ids))
                 want = SPLIT.get((label, name), (expected[name], expected[name]))
                 if (api.status_code, html.status_code) != want:
-                    wrong.append((label, name, "want", want, "got", (api.status_code, html.status_code)))
+                    wrong.append(
+                        (label, name, "want", want, "got", (api.status_code, html.status_code))
+                    )
                 if api.status_code == 404:
                     assert api.headers["content-type"].startswith("application/problem+json")
                 if html.status_code == 404:
@@ -378,15 +477,23 @@ async def test_lists_show_a_coordinator_only_their_regions(
             # The overview counts only what the coordinator may open.
             overview = await c.get("/review")
             assert overview.status_code == 200
-        run = (await client.get("/api/v1/review/matching-run?region=halle", headers=actor.headers))
+        run = await client.get("/api/v1/review/matching-run?region=halle", headers=actor.headers)
         assert run.status_code == (404 if name == "leipzig" else 200), (name, run.text)
     # A coordinator with regions must name one of them for a run; one without may run everywhere.
-    assert (await client.get("/api/v1/review/unmatched", headers=callers["halle"].headers)).status_code == 422
-    assert (await client.get("/api/v1/review/unmatched", headers=callers["everywhere"].headers)).status_code == 200
+    assert (
+        await client.get("/api/v1/review/unmatched", headers=callers["halle"].headers)
+    ).status_code == 422
+    assert (
+        await client.get("/api/v1/review/unmatched", headers=callers["everywhere"].headers)
+    ).status_code == 200
     # Resolving: another region's report does not exist; the region's coordinator resolves it.
     url = f"/api/v1/review/reports/{ids['message_report']}"
-    assert (await client.post(url, headers=callers["halle"].headers, json={"resolution": "erledigt"})).status_code == 404
-    assert (await client.post(url, headers=callers["leipzig"].headers, json={"resolution": "erledigt"})).status_code == 200
+    assert (
+        await client.post(url, headers=callers["halle"].headers, json={"resolution": "erledigt"})
+    ).status_code == 404
+    assert (
+        await client.post(url, headers=callers["leipzig"].headers, json={"resolution": "erledigt"})
+    ).status_code == 200
 
 
 async def test_exact_place_only_for_author_and_the_regions_coordinators(

@@ -31,11 +31,17 @@ async def _scalar(session: AsyncSession, stmt: Any) -> Any:
 
 
 async def _totals(session: AsyncSession) -> dict[str, int]:
-    models = (User, UserLanguage, Organisation, OrganisationMember, Region, Post, PostLanguage,
-              VettingDecision)
-    return {
-        m.__name__: await _scalar(session, select(func.count()).select_from(m)) for m in models
-    }
+    models = (
+        User,
+        UserLanguage,
+        Organisation,
+        OrganisationMember,
+        Region,
+        Post,
+        PostLanguage,
+        VettingDecision,
+    )
+    return {m.__name__: await _scalar(session, select(func.count()).select_from(m)) for m in models}
 
 
 async def _load(session: AsyncSession, settings: Settings) -> None:
@@ -54,9 +60,7 @@ async def test_demo_fills_an_empty_database_once(
     assert roles["volunteer"] >= 30
     assert roles["seeker"] >= 25
     assert roles["coordinator"] >= 1 and roles["admin"] >= 1
-    orgs = dict(
-        (await session.execute(select(Organisation.name, Organisation.status))).all()
-    )
+    orgs = dict((await session.execute(select(Organisation.name, Organisation.status))).all())
     assert len(orgs) >= 4
     assert sorted(set(orgs.values())) == ["approved", "pending"]
 
@@ -115,12 +119,15 @@ async def test_demo_fills_an_empty_database_once(
 
     # The coordinator works every region; the organisation account's organisation is approved.
     coordinator = await _scalar(session, select(User).where(User.role == "coordinator"))
-    assert await _scalar(
-        session,
-        select(func.count())
-        .select_from(CoordinatorRegion)
-        .where(CoordinatorRegion.user_id == coordinator.id),
-    ) == 0
+    assert (
+        await _scalar(
+            session,
+            select(func.count())
+            .select_from(CoordinatorRegion)
+            .where(CoordinatorRegion.user_id == coordinator.id),
+        )
+        == 0
+    )
     org_status = await _scalar(
         session,
         select(Organisation.status)

@@ -78,7 +78,15 @@ def violations(source: str) -> list[str]:
 
 def test_the_rule_covers_every_feature() -> None:
     folders = {p.parent.name for p in HANDLERS}
-    assert {"posts", "matches", "conversations", "vetting", "inbox", "accounts", "organisations"} <= folders
+    assert {
+        "posts",
+        "matches",
+        "conversations",
+        "vetting",
+        "inbox",
+        "accounts",
+        "organisations",
+    } <= folders
     assert ROOT / "market" / "matches" / "review_api.py" in HANDLERS
 
 

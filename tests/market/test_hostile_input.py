@@ -92,9 +92,7 @@ def _nul(rng: random.Random) -> str:
 
 
 def _surrogate(rng: random.Random) -> str:
-    return rng.choice(
-        ['"\\ud800"', '"x\\udfffy"', '"\\ud83d"', '"\\ude00\\ud83d"', '["\\udbff"]']
-    )
+    return rng.choice(['"\\ud800"', '"x\\udfffy"', '"\\ud83d"', '"\\ude00\\ud83d"', '["\\udbff"]'])
 
 
 def _bad_key(rng: random.Random) -> str:
@@ -102,7 +100,7 @@ def _bad_key(rng: random.Random) -> str:
 
 
 def _wrong_type(rng: random.Random) -> str:
-    return rng.choice(['{"$ne": null}', '[1, "a", {}]', '{"nested": {"x": [1, 2]}}', '[[[]]]'])
+    return rng.choice(['{"$ne": null}', '[1, "a", {}]', '{"nested": {"x": [1, 2]}}', "[[[]]]"])
 
 
 def _huge_string(rng: random.Random) -> str:
@@ -113,8 +111,13 @@ def probes(endpoints: list[Endpoint], count: int, seed: int) -> list[Probe]:
     """`count` hostile requests: each puts one hostile thing into an otherwise valid body."""
     rng = random.Random(seed)
     values = [
-        ("deep", _deep), ("big_int", _big_int), ("not_finite", _not_finite), ("nul", _nul),
-        ("surrogate", _surrogate), ("bad_key", _bad_key), ("wrong_type", _wrong_type),
+        ("deep", _deep),
+        ("big_int", _big_int),
+        ("not_finite", _not_finite),
+        ("nul", _nul),
+        ("surrogate", _surrogate),
+        ("bad_key", _bad_key),
+        ("wrong_type", _wrong_type),
         ("huge_string", _huge_string),
     ]
     made: list[Probe] = []
@@ -149,14 +152,28 @@ def probes(endpoints: list[Endpoint], count: int, seed: int) -> list[Probe]:
             body[rng.choice(ep.text_fields)] = "\x00"
             payload = json.dumps(body).encode()
             headers["Content-Type"] = rng.choice(
-                ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                 "application/xml", "json"]
+                [
+                    "text/plain",
+                    "application/x-www-form-urlencoded",
+                    "multipart/form-data; boundary=x",
+                    "application/xml",
+                    "json",
+                ]
             )
         else:
             kind = "not_an_object"
             payload = rng.choice(
-                [b"[]", b'"text"', b"null", b"12", b"{", b'{"a": 1,}', b"\xef\xbb\xbf{}", b"{}{}",
-                 json.dumps([body]).encode()]
+                [
+                    b"[]",
+                    b'"text"',
+                    b"null",
+                    b"12",
+                    b"{",
+                    b'{"a": 1,}',
+                    b"\xef\xbb\xbf{}",
+                    b"{}{}",
+                    json.dumps([body]).encode(),
+                ]
             )
         made.append(Probe(ep.method, ep.path, payload, headers, kind))
     return made
@@ -175,7 +192,11 @@ class OneConnection:
         self.local = self.sock.getsockname()  # type: ignore[union-attr]
 
     def send(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         self.conn.request(method, path, body=body, headers=headers or {})
         response = self.conn.getresponse()
@@ -236,35 +257,81 @@ async def arrange(app: Any, client: httpx.AsyncClient) -> tuple[list[Endpoint], 
     application_id = r.json()["id"]
     coordinator = await make_user(app, client, "coordinator")
     waiting = await make_user(app, client, "volunteer")  # vetting pending
-    r = await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(title="Noch eins"))
+    r = await client.post(
+        "/api/v1/posts", headers=seeker.headers, json=post_body(title="Noch eins")
+    )
     assert r.status_code == 201, r.text
     post_id = r.json()["id"]
 
     endpoints = [
         Endpoint(
-            "POST", "/api/v1/auth/register",
-            {"email": "fuzz@example.org", "password": "ein langes Passwort 2027",
-             "display_name": "Fuzz", "role": "seeker", "locale": "de"},
+            "POST",
+            "/api/v1/auth/register",
+            {
+                "email": "fuzz@example.org",
+                "password": "ein langes Passwort 2027",
+                "display_name": "Fuzz",
+                "role": "seeker",
+                "locale": "de",
+            },
             ["email", "password", "display_name", "role", "locale"],
         ),
-        Endpoint("POST", "/api/v1/auth/token", {"email": seeker.email, "password": PASSWORD},
-                 ["email", "password"]),
-        Endpoint("POST", "/api/v1/posts", post_body(), ["title", "body", "category", "kind", "mode"],
-                 seeker),
+        Endpoint(
+            "POST",
+            "/api/v1/auth/token",
+            {"email": seeker.email, "password": PASSWORD},
+            ["email", "password"],
+        ),
+        Endpoint(
+            "POST",
+            "/api/v1/posts",
+            post_body(),
+            ["title", "body", "category", "kind", "mode"],
+            seeker,
+        ),
         Endpoint("PATCH", "/api/v1/me", {"display_name": "Neuer Name"}, ["display_name"], seeker),
-        Endpoint("POST", f"/api/v1/conversations/{conversation_id}/messages",
-                 {"body": "Hallo, wann passt es Ihnen?"}, ["body"], seeker),
-        Endpoint("POST", "/api/v1/reports",
-                 {"target_type": "post", "target_id": post_id, "reason": "Sieht nach Werbung aus"},
-                 ["target_type", "target_id", "reason"], vol),
-        Endpoint("POST", f"/api/v1/posts/{programme['id']}/applications",
-                 {"message": "Ich helfe gern."}, ["message"], second),
-        Endpoint("POST", f"/api/v1/applications/{application_id}", {"decision": "accept"},
-                 ["decision"], owner),
-        Endpoint("POST", f"/api/v1/review/volunteers/{waiting.id}", {"decision": "approve"},
-                 ["decision"], coordinator),
-        Endpoint("POST", f"/api/v1/review/posts/{post_id}", {"decision": "publish"},
-                 ["decision", "reason"], coordinator),
+        Endpoint(
+            "POST",
+            f"/api/v1/conversations/{conversation_id}/messages",
+            {"body": "Hallo, wann passt es Ihnen?"},
+            ["body"],
+            seeker,
+        ),
+        Endpoint(
+            "POST",
+            "/api/v1/reports",
+            {"target_type": "post", "target_id": post_id, "reason": "Sieht nach Werbung aus"},
+            ["target_type", "target_id", "reason"],
+            vol,
+        ),
+        Endpoint(
+            "POST",
+            f"/api/v1/posts/{programme['id']}/applications",
+            {"message": "Ich helfe gern."},
+            ["message"],
+            second,
+        ),
+        Endpoint(
+            "POST",
+            f"/api/v1/applications/{application_id}",
+            {"decision": "accept"},
+            ["decision"],
+            owner,
+        ),
+        Endpoint(
+            "POST",
+            f"/api/v1/review/volunteers/{waiting.id}",
+            {"decision": "approve"},
+            ["decision"],
+            coordinator,
+        ),
+        Endpoint(
+            "POST",
+            f"/api/v1/review/posts/{post_id}",
+            {"decision": "publish"},
+            ["decision", "reason"],
+            coordinator,
+        ),
     ]
     return endpoints, seeker, post_id
 
@@ -295,7 +362,9 @@ def fuzz(port: int, probes_: list[Probe], seeker: Actor, rng: random.Random) -> 
                 if failure:
                     tally.innocent_failed.append(failure)
             try:
-                status, headers, data = conn.send(probe.method, probe.path, probe.body, probe.headers)
+                status, headers, data = conn.send(
+                    probe.method, probe.path, probe.body, probe.headers
+                )
             except (OSError, http.client.HTTPException) as exc:
                 tally.broken.append(f"{probe.kind} {probe.path}: {exc!r}")
                 conn = OneConnection(port)
@@ -337,13 +406,17 @@ async def test_a_thousand_hostile_bodies_on_one_keep_alive_connection(
         # And a real change still goes through on a fresh connection of the same server.
         conn = OneConnection(server.port)
         status, _h, data = conn.send(
-            "PATCH", "/api/v1/me", json.dumps({"display_name": "Samira"}).encode(),
+            "PATCH",
+            "/api/v1/me",
+            json.dumps({"display_name": "Samira"}).encode(),
             {"Content-Type": "application/json", "Authorization": f"Bearer {seeker.token}"},
         )
         conn.close()
 
-    print(f"\nhostile: {sum(tally.statuses.values())} answers {dict(sorted(tally.statuses.items()))}; "
-          f"kinds {dict(sorted(tally.kinds.items()))}")
+    print(
+        f"\nhostile: {sum(tally.statuses.values())} answers {dict(sorted(tally.statuses.items()))}; "
+        f"kinds {dict(sorted(tally.kinds.items()))}"
+    )
     assert sum(tally.statuses.values()) + len(tally.broken) == HOSTILE_BODIES
     assert not tally.server_errors, tally.server_errors[:5]
     assert not tally.broken, tally.broken[:5]

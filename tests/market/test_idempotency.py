@@ -67,7 +67,10 @@ async def test_posts_reports_and_applications_are_created_once_per_key(
     seeker = await make_user(app, client, "seeker")
     body = post_body(title="Begleitung zur Ausländerbehörde")
     answers = await asyncio.gather(
-        *(client.post("/api/v1/posts", headers=seeker.headers | _key("post-1"), json=body) for _ in "abc")
+        *(
+            client.post("/api/v1/posts", headers=seeker.headers | _key("post-1"), json=body)
+            for _ in "abc"
+        )
     )
     assert {r.status_code for r in answers} == {201}
     assert len({r.text for r in answers}) == 1
@@ -76,7 +79,10 @@ async def test_posts_reports_and_applications_are_created_once_per_key(
 
     report = {"target_type": "post", "target_id": post_id, "reason": "Werbung"}
     answers = await asyncio.gather(
-        *(client.post("/api/v1/reports", headers=seeker.headers | _key("rep-1"), json=report) for _ in "ab")
+        *(
+            client.post("/api/v1/reports", headers=seeker.headers | _key("rep-1"), json=report)
+            for _ in "ab"
+        )
     )
     assert [r.status_code for r in answers] == [201, 201] and answers[0].text == answers[1].text
     assert await _count(app, Report, Report.reporter_id == seeker.id) == 1
@@ -86,7 +92,10 @@ async def test_posts_reports_and_applications_are_created_once_per_key(
     vol = await volunteer(app, client)
     url = f"/api/v1/posts/{programme['id']}/applications"
     answers = await asyncio.gather(
-        *(client.post(url, headers=vol.headers | _key("app-1"), json={"message": "Gern"}) for _ in "ab")
+        *(
+            client.post(url, headers=vol.headers | _key("app-1"), json={"message": "Gern"})
+            for _ in "ab"
+        )
     )
     assert [r.status_code for r in answers] == [201, 201] and answers[0].text == answers[1].text
     assert await _count(app, Application, Application.volunteer_id == vol.id) == 1

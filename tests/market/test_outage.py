@@ -152,8 +152,10 @@ async def test_database_outage_answers_503_and_service_returns_by_itself(
             answered = 0
             for _round in range(3):
                 for method, path, c, headers in outage:
-                    body = {"json": post_body()} if path == "/api/v1/posts" and method == "POST" else (
-                        {"json": {"display_name": "X"}} if method == "PATCH" else {}
+                    body = (
+                        {"json": post_body()}
+                        if path == "/api/v1/posts" and method == "POST"
+                        else ({"json": {"display_name": "X"}} if method == "PATCH" else {})
                     )
                     r = await c.request(method, path, headers=headers, **body)
                     answered += 1
@@ -189,7 +191,9 @@ async def test_database_outage_answers_503_and_service_returns_by_itself(
             assert r.json() == {"status": "ok"}
             me = await api.get("/api/v1/me", headers=seeker.headers)
             assert me.status_code == 200, me.text
-            r = await api.post("/api/v1/posts", headers=seeker.headers, json=post_body(title="Danach"))
+            r = await api.post(
+                "/api/v1/posts", headers=seeker.headers, json=post_body(title="Danach")
+            )
             assert r.status_code == 201, r.text
             assert (await page.get("/my/posts")).status_code == 200
 
@@ -201,8 +205,12 @@ async def test_database_outage_answers_503_and_service_returns_by_itself(
             # The outbox relay runs on: a registration's mail goes out.
             r = await api.post(
                 "/api/v1/auth/register",
-                json={"email": "after@example.org", "password": "ein langes Passwort 2027",
-                      "display_name": "Nach dem Ausfall", "role": "seeker"},
+                json={
+                    "email": "after@example.org",
+                    "password": "ein langes Passwort 2027",
+                    "display_name": "Nach dem Ausfall",
+                    "role": "seeker",
+                },
             )
             assert r.status_code == 202, r.text
             await mailbox.wait_for("after@example.org", timeout=30)
@@ -233,8 +241,12 @@ async def test_sqlite_file_missing_answers_503_until_it_is_there(
                 await c.get("/api/v1/posts?lat=51.34&lon=12.37"),
                 await c.post(
                     "/api/v1/auth/register",
-                    json={"email": "a@example.org", "password": "ein langes Passwort 2027",
-                          "display_name": "Amal", "role": "seeker"},
+                    json={
+                        "email": "a@example.org",
+                        "password": "ein langes Passwort 2027",
+                        "display_name": "Amal",
+                        "role": "seeker",
+                    },
                 ),
                 await c.get("/posts", headers={"Accept-Language": "ar"}),
                 await c.get("/api/v1/me", headers={"Authorization": "Bearer nope"}),

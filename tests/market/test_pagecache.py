@@ -45,7 +45,9 @@ async def _clear_redis() -> None:
 
 
 @pytest.fixture(params=["redis", "in-process"])
-async def cached(request: pytest.FixtureRequest, app: Any, settings: Settings) -> AsyncIterator[Any]:
+async def cached(
+    request: pytest.FixtureRequest, app: Any, settings: Settings
+) -> AsyncIterator[Any]:
     """An app with the cache on (the `app` fixture empties the tables)."""
     redis_url = REDIS_URL if request.param == "redis" else None
     if redis_url:
@@ -76,8 +78,15 @@ async def test_anonymous_answers_come_from_the_cache_until_a_post_changes(cached
     async with visitor(cached) as c:
         seeker = await make_user(cached, c, "seeker")
         post_id = await publish(c, seeker.headers, "Begleitung zum Sozialamt")
-        for path in ("/", "/posts", f"/posts/{post_id}", "/api/v1/posts", f"/api/v1/posts/{post_id}",
-                     "/api/v1/categories", "/api/v1/languages"):
+        for path in (
+            "/",
+            "/posts",
+            f"/posts/{post_id}",
+            "/api/v1/posts",
+            f"/api/v1/posts/{post_id}",
+            "/api/v1/categories",
+            "/api/v1/languages",
+        ):
             first = await c.get(path)
             assert first.status_code == 200 and not hit(first), path
             again = await c.get(path)
@@ -156,7 +165,9 @@ async def test_each_visitor_keeps_a_csrf_token_of_their_own(cached: Any) -> None
             cookie = newcomer.cookies.get("anlauf_csrf")
             assert cookie and cookie not in seen
             seen.add(cookie)
-            assert "HttpOnly" in r.headers["set-cookie"] and "SameSite=lax" in r.headers["set-cookie"]
+            assert (
+                "HttpOnly" in r.headers["set-cookie"] and "SameSite=lax" in r.headers["set-cookie"]
+            )
             assert set(TOKEN.findall(r.text)) <= {cookie}
             # Their next visit: served with their own token, no new cookie.
             again = await newcomer.get(path)
@@ -225,7 +236,9 @@ async def test_cache_off_and_redis_down_answer_normally(app: Any, settings: Sett
         for _ in range(3):
             r = await c.get("/api/v1/posts")
             assert r.status_code == 200 and post_id in r.text and not hit(r)
-        assert (await c.post(f"/api/v1/posts/{post_id}/close", headers=seeker.headers)).status_code == 200
+        assert (
+            await c.post(f"/api/v1/posts/{post_id}/close", headers=seeker.headers)
+        ).status_code == 200
         assert post_id not in (await c.get("/api/v1/posts")).text
 
 
@@ -323,4 +336,6 @@ async def test_a_form_on_a_cached_page_carries_each_visitors_own_token(settings:
     assert len(set(tokens)) == 3 and drawn == 1
     async with visitor(app, cookie='anlauf_csrf="><b>x</b>') as hostile:
         r = await hostile.get("/posts")
-        assert "<b>x</b>" not in r.text and TOKEN.findall(r.text)[0] == hostile.cookies.get("anlauf_csrf")
+        assert "<b>x</b>" not in r.text and TOKEN.findall(r.text)[0] == hostile.cookies.get(
+            "anlauf_csrf"
+        )

@@ -36,9 +36,7 @@ async def _mails(app: Any, template: str) -> Counter[str]:
     """How many mails of `template` were queued for each address."""
     async with make_sessionmaker(app.state.engine)() as session:
         items = (await session.scalars(select(OutboxItem))).all()
-    return Counter(
-        str(i.payload["to"]) for i in items if i.payload.get("template") == template
-    )
+    return Counter(str(i.payload["to"]) for i in items if i.payload.get("template") == template)
 
 
 async def _notes(app: Any, kind: str) -> Counter[str]:
@@ -170,7 +168,9 @@ async def test_applying_twice_at_once_answers_201_then_409(
     member = await make_user(app, client, "organisation")
     post = await posting(client, member, seats=20)
     volunteers = [await volunteer(app, client) for _ in range(5)]
-    answers = await asyncio.gather(*(apply(client, v, post["id"]) for v in volunteers for _ in "ab"))
+    answers = await asyncio.gather(
+        *(apply(client, v, post["id"]) for v in volunteers for _ in "ab")
+    )
     codes = [r.status_code for r in answers]
     for i in range(len(volunteers)):
         assert sorted(codes[2 * i : 2 * i + 2]) == [201, 409], [r.text for r in answers]
@@ -282,7 +282,8 @@ async def test_through_a_real_server_each_request_on_its_own_connection(
     assert [r.status_code for r in answers] == [200] * 20 + [202] * 3, [r.text for r in answers]
     async with make_sessionmaker(app.state.engine)() as session:
         rows = await session.execute(
-            select(Match.status, func.count()).where(Match.id.in_([m for *_, m in pairs]))
+            select(Match.status, func.count())
+            .where(Match.id.in_([m for *_, m in pairs]))
             .group_by(Match.status)
         )
         assert {status: count for status, count in rows} == {"connected": 10}
@@ -303,7 +304,9 @@ async def test_on_sqlite_reading_requests_do_not_wait_for_a_writer(
     if is_postgres:
         pytest.skip("SQLite's write lock only")
     seeker = await make_user(app, client, "seeker")
-    assert (await client.post("/api/v1/posts", headers=seeker.headers, json=post_body())).status_code == 201
+    assert (
+        await client.post("/api/v1/posts", headers=seeker.headers, json=post_body())
+    ).status_code == 201
     async with for_writing(app.state.engine).connect() as writer:
         await writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is held now
         r = await client.get("/api/v1/posts")

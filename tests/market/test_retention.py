@@ -42,11 +42,15 @@ async def test_stale_need_asked_once_then_closed_with_a_mail(
     start = utcnow()
 
     # 29 days: not yet.
-    assert (await maintenance.run(sm, settings, now=start + timedelta(days=29)))["needs_asked_to_confirm"] == 0
+    assert (await maintenance.run(sm, settings, now=start + timedelta(days=29)))[
+        "needs_asked_to_confirm"
+    ] == 0
     # 30 days: asked, once, by mail (plain and HTML) and in the app.
     at30 = start + timedelta(days=30, hours=1)
     assert (await maintenance.run(sm, settings, now=at30))["needs_asked_to_confirm"] == 1
-    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=1)))["needs_asked_to_confirm"] == 0
+    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=1)))[
+        "needs_asked_to_confirm"
+    ] == 0
     (mail,) = await mailbox.wait_for(seeker.email, timeout=15)
     assert "Is this still needed?" in mail.subject
     assert "/still-needed?token=" in mail.text and "/still-needed?token=" in mail.html
@@ -54,7 +58,9 @@ async def test_stale_need_asked_once_then_closed_with_a_mail(
     assert [n["kind"] for n in notes].count("need.confirm") == 1
 
     # 36 days: still open; 37 days: closed, and the author is told.
-    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=6)))["needs_closed_unconfirmed"] == 0
+    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=6)))[
+        "needs_closed_unconfirmed"
+    ] == 0
     assert await _status(app, need_id) == "published"
     counts = await maintenance.run(sm, settings, now=at30 + timedelta(days=7, minutes=1))
     assert counts["needs_closed_unconfirmed"] == 1
@@ -101,7 +107,9 @@ async def test_confirm_link_asks_first_works_once_and_keeps_the_need(
     counts = await maintenance.run(sm, settings, now=at30 + timedelta(days=8))
     assert counts["needs_closed_unconfirmed"] == 0 and counts["needs_asked_to_confirm"] == 0
     assert await _status(app, need_id) == "published"
-    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=30, hours=1)))["needs_asked_to_confirm"] == 1
+    assert (await maintenance.run(sm, settings, now=at30 + timedelta(days=30, hours=1)))[
+        "needs_asked_to_confirm"
+    ] == 1
 
 
 async def test_need_with_a_match_is_not_asked(client: httpx.AsyncClient, app: Any) -> None:
@@ -159,7 +167,9 @@ async def test_inactive_account_warned_at_30_and_7_days_then_erased(
 
     assert (await run(deadline - timedelta(days=31)))["inactive_accounts"] == 0
     # Two ticks at once warn once each.
-    first = await asyncio.gather(run(deadline - timedelta(days=30)), run(deadline - timedelta(days=30)))
+    first = await asyncio.gather(
+        run(deadline - timedelta(days=30)), run(deadline - timedelta(days=30))
+    )
     assert sum(c["inactive_accounts"] for c in first) == 2  # the person and the coordinator
     (warning,) = await mailbox.wait_for(person.email, timeout=15)
     assert "delete your account" in warning.text and "delete your account" in warning.html
@@ -194,16 +204,21 @@ async def test_activity_after_a_warning_starts_the_period_again(
     person = await make_user(app, client, "volunteer", locale="en")
     sm, settings = app.state.sessionmaker, app.state.settings
     deadline = add_months(utcnow(), 24)
-    assert (await maintenance.run(sm, settings, now=deadline - timedelta(days=30)))["inactive_accounts"] == 1
+    assert (await maintenance.run(sm, settings, now=deadline - timedelta(days=30)))[
+        "inactive_accounts"
+    ] == 1
     await mailbox.wait_for(person.email, timeout=15)
     # The person uses the API a week later (time moved: the token's use is dated then).
     async with sm() as s, s.begin():
         await s.execute(
-            update(ApiToken).where(ApiToken.user_id == person.id)
+            update(ApiToken)
+            .where(ApiToken.user_id == person.id)
             .values(last_used_at=deadline - timedelta(days=22))
         )
     for days in (-6, 1, 60):
-        assert (await maintenance.run(sm, settings, now=deadline + timedelta(days=days)))["inactive_accounts"] == 0
+        assert (await maintenance.run(sm, settings, now=deadline + timedelta(days=days)))[
+            "inactive_accounts"
+        ] == 0
     assert (await _user_row(app, person.id)).deleted_at is None
     await asyncio.sleep(6)  # longer than the relay's grace: a second warning would be out
     assert len([m for m in mailbox.messages if m.to == person.email]) == 1
@@ -219,7 +234,11 @@ async def test_erasure_scan_passes_after_deletion_for_inactivity(
     busy = await b.build(client, app)
     sm, settings = app.state.sessionmaker, app.state.settings
     deadline = add_months(utcnow(), 24)
-    for at in (deadline - timedelta(days=30), deadline - timedelta(days=6), deadline + timedelta(hours=1)):
+    for at in (
+        deadline - timedelta(days=30),
+        deadline - timedelta(days=6),
+        deadline + timedelta(hours=1),
+    ):
         await maintenance.run(sm, settings, now=at)
     assert (await _user_row(app, busy.person.id)).deleted_at is not None
     await app.state.relay.drain()
@@ -238,7 +257,9 @@ async def _facts(app: Any, user_id: str) -> tuple[Any, list[Any]]:
         user = await s.get(User, user_id)
         history = list(
             await s.scalars(
-                select(VettingDecision.police_certificate_until).where(VettingDecision.volunteer_id == user_id)
+                select(VettingDecision.police_certificate_until).where(
+                    VettingDecision.volunteer_id == user_id
+                )
             )
         )
     return user.police_certificate_until, history
@@ -248,8 +269,16 @@ async def _record_decision(app: Any, user_id: str, until: Any) -> None:
     from market.vetting.models import VettingDecision
 
     async with app.state.sessionmaker() as s, s.begin():
-        s.add(VettingDecision(volunteer_id=user_id, decision="approve", identity=True, interview=True,
-                              code_of_conduct=True, police_certificate_until=until))
+        s.add(
+            VettingDecision(
+                volunteer_id=user_id,
+                decision="approve",
+                identity=True,
+                interview=True,
+                code_of_conduct=True,
+                police_certificate_until=until,
+            )
+        )
 
 
 async def test_certificate_facts_deleted_3_months_after_recording_without_activity(
@@ -264,9 +293,13 @@ async def test_certificate_facts_deleted_3_months_after_recording_without_activi
     await _record_decision(app, volunteer.id, until)
     sm, settings = app.state.sessionmaker, app.state.settings
     start = utcnow()
-    assert (await maintenance.run(sm, settings, now=add_months(start, 3) - timedelta(days=1)))["certificate_facts_deleted"] == 0
+    assert (await maintenance.run(sm, settings, now=add_months(start, 3) - timedelta(days=1)))[
+        "certificate_facts_deleted"
+    ] == 0
     assert await _facts(app, volunteer.id) == (until, [until])
-    assert (await maintenance.run(sm, settings, now=add_months(start, 3) + timedelta(days=1)))["certificate_facts_deleted"] == 1
+    assert (await maintenance.run(sm, settings, now=add_months(start, 3) + timedelta(days=1)))[
+        "certificate_facts_deleted"
+    ] == 1
     assert await _facts(app, volunteer.id) == (None, [None])  # also gone from the history
 
 
@@ -284,22 +317,36 @@ async def test_certificate_facts_kept_6_months_after_the_last_match_needing_one(
     volunteer = await make_user(app, client, "volunteer", approved=True, certificate_until=until)
     await _record_decision(app, volunteer.id, until)
     seeker = await make_user(app, client, "seeker")
-    await client.post("/api/v1/posts", headers=volunteer.headers, json=post_body(kind="offer", category="childcare"))
+    await client.post(
+        "/api/v1/posts",
+        headers=volunteer.headers,
+        json=post_body(kind="offer", category="childcare"),
+    )
     await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(category="childcare"))
     sm, settings = app.state.sessionmaker, app.state.settings
     start = utcnow()
 
     # Kept for 6 months after that match (3 months alone would be too soon).
-    assert (await maintenance.run(sm, settings, now=add_months(start, 5)))["certificate_facts_deleted"] == 0
+    assert (await maintenance.run(sm, settings, now=add_months(start, 5)))[
+        "certificate_facts_deleted"
+    ] == 0
     assert await _facts(app, volunteer.id) == (until, [until])
     # While a match needing it is open (posts renewed meanwhile), it is kept even after that.
     async with sm() as s, s.begin():
         await s.execute(update(Post).values(expires_at=add_months(start, 12)))
-        await s.execute(update(Match).where(Match.volunteer_id == volunteer.id).values(status="connected"))
-    assert (await maintenance.run(sm, settings, now=add_months(start, 7)))["certificate_facts_deleted"] == 0
+        await s.execute(
+            update(Match).where(Match.volunteer_id == volunteer.id).values(status="connected")
+        )
+    assert (await maintenance.run(sm, settings, now=add_months(start, 7)))[
+        "certificate_facts_deleted"
+    ] == 0
     assert await _facts(app, volunteer.id) == (until, [until])
     async with sm() as s, s.begin():
-        changed = await s.execute(update(Match).where(Match.volunteer_id == volunteer.id).values(status="declined"))
+        changed = await s.execute(
+            update(Match).where(Match.volunteer_id == volunteer.id).values(status="declined")
+        )
         assert changed.rowcount == 1
-    assert (await maintenance.run(sm, settings, now=add_months(start, 7)))["certificate_facts_deleted"] == 1
+    assert (await maintenance.run(sm, settings, now=add_months(start, 7)))[
+        "certificate_facts_deleted"
+    ] == 1
     assert await _facts(app, volunteer.id) == (None, [None])

@@ -61,7 +61,9 @@ def test_two_workers_start_and_answer(database_url: str, tmp_path: Path) -> None
         for _ in range(10):  # new connections, spread over the two by the kernel
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
                 assert r.status == 200
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/categories", timeout=10) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/v1/categories", timeout=10
+            ) as r:
                 assert r.status == 200
         assert "Anlauf runs at" in text and "(2 process(es))" in text
     finally:
@@ -72,7 +74,9 @@ def test_two_workers_start_and_answer(database_url: str, tmp_path: Path) -> None
             proc.kill()
             proc.wait()
     for pid in workers:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
 
 
 def test_several_workers_need_redis(database_url: str, tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ LINK = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
 def test_the_fingerprint_is_the_content_hash() -> None:
     css = (STATIC_DIR / "anlauf.css").read_bytes()
-    assert static_url("anlauf.css") == f"/static/anlauf.css?v={hashlib.sha256(css).hexdigest()[:12]}"
+    assert (
+        static_url("anlauf.css") == f"/static/anlauf.css?v={hashlib.sha256(css).hexdigest()[:12]}"
+    )
     assert static_url("no-such-file.css") == "/static/no-such-file.css"
     assert fingerprint("../settings.py") is None  # nothing outside the folder
 
@@ -45,7 +47,10 @@ async def test_pages_link_fingerprinted_files_kept_for_a_year(
     async with browser(app, seeker) as c:
         page = await c.get("/")
     links = LINK.findall(page.text)
-    assert {link.split("?")[0] for link in links} == {"/static/anlauf.css", "/static/notifications.js"}
+    assert {link.split("?")[0] for link in links} == {
+        "/static/anlauf.css",
+        "/static/notifications.js",
+    }
     for link in links:
         assert "?v=" in link
         r = await client.get(link)
@@ -59,7 +64,11 @@ async def test_pages_link_fingerprinted_files_kept_for_a_year(
 
 
 async def test_other_addresses_are_kept_briefly(client: httpx.AsyncClient) -> None:
-    for link in ("/static/anlauf.css", "/static/anlauf.css?v=0000000000ab", "/static/anlauf.css?v="):
+    for link in (
+        "/static/anlauf.css",
+        "/static/anlauf.css?v=0000000000ab",
+        "/static/anlauf.css?v=",
+    ):
         r = await client.get(link)
         assert r.status_code == 200
         assert r.headers["cache-control"] == "public, max-age=300", link

@@ -34,9 +34,15 @@ async def _tick(settings: Any, *args: str) -> tuple[int, str, str]:
         "ANLAUF_OUTBOX_DIR": str(settings.outbox_dir),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "market.cli", "tick", *args,
-        env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "market.cli",
+        "tick",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     return int(proc.returncode or 0), out.decode(), err.decode()
@@ -52,11 +58,19 @@ async def test_tick_at_runs_every_rule_and_sends_its_mail(
     await app.state.relay.stop()
     mailbox.clear()
 
-    code, out, err = await _tick(app.state.settings, "--at", (utcnow() + timedelta(days=31)).isoformat())
+    code, out, err = await _tick(
+        app.state.settings, "--at", (utcnow() + timedelta(days=31)).isoformat()
+    )
     assert code == 0, err
     lines = dict(line.split(": ", 1) for line in out.splitlines()[1:])
     assert lines["needs_asked_to_confirm"] == "1"
-    for rule in ("reminders", "expired", "certificates", "needs_closed_unconfirmed", "digests_queued"):
+    for rule in (
+        "reminders",
+        "expired",
+        "certificates",
+        "needs_closed_unconfirmed",
+        "digests_queued",
+    ):
         assert rule in lines, out
     # Delivered before the command exited.
     assert [m.to for m in mailbox.messages] == [seeker.email]
@@ -65,7 +79,9 @@ async def test_tick_at_runs_every_rule_and_sends_its_mail(
         assert list(pending) == []
 
     # The same moment again: nothing more to do.
-    code, out, _ = await _tick(app.state.settings, "--at", (utcnow() + timedelta(days=31)).isoformat())
+    code, out, _ = await _tick(
+        app.state.settings, "--at", (utcnow() + timedelta(days=31)).isoformat()
+    )
     assert code == 0 and "needs_asked_to_confirm: 0" in out
 
 
@@ -78,4 +94,6 @@ async def test_tick_with_a_bad_time_explains_and_changes_nothing(
         code, out, err = await _tick(app.state.settings, "--at", bad)
         assert code == 2 and "ISO 8601" in err and out == ""
     async with app.state.sessionmaker() as s:
-        assert list(await s.scalars(select(OutboxItem.id).where(OutboxItem.job == "send_mail"))) == []
+        assert (
+            list(await s.scalars(select(OutboxItem.id).where(OutboxItem.job == "send_mail"))) == []
+        )

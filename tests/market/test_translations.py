@@ -15,14 +15,26 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {
-    "_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "lazy_gettext": None,
-    "one": (2,), "fail": (2,), "Forbidden": None, "Conflict": None, "NotFound": None,
-    "Unauthorized": None, "BadRequest": None, "GeoError": (2,),
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+    "lazy_gettext": None,
+    "one": (2,),
+    "fail": (2,),
+    "Forbidden": None,
+    "Conflict": None,
+    "NotFound": None,
+    "Unauthorized": None,
+    "BadRequest": None,
+    "GeoError": (2,),
 }
 JINJA = {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}
 METHODS = [
-    ("market/**.py", "python"), ("notifications/**.py", "python"),
-    ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2"),
+    ("market/**.py", "python"),
+    ("notifications/**.py", "python"),
+    ("templates/**.html", "jinja2"),
+    ("templates/**.txt", "jinja2"),
 ]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
@@ -36,7 +48,9 @@ def _scanned(path: str) -> bool:
 def extracted() -> set[str]:
     found: set[str] = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(ROOT), METHODS, options_map={"templates/**.html": JINJA, "templates/**.txt": JINJA},
+        str(ROOT),
+        METHODS,
+        options_map={"templates/**.html": JINJA, "templates/**.txt": JINJA},
         keywords=KEYWORDS,
         directory_filter=_scanned,
     ):
@@ -71,5 +85,7 @@ def test_every_string_is_translated(messages: set[str], locale: str) -> None:
             # number ("one new message", Arabic's dual); a plain message must keep every name.
             if got - wanted - {"num"} or (not plural and wanted - got):
                 broken.append((msgid, form))
-    assert not missing, f"{len(missing)} untranslated in {locale} (run scripts/i18n.sh): {missing[:10]}"
+    assert not missing, (
+        f"{len(missing)} untranslated in {locale} (run scripts/i18n.sh): {missing[:10]}"
+    )
     assert not broken, f"placeholders lost in {locale}: {broken[:5]}"

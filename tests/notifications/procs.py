@@ -220,11 +220,16 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [
                 binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.folder),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -293,13 +298,33 @@ class PostgresCluster:
         return f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self._options(),
-                  "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            self._options(),
+            "-w",
+            "start",
+        )
 
     def restart(self) -> None:
         """A fast restart: connections are cut, in-flight transactions roll back."""
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self._options(),
-                  "-m", "fast", "-w", "restart")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            self._options(),
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):  # best effort in teardown
@@ -369,8 +394,11 @@ async def queue_notifications(
                     to=user.email,
                     template="vetting_approved",
                     locale=user.locale,
-                    context={"name": user.display_name, "revoked": False,
-                             "link": "http://anlauf.test/my/posts"},
+                    context={
+                        "name": user.display_name,
+                        "revoked": False,
+                        "link": "http://anlauf.test/my/posts",
+                    },
                     settings=settings,
                     user_id=user.id,
                     kind="vetting.approved",

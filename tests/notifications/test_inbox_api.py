@@ -23,9 +23,7 @@ def translated(locale: str, msgid: str, **values: Any) -> str:
     return text
 
 
-async def _notes(
-    client: httpx.AsyncClient, actor: Any, **params: Any
-) -> list[dict[str, Any]]:
+async def _notes(client: httpx.AsyncClient, actor: Any, **params: Any) -> list[dict[str, Any]]:
     headers = dict(actor.headers)
     if "lang" in params:
         headers["Accept-Language"] = params.pop("lang")
@@ -93,7 +91,9 @@ async def test_read_one_read_all_unread_count_and_privacy(
     other = await client.post(f"/api/v1/notifications/{theirs[0]['id']}/read", headers=vol.headers)
     assert other.status_code == 404
     assert other.headers["content-type"].startswith("application/problem+json")
-    assert (await client.post("/api/v1/notifications/nope/read", headers=vol.headers)).status_code == 404
+    assert (
+        await client.post("/api/v1/notifications/nope/read", headers=vol.headers)
+    ).status_code == 404
     assert (await client.post(f"/api/v1/notifications/{theirs[0]['id']}/read")).status_code == 401
     assert (await client.get("/api/v1/notifications")).status_code == 401
     assert (await _notes(client, seeker))[0]["read_at"] is None
@@ -102,9 +102,9 @@ async def test_read_one_read_all_unread_count_and_privacy(
     assert r.status_code == 200 and r.json() == {"marked": 1, "unread": 0}
     count = await client.get("/api/v1/notifications/unread-count", headers=vol.headers)
     assert count.json() == {"unread": 0}
-    assert (await client.get("/api/v1/notifications/unread-count", headers=seeker.headers)).json() == {
-        "unread": 2
-    }
+    assert (
+        await client.get("/api/v1/notifications/unread-count", headers=seeker.headers)
+    ).json() == {"unread": 2}
 
 
 async def test_notifications_are_paginated_newest_first(
@@ -154,7 +154,12 @@ async def test_vetting_decisions_notify_the_volunteer_in_app_and_by_mail(
         r = await client.post(
             f"/api/v1/review/volunteers/{vol.id}",
             headers=coordinator.headers,
-            json={"decision": decision, "checks": CHECKS, "police_certificate_until": None, "note": "intern"},
+            json={
+                "decision": decision,
+                "checks": CHECKS,
+                "police_certificate_until": None,
+                "note": "intern",
+            },
         )
         assert r.status_code == 200, r.text
         await app.state.relay.drain()

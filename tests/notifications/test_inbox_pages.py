@@ -39,7 +39,9 @@ async def test_header_badge_list_mark_read_and_mark_all(
             label = ngettext("%(num)d unread", "%(num)d unread", 2)
         assert label != "2 unread" and f'aria-label="{label}"' in german.text
         await c.get("/conversations?lang=en")
-        assert re.search(r'<script src="/static/notifications\.js(\?v=[0-9a-f]+)?" defer></script>', home.text)
+        assert re.search(
+            r'<script src="/static/notifications\.js(\?v=[0-9a-f]+)?" defer></script>', home.text
+        )
         page = await c.get("/notifications")
         assert page.status_code == 200
         assert "A new match for your post “Ich begleite Sie zum Amt”" in page.text
@@ -114,7 +116,9 @@ async def test_conversation_page_of_an_application_read_write_and_report(
         assert f'href="/conversations/{cid}"' in listing.text and "Olga Owner" in listing.text
         assert "1 new message" in listing.text
         page = await c.get(f"/conversations/{cid}")
-        assert page.status_code == 200 and "Willkommen!" in page.text and "<script>x" not in page.text
+        assert (
+            page.status_code == 200 and "Willkommen!" in page.text and "<script>x" not in page.text
+        )
         assert badge(page.text) == 1  # the acceptance; the message notification is read now
         (mid,) = re.findall(r'id="m-([0-9a-f]{32})"', page.text)
         assert f'href="/messages/{mid}/report"' in page.text
@@ -138,7 +142,11 @@ async def test_conversation_page_of_an_application_read_write_and_report(
         assert r.status_code == 303 and r.headers["location"].startswith(f"/conversations/{cid}")
     async with make_sessionmaker(app.state.engine)() as session:
         (report,) = list(await session.scalars(select(Report)))
-        assert (report.target_type, report.target_id, report.reporter_id) == ("message", mid, helper.id)
+        assert (report.target_type, report.target_id, report.reporter_id) == (
+            "message",
+            mid,
+            helper.id,
+        )
 
     stranger = await make_user(app, client, "seeker")
     async with browser(app, stranger) as c:

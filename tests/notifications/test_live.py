@@ -166,7 +166,11 @@ async def test_nothing_is_published_for_a_rolled_back_transaction(
         await asyncio.sleep(0.3)
         assert queue.empty()  # the rolled-back one never came
         async with maker() as session:
-            rows = list(await session.scalars(select(Notification.id).where(Notification.user_id == user.id)))
+            rows = list(
+                await session.scalars(
+                    select(Notification.id).where(Notification.user_id == user.id)
+                )
+            )
         assert rows == [note.id]
     finally:
         broker.unsubscribe(user.id, queue)

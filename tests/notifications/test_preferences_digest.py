@@ -69,7 +69,9 @@ async def test_preferences_api_defaults_updates_and_validation(
         r = await client.put(PREFS, headers=user.headers, json={"preferences": bad})
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"] == field
-    assert (await client.put(PREFS, headers=user.headers, json={"message.new": "off"})).status_code == 422
+    assert (
+        await client.put(PREFS, headers=user.headers, json={"message.new": "off"})
+    ).status_code == 422
     assert (await _put(client, user, **{"match.connected": "immediate"})).status_code == 200
     assert (await client.get(PREFS, headers=user.headers)).json()["preferences"] == prefs
     assert (await client.get(PREFS)).status_code == 401

@@ -55,9 +55,17 @@ def _ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
 
 async def build(client: httpx.AsyncClient, app: Any) -> Busy:
     sm = make_sessionmaker(app.state.engine)
-    person = await make_user(app, client, "volunteer", approved=True, certificate_until=date.today() + timedelta(days=300))
+    person = await make_user(
+        app,
+        client,
+        "volunteer",
+        approved=True,
+        certificate_until=date.today() + timedelta(days=300),
+    )
     async with sm() as s, s.begin():
-        await s.execute(update(User).where(User.id == person.id).values(email=EMAIL, display_name=NAME))
+        await s.execute(
+            update(User).where(User.id == person.id).values(email=EMAIL, display_name=NAME)
+        )
     person.email = EMAIL
     coordinator = await make_user(app, client, "coordinator")
     owner = await make_user(app, client, "organisation")
@@ -65,7 +73,10 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
     busy = Busy(person, seekers, coordinator, owner)
 
     # Vetting: two decisions with a checklist and notes that name the person and the street.
-    for note in (f"{NAME} zeigte den Ausweis, wohnt {STREET}", f"Gespräch mit {NAME} am Telefon {PHONE}"):
+    for note in (
+        f"{NAME} zeigte den Ausweis, wohnt {STREET}",
+        f"Gespräch mit {NAME} am Telefon {PHONE}",
+    ):
         decided = _ok(
             await client.post(
                 f"/api/v1/review/volunteers/{person.id}",
@@ -112,8 +123,13 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
         await client.post(
             "/api/v1/posts",
             headers=person.headers,
-            json=post_body(kind="offer", category="translation", title="Übersetzen", body=f"Tel. {PHONE}",
-                           location={"lat": LAT, "lon": LON}),
+            json=post_body(
+                kind="offer",
+                category="translation",
+                title="Übersetzen",
+                body=f"Tel. {PHONE}",
+                location={"lat": LAT, "lon": LON},
+            ),
         ),
         201,
     )
@@ -125,7 +141,9 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
     # One match connected, with a conversation both sides wrote in.
     first = next(m for m in matches if m["need"]["id"] == need_ids[0])
     for actor in (seekers[0], person):
-        accepted = _ok(await client.post(f"/api/v1/matches/{first['id']}/accept", headers=actor.headers))
+        accepted = _ok(
+            await client.post(f"/api/v1/matches/{first['id']}/accept", headers=actor.headers)
+        )
     conversation_id = accepted["conversation_id"]
     busy.conversation_ids.append(conversation_id)
     mine = _ok(
@@ -154,7 +172,11 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
         await client.post(
             "/api/v1/reports",
             headers=person.headers,
-            json={"target_type": "post", "target_id": need_ids[2], "reason": f"Seltsam, sagt {NAME}"},
+            json={
+                "target_type": "post",
+                "target_id": need_ids[2],
+                "reason": f"Seltsam, sagt {NAME}",
+            },
         ),
         201,
     )
@@ -163,7 +185,11 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
         await client.post(
             "/api/v1/reports",
             headers=seekers[1].headers,
-            json={"target_type": "post", "target_id": offer["id"], "reason": f"{NAME} schreibt die Nummer hin"},
+            json={
+                "target_type": "post",
+                "target_id": offer["id"],
+                "reason": f"{NAME} schreibt die Nummer hin",
+            },
         ),
         201,
     )
@@ -177,7 +203,9 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
             await client.post(
                 "/api/v1/posts",
                 headers=owner.headers,
-                json=post_body(category="mentoring", title="Lotsen", body="Ein halbes Jahr.", seats=seats),
+                json=post_body(
+                    category="mentoring", title="Lotsen", body="Ein halbes Jahr.", seats=seats
+                ),
             ),
             201,
         )
@@ -208,12 +236,22 @@ async def build(client: httpx.AsyncClient, app: Any) -> Busy:
     )
     async with sm() as s, s.begin():
         s.add(OrganisationMember(organisation_id=org_id, user_id=person.id, role="member"))
-        s.add(OidcIdentity(user_id=person.id, issuer="https://id.example.org", subject="zq-1", note=EMAIL))
+        s.add(
+            OidcIdentity(
+                user_id=person.id, issuer="https://id.example.org", subject="zq-1", note=EMAIL
+            )
+        )
         # A mail not sent yet (due tomorrow): it must never go out after the deletion.
         pending = OutboxItem(
             id=new_id(),
             job="send_mail",
-            payload={"to": EMAIL, "subject": f"Hallo {NAME}", "text": STREET, "html": "", "locale": "de"},
+            payload={
+                "to": EMAIL,
+                "subject": f"Hallo {NAME}",
+                "text": STREET,
+                "html": "",
+                "locale": "de",
+            },
             status="pending",
             attempts=0,
             created_at=utcnow(),

@@ -26,7 +26,15 @@ from tests.factories import PASSWORD
 from tests.market.accounts import busy as b
 from tests.pages import browser, submit
 
-NEEDLES = (b.EMAIL, b.NAME, b.PHONE, b.PHONE.replace(" ", ""), b.STREET, f"{b.LAT:.5f}", f"{b.LON:.5f}")
+NEEDLES = (
+    b.EMAIL,
+    b.NAME,
+    b.PHONE,
+    b.PHONE.replace(" ", ""),
+    b.STREET,
+    f"{b.LAT:.5f}",
+    f"{b.LON:.5f}",
+)
 
 
 async def scan(session: AsyncSession) -> list[tuple[str, str, str]]:
@@ -74,11 +82,17 @@ async def _delete_by_link(client: httpx.AsyncClient, app: Any, busy: b.Busy) -> 
     r = await client.request("DELETE", "/api/v1/me", headers=busy.person.headers)
     assert r.status_code == 202 and r.json()["status"] == "confirmation_sent", r.text
     async with sm() as s:
-        mails = [m for m in await s.scalars(select(OutboxItem)) if m.payload.get("template") == "delete_account"]
+        mails = [
+            m
+            for m in await s.scalars(select(OutboxItem))
+            if m.payload.get("template") == "delete_account"
+        ]
     (mail,) = mails
     url = f"/account/delete/confirm?token={token_from(mail.payload['text'])}"
     async with browser(app) as page:
-        r = await submit(page, url, {"token": token_from(mail.payload["text"])}, action="/account/delete/confirm")
+        r = await submit(
+            page, url, {"token": token_from(mail.payload["text"])}, action="/account/delete/confirm"
+        )
         assert r.status_code == 303 and r.headers["location"].endswith("/goodbye"), r.text
 
 
@@ -128,7 +142,9 @@ async def test_nothing_names_the_deleted_person(
     # Partners keep the conversation: the person's words stay, shown as from a deleted user.
     partner = busy.seekers[0]
     (conversation_id,) = busy.conversation_ids
-    r = await client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=partner.headers)
+    r = await client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=partner.headers
+    )
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     theirs = [m for m in items if m["id"] in busy.own_message_ids]
@@ -148,8 +164,15 @@ async def _mail(sm: Any, status: str, *, finished_days_ago: float, to: str) -> s
     item = OutboxItem(
         id=new_id(),
         job="send_mail",
-        payload={"to": to, "subject": "Hallo", "text": "Text", "html": "<p>Text</p>",
-                 "template": "message_new", "locale": "de", "essential": False},
+        payload={
+            "to": to,
+            "subject": "Hallo",
+            "text": "Text",
+            "html": "<p>Text</p>",
+            "template": "message_new",
+            "locale": "de",
+            "essential": False,
+        },
         status=status,
         attempts=1,
         created_at=at - timedelta(minutes=1),
@@ -196,4 +219,3 @@ async def test_mail_copies_are_redacted_30_days_after_they_were_finished(
     assert (await maintenance.run(app.state.sessionmaker, app.state.settings, now=later))[
         "mail_copies_redacted"
     ] == 1
-

@@ -23,8 +23,19 @@ from tests.market.accounts import busy as b
 from tests.pages import browser
 
 LISTED = (
-    "profile", "languages", "posts", "matches", "conversations", "messages", "notifications",
-    "reports", "applications", "organisations", "vetting_decisions", "sessions", "tokens",
+    "profile",
+    "languages",
+    "posts",
+    "matches",
+    "conversations",
+    "messages",
+    "notifications",
+    "reports",
+    "applications",
+    "organisations",
+    "vetting_decisions",
+    "sessions",
+    "tokens",
 )
 
 
@@ -55,7 +66,9 @@ async def test_export_holds_every_listed_item_of_a_busy_person(
         assert data["profile"]["display_name"] == b.NAME
         assert data["languages"] == [{"code": x.code, "level": x.level} for x in user.languages]
 
-        assert _sorted_ids(data["posts"]) == await _ids(s, select(Post.id).where(Post.author_id == uid))
+        assert _sorted_ids(data["posts"]) == await _ids(
+            s, select(Post.id).where(Post.author_id == uid)
+        )
         assert sorted(busy.offer_ids) == _sorted_ids(data["posts"])
 
         # Matches: each one, with its status, the partner's name and reasons.
@@ -93,19 +106,27 @@ async def test_export_holds_every_listed_item_of_a_busy_person(
         )
         assert data["notification_preferences"]["message.new"] == "digest"
 
-        assert _sorted_ids(data["reports"]) == await _ids(
-            s, select(Report.id).where(Report.reporter_id == uid)
-        ) == busy.report_ids
+        assert (
+            _sorted_ids(data["reports"])
+            == await _ids(s, select(Report.id).where(Report.reporter_id == uid))
+            == busy.report_ids
+        )
         assert data["reports"][0]["reason"] == f"Seltsam, sagt {b.NAME}"
 
-        assert _sorted_ids(data["applications"]) == await _ids(
-            s, select(Application.id).where(Application.volunteer_id == uid)
-        ) == sorted(busy.application_ids)
+        assert (
+            _sorted_ids(data["applications"])
+            == await _ids(s, select(Application.id).where(Application.volunteer_id == uid))
+            == sorted(busy.application_ids)
+        )
 
-        assert sorted(m["organisation"]["id"] for m in data["organisations"]) == await _ids(
-            s,
-            select(OrganisationMember.organisation_id).where(OrganisationMember.user_id == uid),
-        ) == busy.organisation_ids
+        assert (
+            sorted(m["organisation"]["id"] for m in data["organisations"])
+            == await _ids(
+                s,
+                select(OrganisationMember.organisation_id).where(OrganisationMember.user_id == uid),
+            )
+            == busy.organisation_ids
+        )
 
         decisions = {
             d.id: d
@@ -113,14 +134,20 @@ async def test_export_holds_every_listed_item_of_a_busy_person(
                 select(VettingDecision).where(VettingDecision.volunteer_id == uid)
             )
         }
-        assert _sorted_ids(data["vetting_decisions"]) == sorted(decisions) == sorted(busy.decision_ids)
+        assert (
+            _sorted_ids(data["vetting_decisions"]) == sorted(decisions) == sorted(busy.decision_ids)
+        )
         for item in data["vetting_decisions"]:
             d = decisions[item["id"]]
-            assert item["checklist"] == {
-                "identity": d.identity,
-                "interview": d.interview,
-                "code_of_conduct": d.code_of_conduct,
-            } == dict.fromkeys(("identity", "interview", "code_of_conduct"), True)
+            assert (
+                item["checklist"]
+                == {
+                    "identity": d.identity,
+                    "interview": d.interview,
+                    "code_of_conduct": d.code_of_conduct,
+                }
+                == dict.fromkeys(("identity", "interview", "code_of_conduct"), True)
+            )
             assert item["created_at"] == d.created_at.isoformat()
             assert item["police_certificate_until"] == d.police_certificate_until.isoformat()
 

@@ -86,7 +86,10 @@ async def test_new_message_mail_at_most_every_15_minutes_and_one_unread_entry(
     texts = [i["text"] for i in r.json()["items"] if i["kind"] == "message.new"]
     with use_locale("de"):
         expected = ngettext(
-            "New message from %(name)s", "%(num)d new messages from %(name)s", 3, name="Vera Volunteer"
+            "New message from %(name)s",
+            "%(num)d new messages from %(name)s",
+            3,
+            name="Vera Volunteer",
         )
     assert texts == [expected] and expected != "3 new messages from Vera Volunteer"
 
@@ -144,7 +147,9 @@ async def test_only_participants_read_and_write_coordinators_read(
     for u in (url, "/api/v1/conversations"):
         assert (await client.get(u)).status_code == 401
     assert (await client.post(url, json={"body": "x"})).status_code == 401
-    assert (await client.get("/api/v1/conversations/nope/messages", headers=vol.headers)).status_code == 404
+    assert (
+        await client.get("/api/v1/conversations/nope/messages", headers=vol.headers)
+    ).status_code == 404
     assert (await write(client, vol, "x" * 40, "Hallo")).status_code == 404
 
 
@@ -186,14 +191,18 @@ async def test_messages_are_paginated_oldest_first(client: httpx.AsyncClient, ap
     seen: list[str] = [m["body"] for m in first["items"]]
     cursor = first["next_cursor"]
     while cursor:
-        page = (await client.get(url, params={"limit": 2, "cursor": cursor}, headers=seeker.headers)).json()
+        page = (
+            await client.get(url, params={"limit": 2, "cursor": cursor}, headers=seeker.headers)
+        ).json()
         seen += [m["body"] for m in page["items"]]
         cursor = page["next_cursor"]
     assert seen == [f"Nachricht {i}" for i in range(5)]
     (conv,) = await _conversations(client, seeker)
     assert conv["unread"] == 0
     assert (await client.get(url, params={"limit": 0}, headers=seeker.headers)).status_code == 422
-    assert (await client.get(url, params={"cursor": "bad!"}, headers=seeker.headers)).status_code == 422
+    assert (
+        await client.get(url, params={"cursor": "bad!"}, headers=seeker.headers)
+    ).status_code == 422
 
 
 async def test_conversations_list_is_paginated_latest_activity_first(

@@ -39,7 +39,9 @@ async def offer(client: httpx.AsyncClient, volunteer: Actor) -> dict[str, Any]:
     return dict(r.json())
 
 
-async def need(client: httpx.AsyncClient, seeker: Actor, title: str = "Begleitung zum Amt") -> dict[str, Any]:
+async def need(
+    client: httpx.AsyncClient, seeker: Actor, title: str = "Begleitung zum Amt"
+) -> dict[str, Any]:
     r = await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(title=title))
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -76,7 +78,9 @@ async def test_reminder_at_48_hours_once_to_the_side_that_has_not_answered(
     await offer(client, volunteer)
     await need(client, seeker)
     (m,) = await matches_of(client, seeker)
-    assert (await client.post(f"/api/v1/matches/{m['id']}/accept", headers=seeker.headers)).status_code == 200
+    assert (
+        await client.post(f"/api/v1/matches/{m['id']}/accept", headers=seeker.headers)
+    ).status_code == 200
     await mailbox.wait_for(volunteer.email)
     start = utcnow()
 
@@ -149,7 +153,9 @@ async def test_stalled_at_5_days_in_the_queue_with_actions(
     async with browser(app, elsewhere) as c:
         page = await c.get("/review/waiting")
         assert page.status_code == 200 and m["id"] not in page.text
-        r = await c.post(f"/review/waiting/{m['id']}/remind", data={"csrf_token": csrf_of(page.text)})
+        r = await c.post(
+            f"/review/waiting/{m['id']}/remind", data={"csrf_token": csrf_of(page.text)}
+        )
         assert r.status_code == 404
     async with browser(app, seeker) as c:
         assert (await c.get("/review/waiting")).status_code == 403
@@ -175,7 +181,9 @@ async def test_stalled_at_5_days_in_the_queue_with_actions(
 async def test_expired_at_7_days_tells_the_answering_side_and_proposes_the_next(
     client: httpx.AsyncClient, app: Any, mailbox: SmtpServer
 ) -> None:
-    volunteers = [await make_user(app, client, "volunteer", approved=True, locale="en") for _ in range(4)]
+    volunteers = [
+        await make_user(app, client, "volunteer", approved=True, locale="en") for _ in range(4)
+    ]
     seeker = await make_user(app, client, "seeker", locale="en")
     for v in volunteers[:3]:
         await offer(client, v)
@@ -266,15 +274,21 @@ async def test_paused_after_two_expiries_and_unpaused_by_the_link(
 async def test_paused_volunteer_unpauses_by_the_api(client: httpx.AsyncClient, app: Any) -> None:
     volunteer, _, _ = await _pause_by_two_expiries(client, app)
     assert (await client.get("/api/v1/me", headers=volunteer.headers)).json()["available"] is False
-    bad = await client.post("/api/v1/me/availability", headers=volunteer.headers, json={"available": "soon"})
+    bad = await client.post(
+        "/api/v1/me/availability", headers=volunteer.headers, json={"available": "soon"}
+    )
     assert bad.status_code == 422
     extra = await client.post(
         "/api/v1/me/availability", headers=volunteer.headers, json={"available": True, "x": 1}
     )
     assert extra.status_code == 422
-    assert (await client.post("/api/v1/me/availability", json={"available": True})).status_code == 401
+    assert (
+        await client.post("/api/v1/me/availability", json={"available": True})
+    ).status_code == 401
     assert (await client.get("/api/v1/me", headers=volunteer.headers)).json()["available"] is False
-    r = await client.post("/api/v1/me/availability", headers=volunteer.headers, json={"available": True})
+    r = await client.post(
+        "/api/v1/me/availability", headers=volunteer.headers, json={"available": True}
+    )
     assert r.status_code == 200 and r.json()["available"] is True
     # A single later expiry does not pause again: the count starts afresh.
     async with make_sessionmaker(app.state.engine)() as s:
@@ -289,25 +303,30 @@ async def test_an_answered_volunteer_is_never_paused(client: httpx.AsyncClient, 
     await need(client, seeker, "Erste Bitte um Begleitung")
     await need(client, seeker, "Zweite Bitte um Begleitung")
     for m in await matches_of(client, volunteer):
-        assert (await client.post(f"/api/v1/matches/{m['id']}/accept", headers=volunteer.headers)).status_code == 200
+        assert (
+            await client.post(f"/api/v1/matches/{m['id']}/accept", headers=volunteer.headers)
+        ).status_code == 200
     assert await run(app, followthrough.expire, utcnow() + timedelta(days=8)) == 2
     assert (await client.get("/api/v1/me", headers=volunteer.headers)).json()["available"] is True
 
 
-async def test_a_proposal_answered_in_time_does_not_expire(client: httpx.AsyncClient, app: Any) -> None:
+async def test_a_proposal_answered_in_time_does_not_expire(
+    client: httpx.AsyncClient, app: Any
+) -> None:
     volunteer = await make_user(app, client, "volunteer", approved=True)
     seeker = await make_user(app, client, "seeker")
     await offer(client, volunteer)
     await need(client, seeker)
     (m,) = await matches_of(client, seeker)
     for who in (seeker, volunteer):
-        assert (await client.post(f"/api/v1/matches/{m['id']}/accept", headers=who.headers)).status_code == 200
+        assert (
+            await client.post(f"/api/v1/matches/{m['id']}/accept", headers=who.headers)
+        ).status_code == 200
     assert await run(app, followthrough.expire, utcnow() + timedelta(days=30)) == 0
     async with make_sessionmaker(app.state.engine)() as s:
         match = await s.get(Match, m["id"])
         assert match is not None and match.status == "connected"
         assert match.first_contact_seconds is not None and match.first_contact_seconds >= 0
-
 
 
 async def test_decline_with_a_reason_from_the_list(client: httpx.AsyncClient, app: Any) -> None:
@@ -322,7 +341,9 @@ async def test_decline_with_a_reason_from_the_list(client: httpx.AsyncClient, ap
         r = await client.post(url, headers=volunteer.headers, json=bad)
         assert r.status_code == 422, (bad, r.text)
     assert (await matches_of(client, seeker))[0]["status"] == "proposed"  # nothing changed
-    r = await client.post(url, headers=volunteer.headers, json={"reason": "too_far", "note": " 40 km "})
+    r = await client.post(
+        url, headers=volunteer.headers, json={"reason": "too_far", "note": " 40 km "}
+    )
     assert r.status_code == 200 and r.json()["status"] == "declined"
     assert r.json()["decline_reason"] == "too_far"
     async with make_sessionmaker(app.state.engine)() as s:
@@ -344,9 +365,13 @@ async def test_decline_through_the_page_with_a_reason(client: httpx.AsyncClient,
         page = await c.get(f"/matches/{m['id']}")
         assert 'name="reason"' in page.text and "We do not share a language" in page.text
         csrf = csrf_of(page.text)
-        bad = await c.post(f"/matches/{m['id']}/decline", data={"csrf_token": csrf, "reason": "busy"})
+        bad = await c.post(
+            f"/matches/{m['id']}/decline", data={"csrf_token": csrf, "reason": "busy"}
+        )
         assert bad.status_code == 422
-        r = await c.post(f"/matches/{m['id']}/decline", data={"csrf_token": csrf, "reason": "language"})
+        r = await c.post(
+            f"/matches/{m['id']}/decline", data={"csrf_token": csrf, "reason": "language"}
+        )
         assert r.status_code == 303
     (after,) = await matches_of(client, seeker)
     assert after["status"] == "declined" and after["decline_reason"] == "language"
@@ -359,7 +384,9 @@ async def _connected(client: httpx.AsyncClient, app: Any) -> tuple[Actor, Actor,
     await need(client, seeker)
     (m,) = await matches_of(client, seeker)
     for who in (seeker, volunteer):
-        assert (await client.post(f"/api/v1/matches/{m['id']}/accept", headers=who.headers)).status_code == 200
+        assert (
+            await client.post(f"/api/v1/matches/{m['id']}/accept", headers=who.headers)
+        ).status_code == 200
     return volunteer, seeker, m["id"]
 
 
@@ -387,26 +414,38 @@ async def test_did_you_meet_links_record_once(
         assert page_yes.status_code == 200 and (await anon.get(no)).status_code == 200
         seen = (await client.get(f"/api/v1/matches/{match_id}", headers=seeker.headers)).json()
         assert seen["outcome"] == {"mine": None, "partner": None}
-        r = await anon.post(f"/matches/{match_id}/met", data=form_fields(page_yes.text) | {"met": "1"})
+        r = await anon.post(
+            f"/matches/{match_id}/met", data=form_fields(page_yes.text) | {"met": "1"}
+        )
         assert r.status_code == 303
         # A second click is answered clearly and changes nothing.
-        again = await anon.post(f"/matches/{match_id}/met", data=form_fields(page_yes.text) | {"met": "0"})
+        again = await anon.post(
+            f"/matches/{match_id}/met", data=form_fields(page_yes.text) | {"met": "0"}
+        )
         assert again.status_code == 409
         forged = await anon.get(f"/matches/{match_id}/met?token=forged&met=1")
         assert forged.status_code == 422
-    mine = (await client.get(f"/api/v1/matches/{match_id}", headers=seeker.headers)).json()["outcome"]
+    mine = (await client.get(f"/api/v1/matches/{match_id}", headers=seeker.headers)).json()[
+        "outcome"
+    ]
     assert mine["mine"]["met"] is True and mine["mine"]["at"] and mine["partner"] is None
-    theirs = (await client.get(f"/api/v1/matches/{match_id}", headers=volunteer.headers)).json()["outcome"]
+    theirs = (await client.get(f"/api/v1/matches/{match_id}", headers=volunteer.headers)).json()[
+        "outcome"
+    ]
     assert theirs["partner"]["met"] is True and theirs["mine"] is None
 
     # The API does the same for a party; twice is 409; bad input 422; strangers 404.
     url = f"/api/v1/matches/{match_id}/outcome"
-    assert (await client.post(url, headers=volunteer.headers, json={"met": "yes"})).status_code == 422
+    assert (
+        await client.post(url, headers=volunteer.headers, json={"met": "yes"})
+    ).status_code == 422
     stranger = await make_user(app, client, "seeker")
     assert (await client.post(url, headers=stranger.headers, json={"met": True})).status_code == 404
     r = await client.post(url, headers=volunteer.headers, json={"met": False, "note": "Next week"})
     assert r.status_code == 200 and r.json()["outcome"]["mine"]["met"] is False
-    assert (await client.post(url, headers=volunteer.headers, json={"met": True})).status_code == 409
+    assert (
+        await client.post(url, headers=volunteer.headers, json={"met": True})
+    ).status_code == 409
     assert (await client.post(url, headers=seeker.headers, json={"met": False})).status_code == 409
 
 
@@ -414,7 +453,9 @@ async def test_outcome_of_an_ended_match_is_409(client: httpx.AsyncClient, app: 
     volunteer, seeker, match_id = await _connected(client, app)
     async with make_sessionmaker(app.state.engine)() as s, s.begin():
         await s.execute(update(Match).where(Match.id == match_id).values(status="closed"))
-    r = await client.post(f"/api/v1/matches/{match_id}/outcome", headers=seeker.headers, json={"met": True})
+    r = await client.post(
+        f"/api/v1/matches/{match_id}/outcome", headers=seeker.headers, json={"met": True}
+    )
     assert r.status_code == 409
     seen = (await client.get(f"/api/v1/matches/{match_id}", headers=volunteer.headers)).json()
     assert seen["outcome"] == {"mine": None, "partner": None}
@@ -435,11 +476,15 @@ async def test_anlauf_tick_at_moves_the_clock(
     await app.state.relay.stop()  # only the tick's own process delivers from here
     mailbox.clear()
     start = utcnow()
-    code, out, err = await _tick(app.state.settings, "--at", (start + timedelta(hours=49)).isoformat())
+    code, out, err = await _tick(
+        app.state.settings, "--at", (start + timedelta(hours=49)).isoformat()
+    )
     assert code == 0, err
     assert "match_reminders: 1" in out and "matches_expired: 0" in out
     assert sorted(x.to for x in mailbox.messages) == sorted([volunteer.email, seeker.email])
-    code, out, err = await _tick(app.state.settings, "--at", (start + timedelta(days=7, hours=1)).isoformat())
+    code, out, err = await _tick(
+        app.state.settings, "--at", (start + timedelta(days=7, hours=1)).isoformat()
+    )
     assert code == 0, err
     assert "matches_expired: 1" in out and "match_reminders: 0" in out
     (after,) = await matches_of(client, seeker)

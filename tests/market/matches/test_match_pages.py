@@ -330,7 +330,10 @@ async def test_a_coordinator_runs_the_matching_and_sees_what_is_missing(
         )
         assert r.status_code == 303 and r.headers["location"].startswith("/review/runs/")
         done = await finished_run_page(c, r.headers["location"])
-        assert "Posts changed since you looked" in done and 'href="/review/matching?region=leipzig"' in done
+        assert (
+            "Posts changed since you looked" in done
+            and 'href="/review/matching?region=leipzig"' in done
+        )
         assert (await session.execute(select(func.count()).select_from(Match))).scalar_one() == 0
 
         r = await c.post(

@@ -28,7 +28,9 @@ from tests.pages import browser
 RUN = "/api/v1/review/matching-run"
 
 
-async def finished_run(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
+async def finished_run(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> dict[str, Any]:
     """Poll a regional run (market.matches.runs) until its job has finished."""
     for _ in range(600):
         r = await client.get(url, headers=headers)
@@ -51,7 +53,9 @@ async def _coordinator_of(app: Any, client: httpx.AsyncClient, region_id: str) -
     return person
 
 
-async def _city(app: Any, client: httpx.AsyncClient, pairs: int = 2) -> tuple[str, Actor, list[str]]:
+async def _city(
+    app: Any, client: httpx.AsyncClient, pairs: int = 2
+) -> tuple[str, Actor, list[str]]:
     """Leipzig with `pairs` fitting offers and needs, and its coordinator."""
     region = await _region(app, "leipzig", *LEIPZIG)
     coordinator = await _coordinator_of(app, client, region)
@@ -102,9 +106,15 @@ async def test_a_changed_plan_ends_in_the_documented_conflict(
     region, coordinator, _ = await _city(app, client)
     plan = (await client.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
     # A new need and offer arrive between the preview and the confirmation.
-    await _quiet_post(app, await make_user(app, client, "volunteer", approved=True), "offer", region)
+    await _quiet_post(
+        app, await make_user(app, client, "volunteer", approved=True), "offer", region
+    )
     await _quiet_post(app, await make_user(app, client, "seeker"), "need", region)
-    asked = await client.post(RUN, headers=asyncly(coordinator.headers), json={"region": "leipzig", "plan_id": plan["plan_id"]})
+    asked = await client.post(
+        RUN,
+        headers=asyncly(coordinator.headers),
+        json={"region": "leipzig", "plan_id": plan["plan_id"]},
+    )
     assert asked.status_code == 202
     run = await finished_run(client, asked.json()["url"], coordinator.headers)
     assert run["status"] == "failed" and run["result"] is None
@@ -120,7 +130,11 @@ async def test_another_regions_coordinator_gets_404_for_the_run(
     everywhere = await make_user(app, client, "coordinator")
     seeker = await make_user(app, client, "seeker")
     plan = (await client.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
-    asked = await client.post(RUN, headers=asyncly(coordinator.headers), json={"region": "leipzig", "plan_id": plan["plan_id"]})
+    asked = await client.post(
+        RUN,
+        headers=asyncly(coordinator.headers),
+        json={"region": "leipzig", "plan_id": plan["plan_id"]},
+    )
     url, run_id = asked.json()["url"], asked.json()["run_id"]
     await finished_run(client, url, coordinator.headers)
     assert (await client.get(url, headers=halle.headers)).status_code == 404
@@ -128,7 +142,9 @@ async def test_another_regions_coordinator_gets_404_for_the_run(
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=everywhere.headers)).status_code == 200
     # A confirmation run is not an unmatched run, and an id that is no run is none.
-    assert (await client.get(f"/api/v1/review/unmatched/{run_id}", headers=coordinator.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/review/unmatched/{run_id}", headers=coordinator.headers)
+    ).status_code == 404
     assert (await client.get(f"{RUN}/{'x' * 200}", headers=coordinator.headers)).status_code == 404
     async with browser(app, halle) as c:
         assert (await c.get(f"/review/runs/{run_id}")).status_code == 404
@@ -154,7 +170,9 @@ async def test_the_run_page_refreshes_itself_until_the_job_is_done(
         page = await c.get("/review/matching?region=leipzig&lang=en")
         plan_id = page.text.split('name="plan_id" value="')[1].split('"')[0]
         csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-        r = await c.post("/review/matching", data={"csrf_token": csrf, "region": "leipzig", "plan_id": plan_id})
+        r = await c.post(
+            "/review/matching", data={"csrf_token": csrf, "region": "leipzig", "plan_id": plan_id}
+        )
         assert r.status_code == 303
         url = r.headers["location"] + "?lang=en"
         for _ in range(200):
@@ -165,7 +183,11 @@ async def test_the_run_page_refreshes_itself_until_the_job_is_done(
             await asyncio.sleep(0.05)
         assert waiting.status_code == 200
         assert '<meta http-equiv="refresh" content="2">' in waiting.text
-        assert "Choosing the best pairs" in waiting.text if is_postgres else "Waiting to start." in waiting.text
+        assert (
+            "Choosing the best pairs" in waiting.text
+            if is_postgres
+            else "Waiting to start." in waiting.text
+        )
         assert await _matches(app) == 0
         release.set()
         done = await finished_run_page(c, url)
@@ -178,12 +200,18 @@ async def test_unmatched_view_runs_as_a_job_and_is_kept_a_few_minutes(
 ) -> None:
     monkeypatch.setattr(runs, "SYNC_UNMATCHED_NEEDS", 0)  # as if Leipzig were a big city
     region, coordinator, _ = await _city(app, client, pairs=1)
-    lonely = await _quiet_post(app, await make_user(app, client, "seeker"), "need", region, languages=["ti"])
+    lonely = await _quiet_post(
+        app, await make_user(app, client, "seeker"), "need", region, languages=["ti"]
+    )
     halle = await _coordinator_of(app, client, await _region(app, "halle", 51.48, 11.97))
-    asked = await client.get("/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers))
+    asked = await client.get(
+        "/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers)
+    )
     assert asked.status_code == 202 and asked.json()["url"].startswith("/api/v1/review/unmatched/")
     # Asking again while it works joins the same run.
-    again = await client.get("/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers))
+    again = await client.get(
+        "/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers)
+    )
     assert again.status_code in (200, 202)
     if again.status_code == 202:
         assert again.json()["run_id"] == asked.json()["run_id"]
@@ -192,7 +220,9 @@ async def test_unmatched_view_runs_as_a_job_and_is_kept_a_few_minutes(
     assert run["status"] == "done"
     assert [(i["need"]["id"], i["cause"]) for i in run["result"]["items"]] == [(lonely, "language")]
     # Within a few minutes the stored result answers at once, in the documented shape.
-    stored = await client.get("/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers))
+    stored = await client.get(
+        "/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers)
+    )
     assert stored.status_code == 200
     assert stored.json()["items"] == run["result"]["items"] and stored.json()["computed_at"]
     async with make_sessionmaker(app.state.engine)() as s:
@@ -208,7 +238,9 @@ async def test_the_unmatched_page_waits_with_a_refresh(
 ) -> None:
     monkeypatch.setattr(runs, "SYNC_UNMATCHED_NEEDS", 0)
     region, coordinator, _ = await _city(app, client, pairs=1)
-    lonely = await _quiet_post(app, await make_user(app, client, "seeker"), "need", region, languages=["ti"])
+    lonely = await _quiet_post(
+        app, await make_user(app, client, "seeker"), "need", region, languages=["ti"]
+    )
     release = asyncio.Event()
     real = regional.unmatched
 
@@ -220,7 +252,10 @@ async def test_the_unmatched_page_waits_with_a_refresh(
     async with browser(app, coordinator) as c:
         first = await c.get("/review/unmatched?region=leipzig&lang=en")
         assert first.status_code == 200
-        assert '<meta http-equiv="refresh" content="2">' in first.text and f"/posts/{lonely}" not in first.text
+        assert (
+            '<meta http-equiv="refresh" content="2">' in first.text
+            and f"/posts/{lonely}" not in first.text
+        )
         release.set()
         done = await finished_run_page(c, "/review/unmatched?region=leipzig&lang=en")
         assert f'href="/posts/{lonely}"' in done and "No offer in this language" in done
@@ -256,7 +291,11 @@ async def test_a_real_arq_worker_runs_the_confirmation(
         workers.spawn()
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
             plan = (await web.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
-            asked = await web.post(RUN, headers=asyncly(coordinator.headers), json={"region": "leipzig", "plan_id": plan["plan_id"]})
+            asked = await web.post(
+                RUN,
+                headers=asyncly(coordinator.headers),
+                json={"region": "leipzig", "plan_id": plan["plan_id"]},
+            )
             assert asked.status_code == 202
             run = await finished_run(web, asked.json()["url"], coordinator.headers)
         log = workers[0].tail(400)
@@ -272,7 +311,9 @@ async def test_the_api_answers_as_in_release_1_unless_asked_for_a_job(
     200 with the created matches (409 when stale) and the unmatched view 200 with its items."""
     _, coordinator, _ = await _city(app, client)
     plan = (await client.get(f"{RUN}?region=leipzig", headers=coordinator.headers)).json()
-    stale = await client.post(RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": "0000"})
+    stale = await client.post(
+        RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": "0000"}
+    )
     assert stale.status_code == 409
     applied = await client.post(
         RUN, headers=coordinator.headers, json={"region": "leipzig", "plan_id": plan["plan_id"]}

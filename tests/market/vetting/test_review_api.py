@@ -186,17 +186,31 @@ async def test_reports(client: httpx.AsyncClient, app: Any) -> None:
     listed = (await client.get("/api/v1/review/reports", headers=coordinator.headers)).json()
     assert [rep["target_id"] for rep in listed["items"]] == [need["id"]]
     assert (await client.get("/api/v1/review/reports", headers=seeker.headers)).status_code == 403
-    missing = await client.post("/api/v1/reports", headers=seeker.headers, json={**body, "target_id": "nothing"})
+    missing = await client.post(
+        "/api/v1/reports", headers=seeker.headers, json={**body, "target_id": "nothing"}
+    )
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "target_id"
     report_id = r.json()["id"]
     url = f"/api/v1/review/reports/{report_id}"
-    assert (await client.post(url, headers=seeker.headers, json={"resolution": "ok"})).status_code == 403
-    assert (await client.post(url, headers=coordinator.headers, json={"resolution": ""})).status_code == 422
-    done = await client.post(url, headers=coordinator.headers, json={"resolution": "Post unpublished"})
+    assert (
+        await client.post(url, headers=seeker.headers, json={"resolution": "ok"})
+    ).status_code == 403
+    assert (
+        await client.post(url, headers=coordinator.headers, json={"resolution": ""})
+    ).status_code == 422
+    done = await client.post(
+        url, headers=coordinator.headers, json={"resolution": "Post unpublished"}
+    )
     assert done.status_code == 200 and done.json()["status"] == "resolved"
-    assert (await client.post(url, headers=coordinator.headers, json={"resolution": "again"})).status_code == 409
-    assert (await client.get("/api/v1/review/reports", headers=coordinator.headers)).json()["items"] == []
-    resolved = await client.get("/api/v1/review/reports?status=resolved", headers=coordinator.headers)
+    assert (
+        await client.post(url, headers=coordinator.headers, json={"resolution": "again"})
+    ).status_code == 409
+    assert (await client.get("/api/v1/review/reports", headers=coordinator.headers)).json()[
+        "items"
+    ] == []
+    resolved = await client.get(
+        "/api/v1/review/reports?status=resolved", headers=coordinator.headers
+    )
     assert resolved.json()["items"][0]["resolution"] == "Post unpublished"
 
 
