@@ -38,6 +38,9 @@ class User(IdMixin, TimestampMixin, Base):
     available: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     expired_proposals: Mapped[int] = mapped_column(default=0, server_default="0")
     paused_at: Mapped[datetime | None]
+    # Set by an admin (market.admin): is_active is False meanwhile, so no login path lets the
+    # account in; this says why, so unsuspending does not revive a deleted account.
+    suspended_at: Mapped[datetime | None]
 
     languages: Mapped[list[UserLanguage]] = relationship(
         back_populates="user",
