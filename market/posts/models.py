@@ -37,6 +37,14 @@ class Post(IdMixin, TimestampMixin, Base):
         Index("ix_posts_region_status", "region_id", "status"),
         # Every public distance filter: a range of public_lat, then public_lon, read from here.
         Index("ix_posts_status_public_point", "status", "public_lat", "public_lon"),
+        # Every public listing is newest first with (created_at, id) as its keyset: these let
+        # the database walk the newest rows of an index and stop after one page, instead of
+        # sorting every published post (migration 0011). Ascending columns serve the
+        # descending order by a backward scan.
+        Index("ix_posts_status_created", "status", "created_at", "id"),
+        Index("ix_posts_status_kind_created", "status", "kind", "created_at", "id"),
+        Index("ix_posts_status_category_created", "status", "category", "created_at", "id"),
+        Index("ix_posts_author_created", "author_id", "created_at", "id"),
         # Matching (market.matches.candidates): the published posts of one kind in a few
         # categories, meeting in person within a box of grid cells or remotely anywhere, with
         # every column the score's upper bound needs, so that ranking thousands of candidates
