@@ -25,6 +25,11 @@ class VettingDecision(IdMixin, TimestampMixin, Base):
     interview: Mapped[bool] = mapped_column(Boolean, default=False)
     code_of_conduct: Mapped[bool] = mapped_column(Boolean, default=False)
     police_certificate_until: Mapped[date | None]
+    # The other two police-certificate facts § 72a SGB VIII lets us keep (API.md, Follow-through):
+    # the certificate's own date and the day a coordinator saw it. All three go on the same
+    # schedule (market.retention.delete_certificate_facts).
+    police_certificate_issued_on: Mapped[date | None]
+    police_certificate_seen_on: Mapped[date | None]
     note: Mapped[str | None] = mapped_column(Text)
 
 
