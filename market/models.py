@@ -22,4 +22,5 @@ from market.matches.runs import RegionalRun  # noqa: F401  (and its jobs)
 from market.organisations.models import Organisation, OrganisationMember  # noqa: F401
 from market.posts.models import Post, Postcode, PostLanguage, Region  # noqa: F401
 from market.retention import AccountRetention, NeedConfirmation  # noqa: F401
+from market.translation.models import CachedTranslation  # noqa: F401
 from market.vetting.models import PostReview, Report, VettingDecision  # noqa: F401

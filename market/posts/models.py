@@ -96,6 +96,9 @@ class Post(IdMixin, TimestampMixin, Base):
     )
     region_id: Mapped[str | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
     seats: Mapped[int | None]
+    # The language the title and body are written in, detected after each write by a job
+    # (market.translation); None until then or when no translation server is configured.
+    lang: Mapped[str | None] = mapped_column(String(16))
     # Lower-cased title and body for free-text search that works on both databases.
     search_text: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
