@@ -15,6 +15,7 @@ from market.accounts.models import (  # noqa: F401
 from market.admin.models import AuditEntry  # noqa: F401
 from market.conversations.models import Conversation, Message, Participant  # noqa: F401
 from market.db import Base  # noqa: F401
+from market.directory.models import Entry, Referral  # noqa: F401
 from market.idempotency import IdempotencyKey  # noqa: F401
 from market.legal.models import LegalText  # noqa: F401
 from market.matches.models import Match  # noqa: F401
