@@ -319,22 +319,22 @@ async def explain(
         picks.setdefault(key, s)
     for key, sample in sorted(picks.items()):
         rounds: list[tuple[Any, dict[str, Any]]] = []
-        original = candidates.round_query
+        original = candidates.rounds.round_query
 
         def spy(*a: Any, _rounds: list[Any] = rounds, _original: Any = original, **kw: Any) -> Any:
             stmt, params = _original(*a, **kw)
             _rounds.append((stmt, params))
             return stmt, params
 
-        candidates.round_query = spy  # type: ignore[assignment]
+        candidates.rounds.round_query = spy  # type: ignore[assignment]
         try:
             async with maker() as session:
                 await services.choose(session, as_post(sample), now)
         finally:
-            candidates.round_query = original  # type: ignore[assignment]
+            candidates.rounds.round_query = original  # type: ignore[assignment]
         async with maker() as session:
             # The settings services.choose applies (candidates.plan_for).
-            for name, value in candidates._SETTINGS.items():
+            for name, value in candidates.SETTINGS.items():
                 await session.execute(text(f"SET LOCAL {name} = '{value}'"))
             for i, (stmt, params) in enumerate(rounds, 1):
                 plan = await explain_round(session, stmt, params)

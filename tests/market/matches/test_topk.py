@@ -266,9 +266,9 @@ def pages(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     # Tiny pages make every new post take many rounds, so that the stop rule and the bars
     # between rounds are exercised on a small market too.
     if request.param == "tiny pages":
-        monkeypatch.setattr(candidates, "FIRST_PAGE", 2)
-        monkeypatch.setattr(candidates, "NEXT_PAGES", (1, 2, 3))
-        monkeypatch.setattr(candidates, "FIRST_SORT_LIMIT", 3)
+        monkeypatch.setattr(candidates.tuning, "FIRST_PAGE", 2)
+        monkeypatch.setattr(candidates.tuning, "NEXT_PAGES", (1, 2, 3))
+        monkeypatch.setattr(candidates.tuning, "FIRST_SORT_LIMIT", 3)
         candidates.statement.cache_clear()
     yield request.param
     candidates.statement.cache_clear()

@@ -1,0 +1,275 @@
+"""The new post, worked out once: the shape that decides the SQL text and its parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import matching
+from market.matches import queries
+from market.posts import taxonomy
+from market.posts.models import Post
+from matching.model import LEVEL_WEIGHT, primary_tag
+from matching.score import (
+    FULL_WAITING_DAYS,
+    PARENT_CATEGORY_FIT,
+    REMOTE_FIT,
+    UNKNOWN_AVAILABILITY_FIT,
+    WEIGHT_AVAILABILITY,
+    WEIGHT_CATEGORY,
+    WEIGHT_DISTANCE,
+    WEIGHT_LANGUAGE,
+    WEIGHT_WAITING,
+)
+
+# Added to every bound that is a sum computed in SQL, so that rounding never puts it below the
+# matcher's score (which is computed in a different order).
+MARGIN = 1e-9
+# A pair this far apart relative to its radius gets the remote credit (0.5), never more:
+# 1 - 0.9 * 0.56 < 0.5 (see matching.score._distance_decay).
+FAR = 0.56
+# The flat distance may exceed the great circle by 0.5 % + 10 m (queries._generous); the lower
+# bound divides by a little more and subtracts a little more.
+_LB_FACTOR = 1.01
+_LB_KM = 0.02
+_KM_PER_DEGREE = 111.19  # shorter than the matcher's degree, as in queries
+# The three language credits, best first; a language without a level counts as fluent.
+_WEIGHTS = tuple(sorted(set(LEVEL_WEIGHT.values()), reverse=True))
+_LEVEL_OF = {weight: level for level, weight in LEVEL_WEIGHT.items()}
+_NEUTRAL = LEVEL_WEIGHT["fluent"]
+_BOX_INTS = ("cell_south", "cell_north", "cell_west", "cell_east")
+_NO_RADIUS = 1e9  # a need without a radius of its own
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What decides the SQL text; everything else about the new post is a parameter. Statements
+    are built once per shape (building one costs far more than running it), so lists are padded
+    to a few fixed lengths."""
+
+    pg: bool
+    side: str  # the new post's kind
+    in_person: bool  # it meets in person and has a place: candidates near it
+    flat: bool  # the box around it allows the flat distance measure
+    remote: bool  # it meets remotely: remote-capable candidates anywhere
+    categories: int
+    tags: int
+    primaries: int
+
+
+def _bucket(n: int) -> int:
+    # Posts have one to four languages as a rule (ten at most).
+    return next(b for b in (4, 10, n) if b >= n)
+
+
+# Padding for unused list slots: no language code or category looks like this.
+_NOTHING = "~"
+
+
+@lru_cache(maxsize=1)
+def _max_categories() -> int:
+    """The most candidate categories a post can have: its path or its subtree."""
+    return max(
+        max(len(taxonomy.path(c.slug)), len(taxonomy.subtree(c.slug))) for c in taxonomy.CATEGORIES
+    )
+
+
+@dataclass
+class Plan:
+    post: Post
+    me: matching.PostFacts
+    now: datetime
+    limit: int
+    volunteer: matching.VolunteerFacts | None  # the new offer's author
+    shape: Shape
+    params: dict[str, Any]
+    # The highest bound any candidate of each category can have: a round that only wants rows
+    # above some bound leaves out the categories below it.
+    category_bounds: dict[str, float] = field(default_factory=dict)
+    # What plan_for changed and `best` puts back (PostgreSQL).
+    previous_settings: dict[str, str] | None = None
+
+    @property
+    def side(self) -> str:
+        return self.me.kind
+
+    def categories_above(self, bound: float) -> list[str]:
+        """The categories worth reading for rows with a bound of at least `bound`, padded."""
+        wanted = [c for c, b in self.category_bounds.items() if b >= bound]
+        padded: list[str] = self.params["cats"]
+        if not wanted:
+            return [_NOTHING] * len(padded)
+        return [*wanted, *[wanted[0]] * (len(padded) - len(wanted))]
+
+
+def _class_scores(me: matching.PostFacts, category: str, now: datetime) -> dict[float, float]:
+    """The matcher's score of a pair whose every component is known: remote only, no slots to
+    compare, the candidate's `category`, each language credit, and (for a new offer) a need that
+    has waited the full time. Computed by the matcher itself so that it is the same float as for
+    a real pair of that class."""
+    volunteer = matching.VolunteerFacts(id="v", approved=True)
+    out = {}
+    for weight in _WEIGHTS:
+        langs = (matching.LanguageSkill("zz", _LEVEL_OF[weight]),)
+        theirs = matching.PostFacts(
+            id="c",
+            kind="offer" if me.kind == "need" else "need",
+            category=category,
+            category_path=taxonomy.path(category) or (category,),
+            languages=langs,
+            mode="remote",
+            published_at=now - timedelta(days=FULL_WAITING_DAYS),
+        )
+        mine = matching.PostFacts(
+            id="m",
+            kind=me.kind,
+            category=me.category,
+            category_path=me.category_path,
+            languages=langs,
+            mode="remote",
+            published_at=me.published_at if me.kind == "need" else now,
+        )
+        offer, need = (theirs, mine) if me.kind == "need" else (mine, theirs)
+        pair = matching.Candidate(
+            offer=offer,
+            need=need,
+            volunteer=volunteer,
+            requires_certificate=False,
+            declined_before=False,
+        )
+        out[weight] = matching.score(pair, now).score
+    return out
+
+
+def make_plan(
+    post: Post,
+    me: matching.PostFacts,
+    now: datetime,
+    limit: int,
+    volunteer: matching.VolunteerFacts | None,
+    dialect: str,
+) -> Plan | None:
+    """None when no candidate can be chosen at all."""
+    if limit <= 0:
+        return None
+    if me.kind == "need":
+        categories = taxonomy.path(me.category)
+    else:
+        assert volunteer is not None
+        if not volunteer.approved or volunteer.room_for_matches <= 0:
+            return None  # rule 4 fails for every pair, or nobody may be proposed
+        categories = taxonomy.subtree(me.category)
+        until = volunteer.police_certificate_until
+        if until is None or until < now.date():
+            # Rule 4: needs in categories that ask for a certificate all fail.
+            categories = tuple(c for c in categories if not taxonomy.requires_police_certificate(c))
+    tags: dict[str, float] = {}
+    for skill in me.languages:
+        tag = primary_tag(skill.code)
+        tags[tag] = max(tags.get(tag, 0.0), LEVEL_WEIGHT[skill.level])
+    # What queries._language_filter compares a candidate's codes with.
+    primaries = sorted({c.split("-")[0].lower() for c in post.language_codes})
+    if not categories or not tags or not primaries:
+        return None
+    in_person = me.meets_in_person and me.lat is not None and me.lon is not None
+    n_categories = max(_max_categories(), len(categories))
+    padded = [*categories, *[categories[0]] * (n_categories - len(categories))]
+    params: dict[str, Any] = {"me_id": me.id, "cats": padded}
+    best = max(tags.values())
+    bounds: dict[str, float] = {}
+    for i in range(n_categories):
+        if i < len(categories):
+            category = categories[i]
+            path = taxonomy.path(category) or (category,)
+            classes = _class_scores(me, category, now)
+            fit = float(PARENT_CATEGORY_FIT ** abs(len(path) - len(me.category_path)))
+        else:
+            category, classes, fit = _NOTHING, dict.fromkeys(_WEIGHTS, 1.0), 1.0
+        params[f"cat{i}"] = category
+        params[f"fit{i}"] = fit
+        params[f"top{i}"] = classes[best]
+        if i < len(categories):
+            waiting = _waiting_credit(me, now) if me.kind == "need" else 1.0
+            bounds[category] = max(classes[best], _highest_sum(me, fit, best, waiting))
+        for j, weight in enumerate(_WEIGHTS):
+            params[f"cls{i}_{j}"] = classes[weight]
+    n_tags = _bucket(len(tags))
+    for j, (tag, weight) in enumerate(
+        [*sorted(tags.items()), *[(_NOTHING, 0.0)] * (n_tags - len(tags))]
+    ):
+        params[f"tag{j}"] = tag
+        params[f"tagl{j}"] = tag + "-%"
+        params[f"tw{j}"] = weight
+    natives = [tag for tag, weight in sorted(tags.items()) if weight == 1.0]
+    for j, tag in enumerate([*natives, *[_NOTHING] * (n_tags - len(natives))]):
+        params[f"nt{j}"] = tag
+        params[f"ntl{j}"] = tag + "-%"
+    n_primaries = _bucket(len(primaries))
+    for m, primary in enumerate([*primaries, *[_NOTHING] * (n_primaries - len(primaries))]):
+        params[f"op{m}"] = primary
+        params[f"opl{m}"] = primary + "-%"
+    params["best"] = WEIGHT_LANGUAGE * best
+    params["slots"] = 1 if me.slots else 0
+    if me.kind == "need":
+        reach = (
+            min(me.radius_km, queries.MAX_RADIUS_KM)
+            if me.radius_km is not None
+            else queries.MAX_RADIUS_KM
+        )
+        params["waiting"] = _waiting_credit(me, now)
+        params["my_radius"] = me.radius_km if me.radius_km is not None else _NO_RADIUS
+        # A day's margin, as in queries._certificate_filter: the matcher judges by its today.
+        params["certificate"] = 1 if taxonomy.requires_police_certificate(me.category) else 0
+        params["cert_from"] = now.date() - timedelta(days=1)
+    else:
+        reach = me.radius_km if me.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
+        params["mine"] = reach
+        params["cutoff"] = now - timedelta(days=FULL_WAITING_DAYS)
+        params["now_x"] = (
+            now.timestamp() if dialect == "postgresql" else now.timestamp() / 86400 + 2440587.5
+        )
+    flat = False
+    if in_person:
+        assert me.lat is not None and me.lon is not None
+        box = queries.box_around(me.lat, me.lon, reach)
+        flat = box.flat
+        params |= box.values()
+        params["abslat"] = abs(me.lat)
+    shape = Shape(
+        pg=dialect == "postgresql",
+        side=me.kind,
+        in_person=in_person,
+        flat=flat,
+        remote=me.meets_remotely,
+        categories=n_categories,
+        tags=n_tags,
+        primaries=n_primaries,
+    )
+    return Plan(post, me, now, limit, volunteer, shape, params, bounds)
+
+
+def _waiting_credit(me: matching.PostFacts, now: datetime) -> float:
+    """The new need's waiting credit (matching.score._waiting)."""
+    days = max(0.0, (now - me.published_at).total_seconds() / 86400)
+    return min(1.0, days / FULL_WAITING_DAYS)
+
+
+def _highest_sum(
+    me: matching.PostFacts, category_fit: float, best_language: float, waiting: float
+) -> float:
+    """The largest value of the summed bound (see _branch) for a category: every part at its
+    most. A little generous: it only decides which categories a round reads."""
+    in_person = me.meets_in_person and me.lat is not None
+    distance = 1.0 if in_person else REMOTE_FIT
+    availability = 1.0 if me.slots else UNKNOWN_AVAILABILITY_FIT
+    return (
+        WEIGHT_CATEGORY * category_fit
+        + WEIGHT_LANGUAGE * best_language
+        + WEIGHT_DISTANCE * distance
+        + WEIGHT_AVAILABILITY * availability
+        + WEIGHT_WAITING * waiting
+        + 2 * MARGIN
+        + 1e-9
+    )
