@@ -19,23 +19,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from market import i18n
-from market.accounts import api as accounts_api
 from market.accounts.twofactor import StaffTwoFactorRequired
 from market.accounts.views import staff_setup_needed
 from market.api import problem
 from market.assets import FingerprintedStatic, static_url
 from market.db import make_engine, make_sessionmaker
 from market.errors import RETRY_AFTER_SECONDS, DomainError, NotFound
+from market.features import registry
 from market.headers import SecurityHeaders
 from market.idempotency import IdempotencyMiddleware
 from market.idempotency import new_key as new_idempotency_key
-from market.organisations import api as organisations_api
 from market.pagecache import PageCache
-from market.posts import api as posts_api
 from market.posts import geo
 from market.ratelimit import RateLimiter
 from market.settings import Settings
-from market.vetting import api as vetting_api
 from market.web import LocaleMiddleware, RequestTransaction, is_api, make_environment, render
 from notifications.inapp import unread_count
 from notifications.live import BROKER_KEY, make_broker
@@ -43,13 +40,6 @@ from notifications.outbox import Relay
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-def _features() -> None:
-    """Import the features that subscribe to events or register jobs."""
-    from market.features import load_features
-
-    load_features()
 
 
 async def healthz(request: Request) -> Response:
@@ -121,8 +111,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    _features()
-    from market.views import routes as html_routes
+    # Every feature's routes, handlers, jobs and rules, checked: a missing one fails here.
+    features = registry()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -168,21 +158,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await live.stop()
             await engine.dispose()
 
-    api_routes = [
-        *accounts_api.routes,
-        *posts_api.routes,
-        *vetting_api.routes,
-        *organisations_api.routes,
-        *_extra_api_routes(),
-        Route("/openapi.json", openapi, methods=["GET"]),
-    ]
+    api_routes = [*features.api_routes, Route("/openapi.json", openapi, methods=["GET"])]
     app = Starlette(
         debug=False,
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Mount("/api/v1", routes=api_routes),
             Mount("/static", FingerprintedStatic(directory=STATIC_DIR), name="static"),
-            *html_routes,
+            *features.page_routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, production=settings.env == "production"),
@@ -213,10 +196,3 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.unread_count = unread_count
     i18n.translations.cache_clear()
     return app
-
-
-def _extra_api_routes() -> list[Route]:
-    """Routes of features built on the foundation (matches, conversations, notifications)."""
-    from market.features import api_routes
-
-    return list(api_routes())

@@ -24,7 +24,7 @@ T = TypeVar("T")
 async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     engine = make_engine(settings.database_url)
     try:
-        async with make_sessionmaker(engine)() as session, session.begin():
+        async with make_sessionmaker(engine, settings)() as session, session.begin():
             return await work(session)
     finally:
         await engine.dispose()
@@ -315,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
     func: Callable[[argparse.Namespace, Settings], int] = args.func
+    if func is not cmd_migrate:
+        # The same registry as the app and the worker (market/features.py): every feature's
+        # handlers and rules are in place before a command changes data, or it fails here.
+        from market.features import registry
+
+        registry()
     return func(args, settings)
 
 

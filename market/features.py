@@ -1,29 +1,335 @@
-"""The features built on the foundation: imported once so they subscribe to events and jobs."""
+"""The one list of Anlauf's features; the app, the worker and the CLI are all built from it.
+
+How to add a feature: (1) make `market/<name>/` with a `guardian.py`; (2) add a `Feature` to
+FEATURES below, after every feature it imports (pyproject.toml's import-linter layers follow this
+order); (3) list its modules: `api`/`pages` (each with `routes`), `modules` (event handlers,
+jobs, rules); (4) declare what they must register: `jobs`, `rules`, `handles`, `exports`,
+`partner_checks`; (5) run tests/market/test_composition.py: `build()` fails at start if one is missing.
+
+Registration itself stays where the code is (`@events.subscribe`, `@register_job`,
+`register_rule`, `MSG_*` constants); this list says which modules are imported and what they
+must have registered once they are, so a forgotten import fails the start instead of silently
+leaving a job unrun or an export section out (that is how the export once held no matches).
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-# Each module may define `routes` (JSON API under /api/v1); importing it registers its handlers.
-API_MODULES: tuple[str, ...] = (
-    "market.matches.api",
-    "market.matches.review_api",
-    "market.matches.waiting.api",
-    "market.conversations.api",
-    "market.inbox.api",
+from market import events
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    # Modules with a `routes` list: JSON API (mounted at /api/v1) and HTML pages, in this order.
+    api: tuple[str, ...] = ()
+    pages: tuple[str, ...] = ()
+    # Further modules imported for what they register on import (handlers, jobs, rules).
+    modules: tuple[str, ...] = ()
+    # What those modules must have registered; build() checks each of them.
+    jobs: tuple[str, ...] = ()  # outbox job names (notifications.outbox.register_job)
+    rules: tuple[str, ...] = ()  # periodic rules (market.maintenance.register_rule)
+    handles: tuple[str, ...] = ()  # events this feature reacts to (market.events.subscribe)
+    exports: tuple[str, ...] = ()  # its sections of the personal-data export (EXPORT_SECTIONS)
+    # "module:function" checks that let a partner read a closed post (posts.guardian).
+    partner_checks: tuple[str, ...] = ()
+
+
+# The foundation's own registrations: mail delivery (notifications) and the page cache.
+FOUNDATION = Feature(
+    "foundation",
+    modules=("market.models", "notifications.jobs", "market.pagecache", "market.maintenance"),
+    jobs=("send_mail",),
+    rules=(
+        "reminders",
+        "expired",
+        "certificates",
+        "idempotency_keys_deleted",
+        "mail_copies_redacted",
+    ),
+    handles=(events.POST_PUBLISHED, events.POST_CLOSED),
+)
+
+# Lower features first: a feature may use the ones above it in this list, never the ones below.
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "accounts",
+        api=("market.accounts.api",),
+        pages=("market.accounts.views", "market.accounts.oidc"),
+        exports=(
+            "profile",
+            "languages",
+            "sessions",
+            "tokens",
+            "mailed_links",
+            "single_sign_on",
+        ),
+    ),
+    Feature(
+        "posts",
+        api=("market.posts.api",),
+        pages=("market.posts.views",),
+        exports=("posts",),
+    ),
+    Feature(
+        "translation",
+        # The reader's language: the language page, and machine translation of what people
+        # write (detected on write, translated on read with a cache).
+        pages=("market.translation.views",),
+        modules=("market.translation.jobs",),
+        jobs=("translation.detect_post", "translation.fill"),
+        handles=(events.POST_PUBLISHED,),
+    ),
+    Feature(
+        "vetting",
+        api=("market.vetting.api",),
+        pages=("market.vetting.views",),
+        exports=("reports", "vetting_decisions"),
+    ),
+    Feature(
+        "organisations",
+        api=("market.organisations.api",),
+        pages=("market.organisations.views",),
+        modules=("market.organisations.applications",),
+        handles=(events.POST_CLOSED,),
+        exports=("applications", "organisations"),
+    ),
+    Feature(
+        "matches",
+        api=("market.matches.api", "market.matches.review_api", "market.matches.waiting.api"),
+        pages=("market.matches.views", "market.matches.waiting.views"),
+        modules=("market.matches.services", "market.matches.runs", "market.matches.followthrough"),
+        jobs=("matches.regional_confirm", "matches.regional_unmatched"),
+        rules=("match_reminders", "matches_stalled", "matches_expired", "match_outcomes_asked"),
+        handles=(events.POST_PUBLISHED, events.POST_CLOSED, events.VOLUNTEER_CHANGED),
+        exports=("matches",),
+        partner_checks=("market.matches.services:is_partner",),
+    ),
+    Feature(
+        "conversations",
+        api=("market.conversations.api",),
+        exports=("conversations", "messages"),
+    ),
+    Feature(
+        "inbox",
+        api=("market.inbox.api",),
+        pages=("market.inbox.views",),
+        modules=("market.inbox.handlers", "market.inbox.digest"),
+        jobs=("send_digest",),
+        handles=(events.VOLUNTEER_CHANGED, events.MESSAGE_POSTED, events.CONVERSATION_READ),
+        exports=("notifications", "notification_preferences"),
+    ),
+    Feature(
+        "retention",
+        pages=("market.retention",),
+        rules=(
+            "needs_asked_to_confirm",
+            "needs_closed_unconfirmed",
+            "inactive_accounts",
+            "certificate_facts_deleted",
+        ),
+    ),
+    Feature(
+        "directory",
+        api=("market.directory.api",),
+        pages=("market.directory.views",),
+        modules=("market.directory.freshness",),
+        rules=("directory_confirmations_asked", "directory_services_archived"),
+    ),
+    Feature(
+        "moderation",
+        pages=("market.moderation.views",),
+        modules=("market.moderation.handlers",),
+        handles=(events.POST_CLOSED,),
+    ),
 )
 
 
-def api_routes() -> Iterator[BaseRoute]:
-    for name in API_MODULES:
-        module = importlib.import_module(name)
-        yield from getattr(module, "routes", [])
+class CompositionError(RuntimeError):
+    """Something a feature declares is missing, or something registered belongs to no feature."""
 
 
-def load_features() -> None:
-    """Import every feature module, so its event handlers and jobs are registered."""
-    for name in API_MODULES:
-        importlib.import_module(name)
+@dataclass(frozen=True)
+class Registry:
+    """Everything the features contribute, read once after importing every listed module."""
+
+    features: tuple[Feature, ...]
+    api_routes: tuple[BaseRoute, ...]
+    page_routes: tuple[BaseRoute, ...]
+    handlers: Mapping[str, tuple[Callable[..., Any], ...]]
+    jobs: Mapping[str, Callable[..., Any]]
+    rules: Mapping[str, Callable[..., Any]]
+    export_sections: tuple[str, ...]
+    flash_messages: Mapping[str, str] = field(default_factory=dict)
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (name + ".").startswith(exc.name + "."):
+            raise CompositionError(
+                f"market/features.py lists {name}, which does not exist"
+            ) from exc
+        raise
+
+
+def _resolve(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    found = getattr(_import(module), attr, None)
+    if found is None:
+        raise CompositionError(f"market/features.py names {ref}, which does not exist")
+    return found
+
+
+def _routes_of(name: str) -> list[BaseRoute]:
+    routes = getattr(_import(name), "routes", None)
+    if not isinstance(routes, list) or not routes:
+        raise CompositionError(f"{name} is listed for routes but has no `routes` list")
+    return routes
+
+
+def _check_routes(kind: str, routes: list[BaseRoute]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        for method in sorted(route.methods or ()):
+            key = (route.path, method)
+            where = f"{route.endpoint.__module__}.{route.endpoint.__qualname__}"
+            if key in seen:
+                raise CompositionError(
+                    f"{kind} route {method} {route.path} is declared twice: {seen[key]}, {where}"
+                )
+            seen[key] = where
+
+
+def _module_of(func: Callable[..., Any]) -> str:
+    return str(getattr(func, "__module__", ""))
+
+
+def _feature_of(module: str, features: tuple[Feature, ...]) -> Feature | None:
+    for feature in features:
+        listed = (*feature.api, *feature.pages, *feature.modules)
+        if any(module == m or module.startswith(m + ".") for m in listed):
+            return feature
+        if feature.name != "foundation" and module.startswith(f"market.{feature.name}."):
+            return feature
+    return None
+
+
+def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
+    """Import every feature's modules and check that each registered what it declares."""
+    from market import maintenance
+    from market.accounts.export import EXPORT_SECTIONS
+    from market.posts import guardian as posts_guardian
+    from market.web import FLASH_MESSAGES, flash_key
+    from notifications.outbox import JOBS
+
+    everything = (FOUNDATION, *features)
+    api: list[BaseRoute] = []
+    pages: list[BaseRoute] = []
+    for feature in everything:
+        for name in feature.modules:
+            _import(name)
+        for name in feature.api:
+            api.extend(_routes_of(name))
+        for name in feature.pages:
+            pages.extend(_routes_of(name))
+            module = _import(name)
+            # The notices a page module may show after a redirect (constants named MSG_*), so
+            # every process knows every key before the first redirect lands on it.
+            for attr in dir(module):
+                value = getattr(module, attr)
+                if attr.startswith("MSG_") and isinstance(value, str):
+                    flash_key(value)
+        for ref in feature.partner_checks:
+            check = _resolve(ref)
+            if check not in posts_guardian.PARTNER_CHECKS:
+                posts_guardian.PARTNER_CHECKS.append(check)
+    _check_routes("API", api)
+    _check_routes("page", pages)
+
+    problems: list[str] = []
+    declared_jobs = {job: f for f in everything for job in f.jobs}
+    for job, func in JOBS.items():
+        # Jobs a test registers for itself (tests.*) belong to no feature.
+        if job not in declared_jobs and _module_of(func).startswith(("market.", "notifications.")):
+            problems.append(
+                f"job {job!r} ({_module_of(func)}) is registered but no feature lists it in jobs="
+            )
+    for job, feature in declared_jobs.items():
+        if job not in JOBS:
+            problems.append(
+                f"feature {feature.name} declares job {job!r}, but nothing registers it"
+            )
+
+    declared_rules = {rule: f for f in everything for rule in f.rules}
+    for rule in maintenance.RULES:
+        if rule not in declared_rules:
+            problems.append(f"periodic rule {rule!r} is registered but no feature lists it")
+    for rule, feature in declared_rules.items():
+        if rule not in maintenance.RULES:
+            problems.append(f"feature {feature.name} declares rule {rule!r}, not registered")
+
+    handlers = events.handlers()
+    for event in events.EVENTS:
+        if not handlers.get(event):
+            problems.append(f"event {event!r} is emitted but nothing handles it")
+    for feature in everything:
+        for event in feature.handles:
+            owners = {_feature_of(_module_of(h), everything) for h in handlers.get(event, ())}
+            if feature not in owners:
+                problems.append(
+                    f"feature {feature.name} declares it handles {event!r}; it does not"
+                )
+    for event, found in handlers.items():
+        for handler in found:
+            owner = _feature_of(_module_of(handler), everything)
+            if owner is None or event not in owner.handles:
+                problems.append(
+                    f"{_module_of(handler)} handles {event!r}, but no feature declares it in handles="
+                )
+
+    sections = tuple(name for name, _ in EXPORT_SECTIONS)
+    for feature in everything:
+        for section in feature.exports:
+            if section not in sections:
+                problems.append(f"feature {feature.name} has no export section {section!r}")
+    declared_sections = {s for f in everything for s in f.exports}
+    for section in sections:
+        if section not in declared_sections:
+            problems.append(f"export section {section!r} belongs to no feature")
+
+    if problems:
+        raise CompositionError("market/features.py: " + "; ".join(problems))
+    return Registry(
+        features=everything,
+        api_routes=tuple(api),
+        page_routes=tuple(pages),
+        handlers=handlers,
+        jobs=dict(JOBS),
+        # In the declared order (foundation first, then FEATURES): rules run one after another.
+        rules={rule: maintenance.RULES[rule] for rule in declared_rules},
+        export_sections=sections,
+        flash_messages=FLASH_MESSAGES,
+    )
+
+
+@functools.cache
+def registry() -> Registry:
+    """The registry of FEATURES, built (and checked) once per process."""
+    return build()
+
+
+def api_routes() -> tuple[BaseRoute, ...]:
+    """The API routes of every feature (kept for market.demo, which imports the features)."""
+    return registry().api_routes

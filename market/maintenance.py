@@ -159,20 +159,21 @@ def register_rule(name: str, rule: Rule) -> Rule:
     return rule
 
 
-def _load_rules() -> None:
-    # Features whose rules live beside their models register them on import.
-    import market.matches.followthrough
-    import market.retention  # noqa: F401
+def _rules() -> dict[str, Rule]:
+    # Features whose rules live beside their models register them on import; the one list of
+    # them, in the order they run, is market/features.py, which checks each is registered.
+    from market.features import registry
+
+    return dict(registry().rules)
 
 
 async def run(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime | None = None
 ) -> dict[str, int]:
     """One pass of every periodic rule as of `now`, each batch in a transaction of its own."""
-    _load_rules()
     at = now or utcnow()
     counts: dict[str, int] = {}
-    for name, rule in list(RULES.items()):
+    for name, rule in _rules().items():
         total = 0
         while True:
             # Mail queued here is picked up by the outbox sweep within seconds.

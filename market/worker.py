@@ -1,6 +1,6 @@
 """The arq worker behind `anlauf worker`: runs every registered outbox job taken from Redis.
 
-Each name in notifications.outbox.JOBS becomes an arq function `(ctx, outbox_id)` that calls
+Each job of the features (market/features.py registry().jobs) becomes an arq function `(ctx, outbox_id)` that calls
 the very same job function the in-process runner uses. The worker also runs the outbox sweep,
 so rows that never reached Redis (the web process died after its commit, Redis lost its data)
 are handed over again even when no web process is running.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import logging.config
 import signal
@@ -27,9 +26,10 @@ from arq.worker import Function, Worker, create_worker, func
 from redis.exceptions import RedisError
 
 from market.db import make_engine, make_sessionmaker
+from market.features import registry
 from market.settings import Settings
 from notifications.live import BROKER_KEY, make_broker
-from notifications.outbox import JOBS, LEASE_KEY_PREFIX, LEASE_SECONDS, JobContext, Relay, run_job
+from notifications.outbox import LEASE_KEY_PREFIX, LEASE_SECONDS, JobContext, Relay, run_job
 from notifications.smtp import describe
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,6 @@ log = logging.getLogger(__name__)
 # recording an accepted mail and run it again. A worker killed mid-job leaves arq's
 # in-progress marker behind for this long plus 10 s; then arq runs the job again.
 JOB_TIMEOUT_SECONDS = 60
-
-
-def load_job_modules() -> None:
-    """Import every module that registers jobs (and, through market.models, every table)."""
-    importlib.import_module("notifications.jobs")
-    for name in ("market.models", "market.jobs"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Only "this module does not exist (yet)" is fine; a broken import inside it is not.
-            if exc.name != name:
-                raise
 
 
 @contextlib.asynccontextmanager
@@ -94,9 +82,8 @@ def _arq_function(name: str) -> Function:
 
 
 def worker_functions() -> list[Function]:
-    """One arq function per registered job name."""
-    load_job_modules()
-    return [_arq_function(name) for name in sorted(JOBS)]
+    """One arq function per job of the features (market/features.py, checked there)."""
+    return [_arq_function(name) for name in sorted(registry().jobs)]
 
 
 async def startup(ctx: dict[str, Any]) -> None:

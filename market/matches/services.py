@@ -23,7 +23,6 @@ from market.errors import Conflict, NotFound
 from market.matches import candidates, queries
 from market.matches.facts import post_facts, volunteer_facts
 from market.matches.models import OPEN, Match
-from market.posts import services as posts
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
@@ -251,15 +250,14 @@ async def _on_volunteer(session: AsyncSession, volunteer: User, **_: Any) -> Non
         await match_post(session, settings, offer)
 
 
-async def _is_partner(session: AsyncSession, user_id: str, post_id: str) -> bool:
+async def is_partner(session: AsyncSession, user_id: str, post_id: str) -> bool:
+    """Whether the user is a party to a match of the post (listed in market/features.py)."""
     stmt = select(Match.id).where(
         ((Match.offer_id == post_id) & (Match.need_author_id == user_id))
         | ((Match.need_id == post_id) & (Match.volunteer_id == user_id))
     )
     return (await session.execute(stmt.limit(1))).first() is not None
 
-
-posts.PARTNER_CHECKS.append(_is_partner)
 
 
 # --- A party's answers (who is a party: market.matches.guardian)

@@ -1,0 +1,161 @@
+"""The one composition (market/features.py): app, worker and CLI are built from the same list,
+and a missing registration fails the start with a message that names it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from starlette.routing import Mount, Route
+
+from market import events, features, maintenance
+from market.features import FEATURES, CompositionError, Feature, build, registry
+from notifications.outbox import JOBS
+
+
+def _without(name: str, **changes: Any) -> tuple[Feature, ...]:
+    return tuple(replace(f, **changes) if f.name == name else f for f in FEATURES)
+
+
+@pytest.fixture
+def jobs_restored() -> Iterator[None]:
+    before = dict(JOBS)
+    yield
+    JOBS.clear()
+    JOBS.update(before)
+
+
+def test_the_registry_holds_every_features_jobs_rules_and_sections() -> None:
+    found = registry()
+    assert {"send_mail", "send_digest", "matches.regional_confirm"} <= set(found.jobs)
+    assert list(found.rules)[:5] == [
+        "reminders",
+        "expired",
+        "certificates",
+        "idempotency_keys_deleted",
+        "mail_copies_redacted",
+    ]
+    assert "match_reminders" in found.rules
+    assert "inactive_accounts" in found.rules
+    assert "matches" in found.export_sections
+    for event in events.EVENTS:
+        assert found.handlers[event], event
+
+
+def test_app_worker_and_cli_use_the_same_registry() -> None:
+    from market import worker
+    from market.app import create_app
+
+    app = create_app()
+    api = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/api/v1")
+    for route in registry().api_routes:
+        assert route in api.routes
+    for route in registry().page_routes:
+        assert route in app.routes
+    assert sorted(f.name for f in worker.worker_functions()) == sorted(registry().jobs)
+    assert [f.name for f in worker.WorkerSettings.functions] == sorted(registry().jobs)
+
+
+def test_the_cli_fails_at_start_when_the_composition_is_broken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from market import cli
+
+    def broken() -> None:
+        raise CompositionError("market/features.py: job 'x' is missing")
+
+    monkeypatch.setattr(features, "registry", broken)
+    with pytest.raises(CompositionError, match="job 'x'"):
+        cli.main(["tick"])
+
+
+def test_a_declared_job_nobody_registers_fails() -> None:
+    broken = _without("inbox", jobs=("send_digest", "send_weekly_letter"))
+    with pytest.raises(CompositionError, match="declares job 'send_weekly_letter'"):
+        build(broken)
+
+
+def test_a_feature_job_no_feature_declares_fails(jobs_restored: None) -> None:
+    async def orphan(ctx: Any, outbox_id: str) -> None:
+        return None
+
+    orphan.__module__ = "market.matches.orphans"
+    JOBS["matches.orphan"] = orphan
+    with pytest.raises(CompositionError, match=r"'matches\.orphan'.*no feature lists it"):
+        build()
+
+
+def test_an_event_without_a_handler_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry()  # every handler is subscribed
+    kept = {e: list(h) for e, h in events._handlers.items() if e != events.MESSAGE_POSTED}
+    monkeypatch.setattr(events, "_handlers", events.defaultdict(list, kept))
+    with pytest.raises(
+        CompositionError, match=re.escape("'message.posted' is emitted but nothing")
+    ):
+        build()
+
+
+def test_a_handler_of_an_undeclared_event_fails() -> None:
+    # matches reacts to volunteer changes; a list that forgets to say so is refused.
+    broken = _without("matches", handles=(events.POST_PUBLISHED, events.POST_CLOSED))
+    with pytest.raises(
+        CompositionError, match=re.escape("handles 'volunteer.changed', but no feature")
+    ):
+        build(broken)
+
+
+def test_a_rule_registered_but_not_listed_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def rule(session: Any, settings: Any, now: Any) -> int:
+        return 0
+
+    monkeypatch.setitem(maintenance.RULES, "forgotten", rule)
+    with pytest.raises(CompositionError, match="rule 'forgotten' is registered but no feature"):
+        build()
+
+
+def test_a_missing_export_section_fails() -> None:
+    broken = _without("matches", exports=("matches", "match_outcomes"))
+    with pytest.raises(CompositionError, match="no export section 'match_outcomes'"):
+        build(broken)
+
+
+def test_an_export_section_of_no_feature_fails() -> None:
+    # How the export once came to hold no matches: nobody owned the section.
+    broken = _without("matches", exports=())
+    with pytest.raises(CompositionError, match="export section 'matches' belongs to no feature"):
+        build(broken)
+
+
+def test_a_listed_module_that_does_not_exist_fails() -> None:
+    broken = (*FEATURES, Feature("atlas", pages=("market.atlas.views",)))
+    with pytest.raises(
+        CompositionError, match=re.escape("lists market.atlas.views, which does not exist")
+    ):
+        build(broken)
+
+
+def test_the_same_route_twice_fails() -> None:
+    broken = (*FEATURES, Feature("copy", api=("market.posts.api",)))
+    with pytest.raises(CompositionError, match="declared twice"):
+        build(broken)
+
+
+def test_partner_checks_are_installed_from_the_list() -> None:
+    from market.matches.services import is_partner
+    from market.posts.guardian import PARTNER_CHECKS
+
+    registry()
+    assert PARTNER_CHECKS.count(is_partner) == 1
+
+
+def test_an_unknown_event_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match=re.escape("unknown event 'post.misspelt'")):
+        events.subscribe("post.misspelt")
+
+
+def test_routes_are_plain_routes_or_mounts() -> None:
+    for route in (*registry().api_routes, *registry().page_routes):
+        assert isinstance(route, Route | Mount)
