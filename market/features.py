@@ -150,6 +150,8 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.moderation.handlers",),
         handles=(events.POST_CLOSED,),
     ),
+    Feature("stats", api=("market.stats.api",), pages=("market.stats.views",)),
+    Feature("maps", api=("market.maps.api",), pages=("market.maps.views",)),
 )
 
 

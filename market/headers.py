@@ -10,7 +10,9 @@ Headers a handler set itself win (the widget sends its own, looser policy).
 
 from __future__ import annotations
 
+import functools
 import re
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +47,23 @@ def _signed_in(scope: Scope) -> bool:
     return False
 
 
+def _tiles_url(scope: Scope) -> str | None:
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return getattr(settings, "map_tiles_url", None)
+
+
+@functools.cache
+def page_csp(tiles_url: str | None) -> str:
+    """PAGE_CSP, with the map tile server (ANLAUF_MAP_TILES_URL) allowed as an image source."""
+    if not tiles_url:
+        return PAGE_CSP
+    parts = urlsplit(tiles_url.replace("{s}", "*"))
+    if parts.scheme not in ("http", "https") or not parts.netloc or "{" in parts.netloc:
+        return PAGE_CSP
+    source = f"{parts.scheme}://{parts.netloc}"
+    return PAGE_CSP.replace("img-src 'self' data:;", f"img-src 'self' data: {source};")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, production: bool = False) -> None:
         self.app = app
@@ -70,7 +89,7 @@ class SecurityHeaders:
         if self.production:
             headers.setdefault("Strict-Transport-Security", HSTS)
         if headers.get("content-type", "").startswith("text/html"):
-            headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            headers.setdefault("Content-Security-Policy", page_csp(_tiles_url(scope)))
             if not FRAMABLE.match(path):
                 # For browsers older than CSP level 2's frame-ancestors.
                 headers.setdefault("X-Frame-Options", "DENY")

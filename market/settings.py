@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; none by
     # default, so a client cannot pick the address the per-IP rate limits count.
     trusted_proxies: str = ""
+    # Map tiles (Leaflet URL template); its host is allowed in the pages' CSP img-src.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

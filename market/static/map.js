@@ -1,0 +1,90 @@
+// The map of offers and needs (Leaflet from market/static/vendor/leaflet, served by us).
+// Progressive: the section is hidden in the HTML and shown only here, so without JavaScript the
+// list stays the page. Points are the posts' coarse public points from /api/v1/map; beyond
+// 2,000 posts the API answers grid clusters ({cluster: true, count}), drawn as larger circles.
+(function () {
+  "use strict";
+
+  function link(feature) {
+    var p = feature.properties;
+    var box = document.createElement("div");
+    var a = document.createElement("a");
+    a.href = "/posts/" + encodeURIComponent(p.id);
+    a.textContent = p.title; // text, never HTML: titles are written by anyone
+    box.appendChild(a);
+    return box;
+  }
+
+  function start(section) {
+    if (typeof L === "undefined") return;
+    section.hidden = false;
+    var holder = section.querySelector(".map");
+    var map = L.map(holder, { scrollWheelZoom: false });
+    map.attributionControl.setPrefix(false);
+    L.tileLayer(section.dataset.tiles, {
+      maxZoom: 18,
+      attribution: section.dataset.attribution,
+    }).addTo(map);
+    var layer = L.layerGroup().addTo(map);
+    var status = section.querySelector(".map-status");
+    var first = true;
+
+    function draw(data) {
+      layer.clearLayers();
+      var points = [];
+      data.features.forEach(function (f) {
+        var c = f.geometry.coordinates;
+        var at = [c[1], c[0]];
+        points.push(at);
+        if (f.properties.cluster) {
+          var n = f.properties.count;
+          var m = L.circleMarker(at, {
+            radius: Math.min(28, 8 + Math.sqrt(n)),
+            className: "map-cluster",
+          }).bindTooltip(String(n), { permanent: true, direction: "center", className: "map-count" });
+          m.on("click", function () { map.setView(at, Math.min(map.getZoom() + 2, 18)); });
+          m.addTo(layer);
+        } else {
+          L.circleMarker(at, {
+            radius: 7,
+            className: "map-post map-" + f.properties.kind,
+          }).bindPopup(link(f)).addTo(layer);
+        }
+      });
+      if (status) status.textContent = data.features.length ? "" : section.dataset.empty;
+      if (first) {
+        first = false;
+        if (points.length) map.fitBounds(points, { maxZoom: 13, padding: [20, 20] });
+        else map.setView([51.2, 10.4], 5);
+      }
+    }
+
+    function load(withBox) {
+      var url = section.dataset.api;
+      if (withBox) {
+        var b = map.getBounds();
+        var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v, i) {
+          var limit = i % 2 ? 90 : 180;
+          return Math.max(-limit, Math.min(limit, v)).toFixed(5);
+        });
+        url += (url.indexOf("?") < 0 ? "?" : "&") + "bbox=" + box.join(",");
+      }
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(draw)
+        .catch(function () { if (status) status.textContent = section.dataset.failed; });
+    }
+
+    var timer = null;
+    map.on("moveend", function () {
+      if (first) return;
+      clearTimeout(timer);
+      timer = setTimeout(function () { load(true); }, 250);
+    });
+    load(false);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-map]").forEach(start);
+  });
+})();

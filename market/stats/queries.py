@@ -1,0 +1,332 @@
+"""The figures, computed from the rows by a few GROUP BY queries (never stored by hand).
+
+Each figure is counted once in total and once per category, language and region (the
+"dimensions"); a need written in two languages counts under both. Definitions (docs/api-additions.md):
+
+- needs: created in the period; matched within 7 / 30 days: their first connected match came that
+  soon after the need was created; waiting: still published and never connected.
+- time to first contact: matches connected in the period, from proposal to connected, in days.
+- matches: proposed in the period, by their status now; met: either side said they met.
+- volunteers: approved now (by the regions, categories of their offers, by the languages they
+  speak); active: of those, signed in, used a token or signed up within 90 days before the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from market.accounts.models import ApiToken, User, UserLanguage, WebSession
+from market.matches.models import Match
+from market.posts.models import Post, PostLanguage, Region
+
+DIMENSIONS = ("category", "language", "region")
+DAY = 86400
+MATCH_KEYS = ("proposed", "connected", "declined", "expired", "met")
+NEED_KEYS = ("created", "matched_within_7_days", "matched_within_30_days", "waiting")
+VOLUNTEER_KEYS = ("approved", "active_90_days")
+ACTIVE_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+
+
+@dataclass
+class Figures:
+    """One row of the statistics: the total, or one category, language or region."""
+
+    needs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NEED_KEYS, 0))
+    contact_seconds: list[int] = field(default_factory=list)
+    contact_days: dict[str, float | None] = field(
+        default_factory=lambda: {"median": None, "p90": None}
+    )
+    matches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MATCH_KEYS, 0))
+    volunteers: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VOLUNTEER_KEYS, 0))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "needs": dict(self.needs),
+            "time_to_first_contact_days": dict(self.contact_days),
+            "matches": dict(self.matches),
+            "volunteers": dict(self.volunteers),
+        }
+
+
+@dataclass
+class Report:
+    period: Period
+    total: Figures
+    # dimension -> key (category slug, language code, region id or None) -> figures
+    groups: dict[str, dict[str | None, Figures]]
+
+
+def percentile(values: list[int], fraction: float) -> float | None:
+    """Linear interpolation between the closest ranks, as PostgreSQL's percentile_cont."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = fraction * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def days(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / DAY, 2)
+
+
+def _seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
+    """later - earlier in seconds: date arithmetic is the one thing the two databases spell
+    differently."""
+    if dialect == "sqlite":
+        diff: ColumnElement[float] = (func.julianday(later) - func.julianday(earlier)) * DAY
+        return diff
+    return cast(func.extract("epoch", later - earlier), Float)
+
+
+def _in_scope(column: Any, region_ids: frozenset[str] | None) -> ColumnElement[bool]:
+    if region_ids is None:
+        return true()
+    return column.in_(sorted(region_ids))  # type: ignore[no-any-return]
+
+
+def _by(stmt: Select[Any], dimension: str | None, post: Any, language: Any) -> Select[Any]:
+    """Add the dimension's key as the first column and group by it (total: key None)."""
+    if dimension is None:
+        return stmt.add_columns(null())
+    key = {"category": post.category, "region": post.region_id, "language": language.code}[
+        dimension
+    ]
+    if dimension == "language":
+        stmt = stmt.join(language, language.post_id == post.id)
+    return stmt.add_columns(key).group_by(key)
+
+
+class Statistics:
+    def __init__(
+        self,
+        session: AsyncSession,
+        region_ids: frozenset[str] | None,
+        period: Period,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.region_ids = region_ids
+        self.period = period
+        bind = session.get_bind()
+        self.dialect = bind.dialect.name
+
+    async def report(self) -> Report:
+        total = Figures()
+        groups: dict[str, dict[str | None, Figures]] = {d: defaultdict(Figures) for d in DIMENSIONS}
+        for dimension in (None, *DIMENSIONS):
+            target: dict[str | None, Figures] = groups[dimension] if dimension else _Single(total)
+            await self._needs(dimension, target)
+            await self._matches(dimension, target)
+            await self._contact(dimension, target)
+            await self._volunteers(dimension, target)
+        return Report(
+            period=self.period, total=total, groups={d: dict(g) for d, g in groups.items()}
+        )
+
+    # --- needs
+
+    async def _needs(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+        first = (
+            select(Match.need_id, func.min(Match.connected_at).label("first"))
+            .where(Match.connected_at.is_not(None))
+            .group_by(Match.need_id)
+            .subquery()
+        )
+        delay = _seconds_between(first.c.first, Post.created_at, self.dialect)
+        waiting = and_(Post.status == "published", first.c.first.is_(None))
+
+        def within(n_days: int) -> Any:
+            return func.sum(case((delay <= n_days * DAY, 1), else_=0))
+
+        stmt = (
+            select(
+                func.count(),
+                within(7),
+                within(30),
+                func.sum(case((waiting, 1), else_=0)),
+            )
+            .select_from(Post)
+            .outerjoin(first, first.c.need_id == Post.id)
+            .where(
+                Post.kind == "need",
+                Post.created_at >= self.period.start,
+                Post.created_at < self.period.end,
+                _in_scope(Post.region_id, self.region_ids),
+            )
+        )
+        for created, week, month, still, key in await self._rows(
+            _by(stmt, dimension, Post, PostLanguage)
+        ):
+            needs = target[key].needs
+            needs["created"] = int(created or 0)
+            needs["matched_within_7_days"] = int(week or 0)
+            needs["matched_within_30_days"] = int(month or 0)
+            needs["waiting"] = int(still or 0)
+
+    # --- matches (each belongs to its need's category, languages and region)
+
+    async def _matches(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+        need, language = aliased(Post), aliased(PostLanguage)
+        met = or_(Match.offer_met.is_(True), Match.need_met.is_(True))
+        stmt: Any = (
+            select(Match.status, func.count(), func.sum(case((met, 1), else_=0)))
+            .select_from(Match)
+            .join(need, need.id == Match.need_id)
+            .where(
+                Match.created_at >= self.period.start,
+                Match.created_at < self.period.end,
+                _in_scope(need.region_id, self.region_ids),
+            )
+            .group_by(Match.status)
+        )
+        for status, count, met_count, key in await self._rows(_by(stmt, dimension, need, language)):
+            matches = target[key].matches
+            if status in matches:
+                matches[status] += int(count)
+            matches["met"] += int(met_count or 0)
+
+    async def _contact(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+        need, language = aliased(Post), aliased(PostLanguage)
+        where = (
+            Match.connected_at >= self.period.start,
+            Match.connected_at < self.period.end,
+            Match.first_contact_seconds.is_not(None),
+            _in_scope(need.region_id, self.region_ids),
+        )
+        if self.dialect == "postgresql":
+            seconds = Match.first_contact_seconds
+            stmt: Any = (
+                select(
+                    func.percentile_cont(0.5).within_group(seconds),
+                    func.percentile_cont(0.9).within_group(seconds),
+                )
+                .select_from(Match)
+                .join(need, need.id == Match.need_id)
+                .where(*where)
+            )
+            for median, p90, key in await self._rows(_by(stmt, dimension, need, language)):
+                target[key].contact_days = {"median": days(median), "p90": days(p90)}
+            return
+        # SQLite has no percentile_cont: the seconds, sorted, and the same interpolation here.
+        stmt = (
+            select(Match.first_contact_seconds)
+            .select_from(Match)
+            .join(need, need.id == Match.need_id)
+        )
+        stmt = stmt.where(*where)
+        if dimension is None:
+            stmt = stmt.add_columns(null())
+        else:
+            key = {"category": need.category, "region": need.region_id, "language": language.code}
+            if dimension == "language":
+                stmt = stmt.join(language, language.post_id == need.id)
+            stmt = stmt.add_columns(key[dimension])
+        collected: dict[str | None, list[int]] = defaultdict(list)
+        for value, key_value in await self._rows(stmt):
+            collected[key_value].append(int(value))
+        for key_value, values in collected.items():
+            target[key_value].contact_days = {
+                "median": days(percentile(values, 0.5)),
+                "p90": days(percentile(values, 0.9)),
+            }
+
+    # --- volunteers
+
+    async def _volunteers(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+        since = min(self.period.end, self.now) - timedelta(days=ACTIVE_DAYS)
+        active = or_(
+            User.created_at >= since,
+            exists().where(WebSession.user_id == User.id, WebSession.created_at >= since),
+            exists().where(ApiToken.user_id == User.id, ApiToken.last_used_at >= since),
+        )
+        approved = and_(
+            User.role == "volunteer",
+            User.vetting_status == "approved",
+            User.deleted_at.is_(None),
+        )
+        counts = (
+            func.count(func.distinct(User.id)),
+            func.count(func.distinct(case((active, User.id), else_=None))),
+        )
+        offer = aliased(Post)
+        # A volunteer belongs to the regions and categories of their offers.
+        has_offer = exists().where(
+            offer.author_id == User.id,
+            offer.kind == "offer",
+            _in_scope(offer.region_id, self.region_ids),
+        )
+        stmt: Any
+        if dimension is None or dimension == "language":
+            stmt = select(*counts).select_from(User).where(approved)
+            if self.region_ids is not None:
+                stmt = stmt.where(has_offer)
+            if dimension == "language":
+                stmt = stmt.join(UserLanguage, UserLanguage.user_id == User.id)
+                stmt = stmt.add_columns(UserLanguage.code).group_by(UserLanguage.code)
+            else:
+                stmt = stmt.add_columns(null())
+        else:
+            key = offer.category if dimension == "category" else offer.region_id
+            stmt = (
+                select(*counts)
+                .select_from(User)
+                .join(offer, and_(offer.author_id == User.id, offer.kind == "offer"))
+                .where(approved, _in_scope(offer.region_id, self.region_ids))
+                .add_columns(key)
+                .group_by(key)
+            )
+        for approved_count, active_count, key_value in await self._rows(stmt):
+            volunteers = target[key_value].volunteers
+            volunteers["approved"] = int(approved_count or 0)
+            volunteers["active_90_days"] = int(active_count or 0)
+
+    async def _rows(self, stmt: Select[Any]) -> list[Any]:
+        return list((await self.session.execute(stmt)).all())
+
+
+class _Single(dict[str | None, Figures]):
+    """The total: every key (there is only None) is the one Figures."""
+
+    def __init__(self, figures: Figures) -> None:
+        super().__init__()
+        self.figures = figures
+
+    def __missing__(self, key: str | None) -> Figures:
+        return self.figures
+
+
+async def region_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, Region]:
+    wanted = sorted(i for i in ids if i)
+    if not wanted:
+        return {}
+    return {r.id: r for r in await session.scalars(select(Region).where(Region.id.in_(wanted)))}

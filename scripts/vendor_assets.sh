@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Third-party browser assets come from npm packages, never a CDN: install the versions pinned in
+# frontend/package-lock.json and copy the files the pages use into market/static/vendor/.
+# Run it after changing frontend/package.json; the copies are committed, so serving needs no npm.
+set -euo pipefail
+cd "$(dirname "$0")/../frontend"
+npm ci --no-audit --no-fund
+dest=../market/static/vendor/leaflet
+rm -rf "$dest"
+mkdir -p "$dest/images"
+cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$dest/"
+cp node_modules/leaflet/dist/images/*.png "$dest/images/"
+cp node_modules/leaflet/LICENSE "$dest/LICENSE"
+echo "leaflet $(node -p 'require("leaflet/package.json").version') -> market/static/vendor/leaflet"
