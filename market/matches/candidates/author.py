@@ -58,13 +58,19 @@ def _author_statement(pg: bool) -> Select[Any]:
         User.vetting_status,
         User.police_certificate_until,
         User.max_open_matches,
-        levels,
-        volunteer_open,
-        need_open,
+        levels.label("levels"),
+        volunteer_open.label("volunteer_open"),
+        need_open.label("need_open"),
     ]
     if pg:
-        columns += [func.current_setting(name) for name in SETTINGS]
-        columns += [func.set_config(name, value, True) for name, value in SETTINGS.items()]
+        # Read as setting0, setting1 ... in the order of SETTINGS; set_config's answers unused.
+        columns += [
+            func.current_setting(name).label(f"setting{i}") for i, name in enumerate(SETTINGS)
+        ]
+        columns += [
+            func.set_config(name, value, True).label(f"set{i}")
+            for i, (name, value) in enumerate(SETTINGS.items())
+        ]
     # One row even without the author.
     one = select(literal(1).label("one")).subquery()
     return select(*columns).select_from(one).outerjoin(User, User.id == p("author_id", String))
@@ -80,16 +86,23 @@ async def plan_for(session: AsyncSession, post: Post, now: datetime, proposals: 
     stmt = _author_statement(pg)
     params = {"author_id": post.author_id, "post_id": post.id}
     row = (await session.execute(stmt, params)).one()
-    previous = dict(zip(SETTINGS, row[8 : 8 + len(SETTINGS)], strict=True)) if pg else None
-    author = row if row[0] is not None else None
-    me = post_facts_of(post, parse_levels(author[5]) if author is not None else [])
+    previous = (
+        {name: getattr(row, f"setting{i}") for i, name in enumerate(SETTINGS)} if pg else None
+    )
+    found = row.id is not None
+    me = post_facts_of(post, parse_levels(row.levels) if found else [])
     if post.kind == "need":
-        plan = make_plan(post, me, now, proposals - row[7], None, dialect)
-    elif author is None:
+        plan = make_plan(post, me, now, proposals - row.need_open, None, dialect)
+    elif not found:
         plan = None
     else:
         volunteer = volunteer_facts_of(
-            author[0], author[1], author[2], author[3], author[4], author[6]
+            row.id,
+            row.role,
+            row.vetting_status,
+            row.police_certificate_until,
+            row.max_open_matches,
+            row.volunteer_open,
         )
         plan = make_plan(post, me, now, proposals, volunteer, dialect)
     if plan is None:

@@ -154,82 +154,17 @@ def make_plan(
     """None when no candidate can be chosen at all."""
     if limit <= 0:
         return None
-    if me.kind == "need":
-        categories = taxonomy.path(me.category)
-    else:
-        assert volunteer is not None
-        if not volunteer.approved or volunteer.room_for_matches <= 0:
-            return None  # rule 4 fails for every pair, or nobody may be proposed
-        categories = taxonomy.subtree(me.category)
-        until = volunteer.police_certificate_until
-        if until is None or until < now.date():
-            # Rule 4: needs in categories that ask for a certificate all fail.
-            categories = tuple(c for c in categories if not taxonomy.requires_police_certificate(c))
-    tags: dict[str, float] = {}
-    for skill in me.languages:
-        tag = primary_tag(skill.code)
-        tags[tag] = max(tags.get(tag, 0.0), LEVEL_WEIGHT[skill.level])
+    categories = _candidate_categories(me, volunteer, now)
+    tags = _language_tags(me)
     # What queries._language_filter compares a candidate's codes with.
     primaries = sorted({c.split("-")[0].lower() for c in post.language_codes})
     if not categories or not tags or not primaries:
         return None
+    params: dict[str, Any] = {"me_id": me.id}
+    n_categories, bounds = _category_params(params, me, categories, max(tags.values()), now)
+    n_tags, n_primaries = _language_params(params, tags, primaries)
+    reach = _side_params(params, me, now, dialect)
     in_person = me.meets_in_person and me.lat is not None and me.lon is not None
-    n_categories = max(_max_categories(), len(categories))
-    padded = [*categories, *[categories[0]] * (n_categories - len(categories))]
-    params: dict[str, Any] = {"me_id": me.id, "cats": padded}
-    best = max(tags.values())
-    bounds: dict[str, float] = {}
-    for i in range(n_categories):
-        if i < len(categories):
-            category = categories[i]
-            path = taxonomy.path(category) or (category,)
-            classes = _class_scores(me, category, now)
-            fit = float(PARENT_CATEGORY_FIT ** abs(len(path) - len(me.category_path)))
-        else:
-            category, classes, fit = _NOTHING, dict.fromkeys(_WEIGHTS, 1.0), 1.0
-        params[f"cat{i}"] = category
-        params[f"fit{i}"] = fit
-        params[f"top{i}"] = classes[best]
-        if i < len(categories):
-            waiting = _waiting_credit(me, now) if me.kind == "need" else 1.0
-            bounds[category] = max(classes[best], _highest_sum(me, fit, best, waiting))
-        for j, weight in enumerate(_WEIGHTS):
-            params[f"cls{i}_{j}"] = classes[weight]
-    n_tags = _bucket(len(tags))
-    for j, (tag, weight) in enumerate(
-        [*sorted(tags.items()), *[(_NOTHING, 0.0)] * (n_tags - len(tags))]
-    ):
-        params[f"tag{j}"] = tag
-        params[f"tagl{j}"] = tag + "-%"
-        params[f"tw{j}"] = weight
-    natives = [tag for tag, weight in sorted(tags.items()) if weight == 1.0]
-    for j, tag in enumerate([*natives, *[_NOTHING] * (n_tags - len(natives))]):
-        params[f"nt{j}"] = tag
-        params[f"ntl{j}"] = tag + "-%"
-    n_primaries = _bucket(len(primaries))
-    for m, primary in enumerate([*primaries, *[_NOTHING] * (n_primaries - len(primaries))]):
-        params[f"op{m}"] = primary
-        params[f"opl{m}"] = primary + "-%"
-    params["best"] = WEIGHT_LANGUAGE * best
-    params["slots"] = 1 if me.slots else 0
-    if me.kind == "need":
-        reach = (
-            min(me.radius_km, queries.MAX_RADIUS_KM)
-            if me.radius_km is not None
-            else queries.MAX_RADIUS_KM
-        )
-        params["waiting"] = _waiting_credit(me, now)
-        params["my_radius"] = me.radius_km if me.radius_km is not None else _NO_RADIUS
-        # A day's margin, as in queries._certificate_filter: the matcher judges by its today.
-        params["certificate"] = 1 if taxonomy.requires_police_certificate(me.category) else 0
-        params["cert_from"] = now.date() - timedelta(days=1)
-    else:
-        reach = me.radius_km if me.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
-        params["mine"] = reach
-        params["cutoff"] = now - timedelta(days=FULL_WAITING_DAYS)
-        params["now_x"] = (
-            now.timestamp() if dialect == "postgresql" else now.timestamp() / 86400 + 2440587.5
-        )
     flat = False
     if in_person:
         assert me.lat is not None and me.lon is not None
@@ -248,6 +183,110 @@ def make_plan(
         primaries=n_primaries,
     )
     return Plan(post, me, now, limit, volunteer, shape, params, bounds)
+
+
+def _candidate_categories(
+    me: matching.PostFacts, volunteer: matching.VolunteerFacts | None, now: datetime
+) -> tuple[str, ...]:
+    """The categories a candidate may have: a need's path, an offer's subtree (empty when the
+    offer's volunteer can be proposed nothing)."""
+    if me.kind == "need":
+        return tuple(taxonomy.path(me.category))
+    assert volunteer is not None
+    if not volunteer.approved or volunteer.room_for_matches <= 0:
+        return ()  # rule 4 fails for every pair, or nobody may be proposed
+    categories = tuple(taxonomy.subtree(me.category))
+    until = volunteer.police_certificate_until
+    if until is None or until < now.date():
+        # Rule 4: needs in categories that ask for a certificate all fail.
+        categories = tuple(c for c in categories if not taxonomy.requires_police_certificate(c))
+    return categories
+
+
+def _language_tags(me: matching.PostFacts) -> dict[str, float]:
+    """The new post's primary language tags with the best credit each can give."""
+    tags: dict[str, float] = {}
+    for skill in me.languages:
+        tag = primary_tag(skill.code)
+        tags[tag] = max(tags.get(tag, 0.0), LEVEL_WEIGHT[skill.level])
+    return tags
+
+
+def _category_params(
+    params: dict[str, Any],
+    me: matching.PostFacts,
+    categories: tuple[str, ...],
+    best: float,
+    now: datetime,
+) -> tuple[int, dict[str, float]]:
+    """Per candidate category (padded): its fit, class scores and top bound. Returns the padded
+    count and each category's highest bound."""
+    n_categories = max(_max_categories(), len(categories))
+    params["cats"] = [*categories, *[categories[0]] * (n_categories - len(categories))]
+    bounds: dict[str, float] = {}
+    for i in range(n_categories):
+        if i < len(categories):
+            category = categories[i]
+            path = taxonomy.path(category) or (category,)
+            classes = _class_scores(me, category, now)
+            fit = float(PARENT_CATEGORY_FIT ** abs(len(path) - len(me.category_path)))
+            waiting = _waiting_credit(me, now) if me.kind == "need" else 1.0
+            bounds[category] = max(classes[best], _highest_sum(me, fit, best, waiting))
+        else:
+            category, classes, fit = _NOTHING, dict.fromkeys(_WEIGHTS, 1.0), 1.0
+        params[f"cat{i}"] = category
+        params[f"fit{i}"] = fit
+        params[f"top{i}"] = classes[best]
+        for j, weight in enumerate(_WEIGHTS):
+            params[f"cls{i}_{j}"] = classes[weight]
+    return n_categories, bounds
+
+
+def _language_params(
+    params: dict[str, Any], tags: dict[str, float], primaries: list[str]
+) -> tuple[int, int]:
+    """The new post's tags with their credit, its native tags, its primaries (each padded);
+    returns the padded counts of tags and primaries."""
+    n_tags = _bucket(len(tags))
+    for j, (tag, weight) in enumerate(
+        [*sorted(tags.items()), *[(_NOTHING, 0.0)] * (n_tags - len(tags))]
+    ):
+        params[f"tag{j}"] = tag
+        params[f"tagl{j}"] = tag + "-%"
+        params[f"tw{j}"] = weight
+    natives = [tag for tag, weight in sorted(tags.items()) if weight == 1.0]
+    for j, tag in enumerate([*natives, *[_NOTHING] * (n_tags - len(natives))]):
+        params[f"nt{j}"] = tag
+        params[f"ntl{j}"] = tag + "-%"
+    n_primaries = _bucket(len(primaries))
+    for m, primary in enumerate([*primaries, *[_NOTHING] * (n_primaries - len(primaries))]):
+        params[f"op{m}"] = primary
+        params[f"opl{m}"] = primary + "-%"
+    params["best"] = WEIGHT_LANGUAGE * max(tags.values())
+    return n_tags, n_primaries
+
+
+def _side_params(
+    params: dict[str, Any], me: matching.PostFacts, now: datetime, dialect: str
+) -> float:
+    """What depends on the new post's kind; returns how far its candidates may be (km)."""
+    params["slots"] = 1 if me.slots else 0
+    if me.kind == "need":
+        params["waiting"] = _waiting_credit(me, now)
+        params["my_radius"] = me.radius_km if me.radius_km is not None else _NO_RADIUS
+        # A day's margin, as in queries._certificate_filter: the matcher judges by its today.
+        params["certificate"] = 1 if taxonomy.requires_police_certificate(me.category) else 0
+        params["cert_from"] = now.date() - timedelta(days=1)
+        if me.radius_km is None:
+            return float(queries.MAX_RADIUS_KM)
+        return min(me.radius_km, queries.MAX_RADIUS_KM)
+    reach = me.radius_km if me.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
+    params["mine"] = reach
+    params["cutoff"] = now - timedelta(days=FULL_WAITING_DAYS)
+    params["now_x"] = (
+        now.timestamp() if dialect == "postgresql" else now.timestamp() / 86400 + 2440587.5
+    )
+    return reach
 
 
 def _waiting_credit(me: matching.PostFacts, now: datetime) -> float:
