@@ -266,6 +266,7 @@ HELPERS: dict[str, Any] = {
     "lang_name": languages.name,
     "language_label": language_label,
     "reason_text": reason_text,
+    "rejection_reason_options": rejection_reason_options,
     "ROLE_LABELS": ROLE_LABELS,
     "ROLE_NAMES": ROLE_NAMES,
     "LEVEL_LABELS": LEVEL_LABELS,

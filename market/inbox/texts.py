@@ -190,6 +190,11 @@ def _describe(
             )
         return Described(text, "/account")
     title = _title(data.get("post_title"))
+    if kind == "post.rejected":  # market.moderation: the reason is on the post's page
+        return Described(
+            gettext("Your post “%(title)s” is not shown. Please change it.", title=title),
+            f"/posts/{data.get('post_id')}" if data.get("post_id") else "/my/posts",
+        )
     if kind == "need.confirm":  # market.retention: the link carries the one-time token
         return Described(
             gettext("Is your request “%(title)s” still needed? Please confirm it.", title=title),

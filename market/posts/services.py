@@ -207,6 +207,22 @@ async def update(
     return post
 
 
+async def resubmit(session: AsyncSession, user: User, post: Post) -> Post:
+    """The author changes a rejected post: it waits for a coordinator again (pending_review).
+
+    Called before the changes are saved, so `update`'s rules apply to them as to any edit.
+    """
+    if post.author_id != user.id:
+        raise Forbidden("Only the author can change this post.")
+    await lock_row(session, Post, post.id)
+    if post.status == "rejected":
+        post.status = "pending_review"
+        post.rejection_reason = None
+        post.closed_at = None
+        await session.flush()
+    return post
+
+
 async def close(session: AsyncSession, user: User, post: Post) -> Post:
     if post.author_id != user.id:
         raise Forbidden("Only the author can close this post.")

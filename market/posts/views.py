@@ -43,6 +43,7 @@ MSG_CLOSED = N_("Your post is closed. Nobody can find it any more.")
 MSG_KIND = N_("Please choose one of the options.")
 MSG_WHERE = N_("Please say where: a postcode or a city.")
 MSG_RENEWED = N_("Thank you. Your post stays online for another 90 days.")
+MSG_RESUBMITTED = N_("Your changes are saved. A coordinator checks the post again.")
 LOCATION_FIELDS = {
     "location.postcode": "postcode",
     "location.city": "city",
@@ -345,13 +346,17 @@ async def edit_post(request: Request) -> Response:
     patch, errors = forms.parse(PostPatch, data, rename)
     if patch is not None:
         try:
+            resubmitted = post.status == "rejected"  # saved changes go back to review
+            await services.resubmit(session, user, post)
             await services.update(session, settings_of(request), user, post, patch)
         except Invalid as exc:
             errors = forms.errors_of(exc, rename)
     if errors:
         context = _form_context(user, actor, values, errors, post=post)
         return await page(request, "posts/form.html", context, status_code=422)
-    return redirect(with_flash(f"/posts/{post.id}", MSG_UPDATED))
+    return redirect(
+        with_flash(f"/posts/{post.id}", MSG_RESUBMITTED if resubmitted else MSG_UPDATED)
+    )
 
 
 async def close_post(request: Request) -> Response:
@@ -378,11 +383,18 @@ async def renew_post(request: Request) -> Response:
         form = await form_with_csrf(request)
         token = str(form.get("token", ""))
     post_id = maintenance.post_from_token(settings, token)
-    if post_id != request.path_params["post_id"]:
-        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
-    post = await session.get(Post, post_id)
+    post = await session.get(Post, post_id) if post_id == request.path_params["post_id"] else None
     if post is None:
-        raise Invalid.one("token", "This link is not valid any more. Please ask for a new one.")
+        # Without a valid link: the signed-in author renews from here (and from the post's
+        # page); anyone else is told, in their language, to log in (404/403 as for editing).
+        if await current_user(request) is None:
+            return await page(
+                request, "posts/renew_login.html", {"post_id": request.path_params["post_id"]}
+            )
+        post = await guardian.changeable(
+            session, await actor_of(request), request.path_params["post_id"]
+        )
+        token = ""
     if request.method == "GET":
         return await page(request, "posts/renew.html", {"post": post, "token": token})
     await maintenance.renew(session, settings, post)

@@ -325,22 +325,7 @@ async def decide_organisation(request: Request) -> Response:
     return redirect(with_flash("/review/organisations", MSG_DECIDED))
 
 
-# --- Reports
-
-
-async def reports(request: Request) -> Response:
-    coordinator = await _staff(request)
-    if isinstance(coordinator, Response):
-        return coordinator
-    session = db(request)
-    stmt = guardian.reports(coordinator, select(Report).where(Report.status == "open"))
-    rows, next_url = await _rows(request, session, stmt, Report.created_at, Report.id)
-    reporters = await _users(session, {r.reporter_id for r in rows})
-    return await page(
-        request,
-        "vetting/reports.html",
-        {"reports": rows, "reporters": reporters, "next_url": next_url},
-    )
+# Reports: market/moderation/views.py shows them with their content and handles them.
 
 
 routes = [
@@ -351,5 +336,4 @@ routes = [
     Route("/review/posts/{post_id}", decide_post, methods=["POST"]),
     Route("/review/organisations", organisations, methods=["GET"]),
     Route("/review/organisations/{org_id}", decide_organisation, methods=["POST"]),
-    Route("/review/reports", reports, methods=["GET"]),
 ]
