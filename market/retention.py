@@ -409,9 +409,10 @@ async def retire_inactive_accounts(session: AsyncSession, settings: Settings, no
 
 # --- Police-certificate facts (§ 72a SGB VIII; API.md: kept only as dates, then deleted).
 #
-# What is stored of a certificate is its re-check date (`police_certificate_until`, on the
-# account and on each vetting decision); the date of inspection is the decision's date, which
-# stays as the record that vetting happened. The re-check date is deleted 6 months after the
+# What is stored of a certificate is three dates: its re-check date (`police_certificate_until`,
+# on the account and on each vetting decision), its own date and the day a coordinator saw it
+# (on each decision). All three are deleted together; the decision itself (its date and
+# checklist) stays as the record that vetting happened. They are deleted 6 months after the
 # volunteer's last match or application in a category that needs a certificate, or 3 months after
 # it was recorded when no such activity began since. An open match (proposed or connected) in
 # such a category counts as activity going on: its certificate is never deleted under it.
@@ -429,12 +430,15 @@ async def delete_certificate_facts(session: AsyncSession, settings: Settings, no
     from market.vetting.models import VettingDecision
 
     needing = [c.slug for c in taxonomy.CATEGORIES if taxonomy.requires_police_certificate(c.slug)]
+    # Any of the three dates on a decision (the certificate's, the day seen, the re-check).
+    decision_facts = or_(
+        VettingDecision.police_certificate_until.is_not(None),
+        VettingDecision.police_certificate_issued_on.is_not(None),
+        VettingDecision.police_certificate_seen_on.is_not(None),
+    )
     has_facts = or_(
         User.police_certificate_until.is_not(None),
-        exists().where(
-            VettingDecision.volunteer_id == User.id,
-            VettingDecision.police_certificate_until.is_not(None),
-        ),
+        exists().where(VettingDecision.volunteer_id == User.id, decision_facts),
     )
     # Nothing recorded less than 3 months ago can be due.
     candidates = list(
@@ -448,8 +452,7 @@ async def delete_certificate_facts(session: AsyncSession, settings: Settings, no
     for user_id in candidates:
         recorded = await session.scalar(
             select(func.max(VettingDecision.created_at)).where(
-                VettingDecision.volunteer_id == user_id,
-                VettingDecision.police_certificate_until.is_not(None),
+                VettingDecision.volunteer_id == user_id, decision_facts
             )
         )
         open_match = await session.scalar(
@@ -499,7 +502,11 @@ async def delete_certificate_facts(session: AsyncSession, settings: Settings, no
         await session.execute(
             update(VettingDecision)
             .where(VettingDecision.volunteer_id == user_id)
-            .values(police_certificate_until=None)
+            .values(
+                police_certificate_until=None,
+                police_certificate_issued_on=None,
+                police_certificate_seen_on=None,
+            )
             .execution_options(synchronize_session=False)
         )
         acted += 1

@@ -28,6 +28,7 @@ KIND_LABELS: dict[str, str] = {
     "match.stalled": N_("Matches waiting for an answer (coordinators)"),
     "match.expired": N_("Match suggestions that ended without an answer"),
     "match.paused": N_("New suggestions paused"),
+    "match.outcome": N_("Did you meet? (a week after a match)"),
     "message.new": N_("New messages"),
     "application.received": N_("Applications for your postings"),
     "application.accepted": N_("Your application was accepted"),
@@ -145,6 +146,14 @@ def _describe(
                 title=title,
             )
         return Described(text, url)
+    if kind == "match.outcome":  # market.matches.followthrough: answered on the page
+        title = _match_title(note, reader, matches, posts)
+        return Described(
+            gettext(
+                "Did you meet? Tell us about the match for your post “%(title)s”.", title=title
+            ),
+            f"/matches/{match_id}#met" if match_id else "/notifications",
+        )
     if kind == "match.stalled":
         return Described(
             gettext("A match in your region has been waiting 5 days for an answer."),

@@ -34,6 +34,7 @@ from market.inbox import guardian
 from market.inbox import handlers as _handlers  # noqa: F401  (subscribes to events)
 from market.inbox.digest import HOUR
 from market.inbox.texts import KIND_LABELS, describe
+from market.matches import followthrough
 from market.vetting import services as vetting
 from market.vetting.schemas import ReportIn
 from market.web import (
@@ -107,11 +108,16 @@ async def notifications_page(request: Request) -> Response:
             params["show"] = "unread"
         next_url = f"/notifications?{urlencode(params)}"
     items = [{"note": n, "text": described[n.id].text, "url": described[n.id].url} for n in shown]
+    # "Did you meet?" as a card with its two answers (market.matches.followthrough).
+    questions = (
+        [] if raw_cursor else await followthrough.questions(session, await actor_of(request))
+    )
     return await page(
         request,
         "notifications/index.html",
         {
             "items": items,
+            "questions": questions,
             "only_unread": only_unread,
             "next_url": next_url,
             "first_url": request.url.path if raw_cursor else None,

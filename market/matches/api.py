@@ -25,7 +25,7 @@ from market.api import (
     read_body,
     validation_errors,
 )
-from market.errors import Invalid
+from market.errors import Forbidden, Invalid
 from market.matches import followthrough, guardian, reasons, services
 from market.matches.models import MATCH_STATUSES, Match
 from market.posts import services as posts
@@ -59,6 +59,10 @@ async def match_json(
         # "Did you meet?" per side (docs/api-additions.md): {"mine", "partner"}.
         "outcome": followthrough.outcome_json(match, side),
         "my_response": services.my_response(match, side) if side else None,
+        # Proposal to connected, in seconds (null until connected): docs/api-additions.md.
+        "time_to_first_contact_seconds": match.first_contact_seconds,
+        # Whether the need's side may reopen it now (a match that did not happen).
+        "reopenable": guardian.may_reopen(side) and services.may_be_reopened(match),
         "created_at": iso(match.created_at),
     }
     if side is not None:
@@ -198,10 +202,25 @@ async def decline(request: Request) -> Response:
     return await _answer(request, False)
 
 
+async def reopen(request: Request) -> Response:
+    """POST /matches/{id}/reopen: the need's side reopens a match that did not happen; the need
+    goes to its next candidates. 403 for the volunteer, 409 when the match may not be reopened."""
+    await require_user(request)
+    actor = await actor_of(request)
+    session = db(request)
+    match, side = await guardian.readable(session, actor, request.path_params["match_id"])
+    if not guardian.may_reopen(side):
+        raise Forbidden("Only the person who asked for help can reopen a match.")
+    await read_action(request)
+    await services.reopen(session, settings_of(request), match)
+    return ok(await match_json(session, match, actor, side))
+
+
 routes = [
     Route("/matches", my_matches, methods=["GET"]),
     Route("/matches/{match_id}", match_detail, methods=["GET"]),
     Route("/matches/{match_id}/accept", accept, methods=["POST"]),
     Route("/matches/{match_id}/decline", decline, methods=["POST"]),
+    Route("/matches/{match_id}/reopen", reopen, methods=["POST"]),
     Route("/posts/{post_id}/matches", post_matches, methods=["GET"]),
 ]

@@ -367,7 +367,13 @@ async def ask_outcome(session: AsyncSession, settings: Settings, now: datetime) 
         users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
         for user_id, side in ((match.volunteer_id, "offer"), (match.need_author_id, "need")):
             user = users.get(user_id)
-            if user is None or not user.is_active or not user.email_verified:
+            if user is None or not user.is_active:
+                continue
+            # The question in the app too: a notification, and a card on the notifications page.
+            await notify(
+                session, user_id=user.id, kind="match.outcome", data={"match_id": match.id}
+            )
+            if not user.email_verified:
                 continue
             token = outcome_token(settings, match, side)
             base = f"{_base(settings)}/matches/{match.id}/met?token={token}"
@@ -407,6 +413,38 @@ async def record_outcome(
         match.outcome_note = note[:500]
     await session.flush()
     return match
+
+
+def asks(match: Match, side: str | None) -> bool:
+    """Whether the app asks this side "Did you meet?" now: asked, connected, not answered."""
+    if side is None or match.status != "connected" or match.outcome_asked_at is None:
+        return False
+    return (match.offer_met if side == "offer" else match.need_met) is None
+
+
+QUESTIONS_SHOWN = 5
+
+
+async def questions(session: AsyncSession, actor: Any) -> list[tuple[Match, Post]]:
+    """The actor's matches waiting for their "Did you meet?" answer, each with the partner's
+    post (for its title), oldest question first; the guardian says which matches are theirs."""
+    from market.matches import guardian
+
+    stmt = guardian.visible(
+        actor,
+        select(Match).where(Match.status == "connected", Match.outcome_asked_at.is_not(None)),
+    ).order_by(Match.outcome_asked_at, Match.id)
+    found: list[tuple[Match, Post]] = []
+    for match in (await session.execute(stmt.limit(50))).scalars():
+        side = await guardian.side_of(session, actor, match)
+        if not asks(match, side):
+            continue
+        partner = await session.get(Post, match.need_id if side == "offer" else match.offer_id)
+        if partner is not None:
+            found.append((match, partner))
+        if len(found) >= QUESTIONS_SHOWN:
+            break
+    return found
 
 
 def outcome_json(match: Match, side: str | None) -> dict[str, Any]:

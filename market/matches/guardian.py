@@ -82,6 +82,12 @@ def may_answer(side: str | None) -> bool:
     return side is not None
 
 
+def may_reopen(side: str | None) -> bool:
+    """Reopening a match that did not happen: the need's side only (its author or the
+    organisation's members), since the need is what is proposed again."""
+    return side == "need"
+
+
 # --- A post's matches
 
 

@@ -416,3 +416,21 @@ async def unmatched(
         cause = max(tally, key=FUNNEL.index) if tally else "category"
         result.append(Unmatched(facts.needs[i], cause, tally))
     return result
+
+
+async def decline_counts(session: AsyncSession, need_ids: list[str]) -> dict[str, dict[str, int]]:
+    """Why people said no to each need's matches: {need id: {reason: count}} over the fixed
+    list (models.DECLINE_REASONS); a decline without a reason counts as "none". For the
+    unmatched-needs report and the coordinators' waiting queue (follow-through)."""
+    from sqlalchemy import func
+
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for ids in queries.chunks(need_ids):
+        stmt = (
+            select(Match.need_id, Match.decline_reason, func.count())
+            .where(Match.need_id.in_(ids), Match.status == "declined")
+            .group_by(Match.need_id, Match.decline_reason)
+        )
+        for need_id, reason, n in (await session.execute(stmt)).all():
+            counts[need_id][reason or "none"] = int(n)
+    return dict(counts)

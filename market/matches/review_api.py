@@ -157,6 +157,8 @@ async def _unmatched_items(
     from market.i18n import gettext
 
     items = await posts.to_json_many(session, [u.need for u in found], actor)
+    # Why people said no to each need's matches (follow-through; docs/api-additions.md).
+    declines = await regional.decline_counts(session, [u.need.id for u in found])
     return {
         "items": [
             {
@@ -164,6 +166,7 @@ async def _unmatched_items(
                 "cause": u.cause,
                 "cause_text": gettext(CAUSES[u.cause]),
                 "counts": u.counts,
+                "declines": declines.get(u.need.id, {}),
             }
             for item, u in zip(items, found, strict=True)
         ],

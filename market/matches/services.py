@@ -319,6 +319,44 @@ async def conversation_id(session: AsyncSession, match: Match) -> str | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+# --- Reopening a match that did not happen (API.md, Follow-through)
+
+# Ended after being connected: the match was there, but the two never got together.
+REOPENABLE_ENDED = ("declined", "expired", "closed")
+REOPENED = "reopened"  # closed_reason of a reopened match: it is reopened once only
+
+
+def may_be_reopened(match: Match) -> bool:
+    """Whether the match did not happen: someone answered "we did not meet", or it ended after
+    it was connected. A reopened match is not reopened again."""
+    if match.closed_reason == REOPENED:
+        return False
+    if match.status == "connected":
+        return match.need_met is False or match.offer_met is False
+    return match.connected_at is not None and match.status in REOPENABLE_ENDED
+
+
+async def reopen(
+    session: AsyncSession, settings: Settings, match: Match, now: datetime | None = None
+) -> list[Match]:
+    """Close a match that did not happen and propose the need to its next candidates (the
+    pair itself is never proposed again, as every pair has one row). Who may: the guardian."""
+    if await lock_row(session, Match, match.id) is None:
+        raise NotFound("There is no such match.")
+    if not may_be_reopened(match):
+        raise Conflict("This match cannot be reopened.")
+    need = await session.get(Post, match.need_id)
+    if need is None or need.status != "published":
+        raise Conflict("Your request is not published, so nobody can be proposed.")
+    now = now or utcnow()
+    if match.status == "connected":
+        match.status = "closed"
+        match.closed_at = now
+    match.closed_reason = REOPENED
+    await session.flush()
+    return await match_post(session, settings, need, now)
+
+
 def my_response(match: Match, side: str) -> str:
     return match.offer_response if side == "offer" else match.need_response
 

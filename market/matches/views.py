@@ -19,10 +19,20 @@ from market.accounts.models import User
 from market.actor import Actor, actor_of, staff_actor
 from market.conversations import guardian as conversations_guardian
 from market.conversations import messages
-from market.errors import Conflict, Invalid
+from market.db import utcnow
+from market.errors import Conflict, Forbidden, Invalid
 from market.forms import page, text
 from market.i18n import N_, gettext
-from market.matches import guardian, queries, reasons, regional, review_api, runs, services
+from market.matches import (
+    followthrough,
+    guardian,
+    queries,
+    reasons,
+    regional,
+    review_api,
+    runs,
+    services,
+)
 from market.matches.models import OPEN, Match
 from market.posts.models import Post, Region
 from market.web import (
@@ -50,6 +60,11 @@ MSG_PLAN_CHANGED = N_(
     "Posts changed since you looked. Here is the new plan. Please check it and confirm again."
 )
 MSG_NOT_YET = N_("You can write to each other once you both said yes.")
+MSG_REOPENED = N_("We look for someone else for your request and tell you when we find someone.")
+MSG_OUTCOME_SAVED = N_("Thank you for your answer.")
+MSG_OUTCOME_NOT_MET = N_(
+    "Thank you for your answer. If you still need help, you can ask us to look for someone else."
+)
 
 # --- Words for pages (message ids, translated in templates with _())
 
@@ -81,6 +96,7 @@ CLOSED_LABELS = {
     # Follow-through (market.matches.followthrough).
     "no_answer": N_("Nobody answered within 7 days."),
     "coordinator": N_("A coordinator withdrew this match because nobody answered."),
+    "reopened": N_("This match did not happen. We look for someone else."),
 }
 CLOSED_OTHER = N_("The two posts do not fit together any more.")
 
@@ -102,6 +118,14 @@ def closed_label(reason: str | None) -> str:
     return CLOSED_LABELS.get(reason or "", CLOSED_OTHER)
 
 
+DECLINE_NONE = N_("No reason given")
+
+
+def decline_label(reason: str | None) -> str:
+    """A decline reason's words (a message id); "none" and unknown values: no reason given."""
+    return DECLINE_REASON_LABELS.get(reason or "", DECLINE_NONE)
+
+
 HELPERS: dict[str, Any] = {
     "MATCH_STATUS_LABELS": MATCH_STATUS_LABELS,
     "RESPONSE_LABELS": RESPONSE_LABELS,
@@ -109,6 +133,7 @@ HELPERS: dict[str, Any] = {
     "fit_label": fit_label,
     "fit_percent": fit_percent,
     "closed_label": closed_label,
+    "decline_label": decline_label,
 }
 
 
@@ -294,6 +319,9 @@ async def _match_page(
     context = {
         "card": card,
         "match": match,
+        # "Did you meet?" in the app (followthrough), and reopening a match that did not happen.
+        "ask_outcome": followthrough.asks(match, side),
+        "may_reopen": guardian.may_reopen(side) and services.may_be_reopened(match),
         "partner": partner,
         "partner_deleted": partner_deleted,
         "thread": thread,
@@ -333,6 +361,44 @@ async def write_message(request: Request) -> Response:
             request, actor, match, side, body=body, errors=forms.errors_of(exc), status_code=422
         )
     return redirect(with_flash(f"/matches/{match.id}", MSG_SENT) + "#messages")
+
+
+# --- "Did you meet?" in the app, and reopening a match that did not happen
+
+
+async def outcome(request: Request) -> Response:
+    """The two answers on the match page and the dashboard card (forms, no JavaScript); an
+    answer to a match that is over, or a second answer, is a friendly 409 page."""
+    match_id = request.path_params["match_id"]
+    user = await current_user(request)
+    if user is None:
+        return redirect(f"/login?next={quote('/matches/' + match_id)}")
+    form = await form_with_csrf(request)
+    session = db(request)
+    match, side = await guardian.readable(session, await actor_of(request), match_id)
+    answer = text(form, "met")
+    if answer not in ("0", "1"):
+        raise Invalid.one("met", "Please choose one of the answers.")
+    await followthrough.record_outcome(session, match, side, answer == "1", None, utcnow())
+    back = safe_next(text(form, "next") or f"/matches/{match.id}")
+    met = answer == "1"
+    if not met and guardian.may_reopen(side) and services.may_be_reopened(match):
+        back = f"/matches/{match.id}"
+    return redirect(with_flash(back, MSG_OUTCOME_SAVED if met else MSG_OUTCOME_NOT_MET))
+
+
+async def reopen(request: Request) -> Response:
+    match_id = request.path_params["match_id"]
+    user = await current_user(request)
+    if user is None:
+        return redirect(f"/login?next={quote('/matches/' + match_id)}")
+    await form_with_csrf(request)
+    session = db(request)
+    match, side = await guardian.readable(session, await actor_of(request), match_id)
+    if not guardian.may_reopen(side):
+        raise Forbidden("Only the person who asked for help can reopen a match.")
+    await services.reopen(session, settings_of(request), match)
+    return redirect(with_flash(f"/matches/{match.id}", MSG_REOPENED))
 
 
 # --- A post's matches
@@ -567,6 +633,11 @@ async def unmatched(request: Request) -> Response:
             if item.cause == "language":
                 language_missing[code] += 1
     causes = sorted(by_cause, key=lambda c: (-len(by_cause[c]), regional.FUNNEL.index(c)))
+    # Why people said no to these needs' matches (follow-through), per need and in all.
+    declines = await regional.decline_counts(session, [item.need.id for item in found])
+    decline_totals: Counter[str] = Counter()
+    for per_need in declines.values():
+        decline_totals.update(per_need)
     context = {
         "region": region,
         "region_value": region.slug if region else "",
@@ -578,6 +649,8 @@ async def unmatched(request: Request) -> Response:
         "categories": _counted(categories, forms.HELPERS["category_name"]),
         "category_missing": category_missing,
         "computed_at": run.finished_at if run else None,
+        "declines": declines,
+        "decline_totals": _counted(decline_totals, decline_label),
     }
     return await _page(request, "matches/unmatched.html", context)
 
@@ -588,6 +661,8 @@ routes = [
     Route("/matches/{match_id}/accept", accept, methods=["POST"]),
     Route("/matches/{match_id}/decline", decline, methods=["POST"]),
     Route("/matches/{match_id}/messages", write_message, methods=["POST"]),
+    Route("/matches/{match_id}/outcome", outcome, methods=["POST"]),
+    Route("/matches/{match_id}/reopen", reopen, methods=["POST"]),
     Route("/posts/{post_id}/matches", post_matches, methods=["GET"]),
     Route("/review/matching", matching_run, methods=["GET", "POST"]),
     Route("/review/unmatched", unmatched, methods=["GET"]),

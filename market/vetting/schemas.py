@@ -20,6 +20,10 @@ class VolunteerDecisionIn(Strict):
     decision: Literal["approve", "reject"]
     checks: Checks = Checks()
     police_certificate_until: date | None = None
+    # The certificate's own date and the day it was seen (docs/api-additions.md); the day seen
+    # is today when left out and a certificate date is given.
+    police_certificate_issued_on: date | None = None
+    police_certificate_seen_on: date | None = None
     note: str | None = Field(default=None, max_length=4000)
 
 

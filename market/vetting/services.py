@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -66,15 +67,42 @@ def checks_json(decision: VettingDecision | None) -> dict[str, Any]:
             "interview": False,
             "code_of_conduct": False,
             "police_certificate_until": None,
+            "police_certificate_issued_on": None,
+            "police_certificate_seen_on": None,
         }
     return {
         "identity": decision.identity,
         "interview": decision.interview,
         "code_of_conduct": decision.code_of_conduct,
-        "police_certificate_until": decision.police_certificate_until.isoformat()
-        if decision.police_certificate_until
-        else None,
+        "police_certificate_until": _iso(decision.police_certificate_until),
+        "police_certificate_issued_on": _iso(decision.police_certificate_issued_on),
+        "police_certificate_seen_on": _iso(decision.police_certificate_seen_on),
     }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def certificate_dates(data: VolunteerDecisionIn, today: date) -> tuple[date | None, date | None]:
+    """(issued on, seen on) as recorded: a certificate cannot be dated in the future nor after
+    its re-check date, and it was seen today unless the coordinator says otherwise."""
+    issued, seen = data.police_certificate_issued_on, data.police_certificate_seen_on
+    if issued is not None and issued > today:
+        raise Invalid.one(
+            "police_certificate_issued_on", "The date of the certificate cannot be in the future."
+        )
+    until = data.police_certificate_until
+    if issued is not None and until is not None and issued > until:
+        raise Invalid.one(
+            "police_certificate_issued_on",
+            "The date of the certificate must be before the date it must be checked again.",
+        )
+    if seen is not None and seen > today:
+        raise Invalid.one("police_certificate_seen_on", "This date cannot be in the future.")
+    if seen is None and (issued is not None or until is not None):
+        seen = today
+    return issued, seen
 
 
 async def decide_volunteer(
@@ -101,6 +129,7 @@ async def decide_volunteer(
                 f"checks.{missing[0]}",
                 "Approval needs identity seen, interview held and code of conduct signed.",
             )
+    issued_on, seen_on = certificate_dates(data, utcnow().date())
     decision = VettingDecision(
         volunteer_id=volunteer.id,
         coordinator_id=coordinator.id,
@@ -109,6 +138,8 @@ async def decide_volunteer(
         interview=data.checks.interview,
         code_of_conduct=data.checks.code_of_conduct,
         police_certificate_until=data.police_certificate_until,
+        police_certificate_issued_on=issued_on,
+        police_certificate_seen_on=seen_on,
         note=data.note,
         created_at=utcnow(),
     )

@@ -157,6 +157,7 @@ async def _volunteer_page(
             "interview": forms.checked(form, "interview"),
             "code_of_conduct": forms.checked(form, "code_of_conduct"),
             "police_certificate_until": text(form, "police_certificate_until"),
+            "police_certificate_issued_on": text(form, "police_certificate_issued_on"),
             "note": str(form.get("note") or ""),
             "decision": text(form, "decision"),
         }
@@ -168,6 +169,9 @@ async def _volunteer_page(
             "police_certificate_until": latest.police_certificate_until.isoformat()
             if latest and latest.police_certificate_until
             else "",
+            "police_certificate_issued_on": latest.police_certificate_issued_on.isoformat()
+            if latest and latest.police_certificate_issued_on
+            else "",
             "note": "",
             "decision": "",
         }
@@ -175,6 +179,17 @@ async def _volunteer_page(
         "volunteer": volunteer,
         "offers": offers,
         "history": history,
+        # The latest decision that recorded a certificate, for "what we keep" (§ 72a SGB VIII).
+        "latest_certificate": next(
+            (
+                d
+                for d in history
+                if d.police_certificate_until
+                or d.police_certificate_issued_on
+                or d.police_certificate_seen_on
+            ),
+            None,
+        ),
         "coordinators": coordinators,
         "values": values,
         "errors": errors or {},
@@ -201,6 +216,7 @@ async def volunteer(request: Request) -> Response:
             name: forms.checked(form, name) for name in ("identity", "interview", "code_of_conduct")
         },
         "police_certificate_until": text(form, "police_certificate_until") or None,
+        "police_certificate_issued_on": text(form, "police_certificate_issued_on") or None,
         "note": text(form, "note") or None,
     }
     rename = forms.renamer(CHECK_FIELDS)

@@ -13,8 +13,9 @@ from market.db import utcnow
 from market.errors import Invalid
 from market.forms import page
 from market.i18n import N_
-from market.matches import followthrough, guardian, services
+from market.matches import followthrough, guardian, regional, services
 from market.matches.models import Match
+from market.matches.views import decline_label
 from market.posts.models import Post
 from market.web import (
     current_user,
@@ -40,7 +41,15 @@ async def waiting(request: Request) -> Response:
     rows = list((await session.execute(guardian.waiting_for_answer(actor).limit(200))).all())
     offer_ids = sorted({m.offer_id for m, _ in rows})
     offers = {p.id: p for p in await session.scalars(select(Post).where(Post.id.in_(offer_ids)))}
-    return await page(request, "followthrough/waiting.html", {"rows": rows, "offers": offers})
+    # Earlier declines of the same need, by reason: a hint why it is hard to match.
+    declines = await regional.decline_counts(session, sorted({need.id for _, need in rows}))
+    context = {
+        "rows": rows,
+        "offers": offers,
+        "declines": declines,
+        "decline_label": decline_label,
+    }
+    return await page(request, "followthrough/waiting.html", context)
 
 
 async def _action(request: Request, action: str) -> Response:
