@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # How long anonymous visitors' pages and public API answers are cached (market.pagecache);
     # 0 switches the cache off.
     public_cache_seconds: int = Field(default=10, ge=0)
+    # A routing site for "how to get there" on service pages, with {lat} and {lon} in it
+    # (e.g. https://www.openstreetmap.org/directions?to={lat}%2C{lon}); unset: no link.
+    routing_url: str | None = None
     # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; none by
     # default, so a client cannot pick the address the per-IP rate limits count.
     trusted_proxies: str = ""
