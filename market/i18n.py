@@ -13,6 +13,7 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import LazyProxy, NullTranslations, Translations
+from markupsafe import Markup
 
 LOCALES: tuple[str, ...] = ("de", "en", "ar", "fa", "uk")
 RTL_LOCALES = frozenset({"ar", "fa"})
@@ -81,12 +82,21 @@ def is_rtl(locale: str | None = None) -> bool:
     return (locale or get_locale()) in RTL_LOCALES
 
 
-def negotiate(accept_language: str | None) -> str:
-    """The best of our locales for an Accept-Language header."""
-    if not accept_language:
-        return DEFAULT_LOCALE
+# Reader languages we have no catalogue for, and what to show instead (keys lower-case).
+# SAME: the same written language under another tag, as good as an exact match.
+# NEAR: the catalogue most of its readers also read; used only when the reader lists nothing
+# we have, and the language chooser is still offered. Languages in neither (ps, ur, tr, ...)
+# fall through to the reader's next listed choice, else DEFAULT_LOCALE.
+# Adding a catalogue (ru, tr) is one line: its code in LOCALES. An exact match comes first,
+# so ru readers then get ru and this table's ru -> uk is no longer used.
+SAME: dict[str, str] = {"prs": "fa", "fa-af": "fa"}
+NEAR: dict[str, str] = {"ru": "uk", "be": "uk"}
+
+
+def _wanted(accept_language: str | None) -> list[str]:
+    """The tags of an Accept-Language header, best first (stable for equal q), q=0 dropped."""
     wanted: list[tuple[float, str]] = []
-    for part in accept_language.split(","):
+    for part in (accept_language or "").split(","):
         piece = part.strip()
         if not piece:
             continue
@@ -99,13 +109,46 @@ def negotiate(accept_language: str | None) -> str:
                 quality = 0.0
         wanted.append((quality, tag.strip().replace("_", "-").lower()))
     wanted.sort(key=lambda item: -item[0])
-    for quality, tag in wanted:
-        if quality <= 0:
-            continue
-        primary = tag.split("-")[0]
-        if primary in LOCALES:
-            return primary
-    return DEFAULT_LOCALE
+    return [tag for quality, tag in wanted if quality > 0]
+
+
+def _exact(tag: str) -> str | None:
+    primary = tag.split("-")[0]
+    for candidate in (tag, primary):
+        if candidate in LOCALES:
+            return candidate
+        if candidate in SAME:
+            return SAME[candidate]
+    return None
+
+
+def negotiate_detail(accept_language: str | None) -> tuple[str, bool]:
+    """The best of our locales for an Accept-Language header, and whether the header named it
+    (False: a guess or the default, so the page offers the language chooser)."""
+    tags = _wanted(accept_language)
+    for tag in tags:
+        found = _exact(tag)
+        if found:
+            return found, True
+    for tag in tags:
+        near = NEAR.get(tag) or NEAR.get(tag.split("-")[0])
+        if near:
+            return near, False
+    return DEFAULT_LOCALE, False
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best of our locales for an Accept-Language header."""
+    return negotiate_detail(accept_language)[0]
+
+
+def needs_chooser(cookie: str | None, accept_language: str | None) -> bool:
+    """A first visit (no language cookie) whose Accept-Language names no page language: offer
+    the choice instead of silently showing German. Browsers always send the header; a client
+    without one (a crawler, a script) gets no chooser."""
+    if cookie in LOCALES or not (accept_language or "").strip():
+        return False
+    return not negotiate_detail(accept_language)[1]
 
 
 @cache
@@ -139,3 +182,22 @@ def native_language_name(code: str) -> str:
 def locale_label(locale: str) -> str:
     """How a page language names itself in the language picker."""
     return native_language_name(locale)
+
+
+# Quotation marks per page language (CLDR's delimiters; Babel does not expose them).
+QUOTES: dict[str, tuple[str, str]] = {
+    "de": ("\u201e", "\u201c"),  # „…“
+    "en": ("\u201c", "\u201d"),  # “…”
+    "ar": ("\u00ab", "\u00bb"),  # «…»
+    "fa": ("\u00ab", "\u00bb"),
+    "uk": ("\u00ab", "\u00bb"),
+    "ru": ("\u00ab", "\u00bb"),
+    "tr": ("\u201c", "\u201d"),
+}
+
+
+def quoted(text: object, locale: str | None = None) -> Markup:
+    """A user-written text in the reader's quotation marks („…“, «…», “…”), isolated with <bdi>
+    so that a German title inside Persian quotes is not turned around."""
+    start, end = QUOTES.get(locale or get_locale(), QUOTES["en"])
+    return Markup("{}<bdi>{}</bdi>{}").format(start, text, end)

@@ -299,6 +299,8 @@ class PageCache:
         query = scope.get("query_string", b"").decode("latin-1")
         pairs = sorted(parse_qsl(query, keep_blank_values=True))
         locale = (scope.get("state") or {}).get("locale", "")
+        if (scope.get("state") or {}).get("choose_language"):
+            locale += "?"  # the page carries the language chooser (a first visit)
         host = ""
         for name, value in scope.get("headers", ()):
             if name == b"host":

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; none by
     # default, so a client cannot pick the address the per-IP rate limits count.
     trusted_proxies: str = ""
+    # A LibreTranslate-compatible server (market.translation); unset: nothing is translated.
+    translate_url: str | None = None
+    translate_api_key: str | None = None
     # Map tiles (Leaflet URL template); its host is allowed in the pages' CSP img-src.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 

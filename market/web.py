@@ -223,6 +223,10 @@ class LocaleMiddleware:
             locale = i18n.negotiate(request.headers.get("accept-language"))
         i18n.set_locale(locale)
         scope.setdefault("state", {})["locale"] = locale
+        # A first visit whose browser names no page language is offered the chooser (base.html).
+        scope["state"]["choose_language"] = not chosen and i18n.needs_chooser(
+            request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+        )
         if not chosen:
             await self.app(scope, receive, send)
             return
@@ -363,6 +367,7 @@ def make_environment() -> Environment:
         LOCALES=i18n.LOCALES,
         locale_label=i18n.locale_label,
         language_name=i18n.language_name,
+        quoted=i18n.quoted,
     )
     env.filters["join_list"] = _join_list
     env.filters["language_list"] = _language_list

@@ -24,6 +24,7 @@ from market.api import iso, ok, page, page_params, paginate, read_json
 from market.conversations import guardian, messages
 from market.conversations.listing import conversations_json, person_json, unread_counts
 from market.conversations.models import Conversation, Message
+from market.translation import service as translation
 from market.validation import Strict
 from market.web import db, require_user
 
@@ -36,13 +37,15 @@ def _activity() -> Any:
     return func.coalesce(Conversation.last_message_at, Conversation.created_at)
 
 
-def message_json(message: Message) -> dict[str, Any]:
+def message_json(message: Message, translation: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "author_id": message.author_id,
         "body": message.body,
         "created_at": iso(message.created_at),
+        # {"lang", "body"} in the reader's language, machine-translated (API.md release 2).
+        "translation": translation,
     }
 
 
@@ -77,7 +80,14 @@ async def list_messages(request: Request) -> Response:
             paginate(stmt, Message.created_at, Message.id, limit, cursor, ascending=True)
         )
     )
-    body = page(rows, limit, message_json, lambda m: (m.created_at, m.id))
+    # Others' messages in the reader's language (Accept-Language); never the reader's own.
+    translations = await translation.for_messages(session, rows[:limit], reader_id=user.id)
+    body = page(
+        rows,
+        limit,
+        lambda m: message_json(m, translations.get(m.id)),
+        lambda m: (m.created_at, m.id),
+    )
     if participant is not None:
         if body["next_cursor"] is None:
             # The caller has seen the whole conversation: it is read, and so is its

@@ -35,6 +35,7 @@ from market.inbox import handlers as _handlers  # noqa: F401  (subscribes to eve
 from market.inbox.digest import HOUR
 from market.inbox.texts import KIND_LABELS, describe
 from market.matches import followthrough
+from market.translation import service as translation
 from market.vetting import services as vetting
 from market.vetting.schemas import ReportIn
 from market.web import (
@@ -377,6 +378,8 @@ async def _conversation_page(
         {
             "conversation": conversation,
             "thread": thread,
+            # Others' messages in the reader's language (market.translation), when configured.
+            "msg_translations": await translation.for_messages(session, thread, reader_id=user.id),
             "authors": users,
             "others": others,
             "can_write": participant is not None,

@@ -35,6 +35,7 @@ from market.matches import (
 )
 from market.matches.models import OPEN, Match
 from market.posts.models import Post, Region
+from market.translation import service as translation
 from market.web import (
     current_user,
     db,
@@ -325,6 +326,10 @@ async def _match_page(
         "partner": partner,
         "partner_deleted": partner_deleted,
         "thread": thread,
+        # Others' messages in the reader's language (market.translation), when configured.
+        "msg_translations": await translation.for_messages(
+            session, thread or [], reader_id=actor.user.id if actor.user else None
+        ),
         "authors": authors,
         "body": body,
         "errors": errors or {},

@@ -305,6 +305,7 @@ def to_json(
     viewer: Actor | User | None,
     author: User | None,
     organisation: Organisation | None,
+    translation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     exact = can_see_exact(viewer, post)
     location: dict[str, Any] | None = None
@@ -340,6 +341,8 @@ def to_json(
         "created_at": post.created_at.isoformat(),
         "expires_at": post.expires_at.isoformat() if post.expires_at else None,
         "rejection_reason": post.rejection_reason if exact else None,
+        # {"lang", "title", "body"} in the reader's language, machine-translated (API.md R2).
+        "translation": translation,
     }
 
 
@@ -368,8 +371,17 @@ async def to_json_many(
         if org_ids
         else {}
     )
+    from market.translation import service as translation  # reads posts: imported late
+
+    translations = await translation.for_posts(session, posts, reader_id=viewer.id)
     return [
-        to_json(p, viewer, authors.get(p.author_id), orgs.get(p.organisation_id or ""))
+        to_json(
+            p,
+            viewer,
+            authors.get(p.author_id),
+            orgs.get(p.organisation_id or ""),
+            translations.get(p.id),
+        )
         for p in posts
     ]
 

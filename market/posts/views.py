@@ -25,6 +25,7 @@ from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
 from market.posts.taxonomy import N_
+from market.translation import service as translation
 from market.web import (
     current_user,
     db,
@@ -113,7 +114,13 @@ async def home(request: Request) -> Response:
     return await page(
         request,
         "home.html",
-        {"posts": newest, "distances": {}, "help_url": help_url, "need_url": need_url},
+        {
+            "posts": newest,
+            "distances": {},
+            "help_url": help_url,
+            "need_url": need_url,
+            "translations": await translation.for_posts(session, newest, reader_id=viewer.id),
+        },
     )
 
 
@@ -143,6 +150,7 @@ async def browse(request: Request) -> Response:
         "errors": {},
         "posts": posts,
         "distances": {p.id: _distance(viewer, p, near) for p in posts},
+        "translations": await translation.for_posts(session, posts, reader_id=viewer.id),
         "near": near,
         "next_url": next_url,
         "first_url": request.url.path + "?" + urlencode(values)
@@ -169,6 +177,7 @@ async def detail(request: Request) -> Response:
         "organisation": organisation,
         "is_author": guardian.may_change(viewer, post),
         "exact": guardian.can_see_exact(viewer, post),
+        "translation": (await translation.for_posts(session, [post], reader_id=viewer.id))[post.id],
     }
     return await page(request, "posts/detail.html", context)
 
