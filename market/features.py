@@ -150,6 +150,7 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.moderation.handlers",),
         handles=(events.POST_CLOSED,),
     ),
+    Feature("admin", pages=("market.admin.views",)),
     Feature("stats", api=("market.stats.api",), pages=("market.stats.views",)),
     Feature("maps", api=("market.maps.api",), pages=("market.maps.views",)),
 )
