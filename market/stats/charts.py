@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH = 640
-LABEL_WIDTH = 220
-VALUE_WIDTH = 56
+WIDTH = 440
+LABEL_WIDTH = 170
+VALUE_WIDTH = 44
 BAR_HEIGHT = 22
 GAP = 8
-MAX_LABEL = 30  # characters; the table beside the chart has the full name
+MAX_LABEL = 19  # characters; the table beside the chart has the full name
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Chart:
     rtl: bool
     label_anchor: str
     value_anchor: str
+    label_width: int = LABEL_WIDTH
 
 
 def _short(label: str) -> str:
