@@ -1,4 +1,5 @@
-"""`anlauf serve | worker | tick | migrate | users create | geo import-postcodes | regions create | demo`."""
+"""`anlauf serve | worker | tick | migrate | users create | geo import-postcodes | regions create |
+directory import | demo`."""
 
 from __future__ import annotations
 
@@ -235,6 +236,27 @@ def cmd_geo_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_directory_import(args: argparse.Namespace, settings: Settings) -> int:
+    """A city's catalogue (CSV, columns in the README): each readable row becomes a published
+    service; each unreadable one is reported with its line and field, and nothing is made of it."""
+    from market.directory.transfer import import_csv
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"error: {path} does not exist.", file=sys.stderr)
+        return 2
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path} as UTF-8 text: {exc}", file=sys.stderr)
+        return 2
+    created, errors = asyncio.run(_in_transaction(settings, lambda s: import_csv(s, content)))
+    for error in errors:
+        print(f"{path}:{error.line}: {error.field}: {error.message}", file=sys.stderr)
+    print(f"Imported {created} services; {len(errors)} rows could not be read.")
+    return 1 if errors else 0
+
+
 def cmd_regions_create(args: argparse.Namespace, settings: Settings) -> int:
     from market.posts.models import Region
 
@@ -296,6 +318,13 @@ def parser() -> argparse.ArgumentParser:
     imp = geo.add_parser("import-postcodes", help="import a GeoNames postal-code file (txt or zip)")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_geo_import)
+
+    directory = sub.add_parser("directory", help="the directory of services").add_subparsers(
+        dest="action", required=True
+    )
+    dimp = directory.add_parser("import", help="import a catalogue of services (CSV)")
+    dimp.add_argument("file")
+    dimp.set_defaults(func=cmd_directory_import)
 
     regions = sub.add_parser("regions", help="regions served").add_subparsers(
         dest="action", required=True

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.accounts.models import User
 from market.accounts.services import count_users, set_languages
 from market.db import utcnow
+from market.directory.demo import load_directory
 from market.i18n import LOCALES
 from market.organisations.models import Organisation, OrganisationMember
 from market.posts import services as posts
@@ -1760,6 +1761,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> bool:
             )
             _backdate(post, when, lifetime)
     await session.flush()
+    await load_directory(session, now)
     return True
 
 

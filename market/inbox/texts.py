@@ -35,6 +35,7 @@ KIND_LABELS: dict[str, str] = {
     "application.declined": N_("Your application was declined"),
     "vetting.approved": N_("You were approved as a volunteer"),
     "vetting.rejected": N_("Your vetting was not approved"),
+    "service.suggested": N_("Services suggested to you"),
     "account.security": N_("Account and security (email address, password)"),
 }
 
@@ -232,5 +233,13 @@ def _describe(
         return Described(
             gettext("Your application for “%(title)s” was declined.", title=title),
             "/my/applications",
+        )
+    if kind == "service.suggested":  # market.directory: a service suggested to the person
+        return Described(
+            gettext(
+                "Someone suggests a place that can help you: %(name)s",
+                name=_title(data.get("service_name")),
+            ),
+            f"/services/{data.get('service_id')}" if data.get("service_id") else "/my/suggestions",
         )
     return Described(gettext("You have a new notification."), "/notifications")
