@@ -8,11 +8,11 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, or_
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -233,12 +233,24 @@ def encode_cursor(created_at: datetime, ident: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_CURSOR_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, ident = json.loads(raw)
-        return datetime.fromisoformat(created), str(ident)
-    except (binascii.Error, ValueError, TypeError, json.JSONDecodeError):
+        at = datetime.fromisoformat(created)
+        # Cursors are ours (UTC, an id of new_id's alphabet); anything else was made up, and
+        # would reach the database as an unbindable value (a date beyond year 1-9999 once in
+        # UTC, NUL or a lone surrogate in the id) and end as a 500 instead of this 422.
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        if isinstance(ident, bool) or not isinstance(ident, str | int):
+            raise TypeError(ident)
+        if not _CURSOR_ID.fullmatch(str(ident)):
+            raise ValueError(ident)
+        return at, str(ident)
+    except (binascii.Error, ValueError, TypeError, OverflowError, json.JSONDecodeError):
         raise Invalid.one("cursor", "The cursor is not valid.") from None
 
 
@@ -253,10 +265,13 @@ def paginate(
 ) -> Select[Any]:
     if cursor is not None:
         at, ident = cursor
+        # The same rows as "(created, id) after (at, ident)", written with a plain bound on
+        # created first: an index on (..., created_at, id) starts its range scan there, which
+        # the bare OR does not give PostgreSQL's planner (it sorted the whole table instead).
         if ascending:
-            stmt = stmt.where(or_(created_col > at, and_(created_col == at, id_col > ident)))
+            stmt = stmt.where(created_col >= at, or_(created_col > at, id_col > ident))
         else:
-            stmt = stmt.where(or_(created_col < at, and_(created_col == at, id_col < ident)))
+            stmt = stmt.where(created_col <= at, or_(created_col < at, id_col < ident))
     order = (created_col.asc(), id_col.asc()) if ascending else (created_col.desc(), id_col.desc())
     return stmt.order_by(*order).limit(limit + 1)
 

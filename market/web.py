@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -85,7 +86,10 @@ class RequestTransaction:
             if replaced:
                 return
             if message["type"] == "http.response.start" and not started:
-                if message["status"] < 400:
+                if message["status"] < 400 and not wrote(session):
+                    # A read (every anonymous GET): end it without a COMMIT round trip.
+                    await _rollback(session)
+                elif message["status"] < 400:
                     try:
                         await session.commit()
                         committed = True
@@ -182,6 +186,31 @@ def _plain_answer(request: Request, error: DomainError) -> Response:
         headers=error.headers,
         media_type="text/plain",
     )
+
+
+WROTE = "anlauf_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: ORMExecuteState) -> None:
+    # Anything but an ORM/Core SELECT counts as a write: UPDATE/INSERT/DELETE statements, and
+    # text() too (lock_row's no-op UPDATE on SQLite), whatever it says.
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
+def wrote(session: AsyncSession) -> bool:
+    """Whether this request's transaction changed anything (flushed, executed a statement that
+    is not a SELECT, or holds changes a commit would flush). Reads end with a rollback, which
+    frees the connection as a COMMIT would, without asking the database to commit nothing."""
+    if not session.in_transaction():
+        return False
+    return bool(session.info.get(WROTE) or session.new or session.dirty or session.deleted)
 
 
 async def _rollback(session: AsyncSession) -> None:
