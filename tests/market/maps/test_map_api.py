@@ -1,0 +1,254 @@
+"""GET /api/v1/map (anyone) and GET /api/v1/review/map (staff): published posts at their coarse
+points only, the search's filters, bbox validation, the 2,000 limit and its grid clusters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from market.accounts.models import CoordinatorRegion, User
+from market.db import make_sessionmaker, utcnow
+from market.maps import queries
+from market.matches.models import Match
+from market.posts.geo import coarsen
+from market.posts.models import Post, PostLanguage, Region
+from tests.factories import make_user
+
+LEIPZIG = (51.3397, 12.3731)
+HALLE = (51.4825, 11.9705)
+
+
+async def _world(app: Any) -> dict[str, Any]:
+    """Posts at chosen exact places: published ones of both kinds, and some nobody may map."""
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        regions = {}
+        for slug, (lat, lon) in (("leipzig", LEIPZIG), ("halle", HALLE)):
+            region = Region(slug=slug, name=slug.title(), lat=lat, lon=lon, radius_km=25)
+            s.add(region)
+            await s.flush()
+            regions[slug] = region.id
+        author = User(email="a@example.org", display_name="A", role="seeker")
+        s.add(author)
+        await s.flush()
+        posts: dict[str, Post] = {}
+        specs = [
+            (
+                "need-leipzig",
+                "need",
+                "housing",
+                ["ar"],
+                "published",
+                "leipzig",
+                (51.34123, 12.37456),
+            ),
+            ("need-halle", "need", "housing", ["uk"], "published", "halle", (51.48311, 11.97222)),
+            (
+                "offer-leipzig",
+                "offer",
+                "language",
+                ["de", "ar"],
+                "published",
+                "leipzig",
+                (51.3311, 12.3911),
+            ),
+            ("pending", "need", "housing", ["ar"], "pending_review", "leipzig", (51.35, 12.38)),
+            ("closed", "need", "housing", ["ar"], "closed", "leipzig", (51.36, 12.36)),
+            ("remote", "offer", "language", ["de"], "published", None, None),
+        ]
+        for name, kind, category, langs, status, region, at in specs:
+            post = Post(
+                kind=kind,
+                category=category,
+                title=name,
+                status=status,
+                author_id=author.id,
+                region_id=regions[region] if region else None,
+                lat=at[0] if at else None,
+                lon=at[1] if at else None,
+                mode="in_person" if at else "remote",
+            )
+            post.languages = [PostLanguage(code=c, position=i) for i, c in enumerate(langs)]
+            s.add(post)
+            await s.flush()
+            posts[name] = post
+        return {"regions": regions, "posts": posts, "author": author.id}
+
+
+def _titles(body: dict[str, Any]) -> set[str]:
+    return {f["properties"]["title"] for f in body["features"]}
+
+
+async def test_published_posts_at_coarse_points_only(client: httpx.AsyncClient, app: Any) -> None:
+    world = await _world(app)
+    r = await client.get("/api/v1/map")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["type"] == "FeatureCollection"
+    assert _titles(body) == {"need-leipzig", "need-halle", "offer-leipzig"}
+    for feature in body["features"]:
+        post = world["posts"][feature["properties"]["title"]]
+        assert set(feature["properties"]) == {"id", "kind", "category", "title"}
+        assert feature["properties"]["id"] == post.id
+        assert feature["properties"]["kind"] == post.kind
+        lon, lat = feature["geometry"]["coordinates"]
+        public_lat, public_lon = coarsen(post.lat, post.lon)
+        assert (lat, lon) == pytest.approx((public_lat, public_lon), abs=1e-5)
+        # Never the exact point, nor anything nearer to it than the public point is.
+        assert (round(lat, 4), round(lon, 4)) != (round(post.lat, 4), round(post.lon, 4))
+    assert str(world["posts"]["need-leipzig"].lat) not in r.text
+    assert str(world["posts"]["need-leipzig"].lon) not in r.text
+
+
+async def test_filters_like_the_search(client: httpx.AsyncClient, app: Any) -> None:
+    await _world(app)
+    assert _titles((await client.get("/api/v1/map?kind=offer")).json()) == {"offer-leipzig"}
+    assert _titles((await client.get("/api/v1/map?kind=need&category=housing")).json()) == {
+        "need-leipzig",
+        "need-halle",
+    }
+    assert _titles((await client.get("/api/v1/map?language=uk")).json()) == {"need-halle"}
+    # Around Halle only (minlon,minlat,maxlon,maxlat).
+    r = await client.get("/api/v1/map?bbox=11.8,51.4,12.1,51.6")
+    assert _titles(r.json()) == {"need-halle"}
+    for params in (
+        {"kind": "both"},
+        {"category": "nothing-like-this"},
+        {"bbox": "12,51,13"},
+        {"bbox": "a,b,c,d"},
+        {"bbox": "13,51,12,52"},
+        {"bbox": "12,52,13,51"},
+        {"bbox": "12,51,200,52"},
+        {"bbox": "12,-91,13,52"},
+        {"bbox": "nan,51,13,52"},
+        {"bbox": "12,51,inf,52"},
+        {"radius": "3"},
+    ):
+        r = await client.get("/api/v1/map", params=params)
+        assert r.status_code == 422, (params, r.text)
+
+
+async def test_anonymous_answers_are_cached(client: httpx.AsyncClient, app: Any) -> None:
+    await _world(app)
+    first = await client.get("/api/v1/map?kind=need")
+    assert first.status_code == 200
+    if app.state.settings.public_cache_seconds:
+        assert first.headers["cache-control"].startswith("public")
+
+
+async def test_clusters_past_the_limit(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_FEATURES every post still counts once, in a cluster or as itself, and the
+    answer has no more features than the limit. The limit is lowered so the test stays quick;
+    test_the_real_limit below writes 2,001 posts once."""
+    monkeypatch.setattr(queries, "MAX_FEATURES", 10)
+    monkeypatch.setattr(queries, "GRID", 3)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        author = User(email="b@example.org", display_name="B", role="seeker")
+        s.add(author)
+        await s.flush()
+        # Two dense groups (Leipzig, Halle) and one post alone far off (Dresden).
+        places = [(LEIPZIG[0] + i * 0.002, LEIPZIG[1]) for i in range(12)]
+        places += [(HALLE[0], HALLE[1] + i * 0.003) for i in range(6)]
+        places += [(51.05, 13.74)]
+        for i, (lat, lon) in enumerate(places):
+            s.add(
+                Post(
+                    kind="need",
+                    category="housing",
+                    title=f"p{i}",
+                    status="published",
+                    author_id=author.id,
+                    lat=lat,
+                    lon=lon,
+                )
+            )
+    body = (await client.get("/api/v1/map")).json()
+    assert body["clustered"] is True and body["total"] == len(places)
+    assert len(body["features"]) <= 10
+    clusters = [f for f in body["features"] if f["properties"].get("cluster")]
+    singles = [f for f in body["features"] if not f["properties"].get("cluster")]
+    assert clusters and singles
+    assert sum(f["properties"]["count"] for f in clusters) + len(singles) == len(places)
+    assert all(set(f["properties"]) == {"cluster", "count"} for f in clusters)
+    # The post alone in Dresden is shown as itself, at its public point.
+    dresden = coarsen(51.05, 13.74)
+    assert any(
+        f["geometry"]["coordinates"] == pytest.approx([dresden[1], dresden[0]], abs=1e-5)
+        for f in singles
+    )
+    # Below the limit (a filter leaves fewer), posts again, not clusters.
+    narrow = (await client.get("/api/v1/map?bbox=13.5,50.9,14,51.2")).json()
+    assert narrow["clustered"] is False and len(narrow["features"]) == 1
+
+
+async def test_the_real_limit(client: httpx.AsyncClient, app: Any) -> None:
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        author = User(email="c@example.org", display_name="C", role="seeker")
+        s.add(author)
+        await s.flush()
+        s.add_all(
+            Post(
+                kind="offer",
+                category="language",
+                title=f"p{i}",
+                status="published",
+                author_id=author.id,
+                lat=51.0 + (i % 50) * 0.02,
+                lon=12.0 + (i // 50) * 0.02,
+            )
+            for i in range(queries.MAX_FEATURES + 1)
+        )
+    body = (await client.get("/api/v1/map")).json()
+    assert body["clustered"] is True
+    assert body["total"] == queries.MAX_FEATURES + 1
+    assert len(body["features"]) <= queries.MAX_FEATURES
+    counted = sum(f["properties"].get("count", 1) for f in body["features"])
+    assert counted == queries.MAX_FEATURES + 1
+
+
+async def test_waiting_needs_for_coordinators(client: httpx.AsyncClient, app: Any) -> None:
+    world = await _world(app)
+    # The Leipzig offer is proposed to the Leipzig need: that need is no longer waiting.
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        extra = Post(
+            kind="need",
+            category="housing",
+            title="need-leipzig-proposed",
+            status="published",
+            author_id=world["author"],
+            region_id=world["regions"]["leipzig"],
+            lat=51.33,
+            lon=12.35,
+        )
+        s.add(extra)
+        await s.flush()
+        s.add(
+            Match(
+                offer_id=world["posts"]["offer-leipzig"].id,
+                need_id=extra.id,
+                volunteer_id=world["author"],
+                need_author_id=world["author"],
+                score=1.0,
+                status="proposed",
+                created_at=utcnow(),
+            )
+        )
+    assert (await client.get("/api/v1/review/map")).status_code == 401
+    seeker = await make_user(app, client, "seeker")
+    assert (await client.get("/api/v1/review/map", headers=seeker.headers)).status_code == 403
+    admin = await make_user(app, client, "admin")
+    r = await client.get("/api/v1/review/map", headers=admin.headers)
+    assert r.status_code == 200, r.text
+    assert _titles(r.json()) == {"need-leipzig", "need-halle"}
+    coordinator = await make_user(app, client, "coordinator")
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        s.add(CoordinatorRegion(user_id=coordinator.id, region_id=world["regions"]["halle"]))
+    r = await client.get("/api/v1/review/map", headers=coordinator.headers)
+    assert _titles(r.json()) == {"need-halle"}
+    for feature in r.json()["features"]:
+        post = world["posts"][feature["properties"]["title"]]
+        lon, lat = feature["geometry"]["coordinates"]
+        assert (lat, lon) == pytest.approx(coarsen(post.lat, post.lon), abs=1e-5)
