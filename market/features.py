@@ -151,6 +151,7 @@ FEATURES: tuple[Feature, ...] = (
         handles=(events.POST_CLOSED,),
     ),
     Feature("admin", pages=("market.admin.views",)),
+    Feature("legal", pages=("market.legal.views",)),
     Feature("stats", api=("market.stats.api",), pages=("market.stats.views",)),
     Feature("maps", api=("market.maps.api",), pages=("market.maps.views",)),
 )

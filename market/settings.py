@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     smtp_url: str | None = None
     mail_from: str = "Anlauf <noreply@localhost>"
+    # Who runs this installation: feedback from the accessibility statement goes here
+    # (market.legal); unset, the page asks people to write to the address in the imprint.
+    operator_email: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
     rate_limit_enabled: bool = True
