@@ -24,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.actor import Actor
 from market.directory.models import Entry
 from market.errors import Forbidden, Invalid, NotFound
+from market.i18n import N_
 from market.matches import guardian as matches_guardian
 from market.organisations import guardian as organisations_guardian
 from market.posts import guardian as posts_guardian
 from market.posts.models import Post
 
-MSG_NO_ENTRY = "There is no such entry."
-MSG_MAY_NOT_WRITE = (
+MSG_NO_ENTRY = N_("There is no such entry.")
+MSG_MAY_NOT_WRITE = N_(
     "Only members of an approved organisation and coordinators can add services and events."
 )
 
