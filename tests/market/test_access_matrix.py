@@ -43,10 +43,13 @@ PROTECTED = [
     ("GET", "/api/v1/review/reports", None),
     ("GET", "/api/v1/review/matching-run", None),
     ("GET", "/api/v1/review/unmatched", None),
+    ("GET", "/api/v1/review/map", None),
+    ("GET", "/api/v1/stats", None),
+    ("GET", "/api/v1/stats.csv", None),
 ]
 
 # What each role gets where it is not the owner or a party (owner cases are tested per feature).
-STAFF_ONLY = {p for _, p, _ in PROTECTED if p.startswith("/api/v1/review/")}
+STAFF_ONLY = {p for _, p, _ in PROTECTED if p.startswith(("/api/v1/review/", "/api/v1/stats"))}
 
 
 def fill(template: str, ids: dict[str, str]) -> str:
@@ -387,6 +390,24 @@ REGION_ROUTES: list[tuple[str, tuple[str, str, Any], tuple[str, str, Any], dict[
         ("GET", "/api/v1/review/unmatched?region=leipzig", None),
         ("GET", "/review/unmatched?region=leipzig", None),
         _expect(200, strangers=403),
+    ),
+    (
+        "a region's statistics",
+        ("GET", "/api/v1/stats?region=leipzig", None),
+        ("GET", "/review/stats?region=leipzig", None),
+        _expect(200, strangers=403),
+    ),
+    (
+        "a region's statistics as CSV",
+        ("GET", "/api/v1/stats.csv?region=leipzig", None),
+        ("GET", "/review/stats.csv?region=leipzig", None),
+        _expect(200, strangers=403),
+    ),
+    (
+        "the map of waiting needs",  # each coordinator sees their own regions' needs
+        ("GET", "/api/v1/review/map", None),
+        ("GET", "/review/map", None),
+        _expect(200, denied=200, strangers=403),
     ),
 ]
 # Where a page answers otherwise than the API by design (a redirect after a form, a page that
