@@ -43,6 +43,20 @@ PROTECTED = [
     ("GET", "/api/v1/review/reports", None),
     ("GET", "/api/v1/review/matching-run", None),
     ("GET", "/api/v1/review/unmatched", None),
+    # The directory (market/directory): writing, its review and referral; reading is public.
+    (
+        "POST",
+        "/api/v1/services",
+        {
+            "name": "Beratung",
+            "topics": ["health"],
+            "languages": ["de"],
+            "address": "Markt 1, 04109 Leipzig",
+        },
+    ),
+    ("GET", "/api/v1/review/services", None),
+    ("GET", "/api/v1/review/events", None),
+    ("POST", "/api/v1/referrals", {"service_id": "nothing", "match_id": "{match}"}),
     ("GET", "/api/v1/review/map", None),
     ("GET", "/api/v1/stats", None),
     ("GET", "/api/v1/stats.csv", None),

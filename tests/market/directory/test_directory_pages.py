@@ -169,3 +169,33 @@ async def test_events_page_and_ics_link(client: httpx.AsyncClient, app: Any) -> 
         assert bad.status_code == 422 and error_of(bad.text, "from")
         assert re.search(r"BEGIN:VEVENT", (await anonymous.get(f"/events/{event['id']}.ics")).text)
     assert service_body()["name"]
+
+
+async def test_pending_entry_pages_and_api_alike(client: httpx.AsyncClient, app: Any) -> None:
+    """A pending service: its organisation and Leipzig's coordinator see it; Halle's
+    coordinator and everyone else get 404, on the page as in the API."""
+    from tests.market.directory.test_directory_api import _regional_coordinator
+
+    regions = await _regions(app)
+    org = await make_user(app, client, "organisation")
+    leipzig = await _regional_coordinator(app, client, regions["leipzig"])
+    halle = await _regional_coordinator(app, client, regions["halle"])
+    seeker = await make_user(app, client, "seeker")
+    service = (
+        await client.post("/api/v1/services", headers=org.headers, json=service_body())
+    ).json()
+    for who, want in ((org, 200), (leipzig, 200), (halle, 404), (seeker, 404), (None, 404)):
+        headers = who.headers if who else {}
+        api = await client.get(f"/api/v1/services/{service['id']}", headers=headers)
+        async with browser(app, who) as c:
+            page = await c.get(f"/services/{service['id']}")
+            edit = await c.get(f"/services/{service['id']}/edit")
+        assert (api.status_code, page.status_code) == (want, want), (who, api.status_code)
+        if who is not None:
+            assert edit.status_code == want
+    async with browser(app, halle) as c:
+        assert f"/services/{service['id']}" not in (await c.get("/review/directory")).text
+    async with browser(app, leipzig) as c:
+        assert f"/services/{service['id']}" in (await c.get("/review/directory")).text
+    async with browser(app, seeker) as c:
+        assert (await c.get("/review/directory")).status_code == 403
