@@ -148,7 +148,7 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def session(app: Any) -> AsyncIterator[AsyncSession]:
     """A session of its own, for arranging data and checking what the app stored."""
-    async with make_sessionmaker(app.state.engine)() as s:
+    async with make_sessionmaker(app.state.engine, app.state.settings)() as s:
         yield s
 
 

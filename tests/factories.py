@@ -55,7 +55,10 @@ async def make_user(
 ) -> Actor:
     n = next(_counter)
     email = f"{role}{n}@example.org"
-    async with make_sessionmaker(app.state.engine)() as session, session.begin():
+    async with (
+        make_sessionmaker(app.state.engine, app.state.settings)() as session,
+        session.begin(),
+    ):
         user = User(
             email=email,
             display_name=name or f"{role.title()} {n}",

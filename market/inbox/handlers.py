@@ -28,8 +28,7 @@ MESSAGE_MAIL_INTERVAL = timedelta(minutes=15)
 
 
 def _settings(session: AsyncSession) -> Settings:
-    found = session.info.get("settings")
-    return found if isinstance(found, Settings) else Settings()
+    return events.settings_of(session)
 
 
 def conversation_key(conversation_id: str) -> str:

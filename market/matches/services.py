@@ -214,7 +214,7 @@ async def recheck(session: AsyncSession, settings: Settings, post: Post) -> None
 
 @events.subscribe(events.POST_PUBLISHED)
 async def _on_published(session: AsyncSession, post: Post, **_: Any) -> None:
-    settings = session.info.get("settings") or Settings()
+    settings = events.settings_of(session)
     await recheck(session, settings, post)
     await match_post(session, settings, post)
 
@@ -230,7 +230,7 @@ async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
             partners.append(match.need_id if match.offer_id == post.id else match.offer_id)
         await withdraw(session, match, reason)
     # A partner whose proposal was withdrawn may now be proposed to someone else.
-    settings = session.info.get("settings") or Settings()
+    settings = events.settings_of(session)
     for partner_id in partners:
         partner = await session.get(Post, partner_id)
         if partner is not None:
@@ -241,7 +241,7 @@ async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
 async def _on_volunteer(session: AsyncSession, volunteer: User, **_: Any) -> None:
     if volunteer.vetting_status != "approved":
         return
-    settings = session.info.get("settings") or Settings()
+    settings = events.settings_of(session)
     # A newly recorded certificate may open categories that need one.
     stmt = select(Post).where(
         Post.author_id == volunteer.id, Post.status == "published", Post.kind == "offer"
@@ -257,7 +257,6 @@ async def is_partner(session: AsyncSession, user_id: str, post_id: str) -> bool:
         | ((Match.need_id == post_id) & (Match.volunteer_id == user_id))
     )
     return (await session.execute(stmt.limit(1))).first() is not None
-
 
 
 # --- A party's answers (who is a party: market.matches.guardian)

@@ -438,7 +438,7 @@ async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
     waiting = list((await session.execute(queries.of_post(post.id, "pending"))).scalars())
     if not waiting:
         return
-    settings = session.info.get("settings") or Settings()
+    settings = events.settings_of(session)
     now = utcnow()
     for application in waiting:
         application.status = "declined"
