@@ -20,7 +20,7 @@ from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import gettext
 from market.organisations.models import Organisation
-from market.posts import geo, guardian, queries, services
+from market.posts import geo, guardian, queries, services, slots
 from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
@@ -177,6 +177,7 @@ async def detail(request: Request) -> Response:
         "organisation": organisation,
         "is_author": guardian.may_change(viewer, post),
         "exact": guardian.can_see_exact(viewer, post),
+        "WEEKDAY_LABELS": slots.WEEKDAYS,
         "translation": (await translation.for_posts(session, [post], reader_id=viewer.id))[post.id],
     }
     return await page(request, "posts/detail.html", context)
@@ -222,6 +223,7 @@ def _form_context(
         "category_options": forms.category_options(gettext("Please choose")),
         "language_options": options,
         "may_have_seats": guardian.may_have_seats(actor),
+        "WEEKDAY_LABELS": slots.WEEKDAYS,
     }
 
 
@@ -270,10 +272,12 @@ async def new_post(request: Request) -> Response:
             "mode": "in_person",
             "country": "DE",
             "languages": [lang.code for lang in user.languages],
+            "slots": slots.rows_for([]),
         }
         return await page(request, "posts/form.html", _form_context(user, actor, values, {}))
     form = await form_with_csrf(request)
     values = _values_of(form)
+    values["slots"], availability, slot_errors = slots.read(form)
     data = forms.present(
         kind=values["kind"],
         title=values["title"],
@@ -287,7 +291,9 @@ async def new_post(request: Request) -> Response:
     # language list "Please choose at least one."
     data |= {"category": values["category"], "languages": values["languages"]}
     rename = forms.renamer(LOCATION_FIELDS)
+    data["availability"] = availability
     parsed, errors = forms.parse(PostIn, data, rename)
+    errors |= slot_errors  # said together with the other mistakes, each on its row
     if values["kind"] not in kinds:
         errors["kind"] = MSG_KIND
     # Say at once that the place is missing, together with the other mistakes.
@@ -322,6 +328,7 @@ def _stored_values(post: Post) -> dict[str, Any]:
         "radius_km": _number(str(post.radius_km)) if post.radius_km is not None else "",
         "seats": str(post.seats) if post.seats is not None else "",
         "languages": post.language_codes,
+        "slots": slots.rows_for(post.availability or []),
     }
 
 
@@ -338,6 +345,7 @@ async def edit_post(request: Request) -> Response:
         return await page(request, "posts/form.html", context)
     form = await form_with_csrf(request)
     values = _values_of(form) | {"kind": post.kind}
+    values["slots"], availability, slot_errors = slots.read(form)
     data: dict[str, Any] = {
         "category": values["category"],
         "title": values["title"],
@@ -352,7 +360,11 @@ async def edit_post(request: Request) -> Response:
     if any(values[k] != stored[k] for k in ("postcode", "city", "country")):
         data["location"] = _location(values)
     rename = forms.renamer(LOCATION_FIELDS)
+    data["availability"] = availability
     patch, errors = forms.parse(PostPatch, data, rename)
+    errors |= slot_errors
+    if errors:
+        patch = None  # a wrong time slot: nothing is saved, everything typed stays
     if patch is not None:
         try:
             resubmitted = post.status == "rejected"  # saved changes go back to review
