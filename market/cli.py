@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import getpass
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -165,9 +167,24 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     now = at or datetime.now(UTC)
     print(f"tick as of {now.isoformat()}")
-    for line in asyncio.run(_tick(settings, now)):
-        print(line)
+    with _one_tick_at_a_time(settings):
+        for line in asyncio.run(_tick(settings, now)):
+            print(line)
     return 0
+
+
+@contextlib.contextmanager
+def _one_tick_at_a_time(settings: Settings) -> Iterator[None]:
+    """On SQLite, ticks on this host run one after the other. Each rule does its steps once
+    anyway (conditional UPDATEs), but SQLite has no row locks, so two ticks' mail relays could
+    both send the same outbox row (notifications/jobs.py); PostgreSQL's row locks prevent it."""
+    if not settings.database_url.startswith("sqlite"):
+        yield
+        return
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.instance_dir / "tick.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _read_password() -> str:
