@@ -43,7 +43,8 @@ EVENT = "event"
 
 
 def _params(request: Request) -> dict[str, str]:
-    skip = ("limit", "cursor", "lang", "page", "msg")
+    # need_id, match_id: the page searched to suggest a service to someone (views.py).
+    skip = ("limit", "cursor", "lang", "page", "msg", "need_id", "match_id")
     return {k: v for k, v in request.query_params.items() if k not in skip and v != ""}
 
 

@@ -10,8 +10,8 @@
   who work its region; anyone else who sees it gets 403.
 - Review: staff, and a coordinator with regions only the entries in them (as posts).
 - Suggesting a service to a person: from a match, its volunteer and the staff who work the
-  need's region; from a need, the need's organisation's members (caseworkers) and the staff of
-  its region. The person told is always the need's author.
+  need's region; from a published need, members of an approved organisation (caseworkers and
+  counsellors) and the staff of its region. The person told is always the need's author.
 """
 
 from __future__ import annotations
@@ -157,9 +157,19 @@ async def need_to_refer(
     need = await posts_guardian.readable(session, actor, need_id or "")
     if need.kind != "need":
         raise Invalid.one("need_id", "This is not a request for help.")
-    if actor.works(need.region_id) or actor.member_of(need.organisation_id):
+    if actor.works(need.region_id) or await _is_caseworker(session, actor):
         return need
     raise Forbidden("Only coordinators and the organisation's caseworkers can suggest here.")
+
+
+async def _is_caseworker(session: AsyncSession, actor: Actor) -> bool:
+    """A member of an approved organisation: counsellors point people to services every day
+    (the person is only told of a published service, never who else was told)."""
+    for org_id in sorted(actor.organisation_ids):
+        org = await organisations_guardian.readable(session, actor, org_id)
+        if org.status == "approved":
+            return True
+    return False
 
 
 async def _need_of_match(session: AsyncSession, match_id: str) -> Post:
@@ -178,15 +188,3 @@ async def _need_region(session: AsyncSession, match_id: str) -> str | None:
     match = await session.get(Match, match_id) if len(match_id) <= 32 else None
     need = await session.get(Post, match.need_id) if match is not None else None
     return need.region_id if need is not None else "\0none"
-
-
-def may_suggest_on_match(side: str | None) -> bool:
-    """Pages: the volunteer's side of a match shows the "suggest a service" form."""
-    return side == "offer"
-
-
-def may_suggest_on_need(actor: Actor, need: Post) -> bool:
-    """Pages: a need's page shows the form to its coordinators and caseworkers."""
-    return need.kind == "need" and (
-        actor.works(need.region_id) or actor.member_of(need.organisation_id)
-    )

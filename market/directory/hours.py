@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_time, get_day_names
 
-from market.i18n import babel_locale
+from market.i18n import babel_locale, get_locale, gettext, use_locale
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -34,10 +34,17 @@ def is_open(hours: list[dict[str, Any]], at: datetime) -> bool:
 
 
 def _clock(hhmm: str, locale: str | None) -> str:
-    if hhmm == "24:00":
-        hhmm = "23:59"
+    if hhmm == "24:00":  # the end of the day reads as midnight, as on a door sign
+        hhmm = "00:00"
     hours, mins = hhmm.split(":")
     return format_time(time(int(hours), int(mins)), format="short", locale=babel_locale(locale))
+
+
+def _span(slot: dict[str, Any], locale: str | None) -> str:
+    if slot["start"] == "00:00" and slot["end"] == "24:00":
+        with use_locale(locale or get_locale()):
+            return gettext("Open all day")
+    return f"{_clock(str(slot['start']), locale)}–{_clock(str(slot['end']), locale)}"
 
 
 def week(hours: list[dict[str, Any]], locale: str | None = None) -> list[tuple[str, list[str]]]:
@@ -52,10 +59,7 @@ def week(hours: list[dict[str, Any]], locale: str | None = None) -> list[tuple[s
             days.append(
                 (
                     names[weekday],
-                    [
-                        f"{_clock(str(s['start']), locale)}–{_clock(str(s['end']), locale)}"
-                        for s in slots
-                    ],
+                    [_span(s, locale) for s in slots],
                 )
             )
     return days

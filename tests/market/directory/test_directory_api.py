@@ -350,8 +350,11 @@ async def test_referral_from_match_and_need(
     notes = (await client.get("/api/v1/notifications", headers=seeker.headers)).json()["items"]
     suggested = [n for n in notes if n["kind"] == "service.suggested"]
     assert len(suggested) == 1 and suggested[0]["data"]["service_id"] == service["id"]
-    # From the need: coordinators yes, a volunteer (not a caseworker of it) no.
+    # From the need: coordinators and caseworkers (members of an approved organisation) yes,
+    # a volunteer who is no party no.
     by_need = {"service_id": service["id"], "need_id": need["id"]}
+    r = await client.post("/api/v1/referrals", headers=org.headers, json=by_need)
+    assert r.status_code == 201
     assert (
         await client.post("/api/v1/referrals", headers=coord.headers, json=by_need)
     ).status_code == 201
