@@ -187,3 +187,28 @@ async def _region(app: Any) -> Region:
 
     async with make_sessionmaker(app.state.engine)() as s:
         return (await s.scalars(select(Region))).one()
+
+
+@pytest.mark.parametrize("locale", ["de", "ar"])
+async def test_time_slots_on_the_post_form(
+    page: Any, app: Any, client: Any, live_server: str, shots: Any, locale: str
+) -> None:
+    seeker = await make_user(app, client, "seeker", locale=locale)
+    await log_in(page, locale, seeker.email)
+    await page.goto("/posts/new")
+    day = page.locator("#f-slot_0_day")
+    await day.select_option("1")
+    await page.locator("#f-slot_0_start").fill("10:00")
+    await page.locator("#f-slot_0_end").fill("09:00")
+    await page.get_by_role("button", name=t(locale, "Post it")).click()
+    await expect(
+        page.get_by_text(t(locale, "The end time must be after the start time."))
+    ).to_be_visible()
+    await expect(page.locator("#f-slot_0_start")).to_have_value("10:00")
+    await both_widths(page, shots, "slots-error")
+    await page.set_viewport_size(PHONE)
+    await page.locator("fieldset.slots").screenshot(path=str(shots.folder / "slots-phone.png"))
+    if shots.extra is not None:  # the rows alone, readable at phone width
+        await page.locator("fieldset.slots").screenshot(
+            path=str(shots.extra / f"{shots.prefix}-slots-only-phone.png")
+        )
