@@ -10,8 +10,10 @@ uvicorn processes with the same flags (one process each, uvloop, httptools, no a
 Anlauf (`market.app:create_app`, rate limits off, ANLAUF_ENV=production), a Starlette
 hello-world and the minimal page of benchmarks/web_apps.py; and wrk (Debian's package) as the
 load, 16 connections, 3 rounds of --duration seconds per page. Anlauf runs twice: with its
-anonymous-page cache as shipped, and with ANLAUF_PUBLIC_CACHE_SECONDS=0 (until that cache exists
-the two runs measure the same thing).
+anonymous-page cache as shipped, and with ANLAUF_PUBLIC_CACHE_SECONDS=0. It runs as in
+production, with Redis (--redis-url, a database of its own that is emptied before each run; ''
+for none): the page cache is then the shared one, and the periodic jobs are left to the arq
+worker instead of running inside the measured process.
 
 Reported per page: requests per second (median of the rounds), p50 and p99 latency of that round,
 and the ratio to hello-world and to the minimal page measured in the same run. The targets of the
@@ -54,6 +56,7 @@ from benchmarks import datagen
 
 REPO = _HERE.parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/anlauf_bench_web"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
 SEED = 20251121
 PASSWORD_SESSION = "bench-session-secret-0123456789abcdef"
 
@@ -66,6 +69,9 @@ class Measure:
     p99_ms: float
     errors: int = 0
     rounds: list[float] = field(default_factory=list)
+    # The 1-minute load average when the rounds ended: other work on the machine shows in
+    # every figure, so each carries it.
+    load: float = 0.0
 
 
 def free_port() -> int:
@@ -169,6 +175,100 @@ async def signed_in_cookie(url: str) -> tuple[str, str]:
     finally:
         await engine.dispose()
     return f"Cookie: anlauf_session={PASSWORD_SESSION}", str(post_id)
+
+
+# --- Query plans -------------------------------------------------------------------------------
+
+
+def listing_queries(post_id: str, author_id: str) -> list[tuple[str, object]]:
+    """(label, statement): every public listing's query as the app builds it, and its next page."""
+    from market.api import paginate
+    from market.posts import queries
+    from market.posts.models import Post
+
+    def page(stmt: object, limit: int = 20, cursor: object = None) -> object:
+        return paginate(stmt, Post.created_at, Post.id, limit, cursor)  # type: ignore[arg-type]
+
+    later = (datetime.now(UTC) - timedelta(days=3), "8" * 32)
+    leipzig = (51.3397, 12.3731, 25.0)
+    return [
+        (
+            "/ home: 6 newest",
+            queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6),
+        ),
+        ("/posts, API: first page", page(queries.search())),
+        ("/posts, API: a later page (cursor)", page(queries.search(), cursor=later)),
+        ("kind=need", page(queries.search(kind="need"))),
+        ("category=language (a parent: 2 slugs)", page(queries.search(category="language"))),
+        ("category=housing-search (a leaf)", page(queries.search(category="housing-search"))),
+        ("language=uk", page(queries.search(language="uk"))),
+        ("place=Leipzig, 25 km", page(queries.search(place=leipzig))),
+        ("place=Leipzig + q=deutsch", page(queries.search(place=leipzig, q="deutsch"))),
+        ("q=deutsch", page(queries.search(q="deutsch"))),
+        (
+            "kind + category + language + place",
+            page(queries.search(kind="offer", category="language", language="ar", place=leipzig)),
+        ),
+        (
+            "/my/posts, GET /me/posts: an author's own",
+            page(Post.__table__.select().where(Post.author_id == author_id)),
+        ),
+        ("post page", queries.published().where(Post.id == post_id)),
+    ]
+
+
+PLANS: dict[int, list[tuple[str, str, bool]]] = {}
+
+
+def execution_ms(plan: str) -> float:
+    found = re.search(r"Execution Time: ([\d.]+) ms", plan)
+    return float(found.group(1)) if found else float("nan")
+
+
+# A sort of what an index found (a top-N sort of the posts in one place with a rare filter) is
+# fine; a sort of more rows than this is a sort of (nearly) everything.
+SORT_LIMIT = 5_000
+
+
+def full_sort(plan: str) -> bool:
+    lines = plan.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"\s*(->\s*)?Sort\b", line):
+            below = next((x for x in lines[i + 1 :] if "->" in x), "")
+            rows = re.search(r"actual rows=(\d+)", below)
+            if rows is None or int(rows.group(1)) > SORT_LIMIT:
+                return True
+    return False
+
+
+async def explain_listings(url: str) -> list[tuple[str, str, bool]]:
+    """EXPLAIN ANALYZE of every listing: (label, plan, fine), fine when the plan reads no table
+    whole (no Seq Scan) and sorts at most SORT_LIMIT rows that an index found (no full sort)."""
+    import asyncpg
+    from sqlalchemy.dialects import postgresql
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        author_id = await conn.fetchval(
+            "SELECT author_id FROM posts GROUP BY author_id ORDER BY count(*) DESC LIMIT 1"
+        )
+        post_id = await conn.fetchval(
+            "SELECT id FROM posts WHERE status = 'published' ORDER BY id LIMIT 1"
+        )
+        out = []
+        for label, stmt in listing_queries(post_id, author_id):
+            sql = str(
+                stmt.compile(  # type: ignore[attr-defined]
+                    dialect=postgresql.dialect(),
+                    compile_kwargs={"literal_binds": True, "render_postcompile": True},
+                )
+            ).replace("%%", "%")
+            rows = await conn.fetch("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql)
+            plan = "\n".join(r[0] for r in rows)
+            out.append((label, plan, "Seq Scan" not in plan and not full_sort(plan)))
+        return out
+    finally:
+        await conn.close()
 
 
 # --- Servers and load ---------------------------------------------------------------------------
@@ -279,10 +379,18 @@ def measure(label: str, url: str, args: argparse.Namespace, header: str | None =
     rounds = [wrk(url, args, header) for _ in range(args.rounds)]
     rounds.sort(key=lambda r: r[0])
     rps, p50, p99, _ = rounds[len(rounds) // 2]
-    result = Measure(label, rps, p50, p99, sum(r[3] for r in rounds), [r[0] for r in rounds])
+    result = Measure(
+        label,
+        rps,
+        p50,
+        p99,
+        sum(r[3] for r in rounds),
+        [r[0] for r in rounds],
+        os.getloadavg()[0],
+    )
     print(
-        f"    {label}: {rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-        + (f", {result.errors} failed" if result.errors else ""),
+        f"    {label}: {rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"load {result.load:.1f}" + (f", {result.errors} failed" if result.errors else ""),
         flush=True,
     )
     return result
@@ -291,12 +399,18 @@ def measure(label: str, url: str, args: argparse.Namespace, header: str | None =
 # --- The run ------------------------------------------------------------------------------------
 
 
-def base_env(database_url: str, folder: Path, cache_off: bool) -> dict[str, str]:
+def base_env(
+    database_url: str, folder: Path, cache_off: bool, redis_url: str = ""
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANLAUF_")}
     env.update(
         ANLAUF_ENV="production",
         ANLAUF_SECRET_KEY="bench-web-secret",
         ANLAUF_DATABASE_URL=database_url,
+        # Served as in production: with Redis, the page cache is the one all processes share,
+        # and the periodic jobs (retention, digests) are the arq worker's, not run inside the
+        # measured web process (without Redis the app runs them itself, over 200,000 posts).
+        ANLAUF_REDIS_URL=redis_url,
         ANLAUF_RATE_LIMIT_ENABLED="false",
         ANLAUF_INSTANCE_DIR=str(folder / "instance"),
         ANLAUF_OUTBOX_DIR=str(folder / "outbox"),
@@ -324,6 +438,7 @@ def pages(post_id: str) -> list[tuple[str, str, bool]]:
 def run_size(posts: int, args: argparse.Namespace, folder: Path) -> dict[str, dict[str, Measure]]:
     url = asyncio.run(prepare_database(args.database_url, posts, args.fresh))
     cookie, post_id = asyncio.run(signed_in_cookie(url))
+    PLANS[posts] = asyncio.run(explain_listings(url))
     results: dict[str, dict[str, Measure]] = {}
     yardsticks = [
         ("hello-world", ["benchmarks.web_apps:hello"]),
@@ -339,10 +454,16 @@ def run_size(posts: int, args: argparse.Namespace, folder: Path) -> dict[str, di
         finally:
             server.stop()
     for mode, cache_off in (("cache on", False), ("cache off", True)):
+        if args.redis_url:
+            # No page of another run or database size may be served from the shared cache.
+            import redis
+
+            with redis.Redis.from_url(args.redis_url) as r:
+                r.flushdb()
         server = Server(
             "anlauf",
             ["--factory", "market.app:create_app"],
-            base_env(url, folder, cache_off),
+            base_env(url, folder, cache_off, args.redis_url),
             folder,
         )
         try:
@@ -375,7 +496,15 @@ def main() -> int:
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--fresh", action="store_true", help="build the databases again")
     parser.add_argument(
+        "--explain", action="store_true", help="print the query plan of every listing"
+    )
+    parser.add_argument(
         "--database-url", default=os.environ.get("ANLAUF_BENCH_WEB_URL", DEFAULT_URL)
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("ANLAUF_BENCH_REDIS_URL", DEFAULT_REDIS),
+        help="a Redis database of its own (it is emptied); '' serves without Redis",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -403,22 +532,50 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, load average before the run {load_before:.1f}"
     )
     print()
-    print("| page | req/s | p50 | p99 | of hello-world | of minimal page |")
-    print("|---|---|---|---|---|---|")
+    print("| page | req/s | p50 | p99 | of hello-world | of minimal page | load |")
+    print("|---|---|---|---|---|---|---|")
     for name, m in main_results["yardsticks"].items():
         print(
             f"| {name} | {m.rps:,.0f} | {m.p50_ms:.1f} ms | {m.p99_ms:.1f} ms | "
-            f"{ratio(m, hello)} | {ratio(m, minimal)} |"
+            f"{ratio(m, hello)} | {ratio(m, minimal)} | {m.load:.1f} |"
         )
     for mode in ("cache on", "cache off"):
         for label, m in main_results.get(mode, {}).items():
             print(
                 f"| {label} ({mode}) | {m.rps:,.0f} | {m.p50_ms:.1f} ms | {m.p99_ms:.1f} ms | "
-                f"{ratio(m, hello)} | {ratio(m, minimal)} |"
+                f"{ratio(m, hello)} | {ratio(m, minimal)} | {m.load:.1f} |"
             )
     print()
 
+    plans = PLANS.get(big, [])
+    print(f"Query plans at {big:,} posts (EXPLAIN ANALYZE; time in the database, one run):")
+    print()
+    print("| listing | plan | database time |" + (" at 20,000 |" if len(sizes) == 2 else ""))
+    print("|---|---|---|" + ("---|" if len(sizes) == 2 else ""))
+    small_plans = dict((label, plan) for label, plan, _ in PLANS.get(sizes[0], []))
+    for label, plan, fine in plans:
+        first = plan.splitlines()[1].strip(" ->") if len(plan.splitlines()) > 1 else plan
+        row = (
+            f"| {label} | {'ok' if fine else 'SCAN/SORT'}: {first} | {execution_ms(plan):.2f} ms |"
+        )
+        if len(sizes) == 2:
+            row += f" {execution_ms(small_plans.get(label, '')):.2f} ms |"
+        print(row)
+    print()
+    if args.explain:
+        for label, plan, _ in plans:
+            print(f"-- {label}")
+            print(plan)
+            print()
+
     targets: list[tuple[str, bool, str]] = []
+    targets.append(
+        (
+            f"every listing's plan at {big:,} posts reads an index: no Seq Scan, no full Sort",
+            bool(plans) and all(fine for _, _, fine in plans),
+            f"{sum(fine for _, _, fine in plans)} of {len(plans)}",
+        )
+    )
     public = ("/ home", "/posts place + word", "post page")
     on, off = main_results.get("cache on", {}), main_results.get("cache off", {})
     for label in public:
