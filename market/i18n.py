@@ -55,15 +55,24 @@ def use_locale(locale: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def _isolated(variables: dict[str, object]) -> dict[str, object]:
+    """On a right-to-left page, each interpolated text (a German title in «…», a name) is
+    wrapped in Unicode isolates (FSI … PDI), so its own direction cannot turn the sentence
+    around it ("«Hilfe beim Amt» ..." stays in order). Numbers are left alone."""
+    if not is_rtl():
+        return variables
+    return {k: f"\u2068{v}\u2069" if isinstance(v, str) else v for k, v in variables.items()}
+
+
 def gettext(message: str, **variables: object) -> str:
     text = translations(get_locale()).ugettext(message)
-    return text % variables if variables else text
+    return text % _isolated(variables) if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     text = translations(get_locale()).ungettext(singular, plural, n)
     variables.setdefault("num", n)
-    return text % variables
+    return text % _isolated(variables)
 
 
 def lazy_gettext(message: str, **variables: object) -> LazyProxy:

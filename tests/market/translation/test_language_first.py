@@ -139,3 +139,14 @@ async def test_the_403_page_speaks_the_readers_language(
     assert page.status_code == 403
     assert "You may not do this." not in page.text
     assert translated("You may not do this.", "uk") in page.text
+
+
+def test_titles_in_right_to_left_sentences_are_isolated_and_quoted_the_local_way() -> None:
+    message = "A new match for your post “%(title)s”"
+    with i18n.use_locale("fa"):
+        sentence = i18n.gettext(message, title="Hilfe beim Amt")
+        assert "«\u2068Hilfe beim Amt\u2069»" in sentence  # Persian quotes, isolated title
+        assert str(i18n.quoted("Hilfe")) == "«<bdi>Hilfe</bdi>»"
+    with i18n.use_locale("de"):
+        assert "„Hilfe beim Amt“" in i18n.gettext(message, title="Hilfe beim Amt")
+        assert str(i18n.quoted("<b>")) == "„<bdi>&lt;b&gt;</bdi>“"
