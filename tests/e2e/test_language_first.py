@@ -137,3 +137,41 @@ async def test_a_german_post_read_in_arabic_is_translated_then_original_when_sto
     await expect(page.locator("details.original")).to_have_count(0)
     await shots.take(page, "post-phone-ar-server-stopped")
     await ctx.close()
+
+
+async def test_a_message_is_translated_for_its_reader_and_names_keep_their_direction(
+    browser: Any, live_server: str, client: Any, app: Any, shots: Shots
+) -> None:
+    from tests.factories import PASSWORD
+    from tests.market.conversations.helpers import connected_match, write
+
+    volunteer, seeker, match_id, conversation_id = await connected_match(
+        client, app, seeker_locale="ar"
+    )
+    from sqlalchemy import update
+
+    from market.accounts.models import User
+    from market.db import make_sessionmaker
+
+    async with make_sessionmaker(app.state.engine)() as session, session.begin():
+        await session.execute(
+            update(User).where(User.id == seeker.id).values(display_name="Ahmad R.")
+        )
+    r = await write(client, volunteer, conversation_id, "Ich warte am Eingang vom Jobcenter.")
+    assert r.status_code == 201
+    for viewport, name in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        ctx = await browser.new_context(base_url=live_server, viewport=viewport)
+        page = await ctx.new_page()
+        await page.goto("/login?lang=ar")
+        await page.fill("input[name=email]", seeker.email)
+        await page.fill("input[name=password]", PASSWORD)
+        await page.locator("main form button[type=submit]").click()
+        await page.goto(f"/matches/{match_id}#messages")
+        await expect(page.locator("a[href='/account'] bdi")).to_have_text("Ahmad R.")
+        message = page.locator("ol.thread li.msg").last
+        await expect(message).to_contain_text("[ar] Ich warte am Eingang vom Jobcenter.")
+        await expect(message.locator("details.original summary")).to_contain_text(
+            t("ar", "Machine-translated")
+        )
+        await shots.take(page, f"conversation-{name}-ar")
+        await ctx.close()
