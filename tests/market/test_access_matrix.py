@@ -406,6 +406,18 @@ REGION_ROUTES: list[tuple[str, tuple[str, str, Any], tuple[str, str, Any], dict[
         _expect(200, strangers=403),
     ),
     (
+        "resolving a report",
+        ("POST", "/api/v1/review/reports/{report}", {"resolution": ""}),
+        ("POST", "/review/reports/{report}", {"action": "maybe"}),
+        _expect(422, strangers=403),
+    ),
+    (
+        "taking a post down",
+        ("POST", "/api/v1/review/posts/{need}", {"decision": "reject"}),
+        ("POST", "/posts/{need}/unpublish", {"reason": ""}),
+        _expect(422, strangers=403),
+    ),
+    (
         "a region's statistics",
         ("GET", "/api/v1/stats?region=leipzig", None),
         ("GET", "/review/stats?region=leipzig", None),
