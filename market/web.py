@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -394,7 +395,7 @@ def make_environment() -> Environment:
     )
     env.globals.update(
         LOCALES=i18n.LOCALES,
-        locale_label=i18n.locale_label,
+        locale_label=_locale_label,
         language_name=i18n.language_name,
         quoted=i18n.quoted,
     )
@@ -416,16 +417,37 @@ def _join_list(items: list[str]) -> str:
     )
 
 
-def _language_list(codes: list[str]) -> str:
+# Babel builds names, lists and dates from CLDR data on every call; a page of 20 posts asked it
+# the same few questions about 60 times (the language picker alone parsed a locale per entry).
+# Their answers depend only on the arguments and the page language, so each is worked out once
+# per process. Bounded: post languages and dates have many combinations.
+@functools.cache
+def _locale_label(locale: str) -> str:
+    return i18n.locale_label(locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _language_list_in(codes: tuple[str, ...], locale: str) -> str:
     from market.posts import languages
 
-    return _join_list([languages.name(code) for code in codes])
+    with i18n.use_locale(locale):
+        return _join_list([languages.name(code, locale) for code in codes])
+
+
+def _language_list(codes: list[str]) -> str:
+    return _language_list_in(tuple(codes), i18n.get_locale())
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_day(day: date, fmt: str, locale: str) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, fmt, locale=i18n.babel_locale(locale))
 
 
 def _format_date(value: datetime | None, fmt: str = "medium") -> str:
-    from babel.dates import format_date
-
-    return "" if value is None else format_date(value, fmt, locale=i18n.babel_locale())
+    # format_date shows a datetime's own calendar day (no time zone conversion): the same here.
+    return "" if value is None else _format_day(value.date(), fmt, i18n.get_locale())
 
 
 def _format_datetime(value: datetime | None, fmt: str = "medium") -> str:

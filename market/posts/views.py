@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from market.actor import Actor, actor_of
 from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
 from market.forms import page, text
-from market.i18n import gettext
+from market.i18n import get_locale, gettext
 from market.organisations.models import Organisation
 from market.posts import geo, guardian, queries, services, slots
 from market.posts.api import parse_search
@@ -85,6 +86,14 @@ def _distance(viewer: Actor, post: Post, near: tuple[float, float, float] | None
 
 
 def _search_options() -> dict[str, Any]:
+    return _search_options_in(get_locale())
+
+
+@functools.cache
+def _search_options_in(locale: str) -> dict[str, Any]:
+    """The search form's choices in one page language: the same for every request, and costly
+    (Babel's name and native name of each language), so built once per language and process.
+    Templates only read them."""
     return {
         "kind_options": [
             ("", gettext("Offers and needs")),
@@ -165,7 +174,13 @@ async def detail(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
     post = await guardian.readable(session, viewer, request.path_params["post_id"])
-    author = await session.get(User, post.author_id)
+    # Only the two columns the page shows: a whole User row brings its password hash and a
+    # second statement for its languages.
+    author = (
+        await session.execute(
+            select(User.display_name, User.is_active).where(User.id == post.author_id)
+        )
+    ).first()
     organisation = (
         await session.get(Organisation, post.organisation_id) if post.organisation_id else None
     )
