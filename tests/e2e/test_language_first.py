@@ -137,3 +137,67 @@ async def test_a_german_post_read_in_arabic_is_translated_then_original_when_sto
     await expect(page.locator("details.original")).to_have_count(0)
     await shots.take(page, "post-phone-ar-server-stopped")
     await ctx.close()
+
+
+async def test_a_message_is_translated_for_its_reader_and_names_keep_their_direction(
+    browser: Any, live_server: str, client: Any, app: Any, shots: Shots
+) -> None:
+    from tests.factories import PASSWORD
+    from tests.market.conversations.helpers import connected_match, write
+
+    volunteer, seeker, match_id, conversation_id = await connected_match(
+        client, app, seeker_locale="ar"
+    )
+    from sqlalchemy import update
+
+    from market.accounts.models import User
+    from market.db import make_sessionmaker
+
+    async with make_sessionmaker(app.state.engine)() as session, session.begin():
+        await session.execute(
+            update(User).where(User.id == seeker.id).values(display_name="Ahmad R.")
+        )
+    r = await write(client, volunteer, conversation_id, "Ich warte am Eingang vom Jobcenter.")
+    assert r.status_code == 201
+    for viewport, name in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        ctx = await browser.new_context(base_url=live_server, viewport=viewport)
+        page = await ctx.new_page()
+        await page.goto("/login?lang=ar")
+        await page.fill("input[name=email]", seeker.email)
+        await page.fill("input[name=password]", PASSWORD)
+        await page.locator("main form button[type=submit]").click()
+        await page.goto(f"/matches/{match_id}#messages")
+        await expect(page.locator("a[href='/account'] bdi")).to_have_text("Ahmad R.")
+        message = page.locator("ol.thread li.msg").last
+        await expect(message).to_contain_text("[ar] Ich warte am Eingang vom Jobcenter.")
+        await expect(message.locator("details.original summary")).to_contain_text(
+            t("ar", "Machine-translated")
+        )
+        await shots.take(page, f"conversation-{name}-ar")
+        await ctx.close()
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(rgb: str) -> float:
+        parts = [int(x) / 255 for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+        lin = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in parts]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_the_focus_ring_stands_out_at_least_3_to_1(page: Any, live_server: str) -> None:
+    await page.goto("/posts?lang=de")
+    for selector, background_of in (("main a", "html"), ("header a.lang-button", "header.top")):
+        target = page.locator(selector).first
+        await target.focus()
+        await page.keyboard.press("Shift+Tab")
+        await page.keyboard.press("Tab")  # focused by keyboard: :focus-visible applies
+        ring = await target.evaluate("e => getComputedStyle(e).outlineColor")
+        style = await target.evaluate("e => getComputedStyle(e).outlineStyle")
+        background = await page.locator(background_of).evaluate(
+            "e => getComputedStyle(e).backgroundColor"
+        )
+        assert style == "solid", selector
+        assert _contrast(ring, background) >= 3.0, (selector, ring, background)
