@@ -25,10 +25,10 @@ async def _world(app: Any) -> dict[str, Any]:
     async with make_sessionmaker(app.state.engine)() as s, s.begin():
         regions = {}
         for slug, (lat, lon) in (("leipzig", LEIPZIG), ("halle", HALLE)):
-            region = Region(slug=slug, name=slug.title(), lat=lat, lon=lon, radius_km=25)
-            s.add(region)
+            place = Region(slug=slug, name=slug.title(), lat=lat, lon=lon, radius_km=25)
+            s.add(place)
             await s.flush()
-            regions[slug] = region.id
+            regions[slug] = place.id
         author = User(email="a@example.org", display_name="A", role="seeker")
         s.add(author)
         await s.flush()

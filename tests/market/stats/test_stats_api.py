@@ -77,10 +77,10 @@ async def build_world(app: Any, seed: int = 13) -> World:
     async with factory() as s, s.begin():
         regions = {}
         for slug, lat, lon in (("leipzig", 51.34, 12.37), ("halle", 51.48, 11.97)):
-            region = Region(slug=slug, name=slug.title(), lat=lat, lon=lon, radius_km=25)
-            s.add(region)
+            place = Region(slug=slug, name=slug.title(), lat=lat, lon=lon, radius_km=25)
+            s.add(place)
             await s.flush()
-            regions[slug] = region.id
+            regions[slug] = place.id
         seeker = User(email="seeker@example.org", display_name="S", role="seeker")
         s.add(seeker)
         await s.flush()
@@ -122,7 +122,7 @@ async def build_world(app: Any, seed: int = 13) -> World:
                         created_at=now - 120 * DAY,
                     )
                 )
-            offers = []
+            offers: list[tuple[str | None, str]] = []
             for _ in range(rnd.randint(0 if n == 11 else 1, 2)):
                 region = rnd.choice(["leipzig", "halle"])
                 category = rnd.choice(CATEGORIES)
@@ -144,11 +144,11 @@ async def build_world(app: Any, seed: int = 13) -> World:
 
         needs: list[NeedRow] = []
         for n in range(36):
-            region = rnd.choice(["leipzig", "halle", "leipzig", None])
+            where = rnd.choice(["leipzig", "halle", "leipzig", None])
             created = now - timedelta(days=rnd.choice([2, 5, 12, 25, 29, 45]), hours=n % 7)
             row = NeedRow(
                 id="",
-                region=region,
+                region=where,
                 category=rnd.choice(CATEGORIES),
                 languages=rnd.sample(LANGUAGES, rnd.randint(1, 2)),
                 created=created,
@@ -160,7 +160,7 @@ async def build_world(app: Any, seed: int = 13) -> World:
                 title="Need",
                 status=row.status,
                 author_id=seeker.id,
-                region_id=regions[region] if region else None,
+                region_id=regions[where] if where else None,
                 lat=51.3,
                 lon=12.3,
                 created_at=created,
@@ -301,7 +301,7 @@ def expected(world: World, regions: set[str | None] | None) -> dict[str, Any]:
     }
 
 
-def _close(a: Any, b: Any) -> bool:
+def _close(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
     return abs(a - b) <= 0.011
