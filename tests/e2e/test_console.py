@@ -14,6 +14,7 @@ from playwright.async_api import expect
 from market.i18n import gettext, use_locale
 from market.posts.models import Post, Region
 from market.vetting.models import Report
+from tests.e2e.a11y import violations
 from tests.factories import PASSWORD, make_user, post_body
 from tests.pages import fetch
 
@@ -38,9 +39,12 @@ async def log_in(page: Any, locale: str, email: str) -> None:
 
 
 async def both_widths(page: Any, shots: Any, name: str) -> None:
+    """Screenshots at desktop and phone width, each checked by axe-core (WCAG 2.1 AA)."""
     await shots.take(page, f"{name}-desktop")
+    assert await violations(page) == [], name
     await page.set_viewport_size(PHONE)
     await shots.take(page, f"{name}-phone")
+    assert await violations(page) == [], name
     # Nothing wider than the phone: no sideways scrolling.
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"] + 1, (name, width)
