@@ -123,9 +123,10 @@ async def service_list(request: Request) -> Response:
     found, limit, start = await search_services(request)
     chunk = found[start : start + limit]
     more = len(found) > start + limit
+    translated = await services.translations(session, [e for e, _ in chunk])
     return ok(
         {
-            "items": [services.to_json(e, d) for e, d in chunk],
+            "items": [services.to_json(e, d, translated[e.id]) for e, d in chunk],
             "next_cursor": offset_cursor(start + limit) if more else None,
         }
     )
@@ -150,7 +151,8 @@ async def event_list(request: Request) -> Response:
             )
         ).all()
     )
-    return ok(page(rows, limit, services.to_json, _event_key))
+    translated = await services.translations(session, rows[:limit])
+    return ok(page(rows, limit, lambda e: services.to_json(e, None, translated[e.id]), _event_key))
 
 
 def _event_key(entry: Entry) -> tuple[datetime, str]:
@@ -170,7 +172,8 @@ def _detail(kind: str) -> Any:
             entry = await services.update(session, entry, patch)
             return ok(services.to_json(entry))
         entry = await guardian.readable(session, actor, kind, entry_id)
-        return ok(services.to_json(entry))
+        translated = await services.translations(session, [entry])
+        return ok(services.to_json(entry, translation=translated[entry.id]))
 
     return handler
 

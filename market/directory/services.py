@@ -170,11 +170,33 @@ def due_at(entry: Entry) -> datetime | None:
 # --- Serialising
 
 
-async def to_json_many(session: AsyncSession, entries: list[Entry]) -> list[dict[str, Any]]:
-    return [to_json(e) for e in entries]
+async def translations(
+    session: AsyncSession, entries: list[Entry], target: str | None = None
+) -> dict[str, dict[str, str] | None]:
+    """entry id -> {"lang", "description"} machine-translated into the reader's language, where
+    ANLAUF_TRANSLATE_URL is set (market.translation: cache first, never more than its budget,
+    the original on any fault); None where there is nothing to translate or no translation."""
+    from market.translation import service as translation  # imported late, as posts do
+
+    result: dict[str, dict[str, str] | None] = {e.id: None for e in entries}
+    wanted = [e for e in entries if e.description.strip()]
+    if not wanted:
+        return result
+    language = translation.reader_language(target)
+    items = [translation.Item(e.description, None, ("directory", e.id)) for e in wanted]
+    found = await translation.translate(session, items, language)
+    for entry in wanted:
+        text = found.get(entry.description)
+        if text is not None and text != entry.description:
+            result[entry.id] = {"lang": language, "description": text}
+    return result
 
 
-def to_json(entry: Entry, distance_km: float | None = None) -> dict[str, Any]:
+def to_json(
+    entry: Entry,
+    distance_km: float | None = None,
+    translation: dict[str, str] | None = None,
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": entry.id,
         "name": entry.name,
@@ -198,9 +220,8 @@ def to_json(entry: Entry, distance_km: float | None = None) -> dict[str, Any]:
         "website": entry.website,
         "status": entry.status,
         "confirmed_at": iso(entry.confirmed_at),
-        # Machine translation of descriptions arrives with issue "Reach everyone"; until then
-        # there is none (API.md: null when nothing is translated).
-        "translation": None,
+        # {"lang", "description"} in the reader's language, or null (see `translations`).
+        "translation": translation,
     }
     if distance_km is not None:
         data["distance_km"] = round(distance_km, 1)

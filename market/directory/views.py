@@ -117,8 +117,10 @@ def _routing_url(request: Request, entry: Entry) -> str | None:
 async def _entry_context(request: Request, entry: Entry, actor: Actor) -> dict[str, Any]:
     from market.i18n import get_locale
 
+    translated = await services.translations(db(request), [entry])
     return {
         "entry": entry,
+        "translation": translated[entry.id],
         "week": hours.week(entry.opening_hours, get_locale()),
         "open_now": hours.is_open(entry.opening_hours, utcnow()),
         "routing_url": _routing_url(request, entry),
