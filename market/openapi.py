@@ -17,6 +17,7 @@ from market.accounts.schemas import (
     VerifyIn,
 )
 from market.conversations.api import MessageIn
+from market.directory.spec import ENDPOINTS as DIRECTORY_ENDPOINTS
 from market.inbox.api import PreferencesIn
 from market.matches.review_api import RunIn
 from market.organisations.spec import ENDPOINTS as ORGANISATION_ENDPOINTS
@@ -95,6 +96,7 @@ ENDPOINTS: list[Endpoint] = [
 # Features built later add their endpoints here.
 EXTRA: list[Endpoint] = [
     *ORGANISATION_ENDPOINTS,
+    *DIRECTORY_ENDPOINTS,
     ("get", "/conversations", "The caller's conversations, latest activity first", None, 200, True),
     (
         "get",
