@@ -31,6 +31,7 @@ class Target:
     name: str = ""  # the author of a post or message, the reported person
     link: str | None = None
     status: str | None = None  # a post's status
+    admin_link: str | None = None  # a reported person's account page (admins only)
 
 
 async def targets(session: AsyncSession, reports: list[Report]) -> dict[str, Target]:
@@ -90,11 +91,14 @@ async def targets(session: AsyncSession, reports: list[Report]) -> dict[str, Tar
             )
         elif r.target_type == "user" and r.target_id in people:
             person = people[r.target_id]
+            # A volunteer's vetting page is open to the region's coordinators; the account
+            # page (suspension) only to admins, so the template picks by the reader's role.
             found[r.id] = Target(
                 "user",
                 person.deleted_at is None,
                 name=name(person.id),
-                link=f"/admin/users/{person.id}",
+                link=f"/review/volunteers/{person.id}" if person.role == "volunteer" else None,
+                admin_link=f"/admin/users/{person.id}",
             )
         else:
             found[r.id] = Target(r.target_type, False)
