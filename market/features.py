@@ -36,7 +36,9 @@ class Feature:
     modules: tuple[str, ...] = ()
     # What those modules must have registered; build() checks each of them.
     jobs: tuple[str, ...] = ()  # outbox job names (notifications.outbox.register_job)
-    rules: tuple[str, ...] = ()  # periodic rules (market.maintenance.register_rule)
+    # Periodic rules, run in this order: "name=module:function" is installed from here;
+    # a bare "name" must be registered by the module (market.maintenance.register_rule).
+    rules: tuple[str, ...] = ()
     handles: tuple[str, ...] = ()  # events this feature reacts to (market.events.subscribe)
     exports: tuple[str, ...] = ()  # its sections of the personal-data export (EXPORT_SECTIONS)
     # "module:function" checks that let a partner read a closed post (posts.guardian).
@@ -108,7 +110,12 @@ FEATURES: tuple[Feature, ...] = (
         pages=("market.matches.views", "market.matches.waiting.views"),
         modules=("market.matches.services", "market.matches.runs", "market.matches.followthrough"),
         jobs=("matches.regional_confirm", "matches.regional_unmatched"),
-        rules=("match_reminders", "matches_stalled", "matches_expired", "match_outcomes_asked"),
+        rules=(
+            "match_reminders=market.matches.followthrough:send_reminders",
+            "matches_stalled=market.matches.followthrough:flag_stalled",
+            "matches_expired=market.matches.followthrough:expire",
+            "match_outcomes_asked=market.matches.followthrough:ask_outcome",
+        ),
         handles=(events.POST_PUBLISHED, events.POST_CLOSED, events.VOLUNTEER_CHANGED),
         exports=("matches",),
         partner_checks=("market.matches.services:is_partner",),
@@ -131,12 +138,14 @@ FEATURES: tuple[Feature, ...] = (
         "retention",
         pages=("market.retention",),
         rules=(
-            "needs_asked_to_confirm",
-            "needs_closed_unconfirmed",
-            "inactive_accounts",
-            "certificate_facts_deleted",
+            "needs_asked_to_confirm=market.retention:ask_stale_needs",
+            "needs_closed_unconfirmed=market.retention:close_unconfirmed",
+            "inactive_accounts=market.retention:retire_inactive_accounts",
+            "certificate_facts_deleted=market.retention:delete_certificate_facts",
         ),
     ),
+    Feature("stats", api=("market.stats.api",), pages=("market.stats.views",)),
+    Feature("maps", api=("market.maps.api",), pages=("market.maps.views",)),
     Feature(
         "directory",
         api=("market.directory.api",),
@@ -152,8 +161,6 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature("admin", pages=("market.admin.views",)),
     Feature("legal", pages=("market.legal.views",)),
-    Feature("stats", api=("market.stats.api",), pages=("market.stats.views",)),
-    Feature("maps", api=("market.maps.api",), pages=("market.maps.views",)),
 )
 
 
@@ -255,6 +262,10 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
                 value = getattr(module, attr)
                 if attr.startswith("MSG_") and isinstance(value, str):
                     flash_key(value)
+        for entry in feature.rules:
+            name, _, ref = entry.partition("=")
+            if ref:
+                maintenance.register_rule(name, _resolve(ref))
         for ref in feature.partner_checks:
             check = _resolve(ref)
             if check not in posts_guardian.PARTNER_CHECKS:
@@ -276,7 +287,7 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
                 f"feature {feature.name} declares job {job!r}, but nothing registers it"
             )
 
-    declared_rules = {rule: f for f in everything for rule in f.rules}
+    declared_rules = {rule.partition("=")[0]: f for f in everything for rule in f.rules}
     for rule in maintenance.RULES:
         if rule not in declared_rules:
             problems.append(f"periodic rule {rule!r} is registered but no feature lists it")
@@ -315,14 +326,17 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
 
     if problems:
         raise CompositionError("market/features.py: " + "; ".join(problems))
+    # The rules run in the declared order (foundation first, then FEATURES).
+    ordered = {rule: maintenance.RULES[rule] for rule in declared_rules}
+    maintenance.RULES.clear()
+    maintenance.RULES.update(ordered)
     return Registry(
         features=everything,
         api_routes=tuple(api),
         page_routes=tuple(pages),
         handlers=handlers,
         jobs=dict(JOBS),
-        # In the declared order (foundation first, then FEATURES): rules run one after another.
-        rules={rule: maintenance.RULES[rule] for rule in declared_rules},
+        rules=ordered,
         export_sections=sections,
         flash_messages=FLASH_MESSAGES,
     )

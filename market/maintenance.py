@@ -18,17 +18,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market import idempotency
 from market.accounts.models import User
-from market.db import lock_row, utcnow
+from market.db import utcnow
 from market.matches.models import Match
 from market.matches.services import withdraw
+from market.posts import renewal, taxonomy
 from market.posts import services as posts
-from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
 from notifications.mail import queue_mail
@@ -40,39 +39,10 @@ REMIND_BEFORE = timedelta(days=7)
 BATCH = 200
 
 
-def _signer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.signing_key, salt="anlauf-renew-post")
-
-
-def renew_token(settings: Settings, post: Post) -> str:
-    return _signer(settings).dumps({"post": post.id})
-
-
-def post_from_token(settings: Settings, token: str) -> str | None:
-    """The post id in a renew link, if the link is genuine and not older than 30 days."""
-    try:
-        data = _signer(settings).loads(token, max_age=30 * 24 * 3600)
-    except (BadSignature, SignatureExpired):
-        return None
-    return str(data.get("post")) if isinstance(data, dict) else None
-
-
-async def renew(session: AsyncSession, settings: Settings, post: Post) -> Post:
-    """Another full lifetime from now; a post that expired already is published again."""
-    # A renew link clicked twice, or a renewal racing the expiry run: one after the other.
-    await lock_row(session, Post, post.id)
-    if post.status == "expired":
-        post.reminder_sent_at = None
-        await posts.publish(session, settings, post)
-        return post
-    if post.status != "published":
-        from market.errors import Conflict
-
-        raise Conflict("Only published or expired posts can be renewed.")
-    post.expires_at = utcnow() + timedelta(days=settings.post_lifetime_days)
-    post.reminder_sent_at = None
-    await session.flush()
-    return post
+# The renew link and the renewal live with the posts; these names stay for older callers.
+renew_token = renewal.renew_token
+post_from_token = renewal.post_from_token
+renew = renewal.renew
 
 
 async def send_reminders(session: AsyncSession, settings: Settings, now: datetime) -> int:
@@ -154,17 +124,16 @@ RULES: dict[str, Rule] = {
 
 
 def register_rule(name: str, rule: Rule) -> Rule:
-    """Add a periodic rule (other features: follow-through, retention); runs after the above."""
+    """Add a periodic rule; market/features.py installs the features' rules and checks that
+    every rule registered here is declared there (a stray one fails the start)."""
     RULES[name] = rule
     return rule
 
 
 def _rules() -> dict[str, Rule]:
-    # Features whose rules live beside their models register them on import; the one list of
-    # them, in the order they run, is market/features.py, which checks each is registered.
-    from market.features import registry
-
-    return dict(registry().rules)
+    # The features' rules are installed, in the order they run, by market/features.py (which
+    # the app, the worker and the CLI build before anything runs); nothing is imported here.
+    return dict(RULES)
 
 
 async def run(

@@ -547,15 +547,3 @@ async def still_needed(request: Request) -> Response:
 
 
 routes = [Route("/needs/{post_id}/still-needed", still_needed, methods=["GET", "POST"])]
-
-
-def _register() -> None:
-    from market.maintenance import register_rule
-
-    register_rule("needs_asked_to_confirm", ask_stale_needs)
-    register_rule("needs_closed_unconfirmed", close_unconfirmed)
-    register_rule("inactive_accounts", retire_inactive_accounts)
-    register_rule("certificate_facts_deleted", delete_certificate_facts)
-
-
-_register()

@@ -26,8 +26,7 @@ from market.accounts.schemas import (
 )
 from market.errors import Conflict, Forbidden, Invalid
 from market.forms import page, text
-from market.i18n import LOCALES, get_locale, gettext, locale_label
-from market.posts.taxonomy import N_
+from market.i18n import LOCALES, N_, get_locale, gettext, locale_label
 from market.settings import Settings
 from market.web import (
     CSRF_COOKIE,

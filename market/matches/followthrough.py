@@ -298,15 +298,6 @@ async def set_available(
     return user
 
 
-def _register() -> None:
-    from market.maintenance import register_rule
-
-    register_rule("match_reminders", send_reminders)
-    register_rule("matches_stalled", flag_stalled)
-    register_rule("matches_expired", expire)
-    register_rule("match_outcomes_asked", ask_outcome)
-
-
 # --- "Did you meet?" seven days after connected
 
 ASK_OUTCOME_AFTER = timedelta(days=7)
@@ -460,6 +451,3 @@ def outcome_json(match: Match, side: str | None) -> dict[str, Any]:
     if side == "need":
         return {"mine": need, "partner": offer}
     return {"mine": offer, "partner": need}
-
-
-_register()

@@ -14,7 +14,7 @@ from market import i18n
 from market.actor import actor_of
 from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
 from market.errors import Invalid
-from market.posts import geo, guardian, languages, queries, services, taxonomy
+from market.posts import geo, guardian, languages, queries, renewal, services, taxonomy
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch, SearchIn
 from market.web import db, require_user, settings_of
@@ -112,14 +112,12 @@ async def close(request: Request) -> Response:
 
 
 async def renew(request: Request) -> Response:
-    from market import maintenance
-
     session = db(request)
     await require_user(request)
     actor = await actor_of(request)
     post = await guardian.changeable(session, actor, request.path_params["post_id"])
     await read_action(request)
-    post = await maintenance.renew(session, settings_of(request), post)
+    post = await renewal.renew(session, settings_of(request), post)
     return ok((await services.to_json_many(session, [post], actor))[0])
 
 

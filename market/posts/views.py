@@ -21,7 +21,7 @@ from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import get_locale, gettext
 from market.organisations.models import Organisation
-from market.posts import geo, guardian, queries, services, slots
+from market.posts import geo, guardian, queries, renewal, services, slots
 from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
@@ -411,14 +411,12 @@ async def close_post(request: Request) -> Response:
 async def renew_post(request: Request) -> Response:
     """The link in the reminder mail. GET asks, POST renews: a mail scanner that opens links
     must not keep stale posts alive."""
-    from market import maintenance
-
     session, settings = db(request), settings_of(request)
     token = request.query_params.get("token", "")
     if request.method == "POST":
         form = await form_with_csrf(request)
         token = str(form.get("token", ""))
-    post_id = maintenance.post_from_token(settings, token)
+    post_id = renewal.post_from_token(settings, token)
     post = await session.get(Post, post_id) if post_id == request.path_params["post_id"] else None
     if post is None:
         # Without a valid link: the signed-in author renews from here (and from the post's
@@ -433,7 +431,7 @@ async def renew_post(request: Request) -> Response:
         token = ""
     if request.method == "GET":
         return await page(request, "posts/renew.html", {"post": post, "token": token})
-    await maintenance.renew(session, settings, post)
+    await renewal.renew(session, settings, post)
     return redirect(with_flash(f"/posts/{post.id}", MSG_RENEWED))
 
 
