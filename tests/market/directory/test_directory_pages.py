@@ -199,3 +199,61 @@ async def test_pending_entry_pages_and_api_alike(client: httpx.AsyncClient, app:
         assert f"/services/{service['id']}" in (await c.get("/review/directory")).text
     async with browser(app, seeker) as c:
         assert (await c.get("/review/directory")).status_code == 403
+
+
+async def test_edit_forms_and_confirming_without_the_mail(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from tests.market.directory.test_directory_api import event_body
+
+    await _regions(app)
+    org = await make_user(app, client, "organisation")
+    coord = await make_user(app, client, "coordinator")
+    service = await _published(client, org, coord)
+    event = (await client.post("/api/v1/events", headers=coord.headers, json=event_body())).json()
+    async with browser(app, org) as member:
+        page = await member.get(f"/services/{service['id']}/edit")
+        assert value_of(page.text, "open_0") == "09:00" and value_of(page.text, "name")
+        r = await submit(
+            member,
+            f"/services/{service['id']}/edit",
+            {
+                "name": "Migrationsberatung Ost (neu)",
+                "topic": "accompaniment-authorities",
+                "languages": ["ar", "de", "fa"],
+                "address": service["address"],
+                "open_4": "10:00",
+                "close_4": "14:00",
+            },
+        )
+        assert r.status_code == 303, r.text
+        # A member confirms from the service page, without the mail's link.
+        page = await member.get(f"/services/{service['id']}/confirm")
+        assert page.status_code == 200
+        r = await submit(member, f"/services/{service['id']}/confirm", {})
+        assert r.status_code == 303
+        # The city's event is not theirs to change.
+        assert (await member.get(f"/events/{event['id']}/edit")).status_code == 403
+    changed = (await client.get(f"/api/v1/services/{service['id']}")).json()
+    assert changed["name"] == "Migrationsberatung Ost (neu)"
+    assert changed["languages"] == ["ar", "de", "fa"]
+    assert changed["opening_hours"] == [{"weekday": 4, "start": "10:00", "end": "14:00"}]
+    assert changed["phone"] is None  # emptied in the form: removed
+    assert changed["confirmed_at"] > service["confirmed_at"]
+    async with browser(app, coord) as staff:
+        page = await staff.get(f"/events/{event['id']}/edit")
+        starts = value_of(page.text, "starts_at")
+        r = await submit(
+            staff,
+            f"/events/{event['id']}/edit",
+            {
+                "name": event["name"],
+                "topic": "leisure",
+                "languages": ["de"],
+                "address": event["address"],
+                "starts_at": starts,
+                "ends_at": starts,  # not after the start: refused, kept
+            },
+        )
+        assert r.status_code == 422 and error_of(r.text, "ends_at")
+        assert value_of(r.text, "starts_at") == starts
