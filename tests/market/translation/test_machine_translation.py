@@ -226,3 +226,59 @@ async def test_a_message_in_the_readers_language_is_not_translated(
         headers={**seeker.headers, "Accept-Language": "ar"},
     )
     assert r.json()["items"][0]["translation"] is None
+
+
+@pytest.fixture
+async def arq_app(settings: Settings, app: Any) -> AsyncIterator[Any]:
+    """A second web app on the same database whose relay hands jobs to arq (Redis)."""
+    import os
+
+    redis_url = os.environ.get("ANLAUF_TEST_REDIS_URL")
+    if not redis_url or not settings.database_url.startswith("postgresql"):
+        pytest.skip("the arq worker runs with PostgreSQL and Redis")
+    from market.app import create_app
+
+    application = create_app(settings.model_copy(update={"redis_url": redis_url}))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_a_real_arq_worker_detects_and_fills_the_cache(
+    client: httpx.AsyncClient,
+    app: Any,
+    arq_app: Any,
+    settings: Settings,
+    translate_server: TranslateServer,
+    tmp_path: Any,
+) -> None:
+    import os
+
+    from tests.notifications.procs import Workers, worker_env
+
+    seeker = await make_user(app, client, "seeker")
+    await app.state.relay.stop()  # only the worker runs jobs
+    env = worker_env(
+        database_url=settings.database_url,
+        redis_url=os.environ["ANLAUF_TEST_REDIS_URL"],
+        smtp_url=str(settings.smtp_url),
+        folder=tmp_path,
+        job_timeout=20,
+    )
+    env["ANLAUF_TRANSLATE_URL"] = translate_server.url
+    transport = httpx.ASGITransport(app=arq_app)
+    with Workers(tmp_path, env) as workers:
+        workers.spawn()
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+            r = await web.post("/api/v1/posts", headers=seeker.headers, json=post_body())
+            post_id = str(r.json()["id"])
+            assert await wait_for(lambda: lang_of(app, post_id), timeout=30) == "de"
+            translate_server.mode = "error"  # the page cannot have it now ...
+            r = await web.get(f"/api/v1/posts/{post_id}", headers={"Accept-Language": "uk"})
+            assert r.json()["translation"] is None
+            await service.settled()
+            translate_server.mode = "ok"  # ... the worker's job can
+            assert await wait_for(lambda: cached(app, "uk"), timeout=30) == 2, workers[0].tail(80)
+            r = await web.get(f"/api/v1/posts/{post_id}", headers={"Accept-Language": "uk"})
+            assert r.json()["translation"]["title"] == f"[uk] {TITLE}"
+        log = workers[0].tail(400)
+    assert service.DETECT_JOB in log and service.FILL_JOB in log, log
