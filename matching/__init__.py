@@ -21,7 +21,7 @@ from matching.model import (
     VolunteerFacts,
 )
 from matching.nearby import nearby_pairs
-from matching.rank import best_needs_for_offer, best_offers_for_need, rank
+from matching.rank import best_needs_for_offer, best_offers_for_need, fair_key, rank
 from matching.rules import Failure, check, is_match, judge
 from matching.score import Reason, ReasonParam, Scored, score
 
@@ -47,6 +47,7 @@ __all__ = [
     "best_needs_for_offer",
     "best_offers_for_need",
     "check",
+    "fair_key",
     "first_failures",
     "haversine_km",
     "is_match",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from matching.model import Candidate
@@ -57,21 +57,40 @@ def best_offers_for_need(
     return chosen
 
 
+def fair_key(
+    score: float, published_at: datetime, matches_had: int, need_id: str
+) -> tuple[float, datetime, int, str]:
+    """The order in which needs competing for one volunteer get the volunteer's room: the best
+    score first (its waiting credit already lifts a need that has waited, up to a month); among
+    equal scores the need that has waited longest, then the one that has had fewest matches
+    (Lern-Fair's fairness rule), then the id, so that the same input gives the same choice."""
+    return (-score, published_at, matches_had, need_id)
+
+
 def best_needs_for_offer(
     candidates: Iterable[Candidate],
     now: datetime,
     today: date,
     limit: int = DEFAULT_PROPOSALS,
+    matches_had: Mapping[str, int] | None = None,
 ) -> list[Scored]:
     """The needs a newly published offer should be proposed to: the best matches, no more than
-    `limit` and no more than its volunteer has room for. All candidates must share one offer."""
+    `limit` and no more than its volunteer has room for, in `fair_key` order. `matches_had`
+    holds each need's matches so far, whatever became of them (none when missing). All
+    candidates must share one offer."""
     _require_limit(limit)
     pool = list(candidates)
     _require_one({c.offer.id for c in pool}, "offer")
     if not pool:
         return []
     room = pool[0].volunteer.room_for_matches
-    return rank(pool, now, today, limit=min(limit, room))
+    had = matches_had or {}
+    published = {c.need.id: c.need.published_at for c in pool}
+    ranked = sorted(
+        rank(pool, now, today),
+        key=lambda s: fair_key(s.score, published[s.need_id], had.get(s.need_id, 0), s.need_id),
+    )
+    return ranked[: min(limit, room)]
 
 
 def _require_limit(limit: int) -> None:

@@ -37,6 +37,10 @@ round continues behind the last row read and returns only rows that could still 
 and `rub` before the last pick; a cheap test of the author's native languages first), a few at a
 time, for every pick judged may raise the bar.
 
+A new offer's needs compete for its volunteer's room in `matching.fair_key` order: score, then
+the longest wait, the fewest matches so far (the column `need_matches`), the id. So for a new offer
+the bar is the last pick's score alone (`_Scored.bar`): a row whose bound equals it is still read.
+
 The SQL is built once per shape of new post and parameterised (`statement`); it runs with custom
 plans, no parallel workers and no bitmap scans (`SETTINGS`, SET LOCAL, restored afterwards).
 

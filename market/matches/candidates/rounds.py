@@ -175,6 +175,15 @@ def statement(shape: Shape, rnd: _Round) -> Select[Any]:
             )
         )
     else:
+        # The need's matches so far, whatever became of them (the fairness rule's second key).
+        had = (
+            select(func.count())
+            .select_from(Match)
+            .where(Match.need_id == c.c.id)
+            .correlate_except(Match)
+            .scalar_subquery()
+        )
+        columns.append(had.label("need_matches"))
         stmt = select(*columns).select_from(c)
         conditions.append(~exists().where(Match.offer_id == me_id, Match.need_id == c.c.id))
     stmt = stmt.where(*conditions).order_by(c.c.ub.desc(), sql.order_id(c.c.id))

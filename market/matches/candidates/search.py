@@ -39,11 +39,23 @@ class BoundViolated(Exception):
     """A judged candidate scored above its bound: the assumptions above do not hold for it."""
 
 
+# Sorts after every id (ids are hex): the bar for a new offer's rows. Needs with the last pick's
+# very score may still get in by the fairness rule (matching.fair_key), whatever their id.
+_AFTER_EVERY_ID = chr(0x10FFFF)
+
+
 @dataclass(frozen=True)
 class _Scored:
-    key: tuple[float, str]  # (-score, candidate id): the matcher's order for one new post
+    key: tuple[float, str]  # (-score, candidate id): the order of the rows and their bounds
+    order: tuple[Any, ...]  # the matcher's order of the choice (a new offer's: matching.fair_key)
     scored: matching.Scored
     volunteer: matching.VolunteerFacts
+
+    def bar(self) -> tuple[float, str]:
+        """(score, id) that a row's (bound, id) must sort before to get in before this pick."""
+        if self.order == self.key:
+            return self.scored.score, self.key[1]
+        return self.scored.score, _AFTER_EVERY_ID
 
 
 def _judge(plan: Plan, row: Any) -> _Scored | None:
@@ -88,7 +100,11 @@ def _judge(plan: Plan, row: Any) -> _Scored | None:
         return None
     if scored.score > row.rub or scored.score > row.ub:
         raise BoundViolated(f"{row.id}: score {scored.score!r} above {row.rub!r} / {row.ub!r}")
-    return _Scored((-scored.score, row.id), scored, volunteer)
+    key = (-scored.score, row.id)
+    if plan.side == "need":
+        return _Scored(key, key, scored, volunteer)
+    fair = matching.fair_key(scored.score, need.published_at, row.need_matches, row.id)
+    return _Scored(key, fair, scored, volunteer)
 
 
 def _wanted(plan: Plan) -> int:
@@ -100,7 +116,7 @@ def _wanted(plan: Plan) -> int:
 
 def _picks(plan: Plan, pool: list[_Scored]) -> list[_Scored]:
     """matching.best_offers_for_need / best_needs_for_offer on the pairs judged so far."""
-    ordered = sorted(pool, key=lambda s: s.key)
+    ordered = sorted(pool, key=lambda s: s.order)
     if plan.side == "offer":
         return ordered[: _wanted(plan)]
     proposed: Counter[str] = Counter()
@@ -148,16 +164,8 @@ async def _best(
     last: tuple[float, str] | None = None  # (bound, id) of the last row read
     first = True
     while True:
-        if exhaustive:
-            stmt, params = rounds.round_query(plan, "all")
-        elif first:
-            page = tuning.FIRST_PAGE
-            stmt, params = rounds.round_query(plan, "first", page=page)
-        else:
-            k = (-picks[-1].key[0], picks[-1].key[1]) if len(picks) >= wanted else None
-            pages = tuning.NEXT_PAGES
-            page = pages[min(stats.rounds - 1, len(pages) - 1)]
-            stmt, params = rounds.round_query(plan, "next", after=last, threshold=k, page=page)
+        bar = picks[-1].bar() if len(picks) >= wanted and not exhaustive else None
+        stmt, params, page = _round(plan, stats, exhaustive, first, last, bar)
         t0 = time.perf_counter()
         rows = (await session.execute(stmt, params)).all()
         t1 = time.perf_counter()
@@ -166,14 +174,14 @@ async def _best(
         stats.rows += len(rows)
         done = False
         for row in rows:
-            if len(picks) >= wanted and not exhaustive:
-                k_score, k_id = -picks[-1].key[0], picks[-1].key[1]
+            bar = picks[-1].bar() if len(picks) >= wanted and not exhaustive else None
+            if bar is not None:
                 # Stop: this row and every row after it sort after the last pick.
-                if (-row.ub, row.id) > (-k_score, k_id):
+                if (-row.ub, row.id) > (-bar[0], bar[1]):
                     done = True
                     break
                 # Skip: this row cannot get in.
-                if (-row.rub, row.id) > (-k_score, k_id):
+                if (-row.rub, row.id) > (-bar[0], bar[1]):
                     last = (row.ub, row.id)
                     continue
             last = (row.ub, row.id)
@@ -193,3 +201,25 @@ async def _best(
             break
         first = False
     return [p.scored for p in _picks(plan, pool)]
+
+
+def _round(
+    plan: Plan,
+    stats: Stats,
+    exhaustive: bool,
+    first: bool,
+    last: tuple[float, str] | None,
+    bar: tuple[float, str] | None,
+) -> tuple[Any, dict[str, Any], int]:
+    """The statement, parameters and page size of the next round."""
+    if exhaustive:
+        stmt, params = rounds.round_query(plan, "all")
+        return stmt, params, 0
+    if first:
+        page = tuning.FIRST_PAGE
+        stmt, params = rounds.round_query(plan, "first", page=page)
+        return stmt, params, page
+    pages = tuning.NEXT_PAGES
+    page = pages[min(stats.rounds - 1, len(pages) - 1)]
+    stmt, params = rounds.round_query(plan, "next", after=last, threshold=bar, page=page)
+    return stmt, params, page

@@ -244,7 +244,14 @@ async def reference(session: AsyncSession, post: Post, limit: int) -> list[match
     users = await queries.users_by_id(session, [n.author_id for n in needs] + [post.author_id])
     counts = await queries.open_counts(session, [post.author_id])
     cands = [services._candidate(post, n, users, counts) for n in needs]
-    return matching.best_needs_for_offer(cands, NOW, today, limit=limit) if cands else []
+    # Each need's matches so far: the fairness rule's second key (matching.fair_key).
+    had_stmt = select(Match.need_id, func.count()).group_by(Match.need_id)
+    had = {need_id: int(n) for need_id, n in (await session.execute(had_stmt)).all()}
+    return (
+        matching.best_needs_for_offer(cands, NOW, today, limit=limit, matches_had=had)
+        if cands
+        else []
+    )
 
 
 def _keys(scored: list[matching.Scored]) -> list[tuple[Any, ...]]:
