@@ -16,6 +16,7 @@ from market.directory import guardian, hours
 from market.directory.models import Entry, Referral, pack
 from market.directory.schemas import EventIn, PointIn, ServiceIn, ServicePatch, in_berlin
 from market.errors import Conflict, Invalid
+from market.i18n import LOCALES, use_locale
 from market.organisations.models import Organisation
 from market.posts import geo, taxonomy
 from market.posts.models import Post
@@ -52,8 +53,18 @@ async def place_address(
 
 
 def search_text(entry: Entry) -> str:
-    names = " ".join(taxonomy.category_name(t) for t in entry.topic_list)
+    """What words find: name, description, address, operator, and the topics' names in every
+    page language, so "Wohnung", "housing" and "سكن" all find a housing service."""
+    names = _topic_names(entry.topic_list)
     return f"{entry.name}\n{entry.description}\n{entry.address}\n{entry.organisation_name}\n{names}".lower()
+
+
+def _topic_names(topics: list[str]) -> str:
+    names: list[str] = []
+    for locale in LOCALES:
+        with use_locale(locale):  # category_name reads the current language
+            names.extend(taxonomy.category_name(t) for t in topics)
+    return " ".join(names)
 
 
 async def _organisation_name(session: AsyncSession, org_id: str | None) -> str:

@@ -14,6 +14,8 @@ from market import maintenance
 from market.db import make_sessionmaker, utcnow
 from market.directory import transfer
 from market.directory.models import Entry
+from market.i18n import use_locale
+from market.posts import taxonomy
 from market.posts.models import Region
 from tests.factories import Actor, make_user, post_body
 from tests.pages import browser
@@ -235,6 +237,11 @@ async def test_finding_help(client: httpx.AsyncClient, app: Any, monkeypatch: An
     assert await ids("topic=language") == [persian["id"]]
     assert await ids("topic=accompaniment") == [arabic["id"]]
     assert await ids("q=jobcenter") == [arabic["id"]]
+    # Words in any page language find a topic: its name in Ukrainian and in Arabic.
+    for locale in ("uk", "ar"):
+        with use_locale(locale):
+            word = taxonomy.category_name("language-tandem").split()[0]
+        assert await ids(f"q={word}") == [persian["id"]], (locale, word)
     # Near Leipzig's centre, 5 km: Halle (30 km) is out; 50 km: both, nearest first.
     assert await ids("lat=51.34&lon=12.37&radius_km=5") == [arabic["id"]]
     assert await ids("lat=51.34&lon=12.37&radius_km=50") == [arabic["id"], persian["id"]]
