@@ -20,6 +20,7 @@ from market.conversations.api import MessageIn
 from market.directory.spec import ENDPOINTS as DIRECTORY_ENDPOINTS
 from market.inbox.api import PreferencesIn
 from market.matches.review_api import RunIn
+from market.matches.waiting.api import AvailabilityIn, OutcomeIn
 from market.organisations.spec import ENDPOINTS as ORGANISATION_ENDPOINTS
 from market.posts.schemas import PostIn, PostPatch
 from market.vetting.schemas import (
@@ -127,6 +128,10 @@ EXTRA: list[Endpoint] = [
         True,
     ),
     ("put", "/me/notifications/preferences", "Change mail preferences", PreferencesIn, 200, True),
+    # Follow-through (API.md, Release 2; docs/api-additions.md).
+    ("post", "/matches/{id}/outcome", "Did you meet? (a party, once)", OutcomeIn, 200, True),
+    ("post", "/matches/{id}/reopen", "Reopen a match that did not happen", None, 200, True),
+    ("post", "/me/availability", "Available for new proposals again", AvailabilityIn, 200, True),
 ]
 
 PROBLEM = {

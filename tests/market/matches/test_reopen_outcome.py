@@ -245,3 +245,9 @@ async def test_certificate_dates_recorded_shown_and_deleted_on_schedule(
     done = await maintenance.run(sm, settings, now=add_months(start, 3) + timedelta(days=1))
     assert done["certificate_facts_deleted"] == 1
     assert await facts() == [(None, None, None)]  # all three, also from the history
+
+
+async def test_openapi_lists_the_follow_through_endpoints(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
+    for path in ("/matches/{id}/reopen", "/matches/{id}/outcome", "/me/availability"):
+        assert "post" in paths[f"/api/v1{path}"], path
