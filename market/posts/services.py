@@ -353,10 +353,14 @@ async def to_json_many(
     viewer = await actor_for(session, viewer)  # who sees the exact place depends on regions
     author_ids = {p.author_id for p in posts}
     org_ids = {p.organisation_id for p in posts if p.organisation_id}
-    authors = (
+    # Only what a post object shows of its author: whole User rows brought their password
+    # hashes and one more statement for their languages, for a name.
+    authors: dict[str, Any] = (
         {
-            u.id: u
-            for u in (await session.execute(select(User).where(User.id.in_(author_ids)))).scalars()
+            row.id: row
+            for row in await session.execute(
+                select(User.id, User.display_name, User.is_active).where(User.id.in_(author_ids))
+            )
         }
         if author_ids
         else {}
