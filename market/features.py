@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -99,7 +100,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "organisations",
         api=("market.organisations.api",),
-        pages=("market.organisations.views",),
+        pages=("market.organisations.pages",),
         modules=("market.organisations.applications",),
         handles=(events.POST_CLOSED,),
         exports=("applications", "organisations"),
@@ -255,13 +256,6 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
             api.extend(_routes_of(name))
         for name in feature.pages:
             pages.extend(_routes_of(name))
-            module = _import(name)
-            # The notices a page module may show after a redirect (constants named MSG_*), so
-            # every process knows every key before the first redirect lands on it.
-            for attr in dir(module):
-                value = getattr(module, attr)
-                if attr.startswith("MSG_") and isinstance(value, str):
-                    flash_key(value)
         for entry in feature.rules:
             name, _, ref = entry.partition("=")
             if ref:
@@ -270,6 +264,13 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
             check = _resolve(ref)
             if check not in posts_guardian.PARTNER_CHECKS:
                 posts_guardian.PARTNER_CHECKS.append(check)
+    # The notices a page may show after a redirect (constants named MSG_* in any module of
+    # Anlauf), so every process knows every key before the first redirect lands on it.
+    for name, module in list(sys.modules.items()):
+        if name.startswith("market.") and module is not None:
+            for attr, value in vars(module).items():
+                if attr.startswith("MSG_") and isinstance(value, str):
+                    flash_key(value)
     _check_routes("API", api)
     _check_routes("page", pages)
 
