@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from market.accounts.models import CoordinatorRegion, User
+from market.accounts.models import ApiToken, CoordinatorRegion, User, WebSession
 from market.admin.models import AuditEntry
 from market.db import make_sessionmaker
 from market.posts.models import Post, Region
@@ -140,6 +140,11 @@ async def test_a_suspended_account_cannot_log_in_and_its_posts_leave_search(
         # The running session and the API token end; no new login by page or API.
         assert (await seekers_browser.get("/account")).status_code == 303
     assert (await client.get("/api/v1/me", headers=seeker.headers)).status_code == 401
+    # Ended for good, not only refused while suspended: unsuspending does not revive them.
+    sessions = await _rows(app, WebSession, WebSession.user_id == seeker.id)
+    tokens = await _rows(app, ApiToken, ApiToken.user_id == seeker.id)
+    assert sessions and tokens
+    assert all(x.revoked_at is not None for x in [*sessions, *tokens])
     r = await client.post("/api/v1/auth/token", json={"email": seeker.email, "password": PASSWORD})
     assert r.status_code == 401
     async with browser(app) as c:
