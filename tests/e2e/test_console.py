@@ -216,3 +216,28 @@ async def test_time_slots_on_the_post_form(
         await page.locator("fieldset.slots").screenshot(
             path=str(shots.extra / f"{shots.prefix}-slots-only-phone.png")
         )
+
+
+@pytest.mark.parametrize("locale", ["de", "ar"])
+async def test_renewing_and_reporting_pages(
+    page: Any, app: Any, client: Any, live_server: str, shots: Any, locale: str
+) -> None:
+    author = await make_user(app, client, "seeker", name="Karl")
+    reader = await make_user(app, client, "volunteer", locale=locale)
+    r = await client.post("/api/v1/posts", headers=author.headers, json=post_body())
+    post_id = r.json()["id"]
+    # The renew link without its token: a page in the reader's language, not a 422.
+    await page.goto(f"/posts/{post_id}/renew?lang={locale}")
+    await expect(
+        page.get_by_role("link", name=t(locale, "Log in"), exact=True).last
+    ).to_be_visible()
+    await both_widths(page, shots, "renew-without-link")
+    await log_in(page, locale, reader.email)
+    await page.goto(f"/posts/{post_id}")
+    await page.get_by_role("link", name=t(locale, "Report this post")).click()
+    await field(page, t(locale, "What is wrong?")).fill("Das ist Werbung.")
+    await both_widths(page, shots, "report-post")
+    await page.get_by_role("button", name=t(locale, "Send report")).click()
+    await expect(
+        page.get_by_text(t(locale, "Thank you. The coordinators will look at it."))
+    ).to_be_visible()
