@@ -139,6 +139,10 @@ async def test_staff_take_a_post_down_and_publish_it_again(
         "ar",
     )
     (mail, *_) = await mailbox.wait_for(author.email, containing="Hilfe beim Umzug")
+    async with browser(app, author) as c:
+        inbox = text_of((await c.get("/notifications")).text)
+    notice = translated("Your post “%(title)s” is not shown. Please change it.", "ar", title="x")
+    assert notice.split("x")[0].strip() in inbox and "Hilfe beim Umzug" in inbox
     assert why in mail.text
     async with browser(app, coordinator) as c:
         page = await c.get(f"/posts/{post_id}")
