@@ -66,7 +66,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "accounts",
         api=("market.accounts.api",),
-        pages=("market.accounts.views", "market.accounts.oidc"),
+        pages=("market.accounts.views", "market.accounts.oidc.pages"),
         exports=(
             "profile",
             "languages",
