@@ -114,7 +114,7 @@ def _in_scope(column: Any, region_ids: frozenset[str] | None) -> ColumnElement[b
 
 
 def _by(stmt: Select[Any], dimension: str | None, post: Any, language: Any) -> Select[Any]:
-    """Add the dimension's key as the first column and group by it (total: key None)."""
+    """Add the dimension's key as the last column and group by it (the total: a NULL key)."""
     if dimension is None:
         return stmt.add_columns(null())
     key = {"category": post.category, "region": post.region_id, "language": language.code}[

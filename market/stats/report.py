@@ -17,7 +17,6 @@ from market.stats.queries import (
     MATCH_KEYS,
     NEED_KEYS,
     VOLUNTEER_KEYS,
-    Figures,
     Period,
     Report,
     Statistics,
@@ -127,7 +126,3 @@ def as_csv(data: Mapping[str, Any]) -> str:
         for row in data[f"by_{dimension}"]:
             writer.writerow(_csv_row(dimension, row[keys[dimension]] or "", row))
     return out.getvalue()
-
-
-def empty() -> Figures:
-    return Figures()
