@@ -482,3 +482,51 @@ async def test_csv_round_trip_and_row_errors(client: httpx.AsyncClient, app: Any
         (5, "address"),
         (6, "languages"),
     ]
+
+
+async def test_a_members_event_waits_for_review(client: httpx.AsyncClient, app: Any) -> None:
+    regions = await _regions(app)
+    org = await make_user(app, client, "organisation")
+    halle = await _regional_coordinator(app, client, regions["halle"])
+    leipzig = await _regional_coordinator(app, client, regions["leipzig"])
+    r = await client.post("/api/v1/events", headers=org.headers, json=event_body())
+    assert r.status_code == 201 and r.json()["status"] == "pending_review"
+    event = r.json()
+    assert (await client.get("/api/v1/events")).json()["items"] == []
+    assert (await client.get(f"/api/v1/events/{event['id']}")).status_code == 404
+    assert (await client.get("/api/v1/review/events", headers=halle.headers)).json()["items"] == []
+    queue = (await client.get("/api/v1/review/events", headers=leipzig.headers)).json()["items"]
+    assert [e["id"] for e in queue] == [event["id"]]
+    # The services queue holds services only, and the services route knows no event.
+    assert (await client.get("/api/v1/review/services", headers=leipzig.headers)).json()[
+        "items"
+    ] == []
+    r = await client.post(
+        f"/api/v1/review/services/{event['id']}",
+        headers=leipzig.headers,
+        json={"decision": "publish"},
+    )
+    assert r.status_code == 404
+    r = await client.post(
+        f"/api/v1/review/events/{event['id']}", headers=leipzig.headers, json={"decision": "maybe"}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "decision"
+    r = await client.post(
+        f"/api/v1/review/events/{event['id']}",
+        headers=leipzig.headers,
+        json={"decision": "publish"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "published"
+    assert [e["id"] for e in (await client.get("/api/v1/events")).json()["items"]] == [event["id"]]
+    # Its organisation moves it; opening hours are refused on an event.
+    later = (utcnow() + timedelta(days=10)).replace(microsecond=0)
+    r = await client.patch(
+        f"/api/v1/events/{event['id']}",
+        headers=org.headers,
+        json={"starts_at": later.isoformat(), "ends_at": (later + timedelta(hours=1)).isoformat()},
+    )
+    assert r.status_code == 200 and r.json()["starts_at"] == later.isoformat()
+    r = await client.patch(
+        f"/api/v1/events/{event['id']}", headers=org.headers, json={"opening_hours": ALL_WEEK}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "opening_hours"
