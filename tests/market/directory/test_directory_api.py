@@ -255,11 +255,17 @@ async def test_finding_help(client: httpx.AsyncClient, app: Any, monkeypatch: An
     r = await client.patch(
         f"/api/v1/services/{arabic['id']}",
         headers=org.headers,
-        json={"opening_hours": [{"weekday": 0, "start": "10:30", "end": "12:00"}]},
+        json={"opening_hours": [{"weekday": 0, "start": "10:00", "end": "10:30"}]},
     )
     assert r.status_code == 200
+    # 09:10 UTC is 10:10 in Berlin: open (read as UTC wall time it would be closed).
+    monkeypatch.setattr("market.directory.api.utcnow", lambda: monday_ten + timedelta(minutes=10))
+    assert await ids("open_now=true") == [arabic["id"]]
+    # 09:40 UTC is 10:40 in Berlin: closed again. In summer Berlin is UTC+2.
+    monkeypatch.setattr("market.directory.api.utcnow", lambda: monday_ten + timedelta(minutes=40))
     assert await ids("open_now=true") == []
-    monkeypatch.setattr("market.directory.api.utcnow", lambda: monday_ten + timedelta(minutes=90))
+    july_monday = datetime(2027, 7, 5, 8, 15, tzinfo=UTC)  # 10:15 in Berlin
+    monkeypatch.setattr("market.directory.api.utcnow", lambda: july_monday)
     assert await ids("open_now=true") == [arabic["id"]]
     # Unknown filters: 422 naming them.
     for query, field in (
