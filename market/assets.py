@@ -9,6 +9,7 @@ short lifetime, so an old address can never pin new content for a year.
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from starlette.datastructures import QueryParams
@@ -38,10 +39,23 @@ def fingerprint(name: str, directory: Path = STATIC_DIR) -> str | None:
     return value
 
 
+# name -> (monotonic time of the last look, address). Every page asks for about five addresses,
+# each costing path resolution and stat calls; looking at the file once a second still notices
+# an edit while the server runs.
+_urls: dict[str, tuple[float, str]] = {}
+RECHECK_SECONDS = 1.0
+
+
 def static_url(name: str) -> str:
     """The address of a file in market/static, with its fingerprint (a Jinja global)."""
+    now = time.monotonic()
+    known = _urls.get(name)
+    if known is not None and now - known[0] < RECHECK_SECONDS:
+        return known[1]
     value = fingerprint(name)
-    return f"/static/{name}?v={value}" if value else f"/static/{name}"
+    url = f"/static/{name}?v={value}" if value else f"/static/{name}"
+    _urls[name] = (now, url)
+    return url
 
 
 class FingerprintedStatic(StaticFiles):
