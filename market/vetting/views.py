@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -138,6 +139,10 @@ async def volunteers(request: Request) -> Response:
     )
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
 async def _volunteer_page(
     request: Request,
     volunteer: User,
@@ -179,6 +184,8 @@ async def _volunteer_page(
         "volunteer": volunteer,
         "offers": offers,
         "history": history,
+        # The `date` filter formats a datetime's day; certificate dates are plain dates.
+        "midnight": _midnight,
         # The latest decision that recorded a certificate, for "what we keep" (§ 72a SGB VIII).
         "latest_certificate": next(
             (
