@@ -109,8 +109,13 @@ FEATURES: tuple[Feature, ...] = (
         "matches",
         api=("market.matches.api", "market.matches.review_api", "market.matches.waiting.api"),
         pages=("market.matches.views", "market.matches.waiting.views"),
-        modules=("market.matches.services", "market.matches.runs", "market.matches.followthrough"),
-        jobs=("matches.regional_confirm", "matches.regional_unmatched"),
+        modules=(
+            "market.matches.services",
+            "market.matches.runs",
+            "market.matches.followthrough",
+            "market.matches.rematch",
+        ),
+        jobs=("matches.regional_confirm", "matches.regional_unmatched", "matches.rematch"),
         rules=(
             "match_reminders=market.matches.followthrough:send_reminders",
             "matches_stalled=market.matches.followthrough:flag_stalled",
@@ -154,13 +159,13 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.directory.freshness",),
         rules=("directory_confirmations_asked", "directory_services_archived"),
     ),
+    Feature("admin", pages=("market.admin.views",)),
     Feature(
         "moderation",
         pages=("market.moderation.views",),
         modules=("market.moderation.handlers",),
         handles=(events.POST_CLOSED,),
     ),
-    Feature("admin", pages=("market.admin.views",)),
     Feature("legal", pages=("market.legal.views",)),
 )
 

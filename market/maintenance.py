@@ -13,7 +13,6 @@ job, and `anlauf serve` without Redis runs it in-process every hour.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -155,13 +154,29 @@ async def run(
     return counts
 
 
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
 async def run_periodically(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, interval: float = 3600
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    interval: float = 3600,
+    *,
+    clock: Clock = utcnow,
+    sleep: Sleep = asyncio.sleep,
 ) -> None:
-    """The in-process schedule for `anlauf serve` without Redis."""
+    """The in-process schedule for `anlauf serve` without Redis: every rule as of `clock()`,
+    then `sleep(interval)` (tests pass their own clock and sleep instead of waiting)."""
     while True:
-        with contextlib.suppress(Exception):
-            counts = await run(sessionmaker, settings)
+        try:
+            counts = await run(sessionmaker, settings, clock())
+        except Exception:
+            # The next pass tries again (a database away for a while); but never silently.
+            log.exception(
+                "maintenance: the periodic rules failed; trying again in %.0f s", interval
+            )
+        else:
             if any(counts.values()):
                 log.info("maintenance: %s", counts)
-        await asyncio.sleep(interval)
+        await sleep(interval)

@@ -52,10 +52,6 @@ async def verify_password(
     return await anyio.to_thread.run_sync(_verify)
 
 
-def needs_rehash(stored: str, memory_kib: int, time_cost: int) -> bool:
-    return hasher(memory_kib, time_cost).check_needs_rehash(stored)
-
-
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
 

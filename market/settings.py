@@ -111,7 +111,6 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     instance_dir: Path = Path("./instance")
     outbox_dir: Path = Path("./outbox")
-    default_locale: str = "de"
     # How long a browser session and an API token stay valid.
     session_days: int = 14
     token_seconds: int = 3600 * 24
@@ -171,10 +170,6 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return parse_networks(self.trusted_proxies)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @property
     def secure_cookies(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -579,8 +579,3 @@ def client_ip(request: Request) -> str:
             # Not an address: the chain is broken here; the last trusted hop is all we know.
             return closest
     return closest
-
-
-async def latest(session: AsyncSession, model: Any, **filters: Any) -> Any:
-    stmt = select(model).filter_by(**filters).order_by(model.created_at.desc()).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()

@@ -28,6 +28,7 @@ from market.posts.models import Post
 from market.settings import Settings
 from notifications.inapp import notify
 from notifications.mail import queue_mail
+from notifications.outbox import enqueue
 
 # A new post is proposed to the best few partners first, not to everyone at once.
 PROPOSALS = 3
@@ -219,6 +220,10 @@ async def _on_published(session: AsyncSession, post: Post, **_: Any) -> None:
     await match_post(session, settings, post)
 
 
+# The outbox job that proposes the partners of a closed post to others (market.matches.rematch).
+REMATCH_JOB = "matches.rematch"
+
+
 @events.subscribe(events.POST_CLOSED)
 async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
     reason = {"expired": "expired", "rejected": "rejected", "pending_review": "unpublished"}.get(
@@ -229,12 +234,11 @@ async def _on_closed(session: AsyncSession, post: Post, **_: Any) -> None:
         if match.status == "proposed":
             partners.append(match.need_id if match.offer_id == post.id else match.offer_id)
         await withdraw(session, match, reason)
-    # A partner whose proposal was withdrawn may now be proposed to someone else.
-    settings = events.settings_of(session)
-    for partner_id in partners:
-        partner = await session.get(Post, partner_id)
-        if partner is not None:
-            await match_post(session, settings, partner)
+    # A partner whose proposal was withdrawn may now be proposed to someone else. That is
+    # matching work for each of them (a deleted account closes all its posts at once), so it
+    # runs as an outbox job after this transaction commits (market.matches.rematch).
+    if partners:
+        await enqueue(session, REMATCH_JOB, {"post_ids": list(dict.fromkeys(partners))})
 
 
 @events.subscribe(events.VOLUNTEER_CHANGED)
