@@ -4,6 +4,9 @@ Usage: python scripts/add_translations.py FILE.json [FILE.json ...]
 
 Each file maps an English msgid to its translations:
     {"Your code is wrong.": {"de": "...", "ar": "...", "fa": "...", "uk": "..."}}
+A file may carry any locale that has a catalogue (market/locales/<code>/LC_MESSAGES), and only
+some of them: a language added later (ru, tr) is translated in files of its own, and the
+translations test, not this script, reports what is still missing.
 A plural entry uses a list as msgid key is not possible in JSON, so plurals are written as
     {"__plural__": [{"id": ["one", "many"], "de": ["...", "..."], "ar": [...], ...}]}
 An entry already present is updated. Several people may run this at once: the catalogs are
@@ -20,7 +23,11 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "market" / "locales"
-LOCALES = ("de", "en", "ar", "fa", "uk")
+
+
+def locales() -> list[str]:
+    """Every locale with a catalogue, so a new language needs no edit here."""
+    return sorted(p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"))
 
 
 def merge(entries: dict[str, object]) -> int:
@@ -29,12 +36,14 @@ def merge(entries: dict[str, object]) -> int:
     lock_path = LOCALE_DIR / ".catalogs.lock"
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for locale in LOCALES:
+        for locale in locales():
             po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
             with po.open("rb") as f:
                 catalog = read_po(f, locale=locale)
             for msgid, texts in entries.items():
                 assert isinstance(texts, dict), msgid
+                if locale != "en" and locale not in texts:
+                    continue
                 # English is the source language: its msgids are the text.
                 text = msgid if locale == "en" else texts[locale]
                 flags = {"python-format"} if "%(" in msgid else set()
@@ -43,6 +52,8 @@ def merge(entries: dict[str, object]) -> int:
             assert isinstance(plurals, list)
             for entry in plurals:
                 ids = tuple(entry["id"])
+                if locale != "en" and locale not in entry:
+                    continue
                 strings = tuple(ids) if locale == "en" else tuple(entry[locale])
                 flags = {"python-format"} if any("%(" in i for i in ids) else set()
                 catalog.add(ids, strings, flags=flags)
