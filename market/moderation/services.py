@@ -9,12 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import User
+from market.admin import audit
 from market.conversations.models import Conversation, Message
 from market.errors import Conflict, Invalid
 from market.posts.models import Post
 from market.settings import Settings
 from market.vetting import services as vetting
 from market.vetting.models import Report
+from market.vetting.reasons import POST_REJECTION_REASONS
 from market.vetting.schemas import PostDecisionIn
 
 ACTIONS = ("resolve", "dismiss")
@@ -118,7 +120,11 @@ async def handle(
     words = note.strip()
     label = "Dismissed" if action == "dismiss" else "Resolved"
     resolution = f"{label}: {words}" if words else label
-    return await vetting.resolve_report(session, moderator, report, resolution[:2000])
+    report = await vetting.resolve_report(session, moderator, report, resolution[:2000])
+    # The note may name people; the log keeps only what was done to which report.
+    done = "report.dismissed" if action == "dismiss" else "report.resolved"
+    await audit.record(session, moderator.id, done, "report", report.id)
+    return report
 
 
 async def unpublish(
@@ -128,14 +134,19 @@ async def unpublish(
     if post.status != "published":
         raise Conflict("Only a published post can be taken down.")
     data = PostDecisionIn(decision="reject", reason=reason or None)
-    return await vetting.decide_post(session, settings, moderator, post, data)
+    post = await vetting.decide_post(session, settings, moderator, post, data)
+    code = reason if reason in POST_REJECTION_REASONS else "own words"
+    await audit.record(session, moderator.id, "post.unpublished", "post", post.id, code)
+    return post
 
 
 async def republish(session: AsyncSession, settings: Settings, moderator: User, post: Post) -> Post:
     """Publish a taken-down (rejected) post again: the review API's "publish"."""
-    return await vetting.decide_post(
+    post = await vetting.decide_post(
         session, settings, moderator, post, PostDecisionIn(decision="publish")
     )
+    await audit.record(session, moderator.id, "post.republished", "post", post.id)
+    return post
 
 
 async def names(session: AsyncSession, ids: set[str | None]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from market.admin.models import AuditEntry
 from market.db import make_sessionmaker, utcnow
 from market.posts.models import Post
 from market.vetting.models import Report
@@ -69,6 +70,8 @@ async def test_reports_show_the_content_and_are_resolved_or_dismissed(
         assert "Verdächtiger Eintrag" not in text_of((await c.get("/review/reports")).text)
     resolved = await fetch(app, Report, on_post)
     assert (resolved.status, resolved.resolved_by) == ("resolved", coordinator.id)
+    assert await count(app, AuditEntry, AuditEntry.action == "report.resolved") == 1
+    assert await count(app, AuditEntry, AuditEntry.action == "report.dismissed") == 1
     # Not staff: 403, nothing changed.
     other = await report(client, reporter, "post", post_id)
     async with browser(app, reporter) as c:
@@ -149,6 +152,11 @@ async def test_staff_take_a_post_down_and_publish_it_again(
         r = await c.post(f"/posts/{post_id}/republish", data={"csrf_token": csrf(page.text)})
         assert r.status_code == 303
     assert (await fetch(app, Post, post_id)).status == "published"
+    actions = {
+        e: await count(app, AuditEntry, AuditEntry.action == e)
+        for e in ("post.unpublished", "post.republished")
+    }
+    assert actions == {"post.unpublished": 1, "post.republished": 1}
     # Someone else cannot.
     async with browser(app, author) as c:
         token = csrf((await c.get("/account")).text)
