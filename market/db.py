@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 import weakref
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, String, event, select, text
+from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, String, Table, event, select, text
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,6 +35,15 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """An opaque, URL-safe identifier (128 bits of randomness)."""
     return secrets.token_hex(16)
+
+
+def checked(table: Table, **columns: type[StrEnum]) -> None:
+    """A CHECK constraint for each column that holds one of a closed set of values (a StrEnum),
+    named ck_<table>_<column> by the naming convention, as the migrations create it. NULL passes
+    (a nullable column may stay empty)."""
+    for column, values in columns.items():
+        allowed = ", ".join(f"'{v.value}'" for v in values)
+        table.append_constraint(CheckConstraint(f"{column} IN ({allowed})", name=column))
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -33,7 +33,7 @@ from notifications.mail import (
     is_failing,
     record_failing_address,
 )
-from notifications.models import OutboxItem
+from notifications.models import OutboxItem, OutboxStatus
 from notifications.outbox import JobContext, lock_due, register_job, reschedule
 from notifications.smtp import PermanentMailError, TransientMailError, build_message
 
@@ -68,7 +68,7 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
 
             failing = await is_failing(session, to)
             if failing and not essential:
-                item.status = "failed"
+                item.status = OutboxStatus.FAILED
                 item.last_error = "skipped: the address was rejected permanently before"
                 await session.commit()
                 log.info("mail %s to %s skipped: address rejected before", outbox_id, to)
@@ -95,7 +95,7 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
             try:
                 await ctx.mailer.send(message)
             except PermanentMailError as exc:
-                item.status = "failed"
+                item.status = OutboxStatus.FAILED
                 item.done_at = None
                 item.last_error = f"permanent: {exc}"[:4000]
                 if exc.recipient_rejected:
@@ -104,7 +104,7 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                 log.warning("mail %s to %s rejected permanently: %s", outbox_id, to, exc)
                 return False
             except TransientMailError as exc:
-                item.status = "pending"
+                item.status = OutboxStatus.PENDING
                 item.done_at = None
                 reschedule(item, ctx.retry, f"transient: {exc}")
                 await session.commit()
@@ -145,7 +145,7 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
 
 
 def _set_done(item: OutboxItem) -> None:
-    item.status = "done"
+    item.status = OutboxStatus.DONE
     item.done_at = utcnow()
     item.last_error = None
 

@@ -4,6 +4,7 @@ each person's choices about which mail they get (immediately, in a daily digest,
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
@@ -11,8 +12,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base, new_id, utcnow
 
-OUTBOX_STATUSES = ("pending", "done", "failed")
-DELIVERY_MODES = ("immediate", "digest", "off")
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DeliveryMode(StrEnum):
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+    OFF = "off"
+
+
+# The same values as plain strings (StrEnum members equal them); the CHECK constraints below
+# were written out in migration 0001.
+OUTBOX_STATUSES = tuple(s.value for s in OutboxStatus)
+DELIVERY_MODES = tuple(m.value for m in DeliveryMode)
 
 
 class OutboxItem(Base):
@@ -37,7 +53,7 @@ class OutboxItem(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     job: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Not before this time: set in the future for a delayed job or a retry after backoff.
@@ -100,7 +116,7 @@ class NotificationPreference(Base):
         String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     kind: Mapped[str] = mapped_column(String(64), primary_key=True)
-    mode: Mapped[str] = mapped_column(String(16), default="immediate")
+    mode: Mapped[DeliveryMode] = mapped_column(String(16), default=DeliveryMode.IMMEDIATE)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.db import new_id, utcnow
 from market.settings import Settings
-from notifications.models import OutboxItem
+from notifications.models import OutboxItem, OutboxStatus
 from notifications.smtp import MailSender, describe, make_sender
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def reschedule(item: OutboxItem, policy: RetryPolicy, error: str) -> None:
     """After a failed try (attempts already counted): back off, or give up as failed."""
     item.last_error = error[:4000]
     if item.attempts >= policy.max_attempts:
-        item.status = "failed"
+        item.status = OutboxStatus.FAILED
     else:
         item.available_at = utcnow() + policy.backoff(item.attempts)
 
@@ -236,7 +236,7 @@ async def claim(ctx: JobContext, outbox_id: str) -> AsyncIterator[Claim | None]:
             c = Claim(session=session, item=item, policy=ctx.retry)
             yield c
             if not c.retry_requested and item.status == "pending":
-                item.status = "done"
+                item.status = OutboxStatus.DONE
                 item.done_at = utcnow()
                 item.last_error = None
             await session.commit()

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from market.db import Base, IdMixin, TimestampMixin, new_id, utcnow
+from market.db import Base, IdMixin, TimestampMixin, checked, new_id, utcnow
 
-ROLES = ("volunteer", "seeker", "organisation", "coordinator", "admin")
+
+class Role(StrEnum):
+    VOLUNTEER = "volunteer"
+    SEEKER = "seeker"
+    ORGANISATION = "organisation"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class LanguageLevel(StrEnum):
+    NATIVE = "native"
+    FLUENT = "fluent"
+    BASIC = "basic"
+
+
+class VettingStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+# The same values as plain strings (StrEnum members equal them), for forms and schemas.
+ROLES = tuple(r.value for r in Role)
 SELF_REGISTER_ROLES = ("volunteer", "seeker", "organisation")
-LEVELS = ("native", "fluent", "basic")
-VETTING_STATUSES = ("pending", "approved", "rejected")
+LEVELS = tuple(level.value for level in LanguageLevel)
+VETTING_STATUSES = tuple(s.value for s in VettingStatus)
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -22,14 +45,14 @@ class User(IdMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(80))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     locale: Mapped[str] = mapped_column(String(8), default="de")
     email_verified_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     deleted_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Volunteers only: the latest vetting decision, kept here so that matching can filter in SQL.
-    vetting_status: Mapped[str | None] = mapped_column(String(16))
+    vetting_status: Mapped[VettingStatus | None] = mapped_column(String(16))
     police_certificate_until: Mapped[date | None]
     # How many open matches a volunteer is willing to receive at once.
     max_open_matches: Mapped[int] = mapped_column(default=5)
@@ -65,7 +88,7 @@ class UserLanguage(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    level: Mapped[str] = mapped_column(String(8), default="fluent")
+    level: Mapped[LanguageLevel] = mapped_column(String(8), default=LanguageLevel.FLUENT)
     position: Mapped[int] = mapped_column(default=0)
 
     user: Mapped[User] = relationship(back_populates="languages")
@@ -163,3 +186,8 @@ class OidcIdentity(TimestampMixin, Base):
     issuer: Mapped[str] = mapped_column(String(255))
     subject: Mapped[str] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(User.__table__, role=Role, vetting_status=VettingStatus)
+checked(UserLanguage.__table__, level=LanguageLevel)

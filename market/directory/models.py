@@ -9,15 +9,30 @@ kept as "|a|b|" text, so that filtering by one works with LIKE on PostgreSQL and
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, TimestampMixin, utcnow
+from market.db import Base, IdMixin, TimestampMixin, checked, utcnow
 
-KINDS = ("service", "event")
-STATUSES = ("pending_review", "published", "rejected", "archived")
+
+class EntryKind(StrEnum):
+    SERVICE = "service"
+    EVENT = "event"
+
+
+class EntryStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    ARCHIVED = "archived"
+
+
+# The same values as plain strings (StrEnum members equal them).
+KINDS = tuple(k.value for k in EntryKind)
+STATUSES = tuple(s.value for s in EntryStatus)
 
 
 def pack(codes: list[str]) -> str:
@@ -36,7 +51,7 @@ class Entry(IdMixin, TimestampMixin, Base):
         Index("ix_directory_entries_region_status", "region_id", "status"),
     )
 
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[EntryKind] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(120))
     # An approved organisation's entry; None for the city's own, which names its operator in
     # `organisation_name` (an imported catalogue names organisations that have no account).
@@ -60,7 +75,7 @@ class Entry(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
     website: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(16), default="pending_review")
+    status: Mapped[EntryStatus] = mapped_column(String(16), default=EntryStatus.PENDING_REVIEW)
     published_at: Mapped[datetime | None]
     # Freshness: when its organisation last said it is still right, and when we last asked.
     confirmed_at: Mapped[datetime | None]
@@ -90,3 +105,7 @@ class Referral(IdMixin, TimestampMixin, Base):
     from_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     post_id: Mapped[str | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(Entry.__table__, kind=EntryKind, status=EntryStatus)

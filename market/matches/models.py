@@ -3,17 +3,58 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, TimestampMixin, utcnow
+from market.db import Base, IdMixin, TimestampMixin, checked, utcnow
 
-MATCH_STATUSES = ("proposed", "connected", "declined", "closed", "expired")
-DECLINE_REASONS = ("not_available", "too_far", "language", "not_suitable", "other")
-RESPONSES = ("pending", "accepted", "declined")
-OPEN = ("proposed", "connected")
+
+class MatchStatus(StrEnum):
+    PROPOSED = "proposed"
+    CONNECTED = "connected"
+    DECLINED = "declined"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
+class Response(StrEnum):
+    """One side's answer to a proposed match."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class DeclineReason(StrEnum):
+    NOT_AVAILABLE = "not_available"
+    TOO_FAR = "too_far"
+    LANGUAGE = "language"
+    NOT_SUITABLE = "not_suitable"
+    OTHER = "other"
+
+
+class RunKind(StrEnum):
+    """A regional run (market.matches.runs): confirming a plan, or the unmatched view."""
+
+    CONFIRM = "confirm"
+    UNMATCHED = "unmatched"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# The same values as plain strings (StrEnum members equal them).
+MATCH_STATUSES = tuple(s.value for s in MatchStatus)
+DECLINE_REASONS = tuple(r.value for r in DeclineReason)
+RESPONSES = tuple(r.value for r in Response)
+OPEN = (MatchStatus.PROPOSED.value, MatchStatus.CONNECTED.value)
 
 
 class Match(IdMixin, TimestampMixin, Base):
@@ -35,9 +76,9 @@ class Match(IdMixin, TimestampMixin, Base):
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     distance_km: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(12), default="proposed")
-    offer_response: Mapped[str] = mapped_column(String(10), default="pending")
-    need_response: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[MatchStatus] = mapped_column(String(12), default=MatchStatus.PROPOSED)
+    offer_response: Mapped[Response] = mapped_column(String(10), default=Response.PENDING)
+    need_response: Mapped[Response] = mapped_column(String(10), default=Response.PENDING)
     declined_by: Mapped[str | None] = mapped_column(String(32))
     # Why a match was withdrawn: a post closed or expired, approval revoked, certificate expired.
     closed_reason: Mapped[str | None] = mapped_column(String(32))
@@ -50,7 +91,7 @@ class Match(IdMixin, TimestampMixin, Base):
     expired_at: Mapped[datetime | None]
     # Proposal to connected, for the statistics (time to first contact).
     first_contact_seconds: Mapped[int | None]
-    decline_reason: Mapped[str | None] = mapped_column(String(16))
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(String(16))
     decline_note: Mapped[str | None] = mapped_column(String(500))
     # "Did you meet?": asked once, seven days after connected; each side's answer.
     outcome_asked_at: Mapped[datetime | None]
@@ -59,3 +100,13 @@ class Match(IdMixin, TimestampMixin, Base):
     need_met: Mapped[bool | None]
     need_met_at: Mapped[datetime | None]
     outcome_note: Mapped[str | None] = mapped_column(String(500))
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(
+    Match.__table__,
+    status=MatchStatus,
+    offer_response=Response,
+    need_response=Response,
+    decline_reason=DeclineReason,
+)

@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, utcnow
+from market.db import Base, IdMixin, checked, utcnow
 from market.errors import Conflict
 from market.matches import regional
+from market.matches.models import RunKind, RunStatus
 from notifications.outbox import JobContext, claim, enqueue, register_job
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class RegionalRun(IdMixin, Base):
         Index("ix_regional_runs_kind_region_created", "kind", "region_id", "created_at"),
     )
 
-    kind: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    kind: Mapped[RunKind] = mapped_column(String(12))
+    status: Mapped[RunStatus] = mapped_column(String(10), default=RunStatus.QUEUED)
     # None: every region (admins and coordinators without a region).
     region_id: Mapped[str | None] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
     requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -288,3 +289,7 @@ async def region_of(session: AsyncSession, run: RegionalRun) -> Any:
     from market.posts.models import Region
 
     return await session.get(Region, run.region_id) if run.region_id else None
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(RegionalRun.__table__, kind=RunKind, status=RunStatus)

@@ -4,16 +4,37 @@ mentor programme postings and the applications to them, and caseworkers' clients
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, TimestampMixin, utcnow
+from market.db import Base, IdMixin, TimestampMixin, checked, utcnow
 
-ORG_STATUSES = ("pending", "approved", "rejected")
-MEMBER_ROLES = ("owner", "member")
-APPLICATION_STATUSES = ("pending", "accepted", "declined", "withdrawn")
+
+class OrgStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MemberRole(StrEnum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+# The same values as plain strings (StrEnum members equal them).
+ORG_STATUSES = tuple(s.value for s in OrgStatus)
+MEMBER_ROLES = tuple(r.value for r in MemberRole)
+APPLICATION_STATUSES = tuple(s.value for s in ApplicationStatus)
 
 
 class Organisation(IdMixin, TimestampMixin, Base):
@@ -23,7 +44,7 @@ class Organisation(IdMixin, TimestampMixin, Base):
     website: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[OrgStatus] = mapped_column(String(16), default=OrgStatus.PENDING, index=True)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -36,7 +57,7 @@ class OrganisationMember(TimestampMixin, Base):
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(8), default="member")
+    role: Mapped[MemberRole] = mapped_column(String(8), default=MemberRole.MEMBER)
 
 
 class Invitation(IdMixin, TimestampMixin, Base):
@@ -50,7 +71,7 @@ class Invitation(IdMixin, TimestampMixin, Base):
 
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
-    role: Mapped[str] = mapped_column(String(8), default="member")
+    role: Mapped[MemberRole] = mapped_column(String(8), default=MemberRole.MEMBER)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime]
@@ -86,7 +107,7 @@ class Application(IdMixin, TimestampMixin, Base):
 
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     volunteer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ApplicationStatus] = mapped_column(String(16), default=ApplicationStatus.PENDING)
     message: Mapped[str] = mapped_column(Text, default="")
     # The organisation's optional words with its decision, shown to the volunteer.
     decision_message: Mapped[str | None] = mapped_column(Text)
@@ -124,3 +145,10 @@ class ClientPost(Base):
     client_id: Mapped[str] = mapped_column(
         ForeignKey("organisation_clients.id", ondelete="CASCADE"), index=True
     )
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(Organisation.__table__, status=OrgStatus)
+checked(OrganisationMember.__table__, role=MemberRole)
+checked(Invitation.__table__, role=MemberRole)
+checked(Application.__table__, status=ApplicationStatus)

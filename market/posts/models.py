@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
-from market.db import Base, IdMixin, TimestampMixin, utcnow
+from market.db import Base, IdMixin, TimestampMixin, checked, utcnow
 
-KINDS = ("offer", "need")
-MODES = ("in_person", "remote", "either")
-STATUSES = ("pending_review", "published", "closed", "expired", "rejected")
+
+class PostKind(StrEnum):
+    OFFER = "offer"
+    NEED = "need"
+
+
+class PostMode(StrEnum):
+    IN_PERSON = "in_person"
+    REMOTE = "remote"
+    EITHER = "either"
+
+
+class PostStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+# The same values as plain strings (StrEnum members equal them).
+KINDS = tuple(k.value for k in PostKind)
+MODES = tuple(m.value for m in PostMode)
+STATUSES = tuple(s.value for s in PostStatus)
 
 
 class Region(IdMixin, TimestampMixin, Base):
@@ -69,11 +91,11 @@ class Post(IdMixin, TimestampMixin, Base):
         ),
     )
 
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[PostKind] = mapped_column(String(8))
     category: Mapped[str] = mapped_column(String(48))
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text, default="")
-    mode: Mapped[str] = mapped_column(String(16), default="in_person")
+    mode: Mapped[PostMode] = mapped_column(String(16), default=PostMode.IN_PERSON)
     radius_km: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -89,7 +111,7 @@ class Post(IdMixin, TimestampMixin, Base):
     city: Mapped[str | None] = mapped_column(String(120))
     postcode: Mapped[str | None] = mapped_column(String(16))
     country: Mapped[str | None] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(16), default="pending_review")
+    status: Mapped[PostStatus] = mapped_column(String(16), default=PostStatus.PENDING_REVIEW)
     author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     organisation_id: Mapped[str | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"), index=True
@@ -160,3 +182,7 @@ class Postcode(Base):
     place: Mapped[str] = mapped_column(String(180), primary_key=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(Post.__table__, kind=PostKind, mode=PostMode, status=PostStatus)

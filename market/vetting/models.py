@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, TimestampMixin
+from market.db import Base, IdMixin, TimestampMixin, checked
 
-REPORT_TARGETS = ("post", "message", "user")
+
+class VolunteerVerdict(StrEnum):
+    """A coordinator's decision about a volunteer."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class PostVerdict(StrEnum):
+    """A coordinator's decision about a post under review."""
+
+    PUBLISH = "publish"
+    REJECT = "reject"
+
+
+class ReportTarget(StrEnum):
+    POST = "post"
+    MESSAGE = "message"
+    USER = "user"
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+# The same values as plain strings (StrEnum members equal them).
+REPORT_TARGETS = tuple(t.value for t in ReportTarget)
 
 
 class VettingDecision(IdMixin, TimestampMixin, Base):
@@ -20,7 +48,7 @@ class VettingDecision(IdMixin, TimestampMixin, Base):
 
     volunteer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     coordinator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decision: Mapped[str] = mapped_column(String(8))
+    decision: Mapped[VolunteerVerdict] = mapped_column(String(8))
     identity: Mapped[bool] = mapped_column(Boolean, default=False)
     interview: Mapped[bool] = mapped_column(Boolean, default=False)
     code_of_conduct: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -38,7 +66,7 @@ class PostReview(IdMixin, TimestampMixin, Base):
 
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     coordinator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decision: Mapped[str] = mapped_column(String(8))
+    decision: Mapped[PostVerdict] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -46,10 +74,16 @@ class Report(IdMixin, TimestampMixin, Base):
     __tablename__ = "reports"
 
     reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    target_type: Mapped[str] = mapped_column(String(8))
+    target_type: Mapped[ReportTarget] = mapped_column(String(8))
     target_id: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(8), default="open", index=True)
+    status: Mapped[ReportStatus] = mapped_column(String(8), default=ReportStatus.OPEN, index=True)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     resolution: Mapped[str | None] = mapped_column(Text)
+
+
+# Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
+checked(VettingDecision.__table__, decision=VolunteerVerdict)
+checked(PostReview.__table__, decision=PostVerdict)
+checked(Report.__table__, target_type=ReportTarget, status=ReportStatus)
