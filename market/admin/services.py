@@ -3,7 +3,9 @@ writes an audit entry in the same transaction. Services flush, never commit."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select
+import math
+
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import services as accounts
@@ -12,6 +14,7 @@ from market.admin import audit
 from market.admin.schemas import CoordinatorIn, RegionIn
 from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid
+from market.posts import geo
 from market.posts import services as posts
 from market.posts.models import Post, Region
 from market.security import new_secret
@@ -25,6 +28,42 @@ SUSPENDED = "account_suspended"
 # --- Regions
 
 
+async def _reassign_posts(session: AsyncSession, region: Region) -> int:
+    """Posts get their region when written (market.posts.geo.region_for); a region made or
+    moved later takes in the posts it now covers and lets go of those it no longer does, by
+    the same rule (the nearest centre whose circle holds the point). Only posts in the
+    region's box or assigned to it are read, so a small region costs little in a big city."""
+    regions = list(await session.scalars(select(Region)))
+    dlat = region.radius_km / 111.195
+    dlon = region.radius_km / (111.195 * max(math.cos(math.radians(region.lat)), 0.01))
+    in_box = and_(
+        Post.lat.between(region.lat - dlat, region.lat + dlat),
+        Post.lon.between(region.lon - dlon, region.lon + dlon),
+    )
+    stmt = select(Post.id, Post.lat, Post.lon, Post.region_id).where(
+        Post.lat.is_not(None), or_(Post.region_id == region.id, in_box)
+    )
+    moves: dict[str | None, list[str]] = {}
+    for post_id, lat, lon, current in (await session.execute(stmt)).all():
+        if lat is None or lon is None:  # excluded by the query; said again for the types
+            continue
+        best: tuple[float, str] | None = None
+        for r in regions:
+            d = geo.haversine_km(lat, lon, r.lat, r.lon)
+            if d <= r.radius_km and (best is None or d < best[0]):
+                best = (d, r.id)
+        wanted = best[1] if best else None
+        if wanted != current:
+            moves.setdefault(wanted, []).append(post_id)
+    for region_id, ids in moves.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            await session.execute(
+                update(Post).where(Post.id.in_(chunk)).values(region_id=region_id)
+            )
+    return sum(len(ids) for ids in moves.values())
+
+
 async def create_region(session: AsyncSession, admin: User, data: RegionIn) -> Region:
     taken = await session.scalar(select(Region.id).where(Region.slug == data.slug))
     if taken is not None:
@@ -32,7 +71,9 @@ async def create_region(session: AsyncSession, admin: User, data: RegionIn) -> R
     region = Region(**data.model_dump())
     session.add(region)
     await session.flush()
-    await audit.record(session, admin.id, "region.created", "region", region.id, data.slug)
+    moved = await _reassign_posts(session, region)
+    detail = f"{data.slug}; posts: {moved}"
+    await audit.record(session, admin.id, "region.created", "region", region.id, detail)
     return region
 
 
@@ -49,7 +90,8 @@ async def update_region(
         setattr(region, key, value)
     await session.flush()
     if changed:
-        detail = "changed: " + ", ".join(changed)
+        moved = await _reassign_posts(session, region)
+        detail = "changed: " + ", ".join(changed) + f"; posts: {moved}"
         await audit.record(session, admin.id, "region.changed", "region", region.id, detail)
     return region
 

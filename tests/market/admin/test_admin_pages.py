@@ -49,6 +49,9 @@ async def test_an_admin_creates_a_region_and_a_coordinator(
 ) -> None:
     admin = await make_user(app, client, "admin", locale="en")
     existing = await make_user(app, client, "seeker", name="Sam")
+    r = await client.post("/api/v1/posts", headers=existing.headers, json=post_body())
+    before = r.json()["id"]  # in Leipzig, written before the region exists
+    assert (await fetch(app, Post, before)).region_id is None
     async with browser(app, admin) as c:
         r = await submit(c, "/admin/regions", {"slug": "Leipzig!", "name": "L", "lat": "x"})
         assert r.status_code == 422  # what was typed stays, each mistake said
@@ -66,6 +69,8 @@ async def test_an_admin_creates_a_region_and_a_coordinator(
         )
         assert r.status_code == 303
         (region,) = await _rows(app, Region)
+        # The new region takes in the posts it covers, as if they were written now.
+        assert (await fetch(app, Post, before)).region_id == region.id
         r = await submit(
             c,
             f"/admin/regions/{region.id}",
@@ -79,6 +84,17 @@ async def test_an_admin_creates_a_region_and_a_coordinator(
         )
         assert r.status_code == 303
         assert (await fetch(app, Region, region.id)).radius_km == 25
+        # Moved far away: the post is let go again.
+        far = {"slug": "leipzig", "name": "Leipzig Stadt", "lat": "48.1", "lon": "11.6"}
+        r = await submit(c, f"/admin/regions/{region.id}", far | {"radius_km": "10"})
+        assert r.status_code == 303
+        assert (await fetch(app, Post, before)).region_id is None
+        r = await submit(
+            c,
+            f"/admin/regions/{region.id}",
+            far | {"lat": "51.34", "lon": "12.37", "radius_km": "25"},
+        )
+        assert (await fetch(app, Post, before)).region_id == region.id
         # A new coordinator account: a mail to choose a password.
         r = await submit(
             c, "/admin/coordinators", {"email": "neu@example.org", "display_name": "Nora"}
@@ -103,6 +119,8 @@ async def test_an_admin_creates_a_region_and_a_coordinator(
     assert sorted(actions) == sorted(
         [
             "region.created",
+            "region.changed",
+            "region.changed",
             "region.changed",
             "coordinator.created",
             "coordinator.promoted",
