@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "market" / "locales"
@@ -28,6 +29,21 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "market" / "locales"
 def locales() -> list[str]:
     """Every locale with a catalogue, so a new language needs no edit here."""
     return sorted(p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"))
+
+
+def put(catalog: Catalog, msgid: str | tuple[str, ...], text: object, flags: set[str]) -> None:
+    """Catalog.add keeps the old msgstr of an entry it already has (it merges only comments
+    and flags), so an existing entry, such as an empty one from `pybabel init`, gets its
+    string set here."""
+    current = catalog.get(msgid)
+    if current is not None and catalog.locale_identifier == "en":
+        return  # English falls back to the msgid: an entry there, empty or not, is enough.
+    if current is None:
+        catalog.add(msgid, text, flags=flags)  # type: ignore[arg-type]
+        return
+    current.string = text  # type: ignore[assignment]
+    current.flags |= flags
+    current.flags.discard("fuzzy")
 
 
 def merge(entries: dict[str, object]) -> int:
@@ -47,7 +63,7 @@ def merge(entries: dict[str, object]) -> int:
                 # English is the source language: its msgids are the text.
                 text = msgid if locale == "en" else texts[locale]
                 flags = {"python-format"} if "%(" in msgid else set()
-                catalog.add(msgid, text, flags=flags)
+                put(catalog, msgid, text, flags)
                 changed += 1
             assert isinstance(plurals, list)
             for entry in plurals:
@@ -56,7 +72,7 @@ def merge(entries: dict[str, object]) -> int:
                     continue
                 strings = tuple(ids) if locale == "en" else tuple(entry[locale])
                 flags = {"python-format"} if any("%(" in i for i in ids) else set()
-                catalog.add(ids, strings, flags=flags)
+                put(catalog, ids, strings, flags)
                 changed += 1
             with po.open("wb") as f:
                 write_po(f, catalog, sort_output=True, width=76)
