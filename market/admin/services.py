@@ -9,14 +9,14 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import services as accounts
-from market.accounts.models import CoordinatorRegion, User
+from market.accounts.models import CoordinatorRegion, Role, User
 from market.admin import audit
 from market.admin.schemas import CoordinatorIn, RegionIn
 from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid
 from market.posts import geo
 from market.posts import services as posts
-from market.posts.models import Post, Region
+from market.posts.models import Post, PostStatus, Region
 from market.security import new_secret
 from market.settings import Settings
 
@@ -117,7 +117,7 @@ async def add_coordinator(
         if existing.role == "coordinator":
             raise Invalid.one("email", "This person is a coordinator already.")
         was = existing.role
-        existing.role = "coordinator"
+        existing.role = Role.COORDINATOR
         await session.flush()
         detail = f"promoted from {was}"
         await audit.record(session, admin.id, "coordinator.promoted", "user", existing.id, detail)
@@ -210,7 +210,7 @@ async def unsuspend(session: AsyncSession, settings: Settings, admin: User, pers
     )
     for post in list(await session.scalars(stmt)):
         if post.kind == "offer" and person.vetting_status != "approved":
-            post.status, post.rejection_reason = "pending_review", None
+            post.status, post.rejection_reason = PostStatus.PENDING_REVIEW, None
         else:
             await posts.publish(session, settings, post)
     await session.flush()
