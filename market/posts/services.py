@@ -15,7 +15,7 @@ from market.db import lock_row, utcnow
 from market.errors import Conflict, FieldError, Forbidden, Invalid
 from market.organisations.models import Organisation, OrganisationMember
 from market.posts import geo, guardian, queries
-from market.posts.models import Post, PostLanguage
+from market.posts.models import Post, PostLanguage, PostStatus
 from market.posts.schemas import LocationIn, PostIn, PostPatch
 from market.settings import Settings
 from market.text import plain_text
@@ -216,7 +216,7 @@ async def resubmit(session: AsyncSession, user: User, post: Post) -> Post:
         raise Forbidden("Only the author can change this post.")
     await lock_row(session, Post, post.id)
     if post.status == "rejected":
-        post.status = "pending_review"
+        post.status = PostStatus.PENDING_REVIEW
         post.rejection_reason = None
         post.closed_at = None
         await session.flush()
