@@ -251,3 +251,38 @@ async def test_openapi_lists_the_follow_through_endpoints(client: httpx.AsyncCli
     paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
     for path in ("/matches/{id}/reopen", "/matches/{id}/outcome", "/me/availability"):
         assert "post" in paths[f"/api/v1{path}"], path
+
+
+def test_follow_through_mails_in_five_languages_with_both_parts() -> None:
+    """Every follow-through mail renders in de, en, ar, fa and uk, with a plain and an HTML
+    part, translated (not English) outside English, right-to-left for Arabic and Persian."""
+    from notifications.mail import render_mail
+
+    context = {
+        "name": "Samir",
+        "link": "http://x/l",
+        "yes_link": "http://x/y",
+        "no_link": "http://x/n",
+        "title": "Begleitung",
+        "close_on": "2027-01-31",
+        "delete_on": "2027-01-31",
+        "staff": False,
+    }
+    templates = (
+        "match_reminder",
+        "match_stalled",
+        "match_expired",
+        "availability_paused",
+        "match_outcome",
+        "need_still_needed",
+        "need_closed_stale",
+        "account_inactive",
+    )
+    for template in templates:
+        english = render_mail(template, "en", context, base_url="http://x")
+        for locale in ("de", "ar", "fa", "uk"):
+            mail = render_mail(template, locale, context, base_url="http://x")
+            assert mail.locale == locale and mail.text.strip() and mail.html.strip()
+            assert mail.subject != english.subject, (template, locale)
+            assert mail.text != english.text, (template, locale)
+            assert (' dir="rtl"' in mail.html) is (locale in ("ar", "fa")), (template, locale)
