@@ -15,7 +15,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+# The exact versions of requirements/test.lock (pyproject.toml keeps the ranges for users), then
+# the project itself without resolving anything again.
+"$VENV/bin/python" -m pip install --quiet -r requirements/test.lock
+"$VENV/bin/python" -m pip install --quiet -e . --no-deps
 
 step "Chromium for the browser tests"
 if [ ! -x /usr/bin/chromium ]; then
