@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_environment, select_autoescape
+from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -399,11 +401,62 @@ def make_environment() -> Environment:
         language_name=i18n.language_name,
         quoted=i18n.quoted,
     )
+    env.globals["cached_post_card"] = _cached_post_card
     env.filters["join_list"] = _join_list
     env.filters["language_list"] = _language_list
     env.filters["date"] = _format_date
     env.filters["datetime"] = _format_datetime
     return env
+
+
+# Rendered post cards, keyed by everything a card shows (the post's shown fields, the page
+# language, the arguments): a list page drew 20 cards through the Jinja macro on every request,
+# the biggest part of drawing /posts. A changed post has a new key, so nothing is ever stale.
+_cards: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+CARDS_KEPT = 10_000
+
+
+@pass_environment
+def _cached_post_card(
+    env: Environment,
+    post: Any,
+    distance: int | None,
+    show_status: bool,
+    level: int,
+    translations: dict[str, Any] | None,
+) -> Markup:
+    tr = translations.get(post.id) if translations else None
+    key = (
+        i18n.get_locale(),
+        post.id,
+        post.title,
+        post.kind,
+        post.category,
+        post.mode,
+        post.status,
+        tuple(post.language_codes),
+        post.city,
+        post.created_at,
+        distance,
+        show_status,
+        level,
+        tuple(sorted(tr.items())) if tr else None,
+    )
+    known = _cards.get(key)
+    if known is not None:
+        _cards.move_to_end(key)
+        return known
+    from market.forms import HELPERS  # forms imports this module
+
+    module = env.get_template("posts/_macros.html").make_module(
+        vars={**HELPERS, "translations": {post.id: tr} if tr else None}
+    )
+    macro = getattr(module, "post_card")  # noqa: B009 (a template attribute mypy cannot see)
+    card = Markup(macro(post, distance, show_status, level))  # noqa: S704 (the macro escaped it)
+    _cards[key] = card
+    if len(_cards) > CARDS_KEPT:
+        _cards.popitem(last=False)
+    return card
 
 
 def _join_list(items: list[str]) -> str:
@@ -445,9 +498,12 @@ def _format_day(day: date, fmt: str, locale: str) -> str:
     return format_date(day, fmt, locale=i18n.babel_locale(locale))
 
 
-def _format_date(value: datetime | None, fmt: str = "medium") -> str:
+def _format_date(value: date | datetime | None, fmt: str = "medium") -> str:
     # format_date shows a datetime's own calendar day (no time zone conversion): the same here.
-    return "" if value is None else _format_day(value.date(), fmt, i18n.get_locale())
+    if value is None:
+        return ""
+    day = value.date() if isinstance(value, datetime) else value
+    return _format_day(day, fmt, i18n.get_locale())
 
 
 def _format_datetime(value: datetime | None, fmt: str = "medium") -> str:

@@ -164,3 +164,34 @@ async def test_reads_never_commit_and_writes_still_do(
         assert r.json()["status"] == "closed"
     finally:
         commits.close()
+
+
+async def test_post_cards_are_drawn_once_and_never_stale(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    seeker = await make_user(app, client, "seeker")
+    post_id = await _publish(client, seeker.headers, "Karte vorher")
+    web._cards.clear()
+    first = await client.get("/posts?lang=de")
+    assert "Karte vorher" in first.text
+    drawn = len(web._cards)
+    assert drawn >= 1
+    again = await client.get("/posts?lang=de")
+    assert len(web._cards) == drawn  # the same cards, from memory
+    assert again.text.count('class="post"') == first.text.count('class="post"')
+    # Another page language is another card.
+    english = await client.get("/posts?lang=en")
+    assert len(web._cards) > drawn
+    assert "Looks for help" in english.text
+    assert "Looks for help" not in again.text
+    # A changed post shows its change at once: the title, then its languages alone.
+    url = f"/api/v1/posts/{post_id}"
+    r = await client.patch(url, headers=seeker.headers, json={"title": "Karte nachher"})
+    assert r.status_code == 200, r.text
+    after = await client.get("/posts?lang=de")
+    assert "Karte nachher" in after.text
+    assert "Karte vorher" not in after.text
+    assert "<bdi>Ukrainisch</bdi>" not in after.text
+    r = await client.patch(url, headers=seeker.headers, json={"languages": ["uk"]})
+    assert r.status_code == 200, r.text
+    assert "<bdi>Ukrainisch</bdi>" in (await client.get("/posts?lang=de")).text
