@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from babel.support import LazyProxy, NullTranslations, Translations
 from markupsafe import Markup
 
-LOCALES: tuple[str, ...] = ("de", "en", "ar", "fa", "uk")
+LOCALES: tuple[str, ...] = ("de", "en", "ar", "fa", "uk", "ru", "tr")
 RTL_LOCALES = frozenset({"ar", "fa"})
 DEFAULT_LOCALE = "de"
 LOCALE_DIR = Path(__file__).parent / "locales"
@@ -96,8 +96,9 @@ def is_rtl(locale: str | None = None) -> bool:
 # NEAR: the catalogue most of its readers also read; used only when the reader lists nothing
 # we have, and the language chooser is still offered. Languages in neither (ps, ur, tr, ...)
 # fall through to the reader's next listed choice, else DEFAULT_LOCALE.
-# Adding a catalogue (ru, tr) is one line: its code in LOCALES. An exact match comes first,
-# so ru readers then get ru and this table's ru -> uk is no longer used.
+# Adding a catalogue is one line: its code in LOCALES. An exact match comes first, so since
+# ru has its own catalogue this table's ru -> uk is no longer used (kept for a deployment
+# that drops ru again).
 SAME: dict[str, str] = {"prs": "fa", "fa-af": "fa"}
 NEAR: dict[str, str] = {"ru": "uk", "be": "uk"}
 
@@ -189,8 +190,10 @@ def native_language_name(code: str) -> str:
 
 
 def locale_label(locale: str) -> str:
-    """How a page language names itself in the language picker."""
-    return native_language_name(locale)
+    """How a page language names itself in the language picker: CLDR writes Russian and
+    Ukrainian names in lower case (as inside a sentence), a list item starts with a capital."""
+    name = native_language_name(locale)
+    return name[:1].upper() + name[1:]
 
 
 # Quotation marks per page language (CLDR's delimiters; Babel does not expose them).
