@@ -44,6 +44,9 @@ class Feature:
     exports: tuple[str, ...] = ()  # its sections of the personal-data export (EXPORT_SECTIONS)
     # "module:function" checks that let a partner read a closed post (posts.guardian).
     partner_checks: tuple[str, ...] = ()
+    # ("module:LIST", "module:function"): a lower feature's extension point and what this
+    # feature adds to it, so the lower one never imports this one.
+    extends: tuple[tuple[str, str], ...] = ()
 
 
 # The foundation's own registrations: mail delivery (notifications) and the page cache.
@@ -104,6 +107,12 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.organisations.applications",),
         handles=(events.POST_CLOSED,),
         exports=("applications", "organisations"),
+        extends=(
+            (
+                "market.conversations.guardian:REGION_FINDERS",
+                "market.organisations.guardian:conversation_region",
+            ),
+        ),
     ),
     Feature(
         "matches",
@@ -125,6 +134,12 @@ FEATURES: tuple[Feature, ...] = (
         handles=(events.POST_PUBLISHED, events.POST_CLOSED, events.VOLUNTEER_CHANGED),
         exports=("matches",),
         partner_checks=("market.matches.services:is_partner",),
+        extends=(
+            (
+                "market.conversations.guardian:REGION_FINDERS",
+                "market.matches.guardian:conversation_region",
+            ),
+        ),
     ),
     Feature(
         "conversations",
@@ -167,6 +182,7 @@ FEATURES: tuple[Feature, ...] = (
         handles=(events.POST_CLOSED,),
     ),
     Feature("legal", pages=("market.legal.views",)),
+    Feature("pwa", pages=("market.pwa.views",)),
 )
 
 
@@ -265,6 +281,12 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
             name, _, ref = entry.partition("=")
             if ref:
                 maintenance.register_rule(name, _resolve(ref))
+        for target, ref in feature.extends:
+            hooks = _resolve(target)
+            if not isinstance(hooks, list):
+                raise CompositionError(f"{target} (extended by {feature.name}) is not a list")
+            if _resolve(ref) not in hooks:
+                hooks.append(_resolve(ref))
         for ref in feature.partner_checks:
             check = _resolve(ref)
             if check not in posts_guardian.PARTNER_CHECKS:

@@ -9,6 +9,8 @@ told the conversation does not exist (404), on pages and in the API alike.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,25 +31,20 @@ async def participant_of(
     )
 
 
+# Which region a conversation belongs to is known to the features above this one: matches (by
+# the match's need) and organisations (by the application's posting). They add a finder here
+# (listed in market/features.py, which installs it); each answers None for a conversation that
+# is not theirs, so conversations never imports them.
+RegionFinder = Callable[[AsyncSession, Conversation], Awaitable[str | None]]
+REGION_FINDERS: list[RegionFinder] = []
+
+
 async def region_of(session: AsyncSession, conversation: Conversation) -> str | None:
     """The region a conversation belongs to: its match's need's, or its application's posting's."""
-    from market.matches.models import Match
-    from market.posts.models import Post
-
-    if conversation.match_id:
-        return await session.scalar(
-            select(Post.region_id)
-            .join(Match, Match.need_id == Post.id)
-            .where(Match.id == conversation.match_id)
-        )
-    if conversation.application_id:
-        from market.organisations.models import Application
-
-        return await session.scalar(
-            select(Post.region_id)
-            .join(Application, Application.post_id == Post.id)
-            .where(Application.id == conversation.application_id)
-        )
+    for find in REGION_FINDERS:
+        region = await find(session, conversation)
+        if region is not None:
+            return region
     return None
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.actor import Actor
+from market.conversations.models import Conversation
 from market.errors import Forbidden, Invalid, NotFound
 from market.matches.models import Match
 from market.posts import guardian as posts_guardian
@@ -201,3 +202,14 @@ async def run_to_show(session: AsyncSession, actor: Actor, run_id: str, kind: st
     if not allowed:
         raise NotFound("There is no such run.")
     return run
+
+
+async def conversation_region(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The region of a match's conversation, its need's (for market.conversations.guardian)."""
+    if not conversation.match_id:
+        return None
+    return await session.scalar(
+        select(Post.region_id)
+        .join(Match, Match.need_id == Post.id)
+        .where(Match.id == conversation.match_id)
+    )

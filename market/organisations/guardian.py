@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import User
 from market.actor import Actor
-from market.conversations.models import Participant
+from market.conversations.models import Conversation, Participant
 from market.errors import Forbidden, NotFound
 from market.organisations.models import (
     Application,
@@ -349,3 +349,15 @@ async def conversations_joined(
         Participant.user_id == actor.id, Participant.conversation_id.in_(conversation_ids)
     )
     return set((await session.execute(stmt)).scalars())
+
+
+async def conversation_region(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The region of an application's conversation, its posting's (for
+    market.conversations.guardian)."""
+    if not conversation.application_id:
+        return None
+    return await session.scalar(
+        select(Post.region_id)
+        .join(Application, Application.post_id == Post.id)
+        .where(Application.id == conversation.application_id)
+    )

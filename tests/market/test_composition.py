@@ -159,3 +159,24 @@ def test_an_unknown_event_is_refused_at_once() -> None:
 def test_routes_are_plain_routes_or_mounts() -> None:
     for route in (*registry().api_routes, *registry().page_routes):
         assert isinstance(route, Route | Mount)
+
+
+def test_extension_points_are_filled_from_the_list() -> None:
+    # A conversation's region comes from the features above conversations, never imported there.
+    from market.conversations.guardian import REGION_FINDERS
+    from market.matches import guardian as matches_guardian
+    from market.organisations import guardian as organisations_guardian
+
+    registry()
+    assert matches_guardian.conversation_region in REGION_FINDERS
+    assert organisations_guardian.conversation_region in REGION_FINDERS
+    assert len(REGION_FINDERS) == len(set(REGION_FINDERS))
+
+
+def test_extending_something_that_is_not_a_list_fails() -> None:
+    broken = (
+        *FEATURES,
+        Feature("odd", extends=(("market.events:POST_CLOSED", "market.matches.guardian:visible"),)),
+    )
+    with pytest.raises(CompositionError, match="is not a list"):
+        build(broken)
