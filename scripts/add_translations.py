@@ -74,8 +74,12 @@ def merge(entries: dict[str, object]) -> int:
                 flags = {"python-format"} if any("%(" in i for i in ids) else set()
                 put(catalog, ids, strings, flags)
                 changed += 1
-            with po.open("wb") as f:
+            # Written beside and renamed over, so a running app or test that reads the
+            # catalogue meanwhile sees the old file or the new one, never half of one.
+            fresh = po.with_suffix(".po.tmp")
+            with fresh.open("wb") as f:
                 write_po(f, catalog, sort_output=True, width=76)
+            fresh.replace(po)
     return changed
 
 
