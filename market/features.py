@@ -293,15 +293,23 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
                 posts_guardian.PARTNER_CHECKS.append(check)
     # The notices a page may show after a redirect (constants named MSG_* in any module of
     # Anlauf), so every process knows every key before the first redirect lands on it.
+    # And every job name a module keeps in a constant (NAME_JOB = "...", what it enqueues) must
+    # be registered: a job module nobody listed would leave its rows pending for ever.
+    unregistered: list[str] = []
     for name, module in list(sys.modules.items()):
         if name.startswith("market.") and module is not None:
             for attr, value in vars(module).items():
                 if attr.startswith("MSG_") and isinstance(value, str):
                     flash_key(value)
+                elif attr.endswith("_JOB") and isinstance(value, str) and value not in JOBS:
+                    unregistered.append(
+                        f"{name}.{attr} names job {value!r}, which nothing registers "
+                        "(list the module with its @register_job in market/features.py)"
+                    )
     _check_routes("API", api)
     _check_routes("page", pages)
 
-    problems: list[str] = []
+    problems: list[str] = unregistered
     declared_jobs = {job: f for f in everything for job in f.jobs}
     for job, func in JOBS.items():
         # Jobs a test registers for itself (tests.*) belong to no feature.

@@ -4,6 +4,7 @@ and a missing registration fails the start with a message that names it."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -180,3 +181,14 @@ def test_extending_something_that_is_not_a_list_fails() -> None:
     )
     with pytest.raises(CompositionError, match="is not a list"):
         build(broken)
+
+
+def test_a_job_name_nobody_registers_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A module that enqueues a job whose module is not listed (so @register_job never ran).
+    import types
+
+    module = types.ModuleType("market.atlas_jobs")
+    module.REFRESH_JOB = "atlas.refresh"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "market.atlas_jobs", module)
+    with pytest.raises(CompositionError, match=re.escape("market.atlas_jobs.REFRESH_JOB")):
+        build()
