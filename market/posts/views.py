@@ -21,7 +21,7 @@ from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import get_locale, gettext
 from market.organisations.models import Organisation
-from market.posts import geo, guardian, queries, renewal, services, slots
+from market.posts import authors, geo, guardian, queries, renewal, services, slots
 from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
@@ -174,21 +174,12 @@ async def detail(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
     post = await guardian.readable(session, viewer, request.path_params["post_id"])
-    # Only the two columns the page shows: a whole User row brings its password hash and a
-    # second statement for its languages.
-    author = (
-        await session.execute(
-            select(User.display_name, User.is_active).where(User.id == post.author_id)
-        )
-    ).first()
     organisation = (
         await session.get(Organisation, post.organisation_id) if post.organisation_id else None
     )
     context = {
         "post": post,
-        "author_name": author.display_name
-        if author and author.is_active and author.display_name
-        else None,
+        "author_name": await authors.shown_name(session, post),
         "organisation": organisation,
         "is_author": guardian.may_change(viewer, post),
         "exact": guardian.can_see_exact(viewer, post),
