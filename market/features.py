@@ -173,6 +173,7 @@ FEATURES: tuple[Feature, ...] = (
         pages=("market.directory.views",),
         modules=("market.directory.freshness",),
         rules=("directory_confirmations_asked", "directory_services_archived"),
+        exports=("directory_referrals",),
     ),
     Feature("admin", pages=("market.admin.views",)),
     Feature(

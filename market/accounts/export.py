@@ -245,9 +245,37 @@ async def _vetting_decisions(session: AsyncSession, user: User) -> list[dict[str
                 "code_of_conduct": d.code_of_conduct,
             },
             "police_certificate_until": _iso(d.police_certificate_until),
+            # The certificate's own date and the day a coordinator saw it (migration 0012).
+            "police_certificate_issued_on": _iso(d.police_certificate_issued_on),
+            "police_certificate_seen_on": _iso(d.police_certificate_seen_on),
             "note": d.note,
         }
         for d in await session.scalars(stmt)
+    ]
+
+
+async def _referrals(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """Services suggested to the caller and those the caller suggested to others. Who
+    received a suggestion is that person's data, so a sent one shows only the service."""
+    from market.directory.models import Entry, Referral
+
+    stmt = (
+        select(Referral, Entry.name)
+        .join(Entry, Entry.id == Referral.entry_id)
+        .where(or_(Referral.to_user_id == user.id, Referral.from_user_id == user.id))
+        .order_by(Referral.created_at, Referral.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "direction": "received" if r.to_user_id == user.id else "sent",
+            "service_id": r.entry_id,
+            "service_name": name,
+            "post_id": r.post_id,
+            "note": r.note,
+            "created_at": _iso(r.created_at),
+        }
+        for r, name in (await session.execute(stmt)).all()
     ]
 
 
@@ -336,6 +364,8 @@ EXPORT_SECTIONS: tuple[tuple[str, Section], ...] = (
     ("applications", _applications),
     ("organisations", _organisations),
     ("vetting_decisions", _vetting_decisions),
+    # Accessibility feedback is mailed to the operator and not kept, so it has no section.
+    ("directory_referrals", _referrals),
     ("sessions", _sessions),
     ("tokens", _tokens),
     ("mailed_links", _mailed_links),

@@ -181,6 +181,44 @@ async def test_the_download_page_gives_the_same_export(client: httpx.AsyncClient
             assert downloaded[name] == api[name], name
 
 
+async def test_export_holds_certificate_dates_and_directory_referrals(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """The certificate's own date and the day it was seen (0012), and services suggested to
+    the person or by the person (directory_referrals), each from the rows."""
+    from datetime import date
+
+    from market.directory.models import Entry, Referral
+
+    busy = await b.build(client, app)
+    uid = busy.person.id
+    async with make_sessionmaker(app.state.engine)() as s:
+        decision = await s.get(VettingDecision, busy.decision_ids[0])
+        assert decision is not None
+        decision.police_certificate_issued_on = date(2026, 3, 2)
+        decision.police_certificate_seen_on = date(2026, 4, 7)
+        entry = Entry(kind="service", name="Tafel Mitte", address="Weg 1", lat=52.5, lon=13.4)
+        s.add(entry)
+        await s.flush()
+        s.add(Referral(entry_id=entry.id, to_user_id=uid, from_user_id=None, note="Ask Anna"))
+        s.add(Referral(entry_id=entry.id, to_user_id=busy.seekers[0].id, from_user_id=uid))
+        await s.commit()
+
+    r = await client.get("/api/v1/me/export", headers=busy.person.headers)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    (item,) = [d for d in data["vetting_decisions"] if d["id"] == busy.decision_ids[0]]
+    assert item["police_certificate_issued_on"] == "2026-03-02"
+    assert item["police_certificate_seen_on"] == "2026-04-07"
+    referrals = data["directory_referrals"]
+    assert sorted((x["direction"], x["service_name"], x["note"]) for x in referrals) == [
+        ("received", "Tafel Mitte", "Ask Anna"),
+        ("sent", "Tafel Mitte", ""),
+    ]
+    # Who received the person's suggestion is that person's data.
+    assert busy.seekers[0].id not in json.dumps(referrals)
+
+
 def test_sections_are_one_explicit_list() -> None:
     """The export is one explicit list (no section depends on an import having happened)."""
     names = [name for name, _ in export.EXPORT_SECTIONS]
