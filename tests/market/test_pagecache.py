@@ -339,3 +339,50 @@ async def test_a_form_on_a_cached_page_carries_each_visitors_own_token(settings:
         assert "<b>x</b>" not in r.text and TOKEN.findall(r.text)[0] == hostile.cookies.get(
             "anlauf_csrf"
         )
+
+
+async def test_each_process_keeps_a_near_copy_of_redis_entries_for_a_second(
+    app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hit within NEAR_SECONDS asks Redis nothing; another process's invalidation (the shared
+    generation counter moving) reaches this process once its copy is older than that."""
+    from market import pagecache
+
+    await _clear_redis()
+    now = [1000.0]
+    monkeypatch.setattr(pagecache, "near_clock", lambda: now[0])
+    on = settings.model_copy(update={"public_cache_seconds": 30, "redis_url": REDIS_URL})
+    async with running_app(on) as application, visitor(application) as c:
+        assert not hit(await c.get("/api/v1/categories"))
+        assert hit(await c.get("/api/v1/categories"))  # from Redis; the copy is kept now
+        store = next(
+            cache.store
+            for cache in pagecache._caches
+            if cache.redis_url
+            and cache._store is not None
+            and cache.app is not None
+            and isinstance(cache._store, pagecache.RedisStore)
+            and cache._store.near
+        )
+        asked: list[object] = []
+        real_mget = store.redis.mget
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            asked.append(args)
+            return await real_mget(*args, **kwargs)
+
+        monkeypatch.setattr(store.redis, "mget", counted)
+        assert hit(await c.get("/api/v1/categories"))
+        assert asked == []
+        # Another process invalidates: this one answers its copy for at most NEAR_SECONDS...
+        other = Redis.from_url(REDIS_URL)
+        try:
+            await other.incr(pagecache.GENERATION_KEY)
+        finally:
+            await other.aclose()
+        assert hit(await c.get("/api/v1/categories"))
+        assert asked == []
+        # ...then asks Redis, sees the new generation and draws the answer again.
+        now[0] += pagecache.NEAR_SECONDS + 0.01
+        assert not hit(await c.get("/api/v1/categories"))
+        assert len(asked) == 1
