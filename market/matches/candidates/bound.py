@@ -70,7 +70,7 @@ def _pair_radius(shape: Shape, sql: Sql) -> Any:
 
 
 def _decay(sql: Sql, distance: Any, radius: Any) -> Any:
-    """matching.score._distance_decay, for a distance that is a lower bound: never less."""
+    """matching.bounds.distance_fit in SQL (for a distance that is a lower bound: never less)."""
     return case(
         (radius <= 0, c_(1.0)),
         else_=c_(1.0) - c_(1.0 - EDGE_OF_RADIUS_FIT) * sql.least(distance / radius, c_(1.0)),
@@ -78,7 +78,7 @@ def _decay(sql: Sql, distance: Any, radius: Any) -> Any:
 
 
 def _lower_km(sql: Sql, flat: Any) -> Any:
-    """A lower bound of the great-circle distance from a flat one."""
+    """matching.bounds.lower_km in SQL: a lower bound of the great circle from a flat measure."""
     return sql.greatest(flat * c_(1 / _LB_FACTOR) - c_(_LB_KM), c_(0.0))
 
 
@@ -108,6 +108,12 @@ def _anywhere_lower(sql: Sql) -> Any:
     )
 
 
+def _waiting_at_most(sql: Sql, days: Any) -> Any:
+    """matching.bounds.waiting_fit_at_most in SQL: a minute more than measured, for the
+    databases' clocks round differently."""
+    return sql.least(sql.greatest(days + c_(1 / 1440), c_(0.0)) / c_(FULL_WAITING_DAYS), c_(1.0))
+
+
 def _availability(shape: Shape) -> tuple[Any, Any]:
     """(bound, exact) of the availability credit: neutral when either side gives no slots."""
     exact = or_(
@@ -123,12 +129,10 @@ def _waiting(shape: Shape, sql: Sql) -> tuple[Any, Any]:
     if shape.side == "need":
         return p("waiting"), true()
     full = Post.published_at <= p("cutoff", Post.published_at.type)
-    # A minute more than measured: the databases' clocks round differently.
-    days = sql.greatest(sql.days_before_now(Post.published_at) + c_(1 / 1440), c_(0.0))
     bound = case(
         (Post.published_at.is_(None), c_(1.0)),
         (full, c_(1.0)),
-        else_=sql.least(days / c_(FULL_WAITING_DAYS), c_(1.0)),
+        else_=_waiting_at_most(sql, sql.days_before_now(Post.published_at)),
     )
     return bound, full
 

@@ -11,34 +11,22 @@ import matching
 from market.matches import queries
 from market.posts import taxonomy
 from market.posts.models import Post
+from matching import bounds
 from matching.model import LEVEL_WEIGHT, primary_tag
 from matching.score import (
     FULL_WAITING_DAYS,
     PARENT_CATEGORY_FIT,
-    REMOTE_FIT,
-    UNKNOWN_AVAILABILITY_FIT,
-    WEIGHT_AVAILABILITY,
-    WEIGHT_CATEGORY,
-    WEIGHT_DISTANCE,
     WEIGHT_LANGUAGE,
-    WEIGHT_WAITING,
 )
 
-# Added to every bound that is a sum computed in SQL, so that rounding never puts it below the
-# matcher's score (which is computed in a different order).
-MARGIN = 1e-9
-# A pair this far apart relative to its radius gets the remote credit (0.5), never more:
-# 1 - 0.9 * 0.56 < 0.5 (see matching.score._distance_decay).
-FAR = 0.56
-# The flat distance may exceed the great circle by 0.5 % + 10 m (queries._generous); the lower
-# bound divides by a little more and subtracts a little more.
-_LB_FACTOR = 1.01
-_LB_KM = 0.02
-_KM_PER_DEGREE = 111.19  # shorter than the matcher's degree, as in queries
-# The three language credits, best first; a language without a level counts as fluent.
-_WEIGHTS = tuple(sorted(set(LEVEL_WEIGHT.values()), reverse=True))
-_LEVEL_OF = {weight: level for level, weight in LEVEL_WEIGHT.items()}
-_NEUTRAL = LEVEL_WEIGHT["fluent"]
+# The bounds' maths is matching.bounds (one source, next to the scorer); these are its names here.
+MARGIN = bounds.MARGIN
+FAR = bounds.FAR
+_LB_FACTOR = bounds.LOWER_BOUND_FACTOR
+_LB_KM = bounds.LOWER_BOUND_KM
+_KM_PER_DEGREE = bounds.KM_PER_DEGREE
+_WEIGHTS = bounds.LANGUAGE_WEIGHTS
+_NEUTRAL = bounds.NEUTRAL_LANGUAGE
 _BOX_INTS = ("cell_south", "cell_north", "cell_west", "cell_east")
 _NO_RADIUS = 1e9  # a need without a radius of its own
 
@@ -105,42 +93,8 @@ class Plan:
 
 
 def _class_scores(me: matching.PostFacts, category: str, now: datetime) -> dict[float, float]:
-    """The matcher's score of a pair whose every component is known: remote only, no slots to
-    compare, the candidate's `category`, each language credit, and (for a new offer) a need that
-    has waited the full time. Computed by the matcher itself so that it is the same float as for
-    a real pair of that class."""
-    volunteer = matching.VolunteerFacts(id="v", approved=True)
-    out = {}
-    for weight in _WEIGHTS:
-        langs = (matching.LanguageSkill("zz", _LEVEL_OF[weight]),)
-        theirs = matching.PostFacts(
-            id="c",
-            kind="offer" if me.kind == "need" else "need",
-            category=category,
-            category_path=taxonomy.path(category) or (category,),
-            languages=langs,
-            mode="remote",
-            published_at=now - timedelta(days=FULL_WAITING_DAYS),
-        )
-        mine = matching.PostFacts(
-            id="m",
-            kind=me.kind,
-            category=me.category,
-            category_path=me.category_path,
-            languages=langs,
-            mode="remote",
-            published_at=me.published_at if me.kind == "need" else now,
-        )
-        offer, need = (theirs, mine) if me.kind == "need" else (mine, theirs)
-        pair = matching.Candidate(
-            offer=offer,
-            need=need,
-            volunteer=volunteer,
-            requires_certificate=False,
-            declined_before=False,
-        )
-        out[weight] = matching.score(pair, now).score
-    return out
+    """matching.bounds.class_scores for a candidate category."""
+    return bounds.class_scores(me, category, taxonomy.path(category) or (category,), now)
 
 
 def make_plan(
@@ -290,25 +244,13 @@ def _side_params(
 
 
 def _waiting_credit(me: matching.PostFacts, now: datetime) -> float:
-    """The new need's waiting credit (matching.score._waiting)."""
-    days = max(0.0, (now - me.published_at).total_seconds() / 86400)
-    return min(1.0, days / FULL_WAITING_DAYS)
+    """The new need's waiting credit."""
+    return bounds.waiting_fit(me.published_at, now)
 
 
 def _highest_sum(
     me: matching.PostFacts, category_fit: float, best_language: float, waiting: float
 ) -> float:
-    """The largest value of the summed bound (see _branch) for a category: every part at its
-    most. A little generous: it only decides which categories a round reads."""
+    """matching.bounds.highest_sum for the new post."""
     in_person = me.meets_in_person and me.lat is not None
-    distance = 1.0 if in_person else REMOTE_FIT
-    availability = 1.0 if me.slots else UNKNOWN_AVAILABILITY_FIT
-    return (
-        WEIGHT_CATEGORY * category_fit
-        + WEIGHT_LANGUAGE * best_language
-        + WEIGHT_DISTANCE * distance
-        + WEIGHT_AVAILABILITY * availability
-        + WEIGHT_WAITING * waiting
-        + 2 * MARGIN
-        + 1e-9
-    )
+    return bounds.highest_sum(in_person, bool(me.slots), category_fit, best_language, waiting)
