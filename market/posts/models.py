@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, event
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, event, func, literal_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
@@ -89,6 +89,13 @@ class Post(IdMixin, TimestampMixin, Base):
                 "id",
             ],
         ),
+        # Full-text search (market.posts.search, migration 0015), PostgreSQL only: SQLite has
+        # the FTS5 table posts_fts, kept in step by triggers, which no model describes.
+        Index(
+            "ix_posts_search_fts",
+            func.to_tsvector(literal_column("'simple'"), literal_column("search_text")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
     kind: Mapped[PostKind] = mapped_column(String(8))

@@ -8,13 +8,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.posts import search as text_search
 from market.posts import taxonomy
 from market.posts.models import Post, PostLanguage
 
 KM_PER_DEGREE = 111.195
 
 
-def published() -> Select[tuple[Post]]:
+def published() -> Select[Post]:
     return select(Post).where(Post.status == "published")
 
 
@@ -55,11 +56,10 @@ def within(stmt: Select[Any], lat: float, lon: float, radius_km: float) -> Selec
 
 
 def matching_text(stmt: Select[Any], q: str) -> Select[Any]:
-    words = [w for w in q.lower().split() if w][:8]
-    for word in words:
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Post.search_text.like(f"%{escaped}%", escape="\\"))
-    return stmt
+    """Posts of a category the query names or whose text holds its words (market.posts.search);
+    a query of punctuation only filters nothing."""
+    condition = text_search.any_tier(text_search.understand(q))
+    return stmt if condition is None else stmt.where(condition)
 
 
 def search(
@@ -69,7 +69,7 @@ def search(
     language: str | None = None,
     place: tuple[float, float, float] | None = None,
     q: str | None = None,
-) -> Select[tuple[Post]]:
+) -> Select[Post]:
     stmt = published()
     if kind:
         stmt = stmt.where(Post.kind == kind)
@@ -91,7 +91,7 @@ async def get(session: AsyncSession, post_id: str) -> Post | None:
     return await session.get(Post, post_id)
 
 
-def open_of_author(author_id: str) -> Select[tuple[Post]]:
+def open_of_author(author_id: str) -> Select[Post]:
     return select(Post).where(
         and_(Post.author_id == author_id, Post.status.in_(("pending_review", "published")))
     )

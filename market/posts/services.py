@@ -14,8 +14,8 @@ from market.actor import Actor, actor_for
 from market.db import lock_row, utcnow
 from market.errors import Conflict, FieldError, Forbidden, Invalid
 from market.organisations.models import Organisation, OrganisationMember
-from market.posts import geo, guardian, queries
-from market.posts.models import Post, PostLanguage, PostStatus
+from market.posts import geo, guardian, queries, search
+from market.posts.models import Post, PostLanguage, PostMode, PostStatus
 from market.posts.schemas import LocationIn, PostIn, PostPatch
 from market.settings import Settings
 from market.text import plain_text
@@ -69,7 +69,8 @@ def _set_languages(post: Post, codes: list[str]) -> None:
 
 
 def _search_text(post: Post) -> str:
-    return f"{post.title}\n{post.body}\n{post.city or ''}".lower()
+    # Folded words (accents, case, Arabic/Persian letter variants), as search folds queries.
+    return search.stored_text(post.title, post.body, post.city)
 
 
 async def membership(session: AsyncSession, user_id: str, org_id: str) -> OrganisationMember | None:
@@ -159,7 +160,7 @@ async def create(session: AsyncSession, settings: Settings, user: User, data: Po
 
 async def publish(session: AsyncSession, settings: Settings, post: Post) -> None:
     now = utcnow()
-    post.status = "published"
+    post.status = PostStatus.PUBLISHED
     post.published_at = post.published_at or now
     post.expires_at = now + timedelta(days=settings.post_lifetime_days)
     post.rejection_reason = None
@@ -186,7 +187,7 @@ async def update(
     if "availability" in fields and patch.availability is not None:
         post.availability = [slot.model_dump() for slot in patch.availability]
     if "mode" in fields and patch.mode is not None:
-        post.mode = patch.mode
+        post.mode = PostMode(patch.mode)
     if "radius_km" in fields:
         if patch.radius_km is None and post.kind == "offer":
             raise Invalid.one("radius_km", "An offer needs a radius.")
@@ -236,7 +237,7 @@ async def close(session: AsyncSession, user: User, post: Post) -> Post:
 
 
 async def _end(session: AsyncSession, post: Post, status: str) -> None:
-    post.status = status
+    post.status = PostStatus(status)
     post.closed_at = utcnow()
     await session.flush()
     await events.emit(session, events.POST_CLOSED, post=post)

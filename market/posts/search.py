@@ -1,0 +1,240 @@
+"""Search that understands (issue 14): a query's words are read against a vocabulary per category
+in every page language, and against the full text of titles and bodies.
+
+Results come in two tiers, each newest first and keyset-paginated:
+  0. posts of a category the query names ("طبيب", "лікар", "doctor", "Arzt" all name the doctor
+     accompaniment), narrowed by the query's other words if there are any;
+  1. other posts whose text holds every word of the query (a word also finds longer words
+     starting with it: "arzt" finds "Arzttermin").
+A cursor carries its tier ("0-" or "1-" before the post id), so the API's `q` keeps its release-1
+shape: the same items and `next_cursor`, only ordered by relevance first.
+
+Text is folded the same way when stored (Post.search_text) and when searched: lower case,
+without accents, umlauts or Arabic vowel marks, one spelling of the Arabic/Persian letters that
+differ only by script (ي/ی, ك/ک, ة/ه). Folding in Python rather than with PostgreSQL's unaccent
+gives both databases the same words and keeps the index expression immutable.
+
+PostgreSQL matches with a GIN index on to_tsvector('simple', search_text) (migration 0015);
+SQLite with the FTS5 table posts_fts, kept in step with posts by triggers.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, Select, and_, func, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from market.api import decode_cursor, encode_cursor, paginate
+from market.errors import Invalid
+from market.posts import taxonomy
+from market.posts.models import Post
+
+VOCABULARY_FILE = Path(__file__).resolve().parents[1] / "locales" / "search_vocabulary.toml"
+MAX_WORDS = 8
+MAX_WORD_LENGTH = 40
+# Counting stops here: "more than 1,000 results" is as useful as the exact figure, and counting
+# every published post of a broad query would read the whole index.
+COUNT_CAP = 1000
+
+_WORD = re.compile(r"[^\W_]+")
+_LETTERS = str.maketrans(
+    {
+        "ي": "ی",  # Arabic yeh -> Persian yeh
+        "ى": "ی",  # alef maksura
+        "ك": "ک",  # Arabic kaf -> Persian keheh
+        "ة": "ه",  # teh marbuta
+        "ـ": None,  # tatweel (stretching), not a letter
+        "\u200c": " ",  # zero-width non-joiner separates parts of Persian words
+        "ё": "е",
+        "'": None,  # комп'ютер, здоров'я: typed with and without the apostrophe
+        "’": None,
+        "ʼ": None,
+    }
+)
+
+
+def fold(text: str) -> str:
+    """Lower case, without accents and marks, one spelling per letter (see the module doc)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", bare).translate(_LETTERS)
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, in order: letters and digits only, so nothing of a query can
+    reach a full-text query's syntax (quotes, *, NEAR, &, |, !, :)."""
+    return _WORD.findall(fold(text))
+
+
+def stored_text(title: str, body: str, city: str | None, *extra: str) -> str:
+    """What Post.search_text holds: the folded words of title, body, city and any translations."""
+    return " ".join(words("\n".join((title, body, city or "", *extra))))
+
+
+@cache
+def vocabulary() -> dict[tuple[str, ...], frozenset[str]]:
+    """Folded vocabulary entry (as words) -> the categories it names."""
+    with VOCABULARY_FILE.open("rb") as f:
+        data: dict[str, dict[str, list[str]]] = tomllib.load(f)
+    found: dict[tuple[str, ...], set[str]] = {}
+    for slug, by_language in data.items():
+        for terms in by_language.values():
+            for term in terms:
+                key = tuple(words(term))
+                if key:
+                    found.setdefault(key, set()).add(slug)
+    return {key: frozenset(slugs) for key, slugs in found.items()}
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    # The Arabic article is written together with its noun: الطبيب is the طبيب.
+    if word.startswith("ال") and len(word) > 4:
+        return word, word[2:]
+    return (word,)
+
+
+def _names(word: str, term: str) -> bool:
+    # A whole term, or a term of 4+ letters that starts the word: inflections and compounds
+    # (doctors, лікаря, Ärztin, Arzttermin). Short terms (Amt, Job, ev) only as whole words.
+    return any(w == term or (len(term) >= 4 and w.startswith(term)) for w in _forms(word))
+
+
+@dataclass(frozen=True)
+class Understood:
+    """A query read: its words, the categories it names, and the words no category explains."""
+
+    words: tuple[str, ...]
+    categories: tuple[str, ...]
+    rest: tuple[str, ...]
+
+
+def understand(q: str) -> Understood:
+    found = tuple(w[:MAX_WORD_LENGTH] for w in words(q)[:MAX_WORDS])
+    categories: set[str] = set()
+    explained: set[int] = set()
+    for term, slugs in vocabulary().items():
+        n = len(term)
+        for start in range(len(found) - n + 1):
+            window = found[start : start + n]
+            if all(window[:-1][i] == term[i] for i in range(n - 1)) and _names(
+                window[-1], term[-1]
+            ):
+                categories |= slugs
+                explained.update(range(start, start + n))
+    expanded = sorted({s for slug in categories for s in taxonomy.subtree(slug)})
+    rest = tuple(w for i, w in enumerate(found) if i not in explained)
+    return Understood(found, tuple(expanded), rest)
+
+
+class _TextMatch(FunctionElement[bool]):
+    """posts whose search_text holds every given word (as the start of a word there)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "text_match"
+
+
+@compiles(_TextMatch, "postgresql")
+def _text_match_pg(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    tsquery, _fts5 = list(element.clauses)
+    # The same expression as the index ix_posts_search_fts, or the planner cannot use it.
+    return (
+        "to_tsvector('simple', posts.search_text) @@ to_tsquery('simple', "
+        f"{compiler.process(tsquery, **kw)})"
+    )
+
+
+@compiles(_TextMatch)
+def _text_match_sqlite(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    _tsquery, fts5 = list(element.clauses)
+    # Only a bound parameter goes into this text, never the query's words themselves.
+    match = compiler.process(fts5, **kw)
+    return f"posts.id IN (SELECT post_id FROM posts_fts WHERE posts_fts MATCH {match})"  # noqa: S608
+
+
+def text_match(found: Iterable[str]) -> ColumnElement[bool]:
+    """Every word, as a prefix: safe to build from words() output only (letters and digits)."""
+    ws = list(found)
+    tsquery = " & ".join(f"{w}:*" for w in ws)
+    fts5 = " AND ".join(f'"{w}"*' for w in ws)
+    return _TextMatch(tsquery, fts5)
+
+
+def tiers(understood: Understood) -> list[tuple[int, ColumnElement[bool] | None]]:
+    """Conditions of tier 0 (named categories) and tier 1 (text only); None: no condition."""
+    result: list[tuple[int, ColumnElement[bool] | None]] = []
+    if understood.categories:
+        named = Post.category.in_(understood.categories)
+        result.append((0, and_(named, text_match(understood.rest)) if understood.rest else named))
+        if understood.words:
+            result.append((1, and_(text_match(understood.words), not_(named))))
+    elif understood.words:
+        result.append((1, text_match(understood.words)))
+    return result
+
+
+def any_tier(understood: Understood) -> ColumnElement[bool] | None:
+    conditions = [c for _, c in tiers(understood) if c is not None]
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
+
+
+def decode(cursor: str | None) -> tuple[int, tuple[datetime, str] | None]:
+    if not cursor:
+        return 0, None
+    at, ident = decode_cursor(cursor)
+    if len(ident) < 3 or ident[:2] not in ("0-", "1-"):
+        raise Invalid.one("cursor", "The cursor is not valid.")
+    return int(ident[0]), (at, ident[2:])
+
+
+def encode(tier: int, post: Post) -> str:
+    return encode_cursor(post.created_at, f"{tier}-{post.id}")
+
+
+async def ranked(
+    session: AsyncSession,
+    base: Select[Post],
+    understood: Understood,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Post], str | None]:
+    """One page of results, tier by tier, and the cursor of the next page (None on the last).
+
+    Each tier is its own keyset query (newest first within the tier), so each is an index walk
+    that stops after a page, not a sort of every match."""
+    start, position = decode(cursor)
+    page: list[tuple[int, Post]] = []
+    for tier, condition in tiers(understood):
+        if tier < start:
+            continue
+        want = limit + 1 - len(page)
+        if want <= 0:
+            break
+        stmt = base if condition is None else base.where(condition)
+        keyset = position if tier == start else None
+        rows = await session.execute(paginate(stmt, Post.created_at, Post.id, want - 1, keyset))
+        page.extend((tier, post) for post in rows.scalars())
+    if len(page) <= limit:
+        return [post for _, post in page], None
+    tier, last = page[limit - 1]
+    return [post for _, post in page[:limit]], encode(tier, last)
+
+
+async def count(session: AsyncSession, stmt: Select[Any]) -> int:
+    """How many posts a listing holds, up to COUNT_CAP + 1 (see COUNT_CAP)."""
+    capped = stmt.with_only_columns(Post.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
