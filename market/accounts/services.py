@@ -20,8 +20,8 @@ from market.accounts.models import (
 )
 from market.accounts.schemas import MePatch, RegisterIn
 from market.db import utcnow
-from market.errors import Conflict, Forbidden, Invalid, NotFound
-from market.i18n import get_locale
+from market.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from market.i18n import N_, get_locale
 from market.organisations.models import Organisation, OrganisationMember
 from market.security import digest, hash_password, new_secret, verify_password
 from market.settings import Settings
@@ -182,17 +182,36 @@ async def verify_email(session: AsyncSession, secret: str) -> User:
     return user
 
 
+MSG_SUSPENDED = N_(
+    "This account is suspended. You cannot log in now. Please write to the team of this site."
+)
+
+
+class AccountSuspended(Unauthorized):
+    """The password was right, but an admin suspended the account. Only someone who knows the
+    password gets this far, so saying it reveals nothing to a guesser (who still reads "wrong
+    email or password"); the API keeps its 401."""
+
+    def __init__(self) -> None:
+        super().__init__(MSG_SUSPENDED)
+
+
 async def authenticate(
     session: AsyncSession, settings: Settings, email: str, password: str
 ) -> User | None:
+    """The account for this email and password, or None. Raises AccountSuspended for a
+    suspended account's correct password."""
     user = await by_email(session, email)
     usable = user is not None and user.is_active and user.deleted_at is None
+    suspended = user is not None and user.suspended_at is not None and user.deleted_at is None
     ok = await verify_password(
-        user.password_hash if usable and user is not None else None,
+        user.password_hash if (usable or suspended) and user is not None else None,
         password,
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
     )
+    if ok and suspended:
+        raise AccountSuspended()
     return user if ok and usable else None
 
 

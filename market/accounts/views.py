@@ -175,9 +175,13 @@ async def login(request: Request) -> Response:
     session, settings = db(request), settings_of(request)
     if parsed is not None:
         await request.app.state.limiter.hit("login", account=parsed.email, ip=client_ip(request))
-        user = await services.authenticate(session, settings, parsed.email, parsed.password)
-        if user is None:
-            errors = {"": MSG_BAD_LOGIN}
+        try:
+            user = await services.authenticate(session, settings, parsed.email, parsed.password)
+        except services.AccountSuspended:
+            errors = {"": services.MSG_SUSPENDED}  # said only after the right password
+        else:
+            if user is None:
+                errors = {"": MSG_BAD_LOGIN}
     if user is None:
         context = {"form": {"email": text(form, "email")}, "errors": errors, "next": next_url}
         return await page(request, "accounts/login.html", context, status_code=422)
