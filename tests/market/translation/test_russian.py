@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from market import i18n
+from tests.factories import make_user
 from tests.pages import browser, html_lang, submit, translated
 from tests.smtp import SmtpServer
 
@@ -83,3 +84,15 @@ async def test_signing_up_in_russian_sends_the_mail_in_russian(
     (mail,) = await mailbox.wait_for(email)
     assert "Добро пожаловать в Anlauf!" in mail.text
     assert "/verify-email?token=" in mail.text
+
+
+@pytest.mark.parametrize("locale", ["ru", "tr"])
+async def test_the_api_takes_russian_and_turkish_as_locale(
+    app: Any, client: httpx.AsyncClient, locale: str
+) -> None:
+    person = await make_user(app, client, "seeker")
+    r = await client.patch("/api/v1/me", json={"locale": locale}, headers=person.headers)
+    assert r.status_code == 200, r.text
+    assert (await client.get("/api/v1/me", headers=person.headers)).json()["locale"] == locale
+    r = await client.patch("/api/v1/me", json={"locale": "ku"}, headers=person.headers)
+    assert r.status_code == 422  # a language without a catalogue is still refused
