@@ -23,6 +23,7 @@ POST_CLOSED = "post.closed"  # closed, expired, rejected or unpublished
 VOLUNTEER_CHANGED = "volunteer.changed"  # approved, revoked, certificate recorded
 MESSAGE_POSTED = "message.posted"  # (message, conversation, author): tell the other side
 CONVERSATION_READ = "conversation.read"  # (user, conversation_id): its notifications are seen
+ORGANISATION_DECIDED = "organisation.decided"  # (organisation, coordinator_id): approved or not
 # Every event that is emitted; each must have a handler (market.features.build checks).
 EVENTS: tuple[str, ...] = (
     POST_PUBLISHED,
@@ -30,6 +31,7 @@ EVENTS: tuple[str, ...] = (
     VOLUNTEER_CHANGED,
     MESSAGE_POSTED,
     CONVERSATION_READ,
+    ORGANISATION_DECIDED,
 )
 
 

@@ -175,7 +175,12 @@ FEATURES: tuple[Feature, ...] = (
         rules=("directory_confirmations_asked", "directory_services_archived"),
         exports=("directory_referrals",),
     ),
-    Feature("admin", pages=("market.admin.views",)),
+    Feature(
+        "admin",
+        pages=("market.admin.views",),
+        modules=("market.admin.handlers",),
+        handles=(events.ORGANISATION_DECIDED,),
+    ),
     Feature(
         "moderation",
         pages=("market.moderation.views",),

@@ -164,7 +164,7 @@ async def decide_organisation(request: Request) -> Response:
     session = db(request)
     org = await guardian.organisation(session, actor, request.path_params["org_id"])
     data = await read_json(request, OrganisationDecisionIn)
-    org = await services.decide_organisation(session, settings_of(request), org, data)
+    org = await services.decide_organisation(session, settings_of(request), org, data, actor.id)
     return ok(_org_json(org))
 
 

@@ -12,6 +12,7 @@ from market import events
 from market.accounts.models import User
 from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid, NotFound
+from market.i18n import N_
 from market.organisations.models import Organisation, OrganisationMember
 from market.posts import services as posts
 from market.posts.models import Post
@@ -22,6 +23,11 @@ from market.vetting.schemas import (
     PostDecisionIn,
     ReportIn,
     VolunteerDecisionIn,
+)
+
+MSG_AUTHOR_SUSPENDED = N_(
+    "The author's account is suspended. Their posts can be published only after the "
+    "suspension ends."
 )
 
 
@@ -173,6 +179,9 @@ async def decide_post(
         if post.status not in ("pending_review", "rejected"):
             raise Conflict("Only posts waiting for review or rejected ones can be published.")
         author = await session.get(User, post.author_id)
+        if author is not None and author.suspended_at is not None:
+            # Unsuspending brings back what the suspension took; nothing goes out before.
+            raise Conflict(MSG_AUTHOR_SUSPENDED)
         if post.kind == "offer" and (author is None or author.vetting_status != "approved"):
             raise Conflict("The volunteer is not approved yet; approve the volunteer first.")
         await posts.publish(session, settings, post)
@@ -200,14 +209,19 @@ async def decide_organisation(
     settings: Settings,
     org: Organisation,
     data: OrganisationDecisionIn,
+    coordinator_id: str | None = None,
 ) -> Organisation:
+    """Approve or reject an organisation; approving publishes its members' waiting posts
+    (not those of a suspended member). `coordinator_id` is None only for the demo data."""
     if await lock_row(session, Organisation, org.id) is None:
         raise NotFound("There is no such organisation.")
     if data.decision == "approve":
         org.status = "approved"
         org.rejection_reason = None
-        member_ids = select(OrganisationMember.user_id).where(
-            OrganisationMember.organisation_id == org.id
+        member_ids = (
+            select(OrganisationMember.user_id)
+            .join(User, User.id == OrganisationMember.user_id)
+            .where(OrganisationMember.organisation_id == org.id, User.suspended_at.is_(None))
         )
         stmt = select(Post).where(
             Post.organisation_id == org.id,
@@ -221,6 +235,10 @@ async def decide_organisation(
         org.status = "rejected"
         org.rejection_reason = data.reason
     await session.flush()
+    # The audit log (market.admin) records it, like every change an admin makes.
+    await events.emit(
+        session, events.ORGANISATION_DECIDED, organisation=org, coordinator_id=coordinator_id
+    )
     return org
 
 

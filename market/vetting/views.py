@@ -344,7 +344,7 @@ async def decide_organisation(request: Request) -> Response:
     if parsed is None:
         # Only a tampered form gets here: the page offers two fixed buttons.
         raise Invalid.one("decision", next(iter(errors.values())))
-    await services.decide_organisation(session, settings_of(request), org, parsed)
+    await services.decide_organisation(session, settings_of(request), org, parsed, coordinator.id)
     return redirect(with_flash("/review/organisations", MSG_DECIDED))
 
 
