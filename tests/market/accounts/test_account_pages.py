@@ -719,7 +719,7 @@ async def test_account_pages_need_a_login(app: Any) -> None:
         ("de-DE", "de", "ltr"),
         ("en-GB,en;q=0.8", "en", "ltr"),
         ("fr-FR,en;q=0.5", "en", "ltr"),
-        ("tr", "de", "ltr"),
+        ("tr-TR,tr;q=0.9", "tr", "ltr"),
     ],
 )
 async def test_the_page_language_comes_from_accept_language(
