@@ -15,6 +15,7 @@ from market.actor import actor_of
 from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
 from market.errors import Invalid
 from market.posts import geo, guardian, languages, queries, renewal, services, taxonomy
+from market.posts import search as text_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch, SearchIn
 from market.web import db, require_user, settings_of
@@ -71,6 +72,17 @@ async def posts(request: Request) -> Response:
         return ok((await services.to_json_many(session, [post], await actor_of(request)))[0], 201)
     search, near = await parse_search(request)
     limit, cursor = page_params(request)
+    understood = text_search.understand(search.q) if search.q else None
+    if understood is not None and understood.words:
+        # Ranked by relevance (market.posts.search); the same items and next_cursor as before.
+        base = queries.search(
+            kind=search.kind, category=search.category, language=search.language, place=near
+        )
+        found, next_cursor = await text_search.ranked(
+            session, base, understood, limit, request.query_params.get("cursor")
+        )
+        items = await services.to_json_many(session, found, await actor_of(request))
+        return ok({"items": items, "next_cursor": next_cursor})
     stmt = queries.search(
         kind=search.kind, category=search.category, language=search.language, place=near, q=search.q
     )

@@ -21,7 +21,8 @@ from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import get_locale, gettext
 from market.organisations.models import Organisation
-from market.posts import authors, geo, guardian, queries, renewal, services, slots
+from market.posts import authors, geo, guardian, queries, renewal, services, slots, taxonomy
+from market.posts import search as text_search
 from market.posts.api import parse_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch
@@ -70,6 +71,41 @@ async def _rows(
     params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "msg") and v}
     params["cursor"] = encode_cursor(rows[-1].created_at, rows[-1].id)
     return rows, f"{request.url.path}?{urlencode(params)}"
+
+
+async def _ranked_rows(
+    request: Request,
+    session: AsyncSession,
+    base: Select[Any],
+    understood: text_search.Understood,
+) -> tuple[list[Post], str | None]:
+    """One page of a free-text search, most relevant first (market.posts.search); base holds
+    every filter but the search words."""
+    limit, _cursor = page_params(request)
+    rows, cursor = await text_search.ranked(
+        session, base, understood, limit, request.query_params.get("cursor")
+    )
+    if cursor is None:
+        return rows, None
+    params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "msg") and v}
+    params["cursor"] = cursor
+    return rows, f"{request.url.path}?{urlencode(params)}"
+
+
+def _chips(values: dict[str, str], named: tuple[str, ...]) -> list[tuple[str, str, bool]]:
+    """The topic links above the results: (label, address, current). They keep every filter
+    but the topic and the search words, so one tap shows a whole topic nearby. Topics the
+    search words name come first (a subtopic too: "Arzt" names going along to the doctor)."""
+    keep = {
+        k: v for k, v in values.items() if k in ("kind", "language", "place", "radius_km") and v
+    }
+    current = values.get("category", "")
+    slugs = [*named, *(c.slug for c in taxonomy.CATEGORIES if c.parent is None)]
+    chips = [(gettext("All topics"), "/posts?" + urlencode(keep), not current)]
+    for slug in dict.fromkeys(slugs):
+        address = "/posts?" + urlencode({**keep, "category": slug})
+        chips.append((taxonomy.category_name(slug), address, current == slug))
+    return chips
 
 
 def _distance(viewer: Actor, post: Post, near: tuple[float, float, float] | None) -> int | None:
@@ -147,7 +183,15 @@ async def browse(request: Request) -> Response:
             place=near,
             q=search.q,
         )
-        posts, next_url = await _rows(request, session, stmt)
+        understood = text_search.understand(search.q) if search.q else None
+        if understood is not None and understood.words:
+            base = queries.search(
+                kind=search.kind, category=search.category, language=search.language, place=near
+            )
+            posts, next_url = await _ranked_rows(request, session, base, understood)
+        else:
+            posts, next_url = await _rows(request, session, stmt)
+        total = await text_search.count(session, stmt)
     except Invalid as exc:
         context |= {
             "errors": forms.errors_of(exc, forms.renamer(SEARCH_FIELDS)),
@@ -166,6 +210,9 @@ async def browse(request: Request) -> Response:
         if "cursor" in request.query_params
         else None,
         "filtered": any(values.get(k) for k in ("kind", "category", "language", "place", "q")),
+        "total": total,
+        "total_cap": text_search.COUNT_CAP,
+        "chips": _chips(values, understood.categories if understood else ()),
     }
     return await page(request, "posts/browse.html", context)
 
