@@ -29,6 +29,7 @@ KIND_LABELS: dict[str, str] = {
     "match.expired": N_("Match suggestions that ended without an answer"),
     "match.paused": N_("New suggestions paused"),
     "match.outcome": N_("Did you meet? (a week after a match)"),
+    "match.reopened": N_("A match was given up and the request goes to someone else"),
     "message.new": N_("New messages"),
     "application.received": N_("Applications for your postings"),
     "application.accepted": N_("Your application was accepted"),
@@ -154,6 +155,16 @@ def _describe(
                 "Did you meet? Tell us about the match for your post “%(title)s”.", title=title
             ),
             f"/matches/{match_id}#met" if match_id else "/notifications",
+        )
+    if kind == "match.reopened":  # market.matches.services.reopen: told to the volunteer
+        title = _match_title(note, reader, matches, posts)
+        return Described(
+            gettext(
+                "The match for your offer “%(title)s” did not work out and was closed. "
+                "Your offer stays published.",
+                title=title,
+            ),
+            f"/matches/{match_id}" if match_id else "/my/matches",
         )
     if kind == "match.stalled":
         return Described(

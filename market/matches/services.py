@@ -339,6 +339,9 @@ def may_be_reopened(match: Match) -> bool:
     return match.connected_at is not None and match.status in REOPENABLE_ENDED
 
 
+REOPENED_KIND = "match.reopened"  # the volunteer's notification (market.inbox.texts)
+
+
 async def reopen(
     session: AsyncSession, settings: Settings, match: Match, now: datetime | None = None
 ) -> list[Match]:
@@ -357,7 +360,30 @@ async def reopen(
         match.closed_at = now
     match.closed_reason = REOPENED
     await session.flush()
+    await _tell_volunteer_reopened(session, settings, match)
     return await match_post(session, settings, need, now)
+
+
+async def _tell_volunteer_reopened(session: AsyncSession, settings: Settings, match: Match) -> None:
+    """The volunteer learns the match was given up (in the app, and by mail like every match
+    mail), so they do not wait for a meeting that will not come; their offer stays."""
+    volunteer = await session.get(User, match.volunteer_id)
+    if volunteer is None or not volunteer.is_active or volunteer.deleted_at is not None:
+        return
+    await notify(session, user_id=volunteer.id, kind=REOPENED_KIND, data={"match_id": match.id})
+    if volunteer.email_verified:
+        await queue_mail(
+            session,
+            to=volunteer.email,
+            template="match_reopened",
+            locale=volunteer.locale,
+            context={
+                "name": volunteer.display_name,
+                "link": f"{settings.base_url.rstrip('/')}/matches/{match.id}",
+            },
+            essential=True,  # match mails cannot be switched off
+            settings=settings,
+        )
 
 
 def my_response(match: Match, side: str) -> str:
