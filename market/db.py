@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import FromClause
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -37,10 +38,12 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
-def checked(table: Table, **columns: type[StrEnum]) -> None:
+def checked(table: FromClause, **columns: type[StrEnum]) -> None:
     """A CHECK constraint for each column that holds one of a closed set of values (a StrEnum),
     named ck_<table>_<column> by the naming convention, as the migrations create it. NULL passes
     (a nullable column may stay empty)."""
+    if not isinstance(table, Table):
+        raise TypeError(f"{table!r} is not a table")
     for column, values in columns.items():
         allowed = ", ".join(f"'{v.value}'" for v in values)
         table.append_constraint(CheckConstraint(f"{column} IN ({allowed})", name=column))

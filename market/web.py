@@ -507,11 +507,13 @@ def _format_date(value: date | datetime | None, fmt: str = "medium") -> str:
 
 
 def _format_datetime(value: datetime | None, fmt: str = "medium") -> str:
-    from babel.dates import format_datetime
+    from babel.dates import format_datetime, get_timezone
 
     if value is None:
         return ""
-    return format_datetime(value, fmt, tzinfo="Europe/Berlin", locale=i18n.babel_locale())
+    return format_datetime(
+        value, fmt, tzinfo=get_timezone("Europe/Berlin"), locale=i18n.babel_locale()
+    )
 
 
 async def render(

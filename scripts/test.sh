@@ -48,7 +48,7 @@ redis-cli -h 127.0.0.1 -p 6379 ping
 step "Lint, types and import rules"
 "$VENV/bin/ruff" check market matching notifications migrations tests benchmarks scripts
 "$VENV/bin/ruff" format --check market matching notifications migrations tests benchmarks scripts
-"$VENV/bin/mypy" matching notifications
+"$VENV/bin/mypy" market matching notifications
 "$VENV/bin/lint-imports"
 
 # The two runs share nothing (their own database, Redis database, SMTP and web servers), so they

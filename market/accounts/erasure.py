@@ -53,7 +53,7 @@ from market.matches.models import Match
 from market.organisations.models import Application, Invitation, Posting
 from market.posts.models import Post
 from market.vetting.models import PostReview, Report, VettingDecision
-from notifications.models import FailingAddress, Notification, OutboxItem
+from notifications.models import FailingAddress, Notification, OutboxItem, OutboxStatus
 from notifications.outbox import redact
 
 # Tables whose rows of the person stay: partners keep the conversation (API.md).
@@ -275,7 +275,7 @@ async def _erase_mail(session: AsyncSession, person: _Person) -> None:
         to = str(payload.get("to", ""))
         if to.strip().lower() == person.email.lower():
             if item.status == "pending":
-                item.status = "failed"
+                item.status = OutboxStatus.FAILED
                 item.last_error = "The recipient deleted the account."
             redact(item, now)
         elif not any(person.mentioned_in(str(v)) for v in _mail_texts(payload)):

@@ -30,5 +30,5 @@ async def record(
     return entry
 
 
-def newest_first() -> Select[tuple[AuditEntry]]:
+def newest_first() -> Select[AuditEntry]:
     return select(AuditEntry)

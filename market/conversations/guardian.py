@@ -84,7 +84,7 @@ async def writable(
     return conversation, participant
 
 
-def visible(actor: Actor, stmt: Select[tuple[Conversation]]) -> Select[tuple[Conversation]]:
+def visible(actor: Actor, stmt: Select[Conversation]) -> Select[Conversation]:
     """Narrow a select of conversations to those the actor takes part in (the inbox list;
     moderation reaches a conversation through its match or a report, not through a list)."""
     return stmt.join(

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import User
-from market.directory.models import Entry
+from market.directory.models import Entry, EntryStatus
 from market.directory.services import ARCHIVE_AFTER, CONFIRM_EVERY
 from market.i18n import babel_locale
 from market.maintenance import BATCH, register_rule
@@ -123,7 +123,7 @@ async def archive_lapsed(session: AsyncSession, now: datetime) -> int:
     )
     entries = list((await session.scalars(stmt)).all())
     for entry in entries:
-        entry.status = "archived"
+        entry.status = EntryStatus.ARCHIVED
         entry.archived_at = now
     await session.flush()
     return len(entries)

@@ -13,7 +13,7 @@ from market.actor import Actor
 from market.api import iso
 from market.db import utcnow
 from market.directory import guardian, hours
-from market.directory.models import Entry, Referral, pack
+from market.directory.models import Entry, EntryStatus, Referral, pack
 from market.directory.schemas import EventIn, PointIn, ServiceIn, ServicePatch, in_berlin
 from market.errors import Conflict, Invalid
 from market.i18n import LOCALES, use_locale
@@ -140,7 +140,7 @@ async def update(session: AsyncSession, entry: Entry, data: ServicePatch) -> Ent
 
 
 def publish(entry: Entry, now: datetime) -> None:
-    entry.status = "published"
+    entry.status = EntryStatus.PUBLISHED
     entry.published_at = now
     entry.confirmed_at = now
     entry.confirm_asked_at = None
@@ -153,7 +153,7 @@ async def decide(session: AsyncSession, entry: Entry, decision: str) -> Entry:
     if decision == "publish":
         publish(entry, utcnow())
     else:
-        entry.status = "rejected"
+        entry.status = EntryStatus.REJECTED
     await session.flush()
     return entry
 
@@ -164,7 +164,7 @@ async def confirm(session: AsyncSession, entry: Entry, now: datetime | None = No
     if entry.status not in ("published", "archived"):
         raise Conflict("Only published or archived services can be confirmed.")
     at = now or utcnow()
-    entry.status = "published"
+    entry.status = EntryStatus.PUBLISHED
     entry.confirmed_at = at
     entry.confirm_asked_at = None
     entry.archived_at = None

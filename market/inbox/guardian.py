@@ -12,6 +12,6 @@ from sqlalchemy import Select
 from notifications.models import Notification
 
 
-def notifications(user_id: str, stmt: Select[tuple[Notification]]) -> Select[tuple[Notification]]:
+def notifications(user_id: str, stmt: Select[Notification]) -> Select[Notification]:
     """Narrow a select of notifications to those of `user_id` (the signed-in caller)."""
     return stmt.where(Notification.user_id == user_id)

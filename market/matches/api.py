@@ -34,7 +34,7 @@ from market.web import db, require_user, settings_of
 
 
 async def match_json(
-    session: AsyncSession, match: Match, viewer: Actor, side: str | None
+    session: AsyncSession, match: Match, viewer: Actor | User, side: str | None
 ) -> dict[str, Any]:
     post_rows = {
         p.id: p

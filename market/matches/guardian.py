@@ -39,11 +39,11 @@ def require_staff(actor: Actor) -> None:
 # --- Matches of a party
 
 
-def _organisation_needs(actor: Actor) -> Select[tuple[str]]:
+def _organisation_needs(actor: Actor) -> Select[str]:
     return select(Post.id).where(Post.organisation_id.in_(sorted(actor.organisation_ids)))
 
 
-def visible(actor: Actor, stmt: Select[tuple[Match]]) -> Select[tuple[Match]]:
+def visible(actor: Actor, stmt: Select[Match]) -> Select[Match]:
     """Narrow a select of matches to the actor's own: as volunteer, as the need's author, or
     for a need of one of their organisations."""
     if actor.id is None:
@@ -111,7 +111,7 @@ async def post_for_matches(session: AsyncSession, actor: Actor, post_id: str) ->
     raise Forbidden("Only the author and coordinators see a post's matches.")
 
 
-def of_post(post: Post) -> Select[tuple[Match]]:
+def of_post(post: Post) -> Select[Match]:
     """All matches of a post the caller was allowed to see (see `post_for_matches`)."""
     return select(Match).where(or_(Match.offer_id == post.id, Match.need_id == post.id))
 
@@ -119,7 +119,7 @@ def of_post(post: Post) -> Select[tuple[Match]]:
 # --- The coordinators' matching run and unmatched view, by region
 
 
-def regions(actor: Actor) -> Select[tuple[Region]]:
+def regions(actor: Actor) -> Select[Region]:
     """The regions the actor may run matching for, by name (all of them for staff without a
     region, none for anyone else)."""
     stmt = select(Region).order_by(Region.name)
@@ -156,7 +156,7 @@ async def region_to_run(session: AsyncSession, actor: Actor, wanted: str | None)
 # --- The coordinators' "waiting for an answer" queue (matches.followthrough)
 
 
-def waiting_for_answer(actor: Actor) -> Select[tuple[Match, Post]]:
+def waiting_for_answer(actor: Actor) -> Select[Match, Post]:
     """Proposed matches waiting 5 days or more (stalled) with their need, oldest first: staff
     only (403), and a coordinator with regions sees only theirs."""
     require_staff(actor)

@@ -157,7 +157,7 @@ def _certificate_filter(category: str) -> ColumnElement[bool]:
     return User.police_certificate_until >= utcnow().date() - timedelta(days=1)
 
 
-def offers_for_need(need: Post) -> Select[tuple[Post]]:
+def offers_for_need(need: Post) -> Select[Post]:
     # Rule 1 seen from the need: the offer's category is the need's or one of its ancestors.
     # Rule 3: within the need's radius (when it has one) and within the offer's own radius.
     reach = min(need.radius_km, MAX_RADIUS_KM) if need.radius_km is not None else MAX_RADIUS_KM
@@ -180,7 +180,7 @@ def offers_for_need(need: Post) -> Select[tuple[Post]]:
     )
 
 
-def needs_for_offer(offer: Post) -> Select[tuple[Post]]:
+def needs_for_offer(offer: Post) -> Select[Post]:
     # Rule 3: within the offer's radius, and within the need's when it gives one.
     reach = offer.radius_km if offer.radius_km is not None else DEFAULT_OFFER_RADIUS_KM
     need_radius = func.coalesce(Post.radius_km, reach)
@@ -231,7 +231,7 @@ def chunks(ids: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def open_of_post(post_id: str) -> Select[tuple[Match]]:
+def open_of_post(post_id: str) -> Select[Match]:
     return select(Match).where(
         or_(Match.offer_id == post_id, Match.need_id == post_id), Match.status.in_(OPEN)
     )

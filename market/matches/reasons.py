@@ -10,7 +10,10 @@ from market.posts import languages, taxonomy
 
 
 class _Distanced(Protocol):
-    status: str
+    # Read-only, so that a column typed with a StrEnum (a str) satisfies it.
+    @property
+    def status(self) -> str: ...
+
     distance_km: float | None
     connected_at: Any
 

@@ -125,7 +125,8 @@ async def available_offers(session: AsyncSession, *conditions: Any) -> list[Offe
     )
     for post_id, code in (await session.execute(languages)).all():
         codes[post_id].append(code)
-    return [OfferRow(*row, language_codes=codes.get(row[0], [])) for row in rows]
+    # The rows hold every field of OfferRow but its languages, in order.
+    return [OfferRow(*row, language_codes=codes.get(row[0], [])) for row in rows]  # type: ignore[misc]
 
 
 async def _load(

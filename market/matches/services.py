@@ -22,7 +22,7 @@ from market.db import lock_row, utcnow
 from market.errors import Conflict, NotFound
 from market.matches import candidates, queries
 from market.matches.facts import post_facts, volunteer_facts
-from market.matches.models import OPEN, Match
+from market.matches.models import OPEN, DeclineReason, Match, MatchStatus, Response
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
@@ -135,8 +135,8 @@ async def propose(
         match.score = round(scored.score, 4)
         match.reasons = _reasons(scored)
         match.distance_km = round(scored.distance_km, 1) if scored.distance_km is not None else None
-        match.status = "proposed"
-        match.offer_response = match.need_response = "pending"
+        match.status = MatchStatus.PROPOSED
+        match.offer_response = match.need_response = Response.PENDING
         match.closed_at = match.closed_reason = None
         # A pair proposed again starts its waiting clock afresh (matches.followthrough).
         match.reminded_at = match.stalled_at = match.expired_at = None
@@ -183,7 +183,7 @@ async def withdraw(session: AsyncSession, match: Match, reason: str) -> None:
     """Close an open match (a rule stopped holding); one that ended meanwhile stays as it is."""
     if await lock_row(session, Match, match.id) is None or match.status not in OPEN:
         return
-    match.status = "closed"
+    match.status = MatchStatus.CLOSED
     match.closed_at = utcnow()
     match.closed_reason = reason
     await session.flush()
@@ -287,11 +287,11 @@ async def respond(
     if getattr(match, mine) != "pending":
         raise Conflict("You have answered already.")
     if not accept:
-        setattr(match, mine, "declined")
-        match.status = "declined"
+        setattr(match, mine, Response.DECLINED)
+        match.status = MatchStatus.DECLINED
         match.declined_by = user.id
         # Why, from a fixed list (models.DECLINE_REASONS), shown to the region's coordinators.
-        match.decline_reason = reason
+        match.decline_reason = DeclineReason(reason) if reason is not None else None
         match.decline_note = note or None
         await session.flush()
         # Each post may now be proposed to the next best partner.
@@ -300,9 +300,9 @@ async def respond(
             if post is not None:
                 await match_post(session, settings, post)
         return match
-    setattr(match, mine, "accepted")
+    setattr(match, mine, Response.ACCEPTED)
     if match.offer_response == match.need_response == "accepted":
-        match.status = "connected"
+        match.status = MatchStatus.CONNECTED
         match.connected_at = utcnow()
         # Time to first contact, for the statistics (the proposal's time is created_at).
         match.first_contact_seconds = max(
@@ -356,7 +356,7 @@ async def reopen(
         raise Conflict("Your request is not published, so nobody can be proposed.")
     now = now or utcnow()
     if match.status == "connected":
-        match.status = "closed"
+        match.status = MatchStatus.CLOSED
         match.closed_at = now
     match.closed_reason = REOPENED
     await session.flush()

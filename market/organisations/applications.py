@@ -20,7 +20,7 @@ from market.conversations.services import open_for
 from market.db import lock_row, utcnow
 from market.errors import Conflict, Forbidden, NotFound
 from market.organisations import guardian, queries
-from market.organisations.models import Application, Organisation, Posting
+from market.organisations.models import Application, ApplicationStatus, Organisation, Posting
 from market.organisations.schemas import ApplicationIn, DecisionIn, PostingIn
 from market.posts import services as posts
 from market.posts import taxonomy
@@ -131,7 +131,7 @@ async def apply(
         # application (waiting, accepted or declined) makes this one a duplicate.
         if application.status != "withdrawn":
             raise Conflict("You have applied to this posting already.")
-        application.status = "pending"
+        application.status = ApplicationStatus.PENDING
         application.message = message
         application.decision_message = None
         application.decided_by = None
@@ -330,7 +330,7 @@ async def decide(
         posting = await posting_of(session, post.id)
         if requires_certificate(post, posting) and not certificate_valid(volunteer):
             raise Conflict("This volunteer has no police certificate valid today.")
-    application.status = "accepted" if accept else "declined"
+    application.status = ApplicationStatus.ACCEPTED if accept else ApplicationStatus.DECLINED
     application.decision_message = plain_text(data.message) if data.message else None
     application.decided_by = user.id
     application.decided_at = utcnow()
@@ -407,7 +407,7 @@ async def withdraw(session: AsyncSession, application: Application, relation: st
         raise NotFound("There is no such application.")
     if application.status != "pending":
         raise Conflict("Only an application that waits for a decision can be withdrawn.")
-    application.status = "withdrawn"
+    application.status = ApplicationStatus.WITHDRAWN
     application.decided_at = utcnow()
     await session.flush()
     return application
@@ -421,7 +421,7 @@ async def withdraw_all_of(session: AsyncSession, volunteer_id: str) -> int:
     waiting = list((await session.execute(stmt)).scalars())
     now = utcnow()
     for application in waiting:
-        application.status = "withdrawn"
+        application.status = ApplicationStatus.WITHDRAWN
         application.decided_at = now
     await session.flush()
     return len(waiting)

@@ -25,6 +25,7 @@ from market.organisations.models import (
     Client,
     ClientPost,
     Invitation,
+    MemberRole,
     Organisation,
     OrganisationMember,
 )
@@ -177,7 +178,7 @@ async def change_role(
         raise NotFound("This person is not a member.")
     if target.role == "owner" and role != "owner" and await owner_count(session, org.id) <= 1:
         raise Conflict("The last owner must stay an owner. Make someone else an owner first.")
-    target.role = role
+    target.role = MemberRole(role)
     await session.flush()
     return target, user
 

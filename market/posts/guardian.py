@@ -97,12 +97,12 @@ def may_have_seats(actor: Actor) -> bool:
     return actor.role in ("organisation", "coordinator", "admin")
 
 
-def own(actor: Actor, stmt: Select[tuple[Post]]) -> Select[tuple[Post]]:
+def own(actor: Actor, stmt: Select[Post]) -> Select[Post]:
     """The actor's own posts, in any status (nothing for anonymous visitors)."""
     return stmt.where(Post.author_id == (actor.id or ""))
 
 
-def under_review(actor: Actor, stmt: Select[tuple[Post]]) -> Select[tuple[Post]]:
+def under_review(actor: Actor, stmt: Select[Post]) -> Select[Post]:
     """Narrow a select of posts to those a reviewer may decide: staff only, and a coordinator
     with regions only the posts located in them."""
     if not actor.is_staff:

@@ -58,7 +58,7 @@ SEARCH_FIELDS = {"cursor": "", "limit": "", "lat": "place", "lon": "place"}
 
 
 async def _rows(
-    request: Request, session: AsyncSession, stmt: Select[tuple[Post]]
+    request: Request, session: AsyncSession, stmt: Select[Post]
 ) -> tuple[list[Post], str | None]:
     """One page of posts, newest first, and the link to the next page (None on the last)."""
     limit, cursor = page_params(request)

@@ -60,7 +60,7 @@ def _user_in_regions(actor: Actor, user_id: Any) -> ColumnElement[bool]:
 # --- Volunteers
 
 
-def volunteers(actor: Actor, stmt: Select[tuple[User]]) -> Select[tuple[User]]:
+def volunteers(actor: Actor, stmt: Select[User]) -> Select[User]:
     """Narrow a select of users to the volunteers the actor may vet."""
     stmt = stmt.where(User.role == "volunteer", User.deleted_at.is_(None))
     return stmt.where(_scoped(actor, _user_in_regions(actor, User.id)))
@@ -79,7 +79,7 @@ async def volunteer(session: AsyncSession, actor: Actor, user_id: str) -> User:
 # --- Posts under review
 
 
-def posts(actor: Actor, stmt: Select[tuple[Post]]) -> Select[tuple[Post]]:
+def posts(actor: Actor, stmt: Select[Post]) -> Select[Post]:
     """Narrow a select of posts to those the actor may review."""
     return posts_guardian.under_review(actor, stmt)
 
@@ -101,7 +101,7 @@ def _organisation_in_regions(actor: Actor) -> ColumnElement[bool]:
     return or_(in_region, ~has_posts)
 
 
-def organisations(actor: Actor, stmt: Select[tuple[Organisation]]) -> Select[tuple[Organisation]]:
+def organisations(actor: Actor, stmt: Select[Organisation]) -> Select[Organisation]:
     """Narrow a select of organisations to those the actor may review."""
     return stmt.where(_scoped(actor, _organisation_in_regions(actor)))
 
@@ -151,7 +151,7 @@ def _report_in_regions(actor: Actor) -> ColumnElement[bool]:
     return or_(post_target, user_target, message_target)
 
 
-def reports(actor: Actor, stmt: Select[tuple[Report]]) -> Select[tuple[Report]]:
+def reports(actor: Actor, stmt: Select[Report]) -> Select[Report]:
     """Narrow a select of reports to those the actor may handle (by their target's region)."""
     return stmt.where(_scoped(actor, _report_in_regions(actor)))
 

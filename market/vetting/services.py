@@ -9,15 +9,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
-from market.accounts.models import User
+from market.accounts.models import User, VettingStatus
 from market.db import lock_row, utcnow
 from market.errors import Conflict, Invalid, NotFound
 from market.i18n import N_
-from market.organisations.models import Organisation, OrganisationMember
+from market.organisations.models import Organisation, OrganisationMember, OrgStatus
 from market.posts import services as posts
-from market.posts.models import Post
+from market.posts.models import Post, PostStatus
 from market.settings import Settings
-from market.vetting.models import PostReview, Report, VettingDecision
+from market.vetting.models import PostReview, Report, ReportStatus, VettingDecision
 from market.vetting.schemas import (
     OrganisationDecisionIn,
     PostDecisionIn,
@@ -151,7 +151,9 @@ async def decide_volunteer(
     )
     session.add(decision)
     was = volunteer.vetting_status
-    volunteer.vetting_status = "approved" if data.decision == "approve" else "rejected"
+    volunteer.vetting_status = (
+        VettingStatus.APPROVED if data.decision == "approve" else VettingStatus.REJECTED
+    )
     volunteer.police_certificate_until = data.police_certificate_until
     await session.flush()
     if data.decision == "approve":
@@ -161,7 +163,7 @@ async def decide_volunteer(
             Post.author_id == volunteer.id, Post.status == "published", Post.kind == "offer"
         )
         for post in (await session.execute(stmt)).scalars():
-            post.status = "pending_review"
+            post.status = PostStatus.PENDING_REVIEW
             await session.flush()
             await events.emit(session, events.POST_CLOSED, post=post)
     await events.emit(
@@ -216,7 +218,7 @@ async def decide_organisation(
     if await lock_row(session, Organisation, org.id) is None:
         raise NotFound("There is no such organisation.")
     if data.decision == "approve":
-        org.status = "approved"
+        org.status = OrgStatus.APPROVED
         org.rejection_reason = None
         member_ids = (
             select(OrganisationMember.user_id)
@@ -232,7 +234,7 @@ async def decide_organisation(
         for post in list((await session.execute(stmt)).scalars()):
             await posts.publish(session, settings, post)
     else:
-        org.status = "rejected"
+        org.status = OrgStatus.REJECTED
         org.rejection_reason = data.reason
     await session.flush()
     # The audit log (market.admin) records it, like every change an admin makes.
@@ -289,7 +291,7 @@ async def resolve_report(
         raise NotFound("There is no such report.")
     if report.status != "open":
         raise Conflict("This report is handled already.")
-    report.status = "resolved"
+    report.status = ReportStatus.RESOLVED
     report.resolved_at = utcnow()
     report.resolved_by = coordinator.id
     report.resolution = resolution.strip()
