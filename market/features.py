@@ -1,10 +1,11 @@
 """The one list of Anlauf's features; the app, the worker and the CLI are all built from it.
 
-How to add a feature: (1) make `market/<name>/` with a `guardian.py`; (2) add a `Feature` to
-FEATURES below, after every feature it imports (pyproject.toml's import-linter layers follow this
-order); (3) list its modules: `api`/`pages` (each with `routes`), `modules` (event handlers,
-jobs, rules); (4) declare what they must register: `jobs`, `rules`, `handles`, `exports`,
-`partner_checks`; (5) run tests/market/test_composition.py: `build()` fails at start if one is missing.
+How to add a feature: (1) make `market/<name>/` with a `guardian.py`, and add it to the top
+features layer of pyproject.toml's import-linter contract (it may import everything below);
+(2) add a `Feature` to FEATURES below (this order is the order of routes and rules); (3) list
+its modules: `api`/`pages` (each with `routes`), `modules` (handlers, jobs, rules); (4) declare
+what they must register: `jobs`, `rules`, `handles`, `exports`, `partner_checks`, `extends`;
+(5) run tests/market/test_composition.py and lint-imports: a missing piece fails the start.
 
 Registration itself stays where the code is (`@events.subscribe`, `@register_job`,
 `register_rule`, `MSG_*` constants); this list says which modules are imported and what they
@@ -64,7 +65,7 @@ FOUNDATION = Feature(
     handles=(events.POST_PUBLISHED, events.POST_CLOSED),
 )
 
-# Lower features first: a feature may use the ones above it in this list, never the ones below.
+# Who may import whom: the layers in pyproject.toml. This order: that of routes and rules.
 FEATURES: tuple[Feature, ...] = (
     Feature(
         "accounts",
