@@ -25,8 +25,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from market.db import Base, IdMixin, checked, utcnow
 from market.errors import Conflict
-from market.matches import regional
+from market.matches import queries, regional
 from market.matches.models import RunKind, RunStatus
+from market.posts.models import Post, Region
 from notifications.outbox import JobContext, claim, enqueue, register_job
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,6 @@ async def fresh_unmatched(session: AsyncSession, region_id: str | None) -> Regio
 
 async def small_enough(session: AsyncSession, region_id: str | None) -> bool:
     """Whether the unmatched view of the region is quick enough to work out in a request."""
-    from market.posts.models import Post
-
     needs = regional.waiting_needs(region_id).order_by(None).limit(SYNC_UNMATCHED_NEEDS + 1)
     waiting = await session.scalar(select(func.count()).select_from(needs.subquery()))
     if (waiting or 0) > SYNC_UNMATCHED_NEEDS:
@@ -269,9 +268,6 @@ def progress_json(run: RegionalRun) -> dict[str, Any]:
 
 async def stored_unmatched(session: AsyncSession, run: RegionalRun) -> list[regional.Unmatched]:
     """A done unmatched run's needs, read again (needs deleted since are left out)."""
-    from market.matches import queries
-    from market.posts.models import Post
-
     stored = (run.result or {}).get("items", [])
     by_id: dict[str, Post] = {}
     for ids in queries.chunks([x["need_id"] for x in stored]):
@@ -286,8 +282,6 @@ async def stored_unmatched(session: AsyncSession, run: RegionalRun) -> list[regi
 
 async def region_of(session: AsyncSession, run: RegionalRun) -> Any:
     """The run's Region, or None for a run over every region."""
-    from market.posts.models import Region
-
     return await session.get(Region, run.region_id) if run.region_id else None
 
 

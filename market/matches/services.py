@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import matching
 from market import events
 from market.accounts.models import User
+from market.conversations.models import Conversation
 from market.conversations.services import open_for
 from market.db import lock_row, utcnow
 from market.errors import Conflict, NotFound
@@ -316,8 +317,6 @@ async def respond(
 
 
 async def conversation_id(session: AsyncSession, match: Match) -> str | None:
-    from market.conversations.models import Conversation
-
     stmt = select(Conversation.id).where(Conversation.match_id == match.id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
