@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import CoordinatorRegion, User
-from market.db import lock_row
+from market.db import lock_row, utcnow
 from market.matches import queries
 from market.matches.models import Match
 from market.posts.models import Post
@@ -308,17 +308,28 @@ def _outcome_signer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.signing_key, salt="anlauf-match-outcome")
 
 
-def outcome_token(settings: Settings, match: Match, side: str) -> str:
-    return _outcome_signer(settings).dumps({"match": match.id, "side": side})
+def outcome_token(settings: Settings, match: Match, side: str, now: datetime | None = None) -> str:
+    """A signed link for one side. It carries the moment of its run (`now`, the rule's
+    time), since the signer's own stamp is the wall clock and `anlauf tick --at` has another."""
+    issued = (now or utcnow()).timestamp()
+    return _outcome_signer(settings).dumps({"match": match.id, "side": side, "at": issued})
 
 
-def outcome_from_token(settings: Settings, token: str) -> tuple[str, str] | None:
-    """(match id, side) of a genuine link not older than 30 days."""
+def outcome_from_token(
+    settings: Settings, token: str, now: datetime | None = None
+) -> tuple[str, str] | None:
+    """(match id, side) of a genuine link not older than 30 days at `now`."""
+    max_age = OUTCOME_LINK_DAYS * 24 * 3600
     try:
-        data = _outcome_signer(settings).loads(token, max_age=OUTCOME_LINK_DAYS * 24 * 3600)
+        data = _outcome_signer(settings).loads(token, max_age=max_age)
     except (BadSignature, SignatureExpired):
         return None
     if not isinstance(data, dict) or data.get("side") not in ("offer", "need"):
+        return None
+    issued = data.get("at")
+    if not isinstance(issued, (int, float)):
+        return None
+    if (now or utcnow()).timestamp() - issued > max_age:
         return None
     return str(data.get("match")), str(data["side"])
 
@@ -366,7 +377,7 @@ async def ask_outcome(session: AsyncSession, settings: Settings, now: datetime) 
             )
             if not user.email_verified:
                 continue
-            token = outcome_token(settings, match, side)
+            token = outcome_token(settings, match, side, now)
             base = f"{_base(settings)}/matches/{match.id}/met?token={token}"
             await queue_mail(
                 session,
