@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     translate_api_key: str | None = None
     # Map tiles (Leaflet URL template); its host is allowed in the pages' CSP img-src.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Credit for those tiles under the map (HTML, as the tile server's licence asks); set it
+    # together with map_tiles_url, since another server's tiles need that server's credit.
+    map_attribution: str = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
