@@ -552,7 +552,7 @@ def main() -> int:
     print()
     print("| listing | plan | database time |" + (" at 20,000 |" if len(sizes) == 2 else ""))
     print("|---|---|---|" + ("---|" if len(sizes) == 2 else ""))
-    small_plans = dict((label, plan) for label, plan, _ in PLANS.get(sizes[0], []))
+    small_plans = {label: plan for label, plan, _ in PLANS.get(sizes[0], [])}
     for label, plan, fine in plans:
         first = plan.splitlines()[1].strip(" ->") if len(plan.splitlines()) > 1 else plan
         row = (

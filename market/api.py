@@ -183,8 +183,7 @@ def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and (
         part.startswith(("function-", "json-or-python", "lax-or-strict"))
         or part in {"str", "int", "float", "dict[str,any]", "list[str]", "bool"}
-        or part.endswith("Location")
-        or part.endswith("Language")
+        or part.endswith(("Location", "Language"))
     )
 
 

@@ -86,7 +86,7 @@ async def modes_of(session: AsyncSession, user_id: str) -> dict[str, str]:
             NotificationPreference.user_id == user_id
         )
     )
-    stored = {kind: mode for kind, mode in rows}
+    stored = dict(rows.all())
     return {
         kind: (stored.get(kind, DEFAULT_MODE) if kind in SWITCHABLE else IMMEDIATE)
         for kind in KINDS

@@ -84,7 +84,7 @@ async def regions(request: Request) -> Response:
     if request.method == "GET":
         return await _regions_page(request)
     values = _region_values(await form_with_csrf(request))
-    data, errors = forms.parse(RegionIn, {k: v for k, v in values.items()})
+    data, errors = forms.parse(RegionIn, dict(values.items()))
     if data is not None:
         try:
             await services.create_region(db(request), _user(admin), data)

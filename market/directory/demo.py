@@ -26,8 +26,7 @@ DATA = Path(__file__).resolve().parent / "data" / "demo.json"
 
 def _at(day: datetime, hhmm: str) -> datetime:
     hours, mins = hhmm.split(":")
-    local = datetime.combine(day.astimezone(BERLIN).date(), time(int(hours), int(mins)), BERLIN)
-    return local
+    return datetime.combine(day.astimezone(BERLIN).date(), time(int(hours), int(mins)), BERLIN)
 
 
 async def load_directory(session: AsyncSession, now: datetime) -> int:

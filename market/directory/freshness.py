@@ -50,8 +50,7 @@ def confirm_path(settings: Settings, entry: Entry) -> str:
 
 
 def _last(entry: Entry) -> datetime:
-    base = entry.confirmed_at or entry.published_at or entry.created_at
-    return base
+    return entry.confirmed_at or entry.published_at or entry.created_at
 
 
 async def _recipients(session: AsyncSession, entry: Entry) -> list[tuple[str, str]]:

@@ -173,25 +173,25 @@ async def call_api(world: World, who: str, method: str, path: str, body: Any) ->
 
 
 def expect(default: int | str, **answers: int | str) -> dict[str, int | str]:
-    table = {who: default for who in CALLERS}
+    table = dict.fromkeys(CALLERS, default)
     table.update(answers)
     return table
 
 
 STAFF_HERE = ("coord_here", "coord_all", "admin")
 # Staff who oversee an organisation but are not its members: they see it, they may not do this.
-SEEN_NOT_ALLOWED = {who: 403 for who in STAFF_HERE}
+SEEN_NOT_ALLOWED = dict.fromkeys(STAFF_HERE, 403)
 PRIVATE = expect(403, anonymous=LOGIN, owner=200, member=200, coord_other=404, **SEEN_NOT_ALLOWED)
 OWNERS = expect(403, anonymous=LOGIN, owner=200, coord_other=404, **SEEN_NOT_ALLOWED)
 OVERVIEW = expect(
-    403, anonymous=LOGIN, owner=200, member=200, coord_other=404, **{w: 200 for w in STAFF_HERE}
+    403, anonymous=LOGIN, owner=200, member=200, coord_other=404, **dict.fromkeys(STAFF_HERE, 200)
 )
 APPLICATIONS = expect(
-    403, anonymous=LOGIN, owner=200, member=200, coord_other=404, **{w: 200 for w in STAFF_HERE}
+    403, anonymous=LOGIN, owner=200, member=200, coord_other=404, **dict.fromkeys(STAFF_HERE, 200)
 )
-UNAPPROVED = expect(404, pending_owner=200, **{w: 200 for w in STAFF_HERE})
+UNAPPROVED = expect(404, pending_owner=200, **dict.fromkeys(STAFF_HERE, 200))
 ONE_APPLICATION = expect(
-    404, anonymous=LOGIN, owner=200, member=200, applicant=200, **{w: 200 for w in STAFF_HERE}
+    404, anonymous=LOGIN, owner=200, member=200, applicant=200, **dict.fromkeys(STAFF_HERE, 200)
 )
 
 # (what, page (method, path, form) or None, API (method, path, body) or None, answers)
@@ -216,7 +216,7 @@ ROUTES: list[tuple[str, Any, Any, dict[str, int | str]]] = [
         "unapproved dashboard",
         ("GET", "/organisations/{U}/dashboard", None),
         None,
-        expect(404, anonymous=LOGIN, pending_owner=200, **{w: 200 for w in STAFF_HERE}),
+        expect(404, anonymous=LOGIN, pending_owner=200, **dict.fromkeys(STAFF_HERE, 200)),
     ),
     (
         "members",

@@ -84,7 +84,7 @@ async def test_both_parties_accepting_at_once_connect_every_match_once(
     match_ids = [m for _, _, m in pairs]
     async with make_sessionmaker(app.state.engine)() as session:
         rows = await session.execute(select(Match.id, Match.status).where(Match.id.in_(match_ids)))
-        statuses = {match_id: status for match_id, status in rows}
+        statuses = dict(rows.all())
         conversations = Counter(
             (
                 await session.execute(
@@ -286,7 +286,7 @@ async def test_through_a_real_server_each_request_on_its_own_connection(
             .where(Match.id.in_([m for *_, m in pairs]))
             .group_by(Match.status)
         )
-        assert {status: count for status, count in rows} == {"connected": 10}
+        assert dict(rows.all()) == {"connected": 10}
         n = await session.scalar(
             select(func.count()).where(User.email == "server-twice@example.org")
         )

@@ -416,7 +416,7 @@ async def statuses(sm: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         rows = await session.execute(
             select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
         )
-        return {status: count for status, count in rows.all()}
+        return dict(rows.all())
 
 
 async def wait_all_done(

@@ -42,7 +42,7 @@ async def test_preferences_api_defaults_updates_and_validation(
     r = await client.get(PREFS, headers=user.headers)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["preferences"] == {kind: "immediate" for kind in FIXED + SWITCHABLE}
+    assert body["preferences"] == dict.fromkeys(FIXED + SWITCHABLE, "immediate")
     assert body["fixed"] == FIXED and body["modes"] == ["immediate", "digest", "off"]
     assert body["digest"] == {"time": "07:00", "timezone": "Europe/Berlin"}
 

@@ -323,7 +323,7 @@ def check(body: dict[str, Any], want: dict[str, Any], world: World) -> None:
         for key, row in got.items():
             same(row, want[dimension][key], f"{dimension} {key}")
     got_regions = {row["region"]: row for row in body["by_region"]}
-    want_regions = {r: v for r, v in want["region"].items()}
+    want_regions = dict(want["region"].items())
     assert set(got_regions) == set(want_regions)
     for key, row in got_regions.items():
         same(row, want_regions[key], f"region {key}")
