@@ -23,6 +23,7 @@ from market.api import (
     validation_errors,
 )
 from market.db import utcnow
+from market.directory import geo as service_map
 from market.directory import guardian, services, transfer
 from market.directory.models import Entry
 from market.directory.schemas import (
@@ -253,9 +254,16 @@ async def services_csv(request: Request) -> Response:
     )
 
 
+async def services_geojson(request: Request) -> Response:
+    """Published services as map points (the search page's map layer), bbox optional."""
+    box = service_map.parse_bbox(request.query_params.get("bbox"))
+    return ok(await service_map.service_points(db(request), box))
+
+
 routes = [
     Route("/services", service_list, methods=["GET", "POST"]),
     Route("/services.csv", services_csv, methods=["GET"]),
+    Route("/services.geojson", services_geojson, methods=["GET"]),
     Route("/services/{entry_id}", _detail(SERVICE), methods=["GET", "PATCH"]),
     Route("/services/{entry_id}/confirm", confirm_service, methods=["POST"]),
     Route("/events", event_list, methods=["GET", "POST"]),

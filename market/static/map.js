@@ -15,6 +15,20 @@
     return box;
   }
 
+  // A service's popup: its name linking to its page, and its address (both as text).
+  function serviceLink(feature) {
+    var p = feature.properties;
+    var box = document.createElement("div");
+    var a = document.createElement("a");
+    a.href = p.url;
+    a.textContent = p.name;
+    box.appendChild(a);
+    var where = document.createElement("div");
+    where.textContent = p.address;
+    box.appendChild(where);
+    return box;
+  }
+
   function start(section) {
     if (typeof L === "undefined") return;
     section.hidden = false;
@@ -26,6 +40,24 @@
       attribution: section.dataset.attribution,
     }).addTo(map);
     var layer = L.layerGroup().addTo(map);
+    // Published services (public places at their own address), a layer of their own that the
+    // reader can switch off; loaded once, since a city's directory is small.
+    if (section.dataset.services) {
+      var services = L.layerGroup().addTo(map);
+      var overlays = {};
+      overlays[section.dataset.servicesLabel || "Services"] = services;
+      L.control.layers(null, overlays).addTo(map);
+      fetch(section.dataset.services, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (data) {
+          data.features.forEach(function (f) {
+            var c = f.geometry.coordinates;
+            L.circleMarker([c[1], c[0]], { radius: 6, className: "map-service" })
+              .bindPopup(serviceLink(f)).addTo(services);
+          });
+        })
+        .catch(function () { /* the posts' layer still works */ });
+    }
     var status = section.querySelector(".map-status");
     var first = true;
 
