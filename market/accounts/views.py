@@ -211,12 +211,20 @@ async def sign_in(request: Request, user: User, next_url: str) -> Response:
     return await _start_session(request, user, next_url)
 
 
+# Where a sign-in without a `next` lands: the person's own page, not the public home.
+DASHBOARDS = {"organisation": "/my/organisation", "coordinator": "/review", "admin": "/review"}
+
+
+def _landing(user: User, next_url: str) -> str:
+    return DASHBOARDS.get(str(user.role), "/my/matches") if next_url == "/" else next_url
+
+
 async def _start_session(request: Request, user: User, next_url: str) -> Response:
     session, settings = db(request), settings_of(request)
     secret = await services.start_web_session(
         session, settings, user, request.headers.get("user-agent")
     )
-    response = redirect(safe_next(next_url))
+    response = redirect(_landing(user, safe_next(next_url)))
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -294,6 +302,8 @@ async def logout(request: Request) -> Response:
         await services.end_web_session(db(request), web_session)
     response = redirect("/")
     _clear_session(request, response)
+    # The browser forgets the pages the service worker kept for this person (market/pwa).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
 

@@ -328,7 +328,8 @@ async def test_login_sets_a_protected_session_cookie(client: httpx.AsyncClient, 
     # A next that leads elsewhere is not followed.
     async with browser(app) as c:
         r = await login(c, user.email, PASSWORD, next_url="//evil.example/")
-        assert r.status_code == 303 and r.headers["location"] == "/"
+        # (the person's own page instead, as after any login without a next)
+        assert r.status_code == 303 and r.headers["location"] == "/my/matches"
 
 
 async def test_cookies_are_secure_in_production(

@@ -409,7 +409,8 @@ async def test_existing_account_is_linked_only_after_the_mailed_link(
     # From now on the provider logs in straight away.
     async with httpx.AsyncClient(transport=transport, base_url=APP) as later:
         r = await sign_in(later, oidc_issuer, "dora")
-        assert r.status_code == 303 and r.headers["location"] == "/"
+        # Without a next, the person's own page (issue 14), not the public home.
+        assert r.status_code == 303 and r.headers["location"] == "/my/matches"
         assert later.cookies.get("anlauf_session")
 
 
