@@ -15,9 +15,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import CheckConstraint, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 import market.models  # noqa: F401 - registers every table
 from market.db import Base, make_engine
@@ -99,3 +102,66 @@ def test_every_migration_follows_the_last_landed_one() -> None:
     assert all(name > landed[-1] for name in new), (
         f"{new} are not in migrations/landed.txt yet sort before {landed[-1]}. " + HOW_TO_ADD
     )
+
+
+def _declared_checks() -> set[str]:
+    """The CHECK constraints the models declare (market.db.checked and the outbox's own)."""
+    import market.matches.runs  # noqa: F401 - the regional runs' table
+
+    return {
+        str(c.name)
+        for table in Base.metadata.sorted_tables
+        for c in table.constraints
+        if isinstance(c, CheckConstraint) and c.name
+    }
+
+
+async def test_the_database_has_every_check_the_models_declare(database_url: str) -> None:
+    """Autogenerate does not compare CHECK constraints, so this does: each one the models declare
+    exists in the migrated database (PostgreSQL: a constraint; SQLite: its two triggers, see
+    migration 0016)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                rows = await connection.execute(
+                    text("SELECT conname FROM pg_constraint WHERE contype = 'c'")
+                )
+                present = {r[0] for r in rows}
+            else:
+                rows = await connection.execute(
+                    text("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'table')")
+                )
+                names = {r[0] for r in rows}
+                # The outbox's two date from 0001 as real CHECKs inside their CREATE TABLE.
+                tables = await connection.execute(
+                    text("SELECT sql FROM sqlite_master WHERE type = 'table'")
+                )
+                created = " ".join(r[0] or "" for r in tables)
+                present = {
+                    n.removesuffix("_insert")
+                    for n in names
+                    if n.endswith("_insert") and f"{n.removesuffix('_insert')}_update" in names
+                } | {name for name in _declared_checks() if name in created}
+    finally:
+        await engine.dispose()
+    missing = sorted(_declared_checks() - present)
+    assert missing == [], f"declared on the models but not in the database: {missing}"
+
+
+async def test_a_value_outside_its_closed_set_is_refused(database_url: str) -> None:
+    engine = make_engine(database_url)
+    insert = text(
+        "INSERT INTO legal_texts (kind, locale, body, updated_at) "
+        "VALUES (:kind, 'de', 'x', CURRENT_TIMESTAMP)"
+    )
+    try:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                with pytest.raises(IntegrityError, match=r"(?<![a-z_])ck_legal_texts_kind\b"):
+                    await connection.execute(insert, {"kind": "bogus"})
+            finally:
+                await transaction.rollback()
+    finally:
+        await engine.dispose()
