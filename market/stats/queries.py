@@ -154,7 +154,10 @@ class Statistics:
                 await self._needs(dimension, target)
             await self._matches(dimension, target)
             await self._contact(dimension, target)
-            await self._volunteers(dimension, target)
+            if self.dialect != "postgresql" or dimension not in ("category", "region"):
+                await self._volunteers(dimension, target)
+        if self.dialect == "postgresql":
+            await self._volunteers("category", groups["category"], both=groups["region"])
         return Report(
             period=self.period, total=total, groups={d: dict(g) for d, g in groups.items()}
         )
@@ -296,7 +299,14 @@ class Statistics:
 
     # --- volunteers
 
-    async def _volunteers(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+    async def _volunteers(
+        self,
+        dimension: str | None,
+        target: dict[str | None, Figures],
+        both: dict[str | None, Figures] | None = None,
+    ) -> None:
+        """Approved and active volunteers by `dimension`. With `both` (PostgreSQL), categories
+        go to `target` and regions to `both` from one GROUPING SETS pass over the offers."""
         since = min(self.period.end, self.now) - timedelta(days=ACTIVE_DAYS)
         active = or_(
             User.created_at >= since,
@@ -329,6 +339,20 @@ class Statistics:
                 stmt = stmt.add_columns(UserLanguage.code).group_by(UserLanguage.code)
             else:
                 stmt = stmt.add_columns(null())
+        elif both is not None:
+            stmt = (
+                select(*counts)
+                .select_from(User)
+                .join(offer, and_(offer.author_id == User.id, offer.kind == "offer"))
+                .where(approved, _in_scope(offer.region_id, self.region_ids))
+                .add_columns(func.grouping(offer.category), offer.category, offer.region_id)
+                .group_by(func.grouping_sets(offer.category, offer.region_id))
+            )
+            for approved_count, active_count, left_out, category, region in await self._rows(stmt):
+                figures = both[region] if left_out else target[category]
+                figures.volunteers["approved"] = int(approved_count or 0)
+                figures.volunteers["active_90_days"] = int(active_count or 0)
+            return
         else:
             key = offer.category if dimension == "category" else offer.region_id
             stmt = (
