@@ -205,6 +205,14 @@ def encode(tier: int, post: Post) -> str:
     return encode_cursor(post.created_at, f"{tier}-{post.id}")
 
 
+def _order(tier: int) -> Any:
+    """The date a tier is ordered by. Text-only matches are found through the full-text index
+    and then sorted: the planner cannot tell how rare a word is, and walking the date index
+    while testing each post's text took seconds at 200,000 posts for a rare word
+    (benchmarks/README.md, "Search"). coalesce(x, x) is the same date but no index's order."""
+    return Post.created_at if tier == 0 else func.coalesce(Post.created_at, Post.created_at)
+
+
 async def ranked(
     session: AsyncSession,
     base: Select[Post],
@@ -226,7 +234,7 @@ async def ranked(
             break
         stmt = base if condition is None else base.where(condition)
         keyset = position if tier == start else None
-        rows = await session.execute(paginate(stmt, Post.created_at, Post.id, want - 1, keyset))
+        rows = await session.execute(paginate(stmt, _order(tier), Post.id, want - 1, keyset))
         page.extend((tier, post) for post in rows.scalars())
     if len(page) <= limit:
         return [post for _, post in page], None
