@@ -132,3 +132,29 @@ async def test_seeker_posts_a_need_in_two_screens(
         assert to_button <= 2, (to_button, measured)
     finally:
         await ctx.close()
+
+
+@pytest.mark.parametrize("locale", ["de", "ar"])
+async def test_sign_up_fits_two_screens_without_organisation_fields(
+    browser: Any, live_server: str, shots: Any, locale: str
+) -> None:
+    ctx = await browser.new_context(
+        base_url=live_server, viewport=PHONE, java_script_enabled=False, is_mobile=True
+    )
+    ctx.set_default_timeout(10_000)
+    page = await ctx.new_page()
+    try:
+        await page.goto(f"/register?lang={locale}")
+        await shots.take(page, "register-phone")
+        await expect(page.locator("input[name=org_name]")).to_be_hidden()
+        button = await page.locator("#main form button[type=submit]").bounding_box()
+        assert button is not None
+        to_button = (button["y"] + button["height"]) / 640
+        print(f"sign-up, {locale}: {await screens(page):.2f} screens, {to_button:.2f} to send")
+        # Organisations open their part without JavaScript.
+        org = page.locator("details.more", has=page.locator("input[name=org_name]"))
+        await org.locator("summary").click()
+        await expect(page.locator("input[name=org_name]")).to_be_visible()
+        assert to_button <= 2, to_button
+    finally:
+        await ctx.close()
