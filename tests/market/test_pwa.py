@@ -80,7 +80,9 @@ async def test_header_menu_marks_the_current_section(app: Any, client: httpx.Asy
         page = (await c.get("/my/posts")).text
         assert '<details class="menu">' in page
         # Messages opens the conversations; notifications keep their own bell.
-        assert re.search(r'<a href="/conversations"[^>]*>[^<]*</a>', page)
+        assert re.search(
+            r'<a href="/conversations"[^>]*>(<img [^>]*aria-hidden[^>]*>)?[^<]+</a>', page
+        )
         assert 'class="bell" href="/notifications"' in page
         current = re.findall(r'<a href="([^"]+)" aria-current="page"', page)
         assert current and set(current) == {"/my/posts"}
