@@ -55,6 +55,7 @@ async def test_phone_header_is_one_bar_with_a_menu(
         current = nav.locator('a[aria-current="page"]')
         await expect(current).to_have_count(1)
         await expect(current).to_have_text(t(locale, "My matches"))
+        await page.wait_for_load_state("networkidle")  # the menu's icons, fetched on opening
         await shots.take(page, "phone-open")
         assert await violations(page) == []
         width = await page.evaluate("document.documentElement.scrollWidth")

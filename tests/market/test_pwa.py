@@ -81,7 +81,7 @@ async def test_header_menu_marks_the_current_section(app: Any, client: httpx.Asy
         assert '<details class="menu">' in page
         # Messages opens the conversations; notifications keep their own bell.
         assert re.search(
-            r'<a href="/conversations"[^>]*>(<img [^>]*aria-hidden[^>]*>)?[^<]+</a>', page
+            r'<a href="/conversations"[^>]*>(<span [^>]*aria-hidden[^>]*></span>)?[^<]+</a>', page
         )
         assert 'class="bell" href="/notifications"' in page
         current = re.findall(r'<a href="([^"]+)" aria-current="page"', page)
