@@ -25,6 +25,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 import market.models  # noqa: F401
+
+# With pytest-xdist, each worker takes its own Redis database from ANLAUF_TEST_REDIS_DBS
+# (comma-separated numbers, one per worker): tests flush and watch their Redis database as if
+# it were theirs alone. Set before any test module reads ANLAUF_TEST_REDIS_URL.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER and os.environ.get("ANLAUF_TEST_REDIS_URL") and os.environ.get("ANLAUF_TEST_REDIS_DBS"):
+    _dbs = os.environ["ANLAUF_TEST_REDIS_DBS"].split(",")
+    _index = int(_WORKER.removeprefix("gw"))
+    if _index >= len(_dbs):
+        raise RuntimeError(f"ANLAUF_TEST_REDIS_DBS names {len(_dbs)} databases; {_WORKER} needs one")
+    _base = os.environ["ANLAUF_TEST_REDIS_URL"].rsplit("/", 1)[0]
+    os.environ["ANLAUF_TEST_REDIS_URL"] = f"{_base}/{_dbs[_index].strip()}"
 from market.app import create_app
 from market.db import Base, make_engine, make_sessionmaker
 from market.migrate import upgrade
