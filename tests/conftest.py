@@ -25,6 +25,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 import market.models  # noqa: F401
+from market.app import create_app
+from market.db import Base, make_engine, make_sessionmaker
+from market.migrate import upgrade
+from market.settings import Settings
+from tests.smtp import SmtpServer
 
 # With pytest-xdist, each worker takes its own Redis database from ANLAUF_TEST_REDIS_DBS
 # (comma-separated numbers, one per worker): tests flush and watch their Redis database as if
@@ -34,14 +39,11 @@ if _WORKER and os.environ.get("ANLAUF_TEST_REDIS_URL") and os.environ.get("ANLAU
     _dbs = os.environ["ANLAUF_TEST_REDIS_DBS"].split(",")
     _index = int(_WORKER.removeprefix("gw"))
     if _index >= len(_dbs):
-        raise RuntimeError(f"ANLAUF_TEST_REDIS_DBS names {len(_dbs)} databases; {_WORKER} needs one")
+        raise RuntimeError(
+            f"ANLAUF_TEST_REDIS_DBS names {len(_dbs)} databases; {_WORKER} needs one"
+        )
     _base = os.environ["ANLAUF_TEST_REDIS_URL"].rsplit("/", 1)[0]
     os.environ["ANLAUF_TEST_REDIS_URL"] = f"{_base}/{_dbs[_index].strip()}"
-from market.app import create_app
-from market.db import Base, make_engine, make_sessionmaker
-from market.migrate import upgrade
-from market.settings import Settings
-from tests.smtp import SmtpServer
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
