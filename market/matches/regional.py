@@ -65,7 +65,7 @@ def _in_region(stmt: Select[Any], region_id: str | None) -> Select[Any]:
     return stmt.where(Post.region_id == region_id) if region_id else stmt
 
 
-def waiting_needs(region_id: str | None) -> Select[tuple[Post]]:
+def waiting_needs(region_id: str | None) -> Select[Post]:
     stmt = select(Post).where(
         Post.status == "published",
         Post.kind == "need",

@@ -31,7 +31,7 @@ MSG_AUTHOR_SUSPENDED = N_(
 )
 
 
-def volunteers_query(status: str | None) -> Select[tuple[User]]:
+def volunteers_query(status: str | None) -> Select[User]:
     """Accounts by vetting status; market.vetting.guardian narrows them to the reviewer's."""
     stmt = select(User)
     return stmt.where(User.vetting_status == status) if status else stmt
