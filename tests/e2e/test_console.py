@@ -200,6 +200,8 @@ async def test_time_slots_on_the_post_form(
     seeker = await make_user(app, client, "seeker", locale=locale)
     await log_in(page, locale, seeker.email)
     await page.goto("/posts/new")
+    # A seeker's form keeps the time slots under "How and when? (optional)" (issue 14's short form).
+    await page.locator("summary", has_text=t(locale, "How and when? (optional)")).click()
     day = page.locator("#f-slot_0_day")
     await day.select_option("1")
     await page.locator("#f-slot_0_start").fill("10:00")

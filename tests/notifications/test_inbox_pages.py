@@ -22,7 +22,12 @@ from tests.pages import browser
 
 
 def badge(html: str) -> int:
-    found = re.search(r'href="/notifications">[^<]*<span class="badge"[^>]*>(\d+)</span>', html)
+    # The bell's link: its icon and hidden label come first, the count (if any) inside it.
+    found = re.search(
+        r'href="/notifications"[^>]*>(?:(?!</a>).)*?<span class="badge"[^>]*>(\d+)</span>',
+        html,
+        re.S,
+    )
     return int(found.group(1)) if found else 0
 
 
