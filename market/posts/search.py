@@ -1,13 +1,16 @@
 """Search that understands (issue 14): a query's words are read against a vocabulary per category
 in every page language, and against the full text of titles and bodies.
 
-Results come in two tiers, each newest first and keyset-paginated:
+Results come in three tiers, each newest first and keyset-paginated:
   0. posts of a category the query names ("طبيب", "лікар", "doctor", "Arzt" all name the doctor
-     accompaniment), narrowed by the query's other words if there are any;
-  1. other posts whose text holds every word of the query (a word also finds longer words
+     accompaniment), narrowed by the query's other words if there are any, whose text also
+     holds every word of the query (a post titled "Begleitung zum Arzt" before one that only
+     sits in the category);
+  1. the category's other posts;
+  2. other posts whose text holds every word of the query (a word also finds longer words
      starting with it: "arzt" finds "Arzttermin").
-A cursor carries its tier ("0-" or "1-" before the post id), so the API's `q` keeps its release-1
-shape: the same items and `next_cursor`, only ordered by relevance first.
+A cursor carries its tier ("0-", "1-" or "2-" before the post id), so the API's `q` keeps its
+release-1 shape: the same items and `next_cursor`, only ordered by relevance first.
 
 Text is folded the same way when stored (Post.search_text) and when searched: lower case,
 without accents, umlauts or Arabic vowel marks, one spelling of the Arabic/Persian letters that
@@ -30,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, func, not_, select
+from sqlalchemy import Boolean, ColumnElement, Select, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -173,15 +176,21 @@ def text_match(found: Iterable[str]) -> ColumnElement[bool]:
 
 
 def tiers(understood: Understood) -> list[tuple[int, ColumnElement[bool] | None]]:
-    """Conditions of tier 0 (named categories) and tier 1 (text only); None: no condition."""
+    """Conditions of tier 0 (named categories, text holding the words), tier 1 (the named
+    categories' other posts) and tier 2 (text only); None: no condition."""
     result: list[tuple[int, ColumnElement[bool] | None]] = []
     if understood.categories:
         named = Post.category.in_(understood.categories)
-        result.append((0, and_(named, text_match(understood.rest)) if understood.rest else named))
+        in_category = and_(named, text_match(understood.rest)) if understood.rest else named
         if understood.words:
-            result.append((1, and_(text_match(understood.words), not_(named))))
+            said = text_match(understood.words)
+            result.append((0, and_(in_category, said)))
+            result.append((1, and_(in_category, not_(said))))
+            result.append((2, and_(said, not_(named))))
+        else:  # no words beside the category's name: its posts, by the date index
+            result.append((1, in_category))
     elif understood.words:
-        result.append((1, text_match(understood.words)))
+        result.append((2, text_match(understood.words)))
     return result
 
 
@@ -189,14 +198,14 @@ def any_tier(understood: Understood) -> ColumnElement[bool] | None:
     conditions = [c for _, c in tiers(understood) if c is not None]
     if not conditions:
         return None
-    return conditions[0] if len(conditions) == 1 else conditions[0] | conditions[1]
+    return conditions[0] if len(conditions) == 1 else or_(*conditions)
 
 
 def decode(cursor: str | None) -> tuple[int, tuple[datetime, str] | None]:
     if not cursor:
         return 0, None
     at, ident = decode_cursor(cursor)
-    if len(ident) < 3 or ident[:2] not in ("0-", "1-"):
+    if len(ident) < 3 or ident[:2] not in ("0-", "1-", "2-"):
         raise Invalid.one("cursor", "The cursor is not valid.")
     return int(ident[0]), (at, ident[2:])
 
@@ -209,8 +218,9 @@ def _order(tier: int) -> Any:
     """The date a tier is ordered by. Text-only matches are found through the full-text index
     and then sorted: the planner cannot tell how rare a word is, and walking the date index
     while testing each post's text took seconds at 200,000 posts for a rare word
-    (benchmarks/README.md, "Search"). coalesce(x, x) is the same date but no index's order."""
-    return Post.created_at if tier == 0 else func.coalesce(Post.created_at, Post.created_at)
+    (benchmarks/README.md, "Search"). coalesce(x, x) is the same date but no index's order.
+    Tier 1 (a category's posts without the words) walks the category's date index."""
+    return Post.created_at if tier == 1 else func.coalesce(Post.created_at, Post.created_at)
 
 
 async def ranked(

@@ -122,6 +122,15 @@ async def test_relevant_posts_come_first_then_newest(app: Any, client: httpx.Asy
     assert f"/posts/{coat}" not in page.text
     assert "3 Ergebnisse" in page.text
 
+    # A post of the category whose own words also say "Arzt" comes before the category's others,
+    # whatever their dates; page by page too.
+    said = await _post(app, client, category=doctor, title="Zum Arzt am Montag", body=body)
+    await _post(app, client, category=doctor, title="Noch eine Begleitung", body=body)
+    ranked = await _ids(client, "Arzt")
+    assert ranked[0] == said and ranked[-1] == coat and len(ranked) == 5
+    assert await _ids(client, "Arzt", limit=1) == ranked
+    assert await _ids(client, "Arzt", limit=2) == ranked
+
 
 async def test_changed_and_closed_posts_leave_the_index(
     app: Any, client: httpx.AsyncClient, session: AsyncSession, is_postgres: bool
