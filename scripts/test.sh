@@ -29,8 +29,10 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-step "Node OpenID provider for the single sign-on tests"
+step "Node packages: the OpenID provider for the sign-on tests, the page auditors"
 npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+# frontend/: axe-core, the Nu HTML Checker (vnu-jar) and Lighthouse for the page audits.
+npm ci --prefix frontend --no-audit --no-fund --loglevel=error
 
 step "Services: PostgreSQL and Redis on loopback"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
