@@ -25,7 +25,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from market import events
+from market import events, hooks
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class Feature:
     # ("module:LIST", "module:function"): a lower feature's extension point and what this
     # feature adds to it, so the lower one never imports this one.
     extends: tuple[tuple[str, str], ...] = ()
+    # ("module:SLOT", "module:object"): a lower feature's market.hooks.Slot and what this
+    # feature puts in it; a slot nobody fills fails the start.
+    provides: tuple[tuple[str, str], ...] = ()
 
 
 # The foundation's own registrations: mail delivery (notifications) and the page cache.
@@ -107,6 +110,12 @@ FEATURES: tuple[Feature, ...] = (
         pages=("market.organisations.pages",),
         modules=("market.organisations.applications",),
         handles=(events.POST_CLOSED,),
+        provides=(
+            (
+                "market.posts.organisations:ORGANISATIONS",
+                "market.organisations.for_posts:POSTS_VIEW",
+            ),
+        ),
         exports=("applications", "organisations"),
         extends=(
             (
@@ -277,6 +286,7 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     everything = (FOUNDATION, *features)
     api: list[BaseRoute] = []
     pages: list[BaseRoute] = []
+    provided: dict[str, str] = {}
     for feature in everything:
         for name in feature.modules:
             _import(name)
@@ -289,11 +299,21 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
             if ref:
                 maintenance.register_rule(name, _resolve(ref))
         for target, ref in feature.extends:
-            hooks = _resolve(target)
-            if not isinstance(hooks, list):
+            targets = _resolve(target)
+            if not isinstance(targets, list):
                 raise CompositionError(f"{target} (extended by {feature.name}) is not a list")
-            if _resolve(ref) not in hooks:
-                hooks.append(_resolve(ref))
+            if _resolve(ref) not in targets:
+                targets.append(_resolve(ref))
+        for slot_ref, ref in feature.provides:
+            slot = _resolve(slot_ref)
+            if not isinstance(slot, hooks.Slot):
+                raise CompositionError(f"{slot_ref} (provided by {feature.name}) is not a Slot")
+            if slot_ref in provided:
+                raise CompositionError(
+                    f"{slot_ref} is provided twice: {provided[slot_ref]}, {feature.name}"
+                )
+            provided[slot_ref] = feature.name
+            slot.fill(_resolve(ref))
         for ref in feature.partner_checks:
             check = _resolve(ref)
             if check not in posts_guardian.PARTNER_CHECKS:
@@ -317,6 +337,9 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     _check_routes("page", pages)
 
     problems: list[str] = unregistered
+    for slot in hooks.slots():
+        if slot.name not in provided:
+            problems.append(f"nothing provides {slot.name} (a feature's provides=)")
     declared_jobs = {job: f for f in everything for job in f.jobs}
     for job, func in JOBS.items():
         # Jobs a test registers for itself (tests.*) belong to no feature.

@@ -13,9 +13,9 @@ from market.accounts.models import User
 from market.actor import Actor, actor_for
 from market.db import lock_row, utcnow
 from market.errors import Conflict, FieldError, Forbidden, Invalid
-from market.organisations.models import Organisation, OrganisationMember
 from market.posts import geo, guardian, queries, search
 from market.posts.models import Post, PostLanguage, PostMode, PostStatus
+from market.posts.organisations import ORGANISATIONS, Organisation
 from market.posts.schemas import LocationIn, PostIn, PostPatch
 from market.settings import Settings
 from market.text import plain_text
@@ -73,11 +73,11 @@ def _search_text(post: Post) -> str:
     return search.stored_text(post.title, post.body, post.city)
 
 
-async def membership(session: AsyncSession, user_id: str, org_id: str) -> OrganisationMember | None:
-    stmt = select(OrganisationMember).where(
-        OrganisationMember.user_id == user_id, OrganisationMember.organisation_id == org_id
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+async def organisation_of(session: AsyncSession, post: Post) -> Organisation | None:
+    """The organisation the post was made for, if any."""
+    if not post.organisation_id:
+        return None
+    return await ORGANISATIONS().get(session, post.organisation_id)
 
 
 async def _organisation_for(
@@ -86,19 +86,8 @@ async def _organisation_for(
     if user.role != "organisation":
         if organisation_id and user.role not in ("coordinator", "admin"):
             raise Forbidden("Only members of an organisation can post for it.")
-        return await session.get(Organisation, organisation_id) if organisation_id else None
-    if organisation_id is None:
-        stmt = (
-            select(Organisation)
-            .join(OrganisationMember, OrganisationMember.organisation_id == Organisation.id)
-            .where(OrganisationMember.user_id == user.id)
-            .limit(1)
-        )
-        org = (await session.execute(stmt)).scalar_one_or_none()
-    else:
-        org = await session.get(Organisation, organisation_id)
-        if org is not None and await membership(session, user.id, org.id) is None:
-            org = None
+        return await ORGANISATIONS().get(session, organisation_id) if organisation_id else None
+    org = await ORGANISATIONS().of_member(session, user.id, organisation_id)
     if org is None:
         raise Invalid.one("organisation_id", "You are not a member of this organisation.")
     return org
@@ -366,16 +355,7 @@ async def to_json_many(
         if author_ids
         else {}
     )
-    orgs = (
-        {
-            o.id: o
-            for o in (
-                await session.execute(select(Organisation).where(Organisation.id.in_(org_ids)))
-            ).scalars()
-        }
-        if org_ids
-        else {}
-    )
+    orgs = await ORGANISATIONS().many(session, org_ids)
     from market.translation import service as translation  # reads posts: imported late
 
     translations = await translation.for_posts(session, posts, reader_id=viewer.id)

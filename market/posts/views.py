@@ -20,7 +20,6 @@ from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import get_locale, gettext
-from market.organisations.models import Organisation
 from market.posts import authors, geo, guardian, queries, renewal, services, slots, taxonomy
 from market.posts import search as text_search
 from market.posts.api import parse_search
@@ -221,9 +220,7 @@ async def detail(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
     post = await guardian.readable(session, viewer, request.path_params["post_id"])
-    organisation = (
-        await session.get(Organisation, post.organisation_id) if post.organisation_id else None
-    )
+    organisation = await services.organisation_of(session, post)
     context = {
         "post": post,
         "author_name": await authors.shown_name(session, post),

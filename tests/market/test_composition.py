@@ -192,3 +192,18 @@ def test_a_job_name_nobody_registers_fails(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "market.atlas_jobs", module)
     with pytest.raises(CompositionError, match=re.escape("market.atlas_jobs.REFRESH_JOB")):
         build()
+
+
+def test_a_slot_nobody_provides_fails_the_start() -> None:
+    # Posts need organisations' names and memberships; organisations put them in at start.
+    broken = _without("organisations", provides=())
+    with pytest.raises(CompositionError, match="nothing provides .*posts.organisations"):
+        build(broken)
+
+
+def test_posts_read_organisations_through_the_slot() -> None:
+    from market.organisations.for_posts import POSTS_VIEW
+    from market.posts.organisations import ORGANISATIONS
+
+    registry()
+    assert ORGANISATIONS() is POSTS_VIEW
