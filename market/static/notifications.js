@@ -13,8 +13,12 @@
     if (!el) {
       el = document.createElement("span");
       el.className = "badge";
+      el.setAttribute("aria-hidden", "true"); // the hidden label says the count in words
       link.appendChild(document.createTextNode(" "));
       link.appendChild(el);
+      var label = document.createElement("span");
+      label.className = "visually-hidden badge-label";
+      link.appendChild(label);
     }
     return el;
   }
@@ -22,12 +26,16 @@
   function showCount(data) {
     var n = parseInt(data.unread, 10) || 0;
     var el = link.querySelector(".badge");
+    var label = link.querySelector(".badge-label");
     if (n <= 0) {
       if (el) { el.parentNode.removeChild(el); }
+      if (label) { label.parentNode.removeChild(label); }
     } else {
       el = badge();
       el.textContent = String(n);
-      if (data.label) { el.setAttribute("aria-label", data.label); }
+      // A span may not carry aria-label (no role): the count in words sits in a hidden span.
+      label = link.querySelector(".badge-label");
+      if (label) { label.textContent = data.label || String(n); }
     }
     var counts = document.querySelectorAll("[data-live-count]");
     for (var i = 0; i < counts.length; i++) { counts[i].textContent = String(n); }
