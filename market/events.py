@@ -24,6 +24,9 @@ VOLUNTEER_CHANGED = "volunteer.changed"  # approved, revoked, certificate record
 MESSAGE_POSTED = "message.posted"  # (message, conversation, author): tell the other side
 CONVERSATION_READ = "conversation.read"  # (user, conversation_id): its notifications are seen
 ORGANISATION_DECIDED = "organisation.decided"  # (organisation, coordinator_id): approved or not
+# (fetched: [(item with .text and .ref, translation with .text and .source)], target): machine
+# translations were cached; posts add their words to search (market.posts.translated_search).
+TRANSLATIONS_CACHED = "translations.cached"
 # Every event that is emitted; each must have a handler (market.features.build checks).
 EVENTS: tuple[str, ...] = (
     POST_PUBLISHED,
@@ -32,6 +35,7 @@ EVENTS: tuple[str, ...] = (
     MESSAGE_POSTED,
     CONVERSATION_READ,
     ORGANISATION_DECIDED,
+    TRANSLATIONS_CACHED,
 )
 
 

@@ -87,6 +87,9 @@ FEATURES: tuple[Feature, ...] = (
         "posts",
         api=("market.posts.api",),
         pages=("market.posts.views",),
+        # Cached translations' words join search (market.posts.translated_search).
+        modules=("market.posts.translated_search",),
+        handles=(events.POST_PUBLISHED, events.TRANSLATIONS_CACHED),
         exports=("posts",),
     ),
     Feature(

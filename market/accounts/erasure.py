@@ -67,6 +67,7 @@ _POST_FIELDS: dict[str, Any] = {
     "title": "",
     "body": "",
     "search_text": "",
+    "search_translations": None,
     "lat": None,
     "lon": None,
     "public_lat": None,

@@ -130,6 +130,11 @@ class Post(IdMixin, TimestampMixin, Base):
     lang: Mapped[str | None] = mapped_column(String(16))
     # Lower-cased title and body for free-text search that works on both databases.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Folded words of the title's and body's cached machine translations, by the text's hash and
+    # target language; appended to search_text while the hash is current (posts.translated_search).
+    search_translations: Mapped[dict[str, dict[str, str]] | None] = mapped_column(
+        JSON(none_as_null=True)
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from market import i18n
+from market import events, i18n
 from market.db import for_writing
 from market.posts.models import Post
 from market.settings import Settings
@@ -229,6 +229,7 @@ async def store(
     engine: AsyncEngine | AsyncSession, fetched: Iterable[tuple[Item, Translated]], target: str
 ) -> None:
     """Put translations into the cache; a row someone else stored first is kept."""
+    fetched = list(fetched)
     rows = {
         text_hash(item.text): {
             "text_hash": text_hash(item.text),
@@ -242,9 +243,11 @@ async def store(
         return
     if isinstance(engine, AsyncSession):
         await _insert(engine, list(rows.values()))
+        await events.emit(engine, events.TRANSLATIONS_CACHED, fetched=fetched, target=target)
         return
     async with AsyncSession(for_writing(engine)) as session:
         await _insert(session, list(rows.values()))
+        await events.emit(session, events.TRANSLATIONS_CACHED, fetched=fetched, target=target)
         await session.commit()
 
 
