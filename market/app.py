@@ -33,6 +33,7 @@ from market.pagecache import PageCache
 from market.posts import geo
 from market.ratelimit import RateLimiter
 from market.settings import Settings
+from market.styles import inline_css
 from market.web import LocaleMiddleware, RequestTransaction, is_api, make_environment, render
 from notifications.inapp import unread_count
 from notifications.live import BROKER_KEY, make_broker
@@ -192,6 +193,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Every creating form carries a fresh key, so a double submit creates one thing.
     app.state.jinja.globals["idempotency_key"] = new_idempotency_key
     app.state.jinja.globals["static_url"] = static_url
+    # The stylesheets sit in each page's <head> (market/styles.py says why).
+    app.state.jinja.globals["inline_css"] = inline_css
     # render() shows the unread count in the header of every page.
     app.state.unread_count = unread_count
     i18n.translations.cache_clear()

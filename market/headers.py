@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Scripts and styles come only from /static; the pages have neither inline scripts nor inline
-# style attributes. Images may be data: URLs (the QR code of the two-factor setup).
+from market.styles import csp_source
+
+# Scripts come only from /static; styles too, besides the one <style> of base.html whose hash
+# page_csp adds; the pages have neither inline scripts nor inline style attributes. Images may be data: URLs (the QR code of the two-factor setup).
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -53,15 +55,19 @@ def _tiles_url(scope: Scope) -> str | None:
 
 
 @functools.cache
-def page_csp(tiles_url: str | None) -> str:
-    """PAGE_CSP, with the map tile server (ANLAUF_MAP_TILES_URL) allowed as an image source."""
+def page_csp(tiles_url: str | None, inline_style: str = "") -> str:
+    """PAGE_CSP, with the map tile server (ANLAUF_MAP_TILES_URL) allowed as an image source and
+    the hash of the one inline <style> (market/styles.py) as a style source."""
+    csp = PAGE_CSP
+    if inline_style:
+        csp = csp.replace("style-src 'self';", f"style-src 'self' {inline_style};")
     if not tiles_url:
-        return PAGE_CSP
+        return csp
     parts = urlsplit(tiles_url.replace("{s}", "*"))
     if parts.scheme not in ("http", "https") or not parts.netloc or "{" in parts.netloc:
-        return PAGE_CSP
+        return csp
     source = f"{parts.scheme}://{parts.netloc}"
-    return PAGE_CSP.replace("img-src 'self' data:;", f"img-src 'self' data: {source};")
+    return csp.replace("img-src 'self' data:;", f"img-src 'self' data: {source};")
 
 
 class SecurityHeaders:
@@ -89,7 +95,7 @@ class SecurityHeaders:
         if self.production:
             headers.setdefault("Strict-Transport-Security", HSTS)
         if headers.get("content-type", "").startswith("text/html"):
-            headers.setdefault("Content-Security-Policy", page_csp(_tiles_url(scope)))
+            headers.setdefault("Content-Security-Policy", page_csp(_tiles_url(scope), csp_source()))
             if not FRAMABLE.match(path):
                 # For browsers older than CSP level 2's frame-ancestors.
                 headers.setdefault("X-Frame-Options", "DENY")

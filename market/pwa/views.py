@@ -55,7 +55,8 @@ async def manifest(request: Request) -> Response:
 
 async def service_worker(request: Request) -> Response:
     # The shell's fingerprinted addresses go into the worker, so a new stylesheet means a new
-    # worker (byte-different) and the browser installs it.
+    # worker (byte-different) and the browser installs it, fetching the offline page (whose
+    # <style> holds the stylesheets, market/styles.py) anew.
     shell = [
         OFFLINE_PATH,
         static_url("anlauf.css"),
