@@ -31,15 +31,22 @@ whose bound equals the last pick's score cannot come before it when its id is la
 small margin keeps the sum above the score despite rounding.
 
 Rounds: the first asks for 16 rows (sorting only the best 400 bounds when there are candidates
-anywhere); with `limit` picks made, the next candidate's (bound, id) sorting after the last
-pick's (score, id) ends it, for every candidate not read sorts after it too. Otherwise the next
+anywhere); with `limit` picks made, the next candidate's key (bound, id) sorting after the last
+pick's (score, id) ends it, for every candidate not read sorts after it too (for a new offer the
+keys hold the publication too, see below). Otherwise the next
 round continues behind the last row read and returns only rows that could still get in (bound
 and `rub` before the last pick; a cheap test of the author's native languages first), a few at a
 time, for every pick judged may raise the bar.
 
 A new offer's needs compete for its volunteer's room in `matching.fair_key` order: score, then
-the longest wait, the fewest matches so far (the column `need_matches`), the id. So for a new offer
-the bar is the last pick's score alone (`_Scored.bar`): a row whose bound equals it is still read.
+the longest wait, the fewest matches so far (the column `need_matches`), the id. So a new offer's
+rows come in the order (bound descending, publication ascending, id ascending)
+(`bound.order_key`): the first two keys of the fairness rule, as far as SQL can tell before a row
+is read. The bar is the last pick's (score, publication, id); a row whose bound and publication
+both equal the last pick's is still read unless that pick has had no match at all (the row may
+have had fewer), whatever its id (`search._Scored.bar`). Among the many ties of remote pairs
+(needs waiting a month or more score alike) the search thus stops at the first need published
+after the last pick instead of reading every need of that score.
 
 The SQL is built once per shape of new post and parameterised (`statement`); it runs with custom
 plans, no parallel workers and no bitmap scans (`SETTINGS`, SET LOCAL, restored afterwards).

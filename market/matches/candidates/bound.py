@@ -313,16 +313,44 @@ def could_beat_without_native(shape: Shape, sql: Sql, c: Any) -> Any:
         )
         .correlate_except(ul)
     )
-    return or_(before(sql, value, c.id, "thr"), native)
+    return or_(before(shape, sql, value, _tie(shape, c), c.id, "thr"), native)
 
 
-def after(sql: Sql, ub: Any, post_id: Any, name: str) -> Any:
-    """Rows that sort after (bound, id) = (-{name}_ub, {name}_id) in the order (bound desc, id
-    asc), i.e. whose (-bound, id) is larger."""
-    key = tuple_(p(f"{name}_ub"), p(f"{name}_id", String))
-    return tuple_(-ub, sql.order_id(post_id)) > key
+def _tie(shape: Shape, c: Any) -> Any:
+    return c.tk if shape.side == "offer" else None
 
 
-def before(sql: Sql, ub: Any, post_id: Any, name: str) -> Any:
-    key = tuple_(p(f"{name}_ub"), p(f"{name}_id", String))
-    return tuple_(-ub, sql.order_id(post_id)) < key
+def order_key(shape: Shape, sql: Sql, bound: Any, tie: Any, post_id: Any) -> list[Any]:
+    """The order rows are read in, as the columns of a row value (ascending): (-bound, id) for a
+    new need's offers, the matcher's tie-break; for a new offer's needs (-bound, publication,
+    id), as far as SQL can follow `matching.fair_key` (score, longest wait, fewest matches, id):
+    a need's matches so far are unknown until its row is read. `tie` is the publication
+    (`plan.NO_PUBLICATION` where none is stored, never later than the matcher's date)."""
+    if shape.side == "need":
+        return [-bound, sql.order_id(post_id)]
+    return [-bound, tie, sql.order_id(post_id)]
+
+
+def order_by(shape: Shape, sql: Sql, bound: Any, tie: Any, post_id: Any) -> list[Any]:
+    """ORDER BY clauses of `order_key`."""
+    if shape.side == "need":
+        return [bound.desc(), sql.order_id(post_id)]
+    return [bound.desc(), tie, sql.order_id(post_id)]
+
+
+def _key_params(shape: Shape, name: str) -> Any:
+    names = [p(f"{name}_ub")]
+    if shape.side == "offer":
+        names.append(p(f"{name}_tk", Post.published_at.type))
+    names.append(p(f"{name}_id", String))
+    return tuple_(*names)
+
+
+def after(shape: Shape, sql: Sql, bound: Any, tie: Any, post_id: Any, name: str) -> Any:
+    """Rows whose key (`order_key`) sorts after the parameters {name}_ub (the negated bound),
+    {name}_tk (a new offer's only) and {name}_id."""
+    return tuple_(*order_key(shape, sql, bound, tie, post_id)) > _key_params(shape, name)
+
+
+def before(shape: Shape, sql: Sql, bound: Any, tie: Any, post_id: Any, name: str) -> Any:
+    return tuple_(*order_key(shape, sql, bound, tie, post_id)) < _key_params(shape, name)

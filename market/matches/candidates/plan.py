@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,9 @@ _WEIGHTS = bounds.LANGUAGE_WEIGHTS
 _NEUTRAL = bounds.NEUTRAL_LANGUAGE
 _BOX_INTS = ("cell_south", "cell_north", "cell_west", "cell_east")
 _NO_RADIUS = 1e9  # a need without a radius of its own
+# Where a need has no publication time stored, its row is ordered as if published in 1970: never
+# later than the matcher's date for it (its creation), so it is never read too late.
+NO_PUBLICATION = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ def _side_params(
     reach = me.radius_km if me.radius_km is not None else matching.DEFAULT_OFFER_RADIUS_KM
     params["mine"] = reach
     params["cutoff"] = now - timedelta(days=FULL_WAITING_DAYS)
+    params["no_pub"] = NO_PUBLICATION
     params["now_x"] = (
         now.timestamp() if dialect == "postgresql" else now.timestamp() / 86400 + 2440587.5
     )

@@ -29,6 +29,7 @@ from market.matches.candidates.bound import (
     categories,
     could_beat_without_native,
     language_bound,
+    order_by,
     refined,
 )
 from market.matches.candidates.plan import MARGIN, Plan, Shape
@@ -47,6 +48,11 @@ class _Round:
 def _candidates(shape: Shape, rnd: _Round, sql: Sql) -> Any:
     """The candidates with their bound, best first (a subquery: posts columns only)."""
     parts = []
+    # A new offer's rows are read by publication among equal bounds (bound.order_key).
+    tie = []
+    if shape.side == "offer":
+        no_publication = p("no_pub", Post.published_at.type)
+        tie = [func.coalesce(Post.published_at, no_publication).label("tk")]
     for branch in branches(shape, sql):
         rows = (
             select(
@@ -61,6 +67,7 @@ def _candidates(shape: Shape, rnd: _Round, sql: Sql) -> Any:
                 Post.availability,
                 branch.exact.label("exact"),
                 branch.rest.label("rest"),
+                *tie,
             )
             .where(*branch.conditions)
             # OFFSET 0 keeps PostgreSQL from merging this into the query around it, which
@@ -76,13 +83,14 @@ def _candidates(shape: Shape, rnd: _Round, sql: Sql) -> Any:
         )
         ub = bound.label("ub")
         inner = select(*rows.c, ub)
+        rtk = rows.c.tk if tie else None
         if rnd.after:
-            inner = inner.where(after(sql, bound, rows.c.id, "after"))
+            inner = inner.where(after(shape, sql, bound, rtk, rows.c.id, "after"))
         if rnd.threshold:
-            inner = inner.where(before(sql, bound, rows.c.id, "thr"))
+            inner = inner.where(before(shape, sql, bound, rtk, rows.c.id, "thr"))
         # Sorting inside keeps the subquery from being merged into the outer query, so the joins
         # and per-row subqueries there run only for the rows read, best bound first.
-        inner = inner.order_by(ub.desc(), sql.order_id(rows.c.id))
+        inner = inner.order_by(*order_by(shape, sql, ub, rtk, rows.c.id))
         parts.append(inner.subquery())
     c = parts[0] if len(parts) == 1 else union_all(*(select(*p.c) for p in parts)).subquery("c")
     if rnd.kind == "first" and shape.remote:
@@ -91,11 +99,15 @@ def _candidates(shape: Shape, rnd: _Round, sql: Sql) -> Any:
         # of meeting together, so that every row before the last one read has been seen.
         c = (
             select(*c.c)
-            .order_by(c.c.ub.desc(), sql.order_id(c.c.id))
+            .order_by(*order_by(shape, sql, c.c.ub, _tie_of(shape, c), c.c.id))
             .limit(tuning.FIRST_SORT_LIMIT)
             .subquery("c")
         )
     return c
+
+
+def _tie_of(shape: Shape, c: Any) -> Any:
+    return c.c.tk if shape.side == "offer" else None
 
 
 @lru_cache(maxsize=512)
@@ -140,7 +152,7 @@ def statement(shape: Shape, rnd: _Round) -> Select[Any]:
     if rnd.threshold:
         conditions: list[Any] = [
             could_beat_without_native(shape, sql, c.c),
-            before(sql, rub, c.c.id, "thr"),
+            before(shape, sql, rub, _tie_of(shape, c), c.c.id, "thr"),
         ]
     else:
         conditions = [rub.is_not(None)]
@@ -183,29 +195,38 @@ def statement(shape: Shape, rnd: _Round) -> Select[Any]:
             .correlate_except(Match)
             .scalar_subquery()
         )
-        columns.append(had.label("need_matches"))
+        columns += [had.label("need_matches"), c.c.tk]
         stmt = select(*columns).select_from(c)
         conditions.append(~exists().where(Match.offer_id == me_id, Match.need_id == c.c.id))
-    stmt = stmt.where(*conditions).order_by(c.c.ub.desc(), sql.order_id(c.c.id))
+    stmt = stmt.where(*conditions).order_by(
+        *order_by(shape, sql, c.c.ub, _tie_of(shape, c), c.c.id)
+    )
     if rnd.kind != "all":
         stmt = stmt.limit(p("page", Integer))
     return stmt
 
 
+def _key(params: dict[str, Any], name: str, key: tuple[Any, ...]) -> None:
+    params[f"{name}_ub"], params[f"{name}_id"] = key[0], key[-1]
+    if len(key) == 3:
+        params[f"{name}_tk"] = key[1]
+
+
 def round_query(
     plan: Plan,
     kind: str,
-    after: tuple[float, str] | None = None,
-    threshold: tuple[float, str] | None = None,
+    after: tuple[Any, ...] | None = None,
+    threshold: tuple[Any, ...] | None = None,
     page: int | None = None,
 ) -> tuple[Select[Any], dict[str, Any]]:
-    """The statement and parameters of one round: `after` and `threshold` are (bound, id)."""
+    """The statement and parameters of one round: `after` and `threshold` are keys in the order
+    of `bound.order_key`: (-bound, id), for a new offer (-bound, publication, id)."""
     params = dict(plan.params)
     params["page"] = tuning.FIRST_PAGE if page is None else page
     if after is not None:
-        params["after_ub"], params["after_id"] = -after[0], after[1]
+        _key(params, "after", after)
     if threshold is not None:
-        params["thr_ub"], params["thr_id"] = -threshold[0], threshold[1]
-        params["cats"] = plan.categories_above(threshold[0])
+        _key(params, "thr", threshold)
+        params["cats"] = plan.categories_above(-threshold[0])
     rnd = _Round(kind, after is not None, threshold is not None)
     return statement(plan.shape, rnd), params

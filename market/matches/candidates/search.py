@@ -39,23 +39,36 @@ class BoundViolated(Exception):
     """A judged candidate scored above its bound: the assumptions above do not hold for it."""
 
 
-# Sorts after every id (ids are hex): the bar for a new offer's rows. Needs with the last pick's
-# very score may still get in by the fairness rule (matching.fair_key), whatever their id.
+# Sorts after every id (ids are hex).
 _AFTER_EVERY_ID = chr(0x10FFFF)
 
 
 @dataclass(frozen=True)
 class _Scored:
-    key: tuple[float, str]  # (-score, candidate id): the order of the rows and their bounds
+    key: tuple[float, str]  # (-score, candidate id)
     order: tuple[Any, ...]  # the matcher's order of the choice (a new offer's: matching.fair_key)
     scored: matching.Scored
     volunteer: matching.VolunteerFacts
 
-    def bar(self) -> tuple[float, str]:
-        """(score, id) that a row's (bound, id) must sort before to get in before this pick."""
+    def bar(self) -> tuple[Any, ...]:
+        """The key (bound.order_key: (-bound, id), for a new offer (-bound, publication, id))
+        that a row's key must sort before to be able to get in before this pick.
+
+        A new offer's needs are chosen in matching.fair_key order (-score, publication, matches,
+        id), but a row's matches are not known before it is read: a row whose bound and
+        publication equal this pick's may still get in with fewer matches, whatever its id,
+        unless this pick has had none."""
         if self.order == self.key:
-            return self.scored.score, self.key[1]
-        return self.scored.score, _AFTER_EVERY_ID
+            return self.key
+        score, published_at, matches_had, need_id = self.order
+        return (score, published_at, need_id if matches_had == 0 else _AFTER_EVERY_ID)
+
+
+def _row_key(plan: Plan, bound: float, row: Any) -> tuple[Any, ...]:
+    """The row's key in the order SQL returns rows (bound.order_key), with `bound`."""
+    if plan.side == "need":
+        return (-bound, row.id)
+    return (-bound, row.tk, row.id)
 
 
 def _judge(plan: Plan, row: Any) -> _Scored | None:
@@ -161,7 +174,7 @@ async def _best(
     wanted = _wanted(plan)
     pool: list[_Scored] = []
     picks: list[_Scored] = []
-    last: tuple[float, str] | None = None  # (bound, id) of the last row read
+    last: tuple[Any, ...] | None = None  # the key of the last row read
     first = True
     while True:
         bar = picks[-1].bar() if len(picks) >= wanted and not exhaustive else None
@@ -177,14 +190,14 @@ async def _best(
             bar = picks[-1].bar() if len(picks) >= wanted and not exhaustive else None
             if bar is not None:
                 # Stop: this row and every row after it sort after the last pick.
-                if (-row.ub, row.id) > (-bar[0], bar[1]):
+                if _row_key(plan, row.ub, row) > bar:
                     done = True
                     break
                 # Skip: this row cannot get in.
-                if (-row.rub, row.id) > (-bar[0], bar[1]):
-                    last = (row.ub, row.id)
+                if _row_key(plan, row.rub, row) > bar:
+                    last = _row_key(plan, row.ub, row)
                     continue
-            last = (row.ub, row.id)
+            last = _row_key(plan, row.ub, row)
             stats.judged += 1
             judged = _judge(plan, row)
             if judged is None:
@@ -208,8 +221,8 @@ def _round(
     stats: Stats,
     exhaustive: bool,
     first: bool,
-    last: tuple[float, str] | None,
-    bar: tuple[float, str] | None,
+    last: tuple[Any, ...] | None,
+    bar: tuple[Any, ...] | None,
 ) -> tuple[Any, dict[str, Any], int]:
     """The statement, parameters and page size of the next round."""
     if exhaustive:

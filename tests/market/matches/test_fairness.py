@@ -105,3 +105,72 @@ async def test_equal_needs_go_by_id(
 
     session.expire_all()
     assert await _proposed(session, offer) == [needs[0]]
+
+
+# Remote needs and a remote offer without time slots, each need older than a month: every
+# component of the score is known before a row is read, so their bounds equal their scores and
+# only the order in which the rounds read them (market.matches.candidates: bound, publication,
+# id) and where they stop decide whether the fairness rule is followed.
+REMOTE = {"mode": "remote", "category": "language-tandem", "languages": ["de", "ar"]}
+
+
+async def test_tied_remote_needs_go_by_wait_not_by_id(
+    client: httpx.AsyncClient, app: Any, session: AsyncSession
+) -> None:
+    needs = []
+    for _ in range(3):
+        seeker = await make_user(app, client, "seeker")
+        needs.append(await _post(client, seeker, **REMOTE))
+    first, middle, last = sorted(needs)
+    # Read by id, `first` would be picked and `middle`, published after it, would end the
+    # search before `last` was seen.
+    await _waited(session, first, 50)
+    await _waited(session, middle, 40)
+    await _waited(session, last, 60)  # waited longest
+    await session.commit()
+    volunteer = await _capped_volunteer(app, client, session)
+
+    offer = await _post(client, volunteer, kind="offer", **REMOTE)
+
+    session.expire_all()
+    assert await _proposed(session, offer) == [last]
+
+
+async def test_a_tied_need_with_fewer_matches_after_a_larger_id(
+    client: httpx.AsyncClient, app: Any, session: AsyncSession
+) -> None:
+    """Equal scores and equal waits: the need without a match goes first, though the two needs
+    with a match come before it by id (the rounds cannot know a need's matches before reading
+    it, so they must not stop at the first of the ties)."""
+    other = await make_user(app, client, "volunteer", approved=True)
+    old_offer = await _post(client, other, kind="offer", **REMOTE)
+    await session.execute(update(Post).where(Post.id == old_offer).values(status="closed"))
+    await session.commit()
+    needs = []
+    for _ in range(4):
+        seeker = await make_user(app, client, "seeker")
+        needs.append(await _post(client, seeker, **REMOTE))
+    needs.sort()
+    for need_id in needs:
+        await _waited(session, need_id, 60)
+    for need_id in needs[:2]:
+        need = await session.get(Post, need_id)
+        assert need is not None
+        session.add(
+            Match(
+                offer_id=old_offer,
+                need_id=need_id,
+                volunteer_id=other.id,
+                need_author_id=need.author_id,
+                score=0.9,
+                status="declined",
+                declined_by="offer",
+            )
+        )
+    await session.commit()
+    volunteer = await _capped_volunteer(app, client, session)
+
+    offer = await _post(client, volunteer, kind="offer", **REMOTE)
+
+    session.expire_all()
+    assert await _proposed(session, offer) == [needs[2]]
