@@ -37,10 +37,12 @@ class DeclineReason(StrEnum):
 
 
 class RunKind(StrEnum):
-    """A regional run (market.matches.runs): confirming a plan, or the unmatched view."""
+    """A regional run (market.matches.runs): confirming a plan, the unmatched view, or the
+    preview of a plan (migration 0018)."""
 
     CONFIRM = "confirm"
     UNMATCHED = "unmatched"
+    PREVIEW = "preview"
 
 
 class RunStatus(StrEnum):
