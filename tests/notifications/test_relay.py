@@ -198,8 +198,9 @@ async def test_sweep_frees_a_job_whose_worker_stopped_renewing_its_lease(
     """A killed worker leaves arq's in-progress marker for the job timeout + 10 s; the sweep
     frees it once the job's lease has been missing for a whole lease, never while it is held."""
     import notifications.outbox as outbox
+    import notifications.relay
 
-    monkeypatch.setattr(outbox, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(notifications.relay, "LEASE_SECONDS", 0.3)
     settings = notif_settings.model_copy(update={"redis_url": redis_db5})
     relay = Relay(sm, settings, interval=3600, grace=timedelta(0))
     pool = await create_pool(RedisSettings.from_dsn(redis_db5))
