@@ -51,6 +51,8 @@ class Feature:
     # ("module:SLOT", "module:object"): a lower feature's market.hooks.Slot and what this
     # feature puts in it; a slot nobody fills fails the start.
     provides: tuple[tuple[str, str], ...] = ()
+    # "module:MAPPING": names every page template may use, added to market.forms.HELPERS.
+    helpers: tuple[str, ...] = ()
 
 
 # The foundation's own registrations: mail delivery (notifications) and the page cache.
@@ -87,6 +89,7 @@ FEATURES: tuple[Feature, ...] = (
         "posts",
         api=("market.posts.api",),
         pages=("market.posts.views",),
+        helpers=("market.posts.choices:TEMPLATE_HELPERS",),
         # Cached translations' words join search (market.posts.translated_search).
         modules=("market.posts.translated_search",),
         handles=(events.POST_PUBLISHED, events.TRANSLATIONS_CACHED),
@@ -105,6 +108,7 @@ FEATURES: tuple[Feature, ...] = (
         "vetting",
         api=("market.vetting.api",),
         pages=("market.vetting.views",),
+        helpers=("market.vetting.reasons:TEMPLATE_HELPERS",),
         exports=("reports", "vetting_decisions"),
     ),
     Feature(
@@ -137,7 +141,12 @@ FEATURES: tuple[Feature, ...] = (
             "market.matches.followthrough",
             "market.matches.rematch",
         ),
-        jobs=("matches.regional_confirm", "matches.regional_unmatched", "matches.rematch"),
+        jobs=(
+            "matches.regional_confirm",
+            "matches.regional_unmatched",
+            "matches.regional_preview",
+            "matches.rematch",
+        ),
         rules=(
             "match_reminders=market.matches.followthrough:send_reminders",
             "matches_stalled=market.matches.followthrough:flag_stalled",
@@ -280,7 +289,7 @@ def _feature_of(module: str, features: tuple[Feature, ...]) -> Feature | None:
 
 def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     """Import every feature's modules and check that each registered what it declares."""
-    from market import maintenance
+    from market import forms, maintenance
     from market.accounts.export import EXPORT_SECTIONS
     from market.posts import guardian as posts_guardian
     from market.web import FLASH_MESSAGES, flash_key
@@ -290,6 +299,7 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     api: list[BaseRoute] = []
     pages: list[BaseRoute] = []
     provided: dict[str, str] = {}
+    helper_names: set[str] = set()
     for feature in everything:
         for name in feature.modules:
             _import(name)
@@ -317,6 +327,12 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
                 )
             provided[slot_ref] = feature.name
             slot.fill(_resolve(ref))
+        for ref in feature.helpers:
+            for name, helper in _resolve(ref).items():
+                if forms.HELPERS.get(name, helper) is not helper:
+                    raise CompositionError(f"template helper {name!r} ({ref}) is declared twice")
+                forms.HELPERS[name] = helper
+                helper_names.add(name)
         for ref in feature.partner_checks:
             check = _resolve(ref)
             if check not in posts_guardian.PARTNER_CHECKS:
@@ -340,6 +356,9 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     _check_routes("page", pages)
 
     problems: list[str] = unregistered
+    for name in forms.HELPERS_FROM_FEATURES:
+        if name not in helper_names:
+            problems.append(f"no feature adds template helper {name!r} (a feature's helpers=)")
     for slot in hooks.slots():
         if slot.name not in provided:
             problems.append(f"nothing provides {slot.name} (a feature's provides=)")

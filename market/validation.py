@@ -14,9 +14,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from market import languages as langs
 from market.errors import Invalid
 from market.i18n import LOCALES, N_
-from market.posts import languages as langs
 from market.security import contains_personal, is_breached
 from market.text import clean_name
 

@@ -481,7 +481,7 @@ def _locale_label(locale: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _language_list_in(codes: tuple[str, ...], locale: str) -> str:
-    from market.posts import languages
+    from market import languages
 
     with i18n.use_locale(locale):
         return _join_list([languages.name(code, locale) for code in codes])

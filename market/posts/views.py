@@ -20,7 +20,17 @@ from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
 from market.forms import page, text
 from market.i18n import get_locale, gettext
-from market.posts import authors, geo, guardian, queries, renewal, services, slots, taxonomy
+from market.posts import (
+    authors,
+    choices,
+    geo,
+    guardian,
+    queries,
+    renewal,
+    services,
+    slots,
+    taxonomy,
+)
 from market.posts import search as text_search
 from market.posts.api import parse_search
 from market.posts.models import Post
@@ -135,7 +145,7 @@ def _search_options_in(locale: str) -> dict[str, Any]:
             ("offer", gettext("Offers of help")),
             ("need", gettext("Requests for help")),
         ],
-        "category_options": forms.category_options(gettext("All topics")),
+        "category_options": choices.category_options(gettext("All topics")),
         "language_options": [("", gettext("All languages")), *forms.language_options()],
         "radius_options": [(r, gettext("%(num)s km", num=r)) for r in RADIUS_CHOICES],
     }
@@ -270,7 +280,7 @@ def _form_context(
         "kinds": kinds,
         "kind_options": [(k, gettext(forms.KIND_LABELS[k])) for k in kinds],
         "mode_options": [(m, gettext(label)) for m, label in forms.MODE_LABELS.items()],
-        "category_options": forms.category_options(gettext("Please choose")),
+        "category_options": choices.category_options(gettext("Please choose")),
         "language_options": options,
         "may_have_seats": guardian.may_have_seats(actor),
         "WEEKDAY_LABELS": slots.WEEKDAYS,

@@ -1,12 +1,14 @@
 """Reasons a coordinator can give for rejecting a post, shown to the author in their language.
 
 A coordinator picks one of these codes, or writes their own words (shown as written).
+`TEMPLATE_HELPERS` joins market.forms.HELPERS at start (market/features.py `helpers=`).
 """
 
 from __future__ import annotations
 
-from market.i18n import gettext
-from market.posts.taxonomy import N_
+from typing import Any
+
+from market.i18n import N_, gettext
 
 POST_REJECTION_REASONS: dict[str, str] = {
     "incomplete": N_("Please say more clearly what you offer or need."),
@@ -27,3 +29,13 @@ def reason_text(reason: str | None) -> str | None:
         return None
     message = POST_REJECTION_REASONS.get(reason)
     return gettext(message) if message else reason
+
+
+def rejection_reason_options() -> list[tuple[str, str]]:
+    return [(code, gettext(message)) for code, message in POST_REJECTION_REASONS.items()]
+
+
+TEMPLATE_HELPERS: dict[str, Any] = {
+    "reason_text": reason_text,
+    "rejection_reason_options": rejection_reason_options,
+}

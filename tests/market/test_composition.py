@@ -207,3 +207,21 @@ def test_posts_read_organisations_through_the_slot() -> None:
 
     registry()
     assert ORGANISATIONS() is POSTS_VIEW
+
+
+def test_a_template_helper_nobody_adds_fails_the_start() -> None:
+    # market.forms is foundation: the category names come from posts, added at start.
+    broken = _without("posts", helpers=())
+    with pytest.raises(CompositionError, match="template helper 'category_name'"):
+        build(broken)
+
+
+def test_the_features_template_helpers_reach_every_page() -> None:
+    from market import forms
+    from market.posts import taxonomy
+    from market.vetting import reasons
+
+    registry()
+    assert forms.HELPERS["category_name"] is taxonomy.category_name
+    assert forms.HELPERS["reason_text"] is reasons.reason_text
+    assert forms.category_options("x")[0] == ("", "x")
