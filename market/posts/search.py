@@ -18,7 +18,14 @@ differ only by script (ي/ی, ك/ک, ة/ه). Folding in Python rather than with 
 gives both databases the same words and keeps the index expression immutable.
 
 PostgreSQL matches with a GIN index on to_tsvector('simple', search_text) (migration 0015);
-SQLite with the FTS5 table posts_fts, kept in step with posts by triggers.
+SQLite with the FTS5 table posts_fts, kept in step with posts by triggers. search_text also holds
+the words of the post's cached machine translations (market.posts.translated_search).
+
+Speed that does not grow with the data: a tier's page and the count look at the WINDOW newest
+published posts first, testing each row's words with LIKE (no index bitmap of every post holding
+a common word); when the window holds a full page (or more than COUNT_CAP), that is the answer,
+exactly, since the window is the newest part of the same order. Only otherwise (rare words) is the
+full-text index asked, which is cheap for exactly those words (benchmarks/search_plans.py).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from typing import Any
 from sqlalchemy import Boolean, ColumnElement, Select, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -47,9 +55,14 @@ from market.posts.models import Post
 VOCABULARY_FILE = Path(__file__).resolve().parents[1] / "locales" / "search_vocabulary.toml"
 MAX_WORDS = 8
 MAX_WORD_LENGTH = 40
-# Counting stops here: "more than 1,000 results" is as useful as the exact figure, and counting
-# every published post of a broad query would read the whole index.
-COUNT_CAP = 1000
+# Counting stops here: "more than 100 results" is as useful as the exact figure, and it is found
+# among the newest WINDOW posts for any common search (a cap of 1,000 needed a bitmap of every
+# match: 135 ms for Leipzig + "Deutsch" at 200,000 posts, benchmarks/search_plans.py).
+COUNT_CAP = 100
+# Searches look at the newest WINDOW published posts first, row by row (see ranked and count):
+# work bounded by the window, not by how many posts hold a common word. Only when the window
+# holds too few matches do they ask the full-text index for all of them.
+WINDOW = 10_000
 
 _WORD = re.compile(r"[^\W_]+")
 _LETTERS = str.maketrans(
@@ -159,6 +172,26 @@ def _text_match_pg(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str
     )
 
 
+class _TextScan(FunctionElement[bool]):
+    """The same test row by row, for the window of the newest posts: search_text is folded words
+    joined by single spaces, so "a word starts with w" is `' ' || search_text LIKE '% w%'`.
+    LIKE costs far less per row than to_tsvector, and no index is asked: a bitmap of every post
+    holding a common word grows with the data (benchmarks/search_plans.py)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "text_scan"
+
+
+@compiles(_TextScan)
+def _text_scan(element: _TextScan, compiler: SQLCompiler, **kw: Any) -> str:
+    # Patterns are bound parameters made of words() output: letters and digits, no % or _.
+    tests = [
+        f"(' ' || posts.search_text) LIKE {compiler.process(p, **kw)}" for p in element.clauses
+    ]
+    return "(" + " AND ".join(tests) + ")"
+
+
 @compiles(_TextMatch)
 def _text_match_sqlite(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
     _tsquery, fts5 = list(element.clauses)
@@ -173,6 +206,41 @@ def text_match(found: Iterable[str]) -> ColumnElement[bool]:
     tsquery = " & ".join(f"{w}:*" for w in ws)
     fts5 = " AND ".join(f'"{w}"*' for w in ws)
     return _TextMatch(tsquery, fts5)
+
+
+def _has_text(element: Any) -> bool:
+    return any(isinstance(e, _TextMatch) for e in visitors.iterate(element))
+
+
+def scanning(stmt: Select[Any]) -> Select[Any]:
+    """The statement with each full-text test done row by row (_TextScan)."""
+
+    def swap(element: Any, **_: Any) -> Any:
+        if isinstance(element, _TextMatch):
+            tsquery = next(iter(element.clauses))
+            ws = [w.removesuffix(":*") for w in str(tsquery.value).split(" & ")]
+            return _TextScan(*(f"% {w}%" for w in ws))
+        return None
+
+    swapped = visitors.replacement_traverse(stmt, {}, swap)
+    assert isinstance(swapped, Select)
+    return swapped
+
+
+async def window_start(
+    session: AsyncSession, keyset: tuple[datetime, str] | None = None
+) -> datetime | None:
+    """created_at of the WINDOW-th newest published post (after the keyset); None when fewer
+    are left, so the window holds them all. An index-only walk of WINDOW entries."""
+    stmt = paginate(
+        select(Post.created_at).where(Post.status == "published"),
+        Post.created_at,
+        Post.id,
+        0,
+        keyset,
+    ).offset(WINDOW - 1)
+    found: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
 
 
 def tiers(understood: Understood) -> list[tuple[int, ColumnElement[bool] | None]]:
@@ -223,6 +291,28 @@ def _order(tier: int) -> Any:
     return Post.created_at if tier == 1 else func.coalesce(Post.created_at, Post.created_at)
 
 
+def statement(
+    base: Select[Post],
+    tier: int,
+    condition: ColumnElement[bool] | None,
+    limit: int,
+    keyset: tuple[datetime, str] | None,
+) -> Select[Post]:
+    """One tier's page: `limit` posts (and one more, to know there are more) after `keyset`."""
+    stmt = base if condition is None else base.where(condition)
+    return paginate(stmt, _order(tier), Post.id, limit, keyset)
+
+
+def plan_statements(
+    base: Select[Post], understood: Understood, limit: int
+) -> list[tuple[str, Select[Post]]]:
+    """Every tier's first page, as ranked() would run it (benchmarks/search_plans.py)."""
+    return [
+        (f"tier {tier}", statement(base, tier, condition, limit, None))
+        for tier, condition in tiers(understood)
+    ]
+
+
 async def ranked(
     session: AsyncSession,
     base: Select[Post],
@@ -236,23 +326,58 @@ async def ranked(
     that stops after a page, not a sort of every match."""
     start, position = decode(cursor)
     page: list[tuple[int, Post]] = []
+    windows: dict[tuple[datetime, str] | None, datetime | None] = {}
     for tier, condition in tiers(understood):
         if tier < start:
             continue
         want = limit + 1 - len(page)
         if want <= 0:
             break
-        stmt = base if condition is None else base.where(condition)
         keyset = position if tier == start else None
-        rows = await session.execute(paginate(stmt, _order(tier), Post.id, want - 1, keyset))
-        page.extend((tier, post) for post in rows.scalars())
+        rows = await _tier_rows(session, base, tier, condition, want - 1, keyset, windows)
+        page.extend((tier, post) for post in rows)
     if len(page) <= limit:
         return [post for _, post in page], None
     tier, last = page[limit - 1]
     return [post for _, post in page[:limit]], encode(tier, last)
 
 
-async def count(session: AsyncSession, stmt: Select[Any]) -> int:
-    """How many posts a listing holds, up to COUNT_CAP + 1 (see COUNT_CAP)."""
+async def _tier_rows(
+    session: AsyncSession,
+    base: Select[Post],
+    tier: int,
+    condition: ColumnElement[bool] | None,
+    limit: int,
+    keyset: tuple[datetime, str] | None,
+    windows: dict[tuple[datetime, str] | None, datetime | None],
+) -> list[Post]:
+    """limit + 1 posts of a tier (fewer at its end): from the window of the newest posts when it
+    holds that many, which are then the newest of all; else through the full-text index."""
+    if condition is not None and _has_text(condition):
+        if keyset not in windows:
+            windows[keyset] = await window_start(session, keyset)
+        start_at = windows[keyset]
+        if start_at is not None:
+            inside = scanning(base.where(condition, Post.created_at >= start_at))
+            stmt = paginate(inside, Post.created_at, Post.id, limit, keyset)
+            found = list((await session.execute(stmt)).scalars())
+            if len(found) > limit:
+                return found
+    rows = await session.execute(statement(base, tier, condition, limit, keyset))
+    return list(rows.scalars())
+
+
+async def _capped(session: AsyncSession, stmt: Select[Any]) -> int:
     capped = stmt.with_only_columns(Post.id).order_by(None).limit(COUNT_CAP + 1).subquery()
     return int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
+
+
+async def count(session: AsyncSession, stmt: Select[Any]) -> int:
+    """How many posts a listing holds, up to COUNT_CAP + 1 (see COUNT_CAP): counted in the
+    window of the newest posts first, and in all of them only when the window holds too few."""
+    start_at = await window_start(session)
+    if start_at is not None:
+        found = await _capped(session, scanning(stmt.where(Post.created_at >= start_at)))
+        if found > COUNT_CAP:
+            return found
+    return await _capped(session, stmt)
