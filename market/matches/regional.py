@@ -225,6 +225,10 @@ def _plan_id(pairs: list[matching.Scored]) -> str:
     return digest.hexdigest()[:16]
 
 
+# Pairs judged at a time by a run's plan (about 0.1 s each), between its progress reports.
+JUDGE_SLICE = 100_000
+
+
 async def plan(
     session: AsyncSession, region_id: str | None, *, progress: Progress = _no_progress
 ) -> Plan:
@@ -254,16 +258,31 @@ async def plan(
     # a region of 5,000 needs and 5,000 offers holds millions of pairs, few of them near.
     nearby = matching.nearby_pairs(facts.need_facts, offer_facts)
     lap("pairs")
-    await progress("judge", 0, len(nearby))
-    judged = matching.judge_pairs(
-        facts.need_facts,
-        offer_facts,
-        [facts.volunteers[j] for j in open_offers],
-        facts.requires_certificate(),
-        declined_pairs,
-        nearby,
-        now,
-        now.date(),
+    total = len(nearby)
+    await progress("judge", 0, total)
+    # In slices, so that a job can tell how far it is; judge_pairs keeps the given order, so
+    # the slices joined are what one call gives.
+    volunteers = [facts.volunteers[j] for j in open_offers]
+    certificate = facts.requires_certificate()
+    parts = []
+    for start in range(0, max(total, 1), JUDGE_SLICE):
+        parts.append(
+            matching.judge_pairs(
+                facts.need_facts,
+                offer_facts,
+                volunteers,
+                certificate,
+                declined_pairs,
+                nearby[start : start + JUDGE_SLICE],
+                now,
+                now.date(),
+            )
+        )
+        await progress("judge", min(start + JUDGE_SLICE, total), total)
+    judged = matching.Judged(
+        np.concatenate([p.need for p in parts]),
+        np.concatenate([p.offer for p in parts]),
+        np.concatenate([p.score for p in parts]),
     )
     lap("judge")
     await progress("assign", 0, int(judged.score.size))

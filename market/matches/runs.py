@@ -1,9 +1,11 @@
-"""Regional runs as outbox jobs: confirming a matching run, and working out the unmatched needs.
+"""Regional runs as outbox jobs: the preview of a matching run, its confirmation, and working out
+the unmatched needs.
 
-Both take seconds for a city (a 5,000 x 5,000 confirmation 9-17 s, the unmatched view 14-33 s),
-so a request only writes a `regional_runs` row and an outbox job in its own transaction and
-answers at once; the job (in the arq worker, or in-process without Redis) does the work and
-stores the outcome on the row, which a progress page polls.
+All take seconds for a city (at 5,000 x 5,000 a preview 3.5-4 s, a confirmation 9-17 s, the
+unmatched view 14-33 s), so a request only writes a `regional_runs` row and an outbox job in its
+own transaction and answers at once; the job (in the arq worker, or in-process without Redis)
+does the work and stores the outcome on the row, which a progress page polls. A small region's
+preview and unmatched view are worked out in the request itself.
 
 Progress is written in short transactions of its own, so the page sees the steps while the
 job's main transaction is still open. On SQLite that is not possible (one writer; a reader's
@@ -15,10 +17,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, func, select, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,10 +49,19 @@ log = logging.getLogger(__name__)
 
 CONFIRM = "confirm"
 UNMATCHED = "unmatched"
-KINDS = (CONFIRM, UNMATCHED)
+PREVIEW = "preview"
+KINDS = (CONFIRM, UNMATCHED, PREVIEW)
 STATUSES = ("queued", "running", "done", "failed")
 CONFIRM_JOB = "matches.regional_confirm"
 UNMATCHED_JOB = "matches.regional_unmatched"
+PREVIEW_JOB = "matches.regional_preview"
+# A worked-out preview is shown this long. Should posts change meanwhile, confirming it fails
+# with "posts changed" (the confirmation computes the plan again), and every stored preview of
+# the region is dropped, so that the next look works out a new one.
+PREVIEW_FRESH = timedelta(minutes=5)
+# A region with at most this many waiting needs and this many published offers is previewed in
+# the request (well under a second).
+SYNC_PREVIEW_POSTS = 500
 # How long a worked-out unmatched view is shown before it is worked out again: posts change,
 # but a coordinator looking at the same region twice in a few minutes gets the stored answer.
 UNMATCHED_FRESH = timedelta(minutes=5)
@@ -181,6 +205,114 @@ async def ask_unmatched(
     return run
 
 
+async def small_plan(session: AsyncSession, region_id: str | None) -> bool:
+    """Whether the region's preview is quick enough to work out in a request."""
+    needs = regional.waiting_needs(region_id).order_by(None).limit(SYNC_PREVIEW_POSTS + 1)
+    waiting = await session.scalar(select(func.count()).select_from(needs.subquery()))
+    if (waiting or 0) > SYNC_PREVIEW_POSTS:
+        return False
+    offers = select(Post.id).where(Post.status == "published", Post.kind == "offer")
+    if region_id:
+        offers = offers.where(Post.region_id == region_id)
+    available = await session.scalar(
+        select(func.count()).select_from(offers.limit(SYNC_PREVIEW_POSTS + 1).subquery())
+    )
+    return (available or 0) <= SYNC_PREVIEW_POSTS
+
+
+async def fresh_preview(session: AsyncSession, region_id: str | None) -> RegionalRun | None:
+    """A finished preview of this region young enough to show, or one being worked out."""
+    now = utcnow()
+    found: RegionalRun | None = await session.scalar(
+        select(RegionalRun)
+        .where(
+            RegionalRun.kind == PREVIEW,
+            _same_region(region_id),
+            or_(
+                and_(
+                    RegionalRun.status == "done",
+                    RegionalRun.finished_at >= now - PREVIEW_FRESH,
+                ),
+                and_(
+                    RegionalRun.status.in_(("queued", "running")),
+                    RegionalRun.created_at >= now - UNMATCHED_PENDING,
+                ),
+            ),
+        )
+        .order_by(RegionalRun.created_at.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def ask_preview(
+    session: AsyncSession, region_id: str | None, requested_by: str | None
+) -> RegionalRun:
+    """The stored or pending preview of the region, or a new run working it out."""
+    found = await fresh_preview(session, region_id)
+    if found is not None:
+        return found
+    run = RegionalRun(kind=PREVIEW, region_id=region_id, requested_by=requested_by)
+    session.add(run)
+    await session.flush()
+    await enqueue(session, PREVIEW_JOB, {"run_id": run.id})
+    return run
+
+
+async def forget_previews(session: AsyncSession, region_id: str | None) -> None:
+    """Drop the region's stored previews: their plan is no longer what a confirmation makes."""
+    await session.execute(
+        delete(RegionalRun).where(RegionalRun.kind == PREVIEW, _same_region(region_id))
+    )
+
+
+def plan_json(plan: regional.Plan) -> dict[str, Any]:
+    """A preview as a run stores it (`stored_plan` reads it back)."""
+    return {
+        "plan_id": plan.plan_id,
+        "needs_waiting": plan.needs_waiting,
+        "offers_available": plan.offers_available,
+        "pairs": [
+            {
+                "need_id": p.need_id,
+                "offer_id": p.offer_id,
+                "score": p.score,
+                "distance_km": p.distance_km,
+                "reasons": [{"code": r.code, "params": dict(r.params)} for r in p.reasons],
+            }
+            for p in plan.pairs
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class StoredPair:
+    need_id: str
+    offer_id: str
+    score: float
+    distance_km: float | None
+    reasons: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """A preview, worked out now or read from its run: what the preview page shows."""
+
+    plan_id: str
+    needs_waiting: int
+    offers_available: int
+    pairs: list[StoredPair]
+
+
+def stored_plan(data: dict[str, Any]) -> StoredPlan:
+    return StoredPlan(
+        data["plan_id"],
+        data["needs_waiting"],
+        data["offers_available"],
+        [StoredPair(**p) for p in data["pairs"]],
+    )
+
+
 # --- The jobs
 
 
@@ -227,8 +359,11 @@ async def confirm_job(ctx: JobContext, outbox_id: str) -> None:
                     c.session, ctx.settings, region_id, plan_id, progress=report
                 )
         except Conflict as exc:
+            await forget_previews(c.session, region_id)
             await _finish(c.session, run_id, "failed", {"status": 409, "detail": exc.detail})
             return
+        # The matches are made: what a stored preview showed is done or no longer the plan.
+        await forget_previews(c.session, region_id)
         await _finish(
             c.session,
             run_id,
@@ -260,6 +395,21 @@ async def unmatched_job(ctx: JobContext, outbox_id: str) -> None:
             for u in found
         ]
         await _finish(c.session, run_id, "done", {"items": items})
+
+
+@register_job(PREVIEW_JOB)
+async def preview_job(ctx: JobContext, outbox_id: str) -> None:
+    async with claim(ctx, outbox_id) as c:
+        if c is None:
+            return
+        run = await c.session.get(RegionalRun, c.item.payload["run_id"])
+        if run is None or run.finished:
+            return
+        run_id, region_id = run.id, run.region_id
+        c.session.expunge(run)
+        report = _progress(ctx, run_id, c.session.get_bind().dialect.name)
+        worked_out = await regional.plan(c.session, region_id, progress=report)
+        await _finish(c.session, run_id, "done", plan_json(worked_out))
 
 
 def progress_json(run: RegionalRun) -> dict[str, Any]:

@@ -64,6 +64,7 @@ async def _region_choice(
 
 async def _run_page(
     request: Request,
+    coordinator: Actor,
     region: Region | None,
     options: list[tuple[str, str]],
     *,
@@ -71,7 +72,27 @@ async def _run_page(
     status_code: int = 200,
 ) -> Response:
     session = db(request)
-    plan = await regional.plan(session, region.id if region else None)
+    region_id = region.id if region else None
+    # A city's preview takes seconds: a job works it out (kept a few minutes) while the page
+    # says so and reloads itself. A small region's is worked out at once.
+    if await runs.small_plan(session, region_id):
+        plan = runs.stored_plan(runs.plan_json(await regional.plan(session, region_id)))
+    else:
+        run = await runs.ask_preview(session, region_id, coordinator.id)
+        if run.status != "done" or run.result is None:
+            waiting: dict[str, Any] = {
+                "run": run,
+                "region": region,
+                "region_value": region.slug if region else "",
+                "region_options": options,
+                "changed": changed,
+                "step": RUN_STEPS.get(run.step or ""),
+                "percent": int(100 * run.done / run.total) if run.total else None,
+            }
+            return await _page(
+                request, "matches/run_waiting.html", waiting, status_code=status_code
+            )
+        plan = runs.stored_plan(run.result)
     # A city's run may pair thousands; the page shows them best first, RUN_PAGE at a time, and
     # the confirmation applies the whole plan.
     pages = max(1, -(-len(plan.pairs) // RUN_PAGE))
@@ -89,9 +110,7 @@ async def _run_page(
             "offer": by_id[p.offer_id],
             "score": p.score,
             "distance_km": p.distance_km,
-            "reasons": _reason_texts(
-                [{"code": r.code, "params": dict(r.params)} for r in p.reasons]
-            ),
+            "reasons": _reason_texts(p.reasons),
         }
         for p in shown
     ]
@@ -134,14 +153,14 @@ async def matching_run(request: Request) -> Response:
         region, options = await _region_choice(
             request, coordinator, request.query_params.get("region")
         )
-        return await _run_page(request, region, options)
+        return await _run_page(request, coordinator, region, options)
     form = await form_with_csrf(request)
     region, options = await _region_choice(
         request, coordinator, text(form, "region"), default_first=False
     )
     plan_id = text(form, "plan_id")
     if not plan_id or len(plan_id) > 64:
-        return await _run_page(request, region, options, changed=True, status_code=409)
+        return await _run_page(request, coordinator, region, options, changed=True, status_code=409)
     # Confirming a city's plan takes seconds: a job does it; the coordinator watches its page.
     # Asking twice for the same plan lands on the same run (nothing is proposed twice).
     run = await runs.ask_confirm(
