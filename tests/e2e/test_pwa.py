@@ -1,9 +1,11 @@
 """The installable app in Chromium (issue 14): the manifest is parsed and the service worker
-takes control; offline, the person's own matches page still shows from the last visit while a
-page never seen shows the offline page; after logout the kept pages are gone."""
+takes control; offline, a person with a match still reads their matches list, the match itself
+and its conversation (opened only through the list: the worker keeps what the list links to),
+while a page never seen shows the offline page; after logout the kept pages are gone."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -11,7 +13,8 @@ from playwright.async_api import expect
 
 from market.i18n import gettext, use_locale
 from tests.e2e.conftest import PHONE
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD
+from tests.market.conversations.helpers import connected_match, write
 
 
 def t(locale: str, message: str) -> str:
@@ -19,10 +22,27 @@ def t(locale: str, message: str) -> str:
         return gettext(message)
 
 
+async def wait_kept(page: Any, paths: list[str]) -> None:
+    """Waits until the worker's page cache holds every path (the Cache API is async only)."""
+    for _ in range(100):
+        held = await page.evaluate(
+            """async () => {
+                const cache = await caches.open('anlauf-pages');
+                return (await cache.keys()).map((r) => new URL(r.url).pathname);
+            }"""
+        )
+        if all(p in held for p in paths):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not kept: {sorted(set(paths) - set(held))}")
+
+
 async def test_app_installs_and_keeps_own_matches_offline(
     browser: Any, app: Any, client: Any, live_server: str, shots: Any
 ) -> None:
-    user = await make_user(app, client, "seeker", locale="de")
+    volunteer, user, match_id, conversation_id = await connected_match(client, app)
+    r = await write(client, volunteer, conversation_id, "Dienstag um 10 Uhr am Jobcenter?")
+    assert r.status_code == 201, r.text
     ctx = await browser.new_context(base_url=live_server, viewport=PHONE, is_mobile=True)
     ctx.set_default_timeout(10_000)
     page = await ctx.new_page()
@@ -46,11 +66,28 @@ async def test_app_installs_and_keeps_own_matches_offline(
         await page.reload()  # the first page load is not yet controlled
         assert await page.evaluate("!!navigator.serviceWorker.controller")
         heading = await page.locator("h1").inner_text()
+        await expect(page.locator(f"a[href='/matches/{match_id}']").first).to_be_visible()
+        # The list's match and conversation are kept without being opened (a few requests).
+        await wait_kept(page, [f"/matches/{match_id}"])
+        await page.goto("/conversations")
+        await wait_kept(page, ["/conversations", f"/matches/{match_id}"])
 
         await ctx.set_offline(True)
         await page.goto("/my/matches")
         await expect(page.locator("h1")).to_have_text(heading)
         await shots.take(page, "offline-matches")
+        # The match, never opened on this phone, reads as it did online: its post and the
+        # other person's message.
+        await page.goto(f"/matches/{match_id}")
+        await expect(page.locator("main")).to_contain_text("Ich begleite Sie zum Amt")
+        await expect(page.locator("main")).to_contain_text("Dienstag um 10 Uhr am Jobcenter?")
+        await expect(page.locator("h1")).not_to_have_text(t("de", "You are offline"))
+        await shots.take(page, "offline-match")
+        # The conversations list, and from it the conversation (on its match page).
+        await page.goto("/conversations")
+        await page.locator(f"main a[href^='/matches/{match_id}']").first.click()
+        await expect(page).to_have_url(re.compile(f"/matches/{match_id}#messages$"))
+        await expect(page.locator("main")).to_contain_text("Dienstag um 10 Uhr am Jobcenter?")
         await page.goto("/posts?q=never-seen")
         await expect(page.locator("h1")).to_have_text(t("de", "You are offline"))
         await shots.take(page, "offline-page")
@@ -68,7 +105,8 @@ async def test_app_installs_and_keeps_own_matches_offline(
                 for (const name of names) {
                     const c = await caches.open(name);
                     for (const r of await c.keys()) {
-                        if (new URL(r.url).pathname === '/my/matches') n++;
+                        const path = new URL(r.url).pathname;
+                        if (path === '/my/matches' || path.startsWith('/matches/')) n++;
                     }
                 }
                 return n;
