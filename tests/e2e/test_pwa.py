@@ -12,7 +12,7 @@ from typing import Any
 from playwright.async_api import expect
 
 from market.i18n import gettext, use_locale
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.factories import PASSWORD
 from tests.market.conversations.helpers import connected_match, write
 
@@ -35,6 +35,30 @@ async def wait_kept(page: Any, paths: list[str]) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"not kept: {sorted(set(paths) - set(held))}")
+
+
+async def test_chromium_would_install_the_app(
+    browser: Any, live_server: str, tmp_path: Any
+) -> None:
+    """Chromium's own verdict (DevTools' installability check), in a profile on disk: a test's
+    usual browser context is incognito, where Chromium never offers to install."""
+    ctx = await browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        base_url=live_server,
+        viewport=PHONE,
+        is_mobile=True,
+    )
+    try:
+        page = await ctx.new_page()
+        await page.goto("/?lang=ar")
+        cdp = await ctx.new_cdp_session(page)
+        verdict = await cdp.send("Page.getInstallabilityErrors")
+        assert verdict["installabilityErrors"] == [], verdict
+    finally:
+        await ctx.close()
 
 
 async def test_app_installs_and_keeps_own_matches_offline(
@@ -65,6 +89,9 @@ async def test_app_installs_and_keeps_own_matches_offline(
         await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
         await page.reload()  # the first page load is not yet controlled
         assert await page.evaluate("!!navigator.serviceWorker.controller")
+        cdp = await ctx.new_cdp_session(page)
+        manifest_seen = await cdp.send("Page.getAppManifest")
+        assert manifest_seen.get("errors", []) == [], manifest_seen["errors"]
         heading = await page.locator("h1").inner_text()
         await expect(page.locator(f"a[href='/matches/{match_id}']").first).to_be_visible()
         # The list's match and conversation are kept without being opened (a few requests).
