@@ -6,6 +6,7 @@ who may see or change what. Handlers never test roles, memberships or regions th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
@@ -13,8 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from market.accounts.models import CoordinatorRegion, User
+from market.hooks import Slot
 
 STAFF_ROLES = frozenset({"coordinator", "admin"})
+
+# (organisation id, membership role) of each organisation a user is a member of: organisations
+# sit above this foundation module, so their feature fills the slot at start (features.py).
+MemberRoles = Callable[[AsyncSession, str], Awaitable[Sequence[tuple[str, str]]]]
+MEMBER_ROLES: Slot[MemberRoles] = Slot("market.actor:MEMBER_ROLES")
 
 
 @dataclass(frozen=True)
@@ -88,16 +95,7 @@ async def load_actor(session: AsyncSession, user: User | None) -> Actor:
             select(CoordinatorRegion.region_id).where(CoordinatorRegion.user_id == user.id)
         )
         regions = frozenset(rows.all())
-    # Imported here: organisations sit above accounts, and the actor is foundation.
-    from market.organisations.models import OrganisationMember
-
-    members = (
-        await session.execute(
-            select(OrganisationMember.organisation_id, OrganisationMember.role).where(
-                OrganisationMember.user_id == user.id
-            )
-        )
-    ).all()
+    members = await MEMBER_ROLES()(session, user.id)
     return Actor(
         user=user,
         region_ids=regions,

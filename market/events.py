@@ -24,6 +24,9 @@ VOLUNTEER_CHANGED = "volunteer.changed"  # approved, revoked, certificate record
 MESSAGE_POSTED = "message.posted"  # (message, conversation, author): tell the other side
 CONVERSATION_READ = "conversation.read"  # (user, conversation_id): its notifications are seen
 ORGANISATION_DECIDED = "organisation.decided"  # (organisation, coordinator_id): approved or not
+# (user, organisation: accounts.schemas.OrganisationIn | None): a new account was created; an
+# organisation account's organisation is made by the organisations feature.
+ACCOUNT_REGISTERED = "account.registered"
 # (fetched: [(item with .text and .ref, translation with .text and .source)], target): machine
 # translations were cached; posts add their words to search (market.posts.translated_search).
 TRANSLATIONS_CACHED = "translations.cached"
@@ -35,6 +38,7 @@ EVENTS: tuple[str, ...] = (
     MESSAGE_POSTED,
     CONVERSATION_READ,
     ORGANISATION_DECIDED,
+    ACCOUNT_REGISTERED,
     TRANSLATIONS_CACHED,
 )
 

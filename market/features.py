@@ -86,23 +86,27 @@ FEATURES: tuple[Feature, ...] = (
         ),
     ),
     Feature(
+        "translation",
+        # The reader's language: the language page, and machine translation of what people
+        # write (translated on read with a cache). Below the features whose texts it
+        # translates: they hand it texts and read translations, and give it readers for the
+        # fill job (provides= of posts and conversations).
+        pages=("market.translation.views",),
+        modules=("market.translation.jobs",),
+        jobs=("translation.fill",),
+    ),
+    Feature(
         "posts",
         api=("market.posts.api",),
         pages=("market.posts.views",),
         helpers=("market.posts.choices:TEMPLATE_HELPERS",),
-        # Cached translations' words join search (market.posts.translated_search).
-        modules=("market.posts.translated_search",),
+        # A post's language detected after each write (market.posts.translated); cached
+        # translations' words join search (market.posts.translated_search).
+        modules=("market.posts.translated", "market.posts.translated_search"),
+        jobs=("translation.detect_post",),
         handles=(events.POST_PUBLISHED, events.TRANSLATIONS_CACHED),
         exports=("posts",),
-    ),
-    Feature(
-        "translation",
-        # The reader's language: the language page, and machine translation of what people
-        # write (detected on write, translated on read with a cache).
-        pages=("market.translation.views",),
-        modules=("market.translation.jobs",),
-        jobs=("translation.detect_post", "translation.fill"),
-        handles=(events.POST_PUBLISHED,),
+        provides=(("market.translation.sources:POST_TEXTS", "market.posts.translated:post_texts"),),
     ),
     Feature(
         "vetting",
@@ -115,12 +119,17 @@ FEATURES: tuple[Feature, ...] = (
         "organisations",
         api=("market.organisations.api",),
         pages=("market.organisations.pages",),
-        modules=("market.organisations.applications",),
-        handles=(events.POST_CLOSED,),
+        modules=("market.organisations.applications", "market.organisations.registration"),
+        handles=(events.POST_CLOSED, events.ACCOUNT_REGISTERED),
         provides=(
             (
                 "market.posts.organisations:ORGANISATIONS",
-                "market.organisations.for_posts:POSTS_VIEW",
+                "market.organisations.provided:POSTS_VIEW",
+            ),
+            ("market.actor:MEMBER_ROLES", "market.organisations.provided:member_roles"),
+            (
+                "market.accounts.organisations:ORGANISATION_OF",
+                "market.organisations.provided:organisation_of",
             ),
         ),
         exports=("applications", "organisations"),
@@ -167,6 +176,12 @@ FEATURES: tuple[Feature, ...] = (
         "conversations",
         api=("market.conversations.api",),
         exports=("conversations", "messages"),
+        provides=(
+            (
+                "market.translation.sources:MESSAGE_TEXTS",
+                "market.conversations.translated:message_texts",
+            ),
+        ),
     ),
     Feature(
         "inbox",

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import events
 from market.accounts.models import (
     AccountToken,
     ApiToken,
@@ -18,11 +19,11 @@ from market.accounts.models import (
     UserLanguage,
     WebSession,
 )
+from market.accounts.organisations import ORGANISATION_OF, Organisation
 from market.accounts.schemas import MePatch, RegisterIn
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from market.i18n import N_, get_locale
-from market.organisations.models import Organisation, OrganisationMember
 from market.security import digest, hash_password, new_secret, verify_password
 from market.settings import Settings
 from market.validation import check_password_personal
@@ -111,11 +112,9 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
             raise
         await _tell_already_registered(session, settings, existing)
         return
-    if data.organisation is not None:
-        org = Organisation(name=data.organisation.name, website=data.organisation.website)
-        session.add(org)
-        await session.flush()
-        session.add(OrganisationMember(organisation_id=org.id, user_id=user.id, role="owner"))
+    # An organisation account's organisation (and its owner membership) is the organisations
+    # feature's to make, in this transaction.
+    await events.emit(session, events.ACCOUNT_REGISTERED, user=user, organisation=data.organisation)
     await send_verification(session, settings, user)
 
 
@@ -433,14 +432,8 @@ async def update_profile(session: AsyncSession, user: User, patch: MePatch) -> U
 
 
 async def organisation_of(session: AsyncSession, user_id: str) -> Organisation | None:
-    stmt = (
-        select(Organisation)
-        .join(OrganisationMember, OrganisationMember.organisation_id == Organisation.id)
-        .where(OrganisationMember.user_id == user_id)
-        .order_by(OrganisationMember.created_at)
-        .limit(1)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    """The organisation the user belongs to (their first membership), or None."""
+    return await ORGANISATION_OF()(session, user_id)
 
 
 def deletes_by_mail(user: User) -> bool:

@@ -12,20 +12,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.organisations import Organisation
 from market.hooks import Slot
-
-
-class Organisation(Protocol):
-    """An organisation as far as posts care (market.organisations.models.Organisation)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
 
 
 class Organisations(Protocol):
@@ -42,5 +30,7 @@ class Organisations(Protocol):
         the first they are a member of."""
         ...
 
+
+__all__ = ["ORGANISATIONS", "Organisation", "Organisations"]
 
 ORGANISATIONS: Slot[Organisations] = Slot("market.posts.organisations:ORGANISATIONS")

@@ -19,6 +19,7 @@ from market.posts.organisations import ORGANISATIONS, Organisation
 from market.posts.schemas import LocationIn, PostIn, PostPatch
 from market.settings import Settings
 from market.text import plain_text
+from market.translation import service as translation
 
 OFFER_RADIUS_DEFAULT = 10.0
 
@@ -356,8 +357,6 @@ async def to_json_many(
         else {}
     )
     orgs = await ORGANISATIONS().many(session, org_ids)
-    from market.translation import service as translation  # reads posts: imported late
-
     translations = await translation.for_posts(session, posts, reader_id=viewer.id)
     return [
         to_json(

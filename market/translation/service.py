@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market import events, i18n
 from market.db import for_writing
-from market.posts.models import Post
 from market.settings import Settings
 from market.translation.client import (
     PermanentTranslatorError,
@@ -39,12 +38,38 @@ from market.translation.models import CachedTranslation
 log = logging.getLogger(__name__)
 
 
+# Translation sits below the features whose texts it translates (posts, conversations): it is
+# given their rows through these protocols and reads them again through market.translation.sources.
 class Message(Protocol):
     """A conversation message as far as translation cares (market.conversations.models)."""
 
-    id: str
-    body: str
-    author_id: str | None
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def author_id(self) -> str | None: ...
+
+
+class Post(Protocol):
+    """A post as far as translation cares (market.posts.models)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def lang(self) -> str | None: ...
+
+    @property
+    def author_id(self) -> str | None: ...
 
 
 # The most a page waits for the translation server, in all (API.md: never more than 2 s).

@@ -197,16 +197,18 @@ def test_a_job_name_nobody_registers_fails(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_slot_nobody_provides_fails_the_start() -> None:
     # Posts need organisations' names and memberships; organisations put them in at start.
     broken = _without("organisations", provides=())
-    with pytest.raises(CompositionError, match="nothing provides .*posts.organisations"):
+    with pytest.raises(CompositionError, match=r"nothing provides .*posts\.organisations"):
         build(broken)
 
 
 def test_posts_read_organisations_through_the_slot() -> None:
-    from market.organisations.for_posts import POSTS_VIEW
+    from market.actor import MEMBER_ROLES
+    from market.organisations.provided import POSTS_VIEW, member_roles
     from market.posts.organisations import ORGANISATIONS
 
     registry()
     assert ORGANISATIONS() is POSTS_VIEW
+    assert MEMBER_ROLES() is member_roles
 
 
 def test_a_template_helper_nobody_adds_fails_the_start() -> None:
