@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.db import new_id, utcnow
 from notifications.live import remember
-from notifications.models import Notification
+from notifications.models import Notification, NotificationKind
 
 
 async def notify(
@@ -29,6 +29,8 @@ async def notify(
     instead (newest time, new data, `data["count"]` counting the events), so that a busy
     conversation shows as one entry.
     """
+    # An unknown kind fails here, in the caller's code, rather than at the flush (CHECK).
+    kind = NotificationKind(kind)
     now = utcnow()
     if group_key is not None:
         stmt = (

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, new_id, utcnow
+from market.db import Base, checked, new_id, utcnow
 
 
 class OutboxStatus(StrEnum):
@@ -23,6 +23,30 @@ class DeliveryMode(StrEnum):
     IMMEDIATE = "immediate"
     DIGEST = "digest"
     OFF = "off"
+
+
+class NotificationKind(StrEnum):
+    """What an in-app notification (and a mail preference) is about; market.inbox.texts words each."""
+
+    MATCH_PROPOSED = "match.proposed"
+    MATCH_CONNECTED = "match.connected"
+    MATCH_REMINDER = "match.reminder"
+    MATCH_STALLED = "match.stalled"
+    MATCH_EXPIRED = "match.expired"
+    MATCH_PAUSED = "match.paused"
+    MATCH_OUTCOME = "match.outcome"
+    MATCH_REOPENED = "match.reopened"
+    MESSAGE_NEW = "message.new"
+    APPLICATION_RECEIVED = "application.received"
+    APPLICATION_ACCEPTED = "application.accepted"
+    APPLICATION_DECLINED = "application.declined"
+    VETTING_APPROVED = "vetting.approved"
+    VETTING_REJECTED = "vetting.rejected"
+    SERVICE_SUGGESTED = "service.suggested"
+    POST_REJECTED = "post.rejected"
+    NEED_CONFIRM = "need.confirm"
+    NEED_CLOSED = "need.closed"
+    ACCOUNT_SECURITY = "account.security"
 
 
 # The same values as plain strings (StrEnum members equal them); the CHECK constraints below
@@ -78,7 +102,7 @@ class Notification(Base):
     # The users table belongs to market.accounts; it is referenced by name only so that this
     # package never imports feature code.
     user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[NotificationKind] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -131,3 +155,7 @@ class DigestState(Base):
     )
     covered_until: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# Closed sets of values, also CHECK constraints (migration 0019 names them ck_<table>_<column>).
+checked(Notification.__table__, kind=NotificationKind)

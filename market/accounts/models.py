@@ -32,6 +32,16 @@ class VettingStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class TokenPurpose(StrEnum):
+    """What a mailed single-use token is for (AccountToken.purpose); the mail template is named
+    as the purpose."""
+
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose, not a password
+    DELETE_ACCOUNT = "delete_account"
+    LINK_OIDC = "link_oidc"
+
+
 # The same values as plain strings (StrEnum members equal them), for forms and schemas.
 ROLES = tuple(r.value for r in Role)
 SELF_REGISTER_ROLES = ("volunteer", "seeker", "organisation")
@@ -153,14 +163,14 @@ class RecoveryCode(TimestampMixin, Base):
 
 
 class AccountToken(TimestampMixin, Base):
-    """A single-use token mailed to the user: email verification or password reset."""
+    """A single-use token mailed to the user: see TokenPurpose."""
 
     __tablename__ = "account_tokens"
     __table_args__ = (Index("ix_account_tokens_user_purpose", "user_id", "purpose"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[TokenPurpose] = mapped_column(String(16))
     email: Mapped[str] = mapped_column(String(254))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -191,3 +201,4 @@ class OidcIdentity(TimestampMixin, Base):
 # Closed sets of values, also CHECK constraints (migrations name them ck_<table>_<column>).
 checked(User.__table__, role=Role, vetting_status=VettingStatus)
 checked(UserLanguage.__table__, level=LanguageLevel)
+checked(AccountToken.__table__, purpose=TokenPurpose)
