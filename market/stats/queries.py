@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -145,19 +146,28 @@ class Statistics:
         total = Figures()
         groups: dict[str, dict[str | None, Figures]] = {d: defaultdict(Figures) for d in DIMENSIONS}
         if self.dialect == "postgresql":
-            # One pass over the needs for the total, categories and regions (GROUPING SETS);
-            # languages join post_languages, which repeats rows, so they keep their own query.
+            # One pass over the needs, one over the matches of the period and one over the
+            # connections for the total, categories and regions (GROUPING SETS); languages join
+            # post_languages, which repeats rows, so they keep their own queries. The
+            # volunteers, counted as distinct people, take the total and languages in one pass
+            # and the categories and regions of their offers in another.
             await self._needs_at_once(total, groups)
-        for dimension in (None, *DIMENSIONS):
-            target: dict[str | None, Figures] = groups[dimension] if dimension else _Single(total)
-            if self.dialect != "postgresql" or dimension == "language":
-                await self._needs(dimension, target)
-            await self._matches(dimension, target)
-            await self._contact(dimension, target)
-            if self.dialect != "postgresql" or dimension not in ("category", "region"):
-                await self._volunteers(dimension, target)
-        if self.dialect == "postgresql":
+            await self._matches_at_once(total, groups)
+            await self._contact_at_once(total, groups)
+            await self._needs("language", groups["language"])
+            await self._matches("language", groups["language"])
+            await self._contact("language", groups["language"])
+            await self._volunteers_with_languages(total, groups["language"])
             await self._volunteers("category", groups["category"], both=groups["region"])
+        else:
+            for dimension in (None, *DIMENSIONS):
+                target: dict[str | None, Figures] = (
+                    groups[dimension] if dimension else _Single(total)
+                )
+                await self._needs(dimension, target)
+                await self._matches(dimension, target)
+                await self._contact(dimension, target)
+                await self._volunteers(dimension, target)
         return Report(
             period=self.period, total=total, groups={d: dict(g) for d, g in groups.items()}
         )
@@ -222,18 +232,11 @@ class Statistics:
             .group_by(func.grouping_sets(literal_column("()"), Post.category, Post.region_id))
         )
         for created, week, month, still, sets, category, region in await self._rows(stmt):
-            if sets == 3:
-                figures = total
-            elif sets == 1:
-                figures = groups["category"][category]
-            else:
-                figures = groups["region"][region]
-            _set_needs(figures, created, week, month, still)
+            _set_needs(_grouped(total, groups, sets, category, region), created, week, month, still)
 
     # --- matches (each belongs to its need's category, languages and region)
 
-    async def _matches(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
-        need, language = aliased(Post), aliased(PostLanguage)
+    def _matches_query(self, need: Any) -> Any:
         met = or_(Match.offer_met.is_(True), Match.need_met.is_(True))
         stmt: Any = (
             select(Match.status, func.count(), func.sum(case((met, 1), else_=0)))
@@ -244,33 +247,80 @@ class Statistics:
                 Match.created_at < self.period.end,
                 _in_scope(need.region_id, self.region_ids),
             )
-            .group_by(Match.status)
         )
-        for status, count, met_count, key in await self._rows(_by(stmt, dimension, need, language)):
-            matches = target[key].matches
-            if status in matches:
-                matches[status] += int(count)
-            matches["met"] += int(met_count or 0)
+        return stmt
 
-    async def _contact(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+    async def _matches(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
         need, language = aliased(Post), aliased(PostLanguage)
-        where = (
+        stmt = self._matches_query(need).group_by(Match.status)
+        for status, count, met_count, key in await self._rows(_by(stmt, dimension, need, language)):
+            _add_matches(target[key], status, count, met_count)
+
+    async def _matches_at_once(
+        self, total: Figures, groups: dict[str, dict[str | None, Figures]]
+    ) -> None:
+        """PostgreSQL: the total, each category and each region from one GROUPING SETS query,
+        as `_needs_at_once`."""
+        need = aliased(Post)
+        stmt = (
+            self._matches_query(need)
+            .add_columns(
+                func.grouping(need.category, need.region_id), need.category, need.region_id
+            )
+            .group_by(
+                func.grouping_sets(
+                    tuple_(Match.status),
+                    tuple_(Match.status, need.category),
+                    tuple_(Match.status, need.region_id),
+                )
+            )
+        )
+        rows = await self._rows(stmt)
+        for status, count, met_count, sets, category, region in rows:
+            _add_matches(_grouped(total, groups, sets, category, region), status, count, met_count)
+
+    def _contact_where(self, need: Any) -> tuple[Any, ...]:
+        return (
             Match.connected_at >= self.period.start,
             Match.connected_at < self.period.end,
             Match.first_contact_seconds.is_not(None),
             _in_scope(need.region_id, self.region_ids),
         )
-        if self.dialect == "postgresql":
-            seconds = Match.first_contact_seconds
-            stmt: Any = (
-                select(
-                    func.percentile_cont(0.5).within_group(seconds),
-                    func.percentile_cont(0.9).within_group(seconds),
-                )
-                .select_from(Match)
-                .join(need, need.id == Match.need_id)
-                .where(*where)
+
+    def _percentiles(self, need: Any) -> Select[Any]:
+        seconds = Match.first_contact_seconds
+        return (
+            select(
+                func.percentile_cont(0.5).within_group(seconds),
+                func.percentile_cont(0.9).within_group(seconds),
             )
+            .select_from(Match)
+            .join(need, need.id == Match.need_id)
+            .where(*self._contact_where(need))
+        )
+
+    async def _contact_at_once(
+        self, total: Figures, groups: dict[str, dict[str | None, Figures]]
+    ) -> None:
+        """PostgreSQL: the percentiles of the total, each category and each region in one
+        GROUPING SETS query, as `_needs_at_once`."""
+        need = aliased(Post)
+        stmt = (
+            self._percentiles(need)
+            .add_columns(
+                func.grouping(need.category, need.region_id), need.category, need.region_id
+            )
+            .group_by(func.grouping_sets(literal_column("()"), need.category, need.region_id))
+        )
+        for median, p90, sets, category, region in await self._rows(stmt):
+            figures = _grouped(total, groups, sets, category, region)
+            figures.contact_days = {"median": days(median), "p90": days(p90)}
+
+    async def _contact(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
+        need, language = aliased(Post), aliased(PostLanguage)
+        where = self._contact_where(need)
+        if self.dialect == "postgresql":
+            stmt: Any = self._percentiles(need)
             for median, p90, key in await self._rows(_by(stmt, dimension, need, language)):
                 target[key].contact_days = {"median": days(median), "p90": days(p90)}
             return
@@ -299,6 +349,62 @@ class Statistics:
 
     # --- volunteers
 
+    def _people(self) -> Any:
+        """The approved volunteers, one row each, with whether they were active (1 or 0):
+        worked out once per person, not again for each of their offers or languages (OFFSET 0
+        keeps PostgreSQL from folding the subquery into the query around it)."""
+        since = min(self.period.end, self.now) - timedelta(days=ACTIVE_DAYS)
+        active = or_(
+            User.created_at >= since,
+            exists().where(WebSession.user_id == User.id, WebSession.created_at >= since),
+            exists().where(ApiToken.user_id == User.id, ApiToken.last_used_at >= since),
+        )
+        return (
+            select(User.id.label("id"), case((active, 1), else_=0).label("active"))
+            .where(
+                User.role == "volunteer",
+                User.vetting_status == "approved",
+                User.deleted_at.is_(None),
+            )
+            .offset(0)
+            .subquery("people")
+        )
+
+    def _has_offer(self, people: Any) -> Any:
+        offer = aliased(Post)
+        return exists().where(
+            offer.author_id == people.c.id,
+            offer.kind == "offer",
+            _in_scope(offer.region_id, self.region_ids),
+        )
+
+    @staticmethod
+    def _counts(people: Any) -> tuple[Any, Any]:
+        """Approved and active, each person once (joins repeat them)."""
+        return (
+            func.count(func.distinct(people.c.id)),
+            func.count(func.distinct(case((people.c.active == 1, people.c.id), else_=None))),
+        )
+
+    async def _volunteers_with_languages(
+        self, total: Figures, languages: dict[str | None, Figures]
+    ) -> None:
+        """PostgreSQL: the total and each language in one pass (GROUPING SETS over the
+        volunteers and their languages; the total keeps those who gave no language)."""
+        people = self._people()
+        stmt = (
+            select(*self._counts(people), func.grouping(UserLanguage.code), UserLanguage.code)
+            .select_from(people)
+            .outerjoin(UserLanguage, UserLanguage.user_id == people.c.id)
+            .group_by(func.grouping_sets(literal_column("()"), UserLanguage.code))
+        )
+        if self.region_ids is not None:
+            stmt = stmt.where(self._has_offer(people))
+        for approved_count, active_count, left_out, code in await self._rows(stmt):
+            if not left_out and code is None:
+                continue  # volunteers without a language: in the total only
+            _set_volunteers(total if left_out else languages[code], approved_count, active_count)
+
     async def _volunteers(
         self,
         dimension: str | None,
@@ -307,69 +413,71 @@ class Statistics:
     ) -> None:
         """Approved and active volunteers by `dimension`. With `both` (PostgreSQL), categories
         go to `target` and regions to `both` from one GROUPING SETS pass over the offers."""
-        since = min(self.period.end, self.now) - timedelta(days=ACTIVE_DAYS)
-        active = or_(
-            User.created_at >= since,
-            exists().where(WebSession.user_id == User.id, WebSession.created_at >= since),
-            exists().where(ApiToken.user_id == User.id, ApiToken.last_used_at >= since),
-        )
-        approved = and_(
-            User.role == "volunteer",
-            User.vetting_status == "approved",
-            User.deleted_at.is_(None),
-        )
-        counts = (
-            func.count(func.distinct(User.id)),
-            func.count(func.distinct(case((active, User.id), else_=None))),
-        )
-        offer = aliased(Post)
+        people = self._people()
+        counts = self._counts(people)
         # A volunteer belongs to the regions and categories of their offers.
-        has_offer = exists().where(
-            offer.author_id == User.id,
-            offer.kind == "offer",
-            _in_scope(offer.region_id, self.region_ids),
-        )
+        offer = aliased(Post)
         stmt: Any
         if dimension is None or dimension == "language":
-            stmt = select(*counts).select_from(User).where(approved)
+            stmt = select(*counts).select_from(people)
             if self.region_ids is not None:
-                stmt = stmt.where(has_offer)
+                stmt = stmt.where(self._has_offer(people))
             if dimension == "language":
-                stmt = stmt.join(UserLanguage, UserLanguage.user_id == User.id)
+                stmt = stmt.join(UserLanguage, UserLanguage.user_id == people.c.id)
                 stmt = stmt.add_columns(UserLanguage.code).group_by(UserLanguage.code)
             else:
                 stmt = stmt.add_columns(null())
-        elif both is not None:
-            stmt = (
-                select(*counts)
-                .select_from(User)
-                .join(offer, and_(offer.author_id == User.id, offer.kind == "offer"))
-                .where(approved, _in_scope(offer.region_id, self.region_ids))
-                .add_columns(func.grouping(offer.category), offer.category, offer.region_id)
-                .group_by(func.grouping_sets(offer.category, offer.region_id))
-            )
-            for approved_count, active_count, left_out, category, region in await self._rows(stmt):
-                figures = both[region] if left_out else target[category]
-                figures.volunteers["approved"] = int(approved_count or 0)
-                figures.volunteers["active_90_days"] = int(active_count or 0)
-            return
         else:
-            key = offer.category if dimension == "category" else offer.region_id
             stmt = (
                 select(*counts)
-                .select_from(User)
-                .join(offer, and_(offer.author_id == User.id, offer.kind == "offer"))
-                .where(approved, _in_scope(offer.region_id, self.region_ids))
-                .add_columns(key)
-                .group_by(key)
+                .select_from(people)
+                .join(offer, and_(offer.author_id == people.c.id, offer.kind == "offer"))
+                .where(_in_scope(offer.region_id, self.region_ids))
             )
+            if both is not None:
+                stmt = stmt.add_columns(
+                    func.grouping(offer.category), offer.category, offer.region_id
+                ).group_by(func.grouping_sets(offer.category, offer.region_id))
+                rows = await self._rows(stmt)
+                for approved_count, active_count, left_out, category, region in rows:
+                    figures = both[region] if left_out else target[category]
+                    _set_volunteers(figures, approved_count, active_count)
+                return
+            key = offer.category if dimension == "category" else offer.region_id
+            stmt = stmt.add_columns(key).group_by(key)
         for approved_count, active_count, key_value in await self._rows(stmt):
-            volunteers = target[key_value].volunteers
-            volunteers["approved"] = int(approved_count or 0)
-            volunteers["active_90_days"] = int(active_count or 0)
+            _set_volunteers(target[key_value], approved_count, active_count)
 
     async def _rows(self, stmt: Select[Any]) -> list[Any]:
         return list((await self.session.execute(stmt)).all())
+
+
+def _grouped(
+    total: Figures,
+    groups: dict[str, dict[str | None, Figures]],
+    sets: int,
+    category: str | None,
+    region: str | None,
+) -> Figures:
+    """The figures a GROUPING SETS row belongs to: grouping(category, region) is 3 for the
+    total, 1 for a category (region left out), 2 for a region."""
+    if sets == 3:
+        return total
+    if sets == 1:
+        return groups["category"][category]
+    return groups["region"][region]
+
+
+def _add_matches(figures: Figures, status: str, count: Any, met_count: Any) -> None:
+    matches = figures.matches
+    if status in matches:
+        matches[status] += int(count)
+    matches["met"] += int(met_count or 0)
+
+
+def _set_volunteers(figures: Figures, approved: Any, active: Any) -> None:
+    figures.volunteers["approved"] = int(approved or 0)
+    figures.volunteers["active_90_days"] = int(active or 0)
 
 
 def _set_needs(figures: Figures, created: Any, week: Any, month: Any, still: Any) -> None:
