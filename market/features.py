@@ -42,7 +42,8 @@ class Feature:
     # a bare "name" must be registered by the module (market.maintenance.register_rule).
     rules: tuple[str, ...] = ()
     handles: tuple[str, ...] = ()  # events this feature reacts to (market.events.subscribe)
-    exports: tuple[str, ...] = ()  # its sections of the personal-data export (EXPORT_SECTIONS)
+    # Its sections of the personal-data export, "name=module:function" (market.accounts.export).
+    exports: tuple[str, ...] = ()
     # "module:function" checks that let a partner read a closed post (posts.guardian).
     partner_checks: tuple[str, ...] = ()
     # ("module:LIST", "module:function"): a lower feature's extension point and what this
@@ -77,12 +78,12 @@ FEATURES: tuple[Feature, ...] = (
         api=("market.accounts.api",),
         pages=("market.accounts.views", "market.accounts.oidc.pages"),
         exports=(
-            "profile",
-            "languages",
-            "sessions",
-            "tokens",
-            "mailed_links",
-            "single_sign_on",
+            "profile=market.accounts.export:profile",
+            "languages=market.accounts.export:languages",
+            "sessions=market.accounts.export:sessions",
+            "tokens=market.accounts.export:tokens",
+            "mailed_links=market.accounts.export:mailed_links",
+            "single_sign_on=market.accounts.export:single_sign_on",
         ),
     ),
     Feature(
@@ -105,7 +106,7 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.posts.translated", "market.posts.translated_search"),
         jobs=("translation.detect_post",),
         handles=(events.POST_PUBLISHED, events.TRANSLATIONS_CACHED),
-        exports=("posts",),
+        exports=("posts=market.posts.personal_data:posts",),
         provides=(("market.translation.sources:POST_TEXTS", "market.posts.translated:post_texts"),),
     ),
     Feature(
@@ -113,7 +114,10 @@ FEATURES: tuple[Feature, ...] = (
         api=("market.vetting.api",),
         pages=("market.vetting.views",),
         helpers=("market.vetting.reasons:TEMPLATE_HELPERS",),
-        exports=("reports", "vetting_decisions"),
+        exports=(
+            "reports=market.vetting.personal_data:reports",
+            "vetting_decisions=market.vetting.personal_data:vetting_decisions",
+        ),
     ),
     Feature(
         "organisations",
@@ -132,7 +136,10 @@ FEATURES: tuple[Feature, ...] = (
                 "market.organisations.provided:organisation_of",
             ),
         ),
-        exports=("applications", "organisations"),
+        exports=(
+            "applications=market.organisations.personal_data:applications",
+            "organisations=market.organisations.personal_data:organisations",
+        ),
         extends=(
             (
                 "market.conversations.guardian:REGION_FINDERS",
@@ -163,7 +170,7 @@ FEATURES: tuple[Feature, ...] = (
             "match_outcomes_asked=market.matches.followthrough:ask_outcome",
         ),
         handles=(events.POST_PUBLISHED, events.POST_CLOSED, events.VOLUNTEER_CHANGED),
-        exports=("matches",),
+        exports=("matches=market.matches.personal_data:matches",),
         partner_checks=("market.matches.services:is_partner",),
         extends=(
             (
@@ -175,7 +182,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "conversations",
         api=("market.conversations.api",),
-        exports=("conversations", "messages"),
+        exports=(
+            "conversations=market.conversations.personal_data:conversations",
+            "messages=market.conversations.personal_data:messages",
+        ),
         provides=(
             (
                 "market.translation.sources:MESSAGE_TEXTS",
@@ -190,7 +200,10 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.inbox.handlers", "market.inbox.digest"),
         jobs=("send_digest",),
         handles=(events.VOLUNTEER_CHANGED, events.MESSAGE_POSTED, events.CONVERSATION_READ),
-        exports=("notifications", "notification_preferences"),
+        exports=(
+            "notifications=market.inbox.personal_data:notifications",
+            "notification_preferences=market.inbox.personal_data:notification_preferences",
+        ),
     ),
     Feature(
         "retention",
@@ -210,7 +223,7 @@ FEATURES: tuple[Feature, ...] = (
         pages=("market.directory.views",),
         modules=("market.directory.freshness",),
         rules=("directory_confirmations_asked", "directory_services_archived"),
-        exports=("directory_referrals",),
+        exports=("directory_referrals=market.directory.personal_data:referrals",),
     ),
     Feature(
         "admin",
@@ -305,7 +318,7 @@ def _feature_of(module: str, features: tuple[Feature, ...]) -> Feature | None:
 def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     """Import every feature's modules and check that each registered what it declares."""
     from market import forms, maintenance
-    from market.accounts.export import EXPORT_SECTIONS
+    from market.accounts import export
     from market.posts import guardian as posts_guardian
     from market.web import FLASH_MESSAGES, flash_key
     from notifications.outbox import JOBS
@@ -417,18 +430,26 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
                     f"{_module_of(handler)} handles {event!r}, but no feature declares it in handles="
                 )
 
-    sections = tuple(name for name, _ in EXPORT_SECTIONS)
+    # The export's sections, in the order of the features (market.accounts.export.SECTIONS).
+    sections: dict[str, Callable[..., Any]] = {}
     for feature in everything:
-        for section in feature.exports:
-            if section not in sections:
-                problems.append(f"feature {feature.name} has no export section {section!r}")
-    declared_sections = {s for f in everything for s in f.exports}
-    for section in sections:
-        if section not in declared_sections:
-            problems.append(f"export section {section!r} belongs to no feature")
+        for entry in feature.exports:
+            name, _, ref = entry.partition("=")
+            if not ref:
+                problems.append(
+                    f"feature {feature.name} lists export {name!r} without its function"
+                )
+            elif name in sections:
+                problems.append(f"export section {name!r} is listed twice")
+            else:
+                sections[name] = _resolve(ref)
+    for name in export.REQUIRED:
+        if name not in sections:
+            problems.append(f"no feature gives the export section {name!r} (exports=)")
 
     if problems:
         raise CompositionError("market/features.py: " + "; ".join(problems))
+    export.SECTIONS[:] = list(sections.items())
     # The rules run in the declared order (foundation first, then FEATURES).
     ordered = {rule: maintenance.RULES[rule] for rule in declared_rules}
     maintenance.RULES.clear()
@@ -440,7 +461,7 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
         handlers=handlers,
         jobs=dict(JOBS),
         rules=ordered,
-        export_sections=sections,
+        export_sections=tuple(sections),
         flash_messages=FLASH_MESSAGES,
     )
 

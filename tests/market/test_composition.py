@@ -118,15 +118,21 @@ def test_a_rule_registered_but_not_listed_fails(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_missing_export_section_fails() -> None:
-    broken = _without("matches", exports=("matches", "match_outcomes"))
-    with pytest.raises(CompositionError, match="no export section 'match_outcomes'"):
+    broken = _without(
+        "matches",
+        exports=(
+            "matches=market.matches.personal_data:matches",
+            "match_outcomes=market.matches.personal_data:outcomes",
+        ),
+    )
+    with pytest.raises(CompositionError, match="personal_data:outcomes, which does not exist"):
         build(broken)
 
 
 def test_an_export_section_of_no_feature_fails() -> None:
-    # How the export once came to hold no matches: nobody owned the section.
+    # How the export once came to hold no matches: nobody gave the section.
     broken = _without("matches", exports=())
-    with pytest.raises(CompositionError, match="export section 'matches' belongs to no feature"):
+    with pytest.raises(CompositionError, match="no feature gives the export section 'matches'"):
         build(broken)
 
 

@@ -220,7 +220,12 @@ async def test_export_holds_certificate_dates_and_directory_referrals(
 
 
 def test_sections_are_one_explicit_list() -> None:
-    """The export is one explicit list (no section depends on an import having happened)."""
-    names = [name for name, _ in export.EXPORT_SECTIONS]
+    """The export is the registry's one list (market/features.py `exports=`), which holds
+    every section API.md names; no section depends on an import having happened."""
+    from market.features import registry
+
+    names = list(registry().export_sections)
+    assert [name for name, _ in export.SECTIONS] == names
     assert len(names) == len(set(names))
     assert set(LISTED) <= set(names)
+    assert set(export.REQUIRED) <= set(LISTED)

@@ -1,0 +1,61 @@
+"""The vetting part of a person's export: reports they filed, decisions about them
+(market.accounts.export; listed in market/features.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.accounts.export import iso
+from market.accounts.models import User
+from market.vetting.models import Report, VettingDecision
+
+
+async def reports(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """Reports the caller filed (reports about the caller are the reporters' data)."""
+    stmt = (
+        select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at, Report.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "target_type": r.target_type,
+            "target_id": r.target_id,
+            "reason": r.reason,
+            "status": r.status,
+            "created_at": iso(r.created_at),
+            "resolved_at": iso(r.resolved_at),
+            "resolution": r.resolution,
+        }
+        for r in await session.scalars(stmt)
+    ]
+
+
+async def vetting_decisions(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """Coordinators' decisions about the caller, oldest first, with the checklist and dates.
+    Which coordinator decided is the coordinator's data and stays out."""
+    stmt = (
+        select(VettingDecision)
+        .where(VettingDecision.volunteer_id == user.id)
+        .order_by(VettingDecision.created_at, VettingDecision.id)
+    )
+    return [
+        {
+            "id": d.id,
+            "decision": d.decision,
+            "created_at": iso(d.created_at),
+            "checklist": {
+                "identity": d.identity,
+                "interview": d.interview,
+                "code_of_conduct": d.code_of_conduct,
+            },
+            "police_certificate_until": iso(d.police_certificate_until),
+            # The certificate's own date and the day a coordinator saw it (migration 0012).
+            "police_certificate_issued_on": iso(d.police_certificate_issued_on),
+            "police_certificate_seen_on": iso(d.police_certificate_seen_on),
+            "note": d.note,
+        }
+        for d in await session.scalars(stmt)
+    ]
