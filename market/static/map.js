@@ -37,6 +37,8 @@
     map.attributionControl.setPrefix(false);
     L.tileLayer(section.dataset.tiles, {
       maxZoom: 18,
+      // Phones have 2-3 device pixels per CSS pixel: a 256 px tile drawn at 128 px stays sharp.
+      detectRetina: true,
       attribution: section.dataset.attribution,
     }).addTo(map);
     var layer = L.layerGroup().addTo(map);
