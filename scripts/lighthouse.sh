@@ -7,10 +7,9 @@
 #   bash scripts/lighthouse.sh                # starts `anlauf serve --demo` on SQLite in a temp dir
 #   bash scripts/lighthouse.sh --url http://127.0.0.1:8000   # audits a server already running
 #
-# Environment: CHROME_PATH (default /usr/bin/chromium), LIGHTHOUSE_RUNS (runs per page, default 1;
-# the run with the median performance score is reported, as Lighthouse's docs advise for a noisy
-# machine), LIGHTHOUSE_LOCALES (default "de ar"), LIGHTHOUSE_EMAIL / LIGHTHOUSE_PASSWORD (who
-# signs in for the form; default the demo newcomer), LIGHTHOUSE_JSON (a file for all results).
+# The audit itself is frontend/lighthouse.mjs; its environment variables (LIGHTHOUSE_RUNS: runs
+# per page, the median kept, as Lighthouse's docs advise on a busy machine; LIGHTHOUSE_LOCALES;
+# LIGHTHOUSE_PAGES; LIGHTHOUSE_JSON; CHROME_PATH; who signs in) pass through.
 # The map's tiles come from a blank-tile server on loopback (this machine may not reach the
 # internet; a failed tile would be a console error that is not the app's).
 set -euo pipefail
@@ -84,86 +83,4 @@ PY
 fi
 
 cd "$ROOT/frontend"
-BASE="$BASE" node --input-type=module - <<'JS'
-import lighthouse from "lighthouse";
-import puppeteer from "puppeteer-core";
-import { writeFileSync } from "node:fs";
-
-const base = process.env.BASE;
-const runs = Number(process.env.LIGHTHOUSE_RUNS || 1);
-const locales = (process.env.LIGHTHOUSE_LOCALES || "de ar").split(/\s+/).filter(Boolean);
-const email = process.env.LIGHTHOUSE_EMAIL || "seeker@demo.anlauf.local";
-const password = process.env.LIGHTHOUSE_PASSWORD || "demo-password-2026";
-const categories = ["performance", "accessibility", "best-practices", "seo"];
-
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROME_PATH,
-  headless: true,
-  args: ["--headless=new", "--no-sandbox"],
-});
-const page = await browser.newPage();
-
-// A post to audit: the first one the listing shows.
-await page.goto(`${base}/posts?lang=de`);
-const postPath = await page.evaluate(() => {
-  const a = [...document.querySelectorAll('main a[href^="/posts/"]')]
-    .find((el) => /^\/posts\/[0-9a-f-]{32,36}$/.test(el.getAttribute("href")));
-  return a ? a.getAttribute("href") : null;
-});
-if (!postPath) { console.error("no post to audit on /posts"); process.exit(2); }
-
-async function audit(name, url) {
-  const results = [];
-  for (let i = 0; i < runs; i++) {
-    const r = await lighthouse(url, { logLevel: "error", output: "json", onlyCategories: categories }, undefined, page);
-    if (new URL(r.lhr.finalDisplayedUrl).pathname !== new URL(url).pathname) {
-      throw new Error(`${name}: ended at ${r.lhr.finalDisplayedUrl}, not ${url}`);
-    }
-    results.push(r.lhr);
-  }
-  results.sort((a, b) => a.categories.performance.score - b.categories.performance.score);
-  return results[Math.floor(results.length / 2)];
-}
-
-const report = [];
-let below = 0;
-function show(name, lhr) {
-  const scores = Object.fromEntries(categories.map((c) => [c, Math.round(lhr.categories[c].score * 100)]));
-  const metric = (id) => lhr.audits[id].displayValue;
-  console.log(`${name.padEnd(16)} ${categories.map((c) => `${c} ${scores[c]}`).join("  ")}` +
-    `   (FCP ${metric("first-contentful-paint")}, LCP ${metric("largest-contentful-paint")}, ` +
-    `SI ${metric("speed-index")}, TBT ${metric("total-blocking-time")}, CLS ${metric("cumulative-layout-shift")})`);
-  const failed = [];
-  for (const c of categories) {
-    for (const ref of lhr.categories[c].auditRefs) {
-      const a = lhr.audits[ref.id];
-      if (a.score !== null && a.score < 1 && (ref.weight > 0 || c !== "performance")) {
-        failed.push({ category: c, id: a.id, score: a.score, value: a.displayValue || "", title: a.title });
-        console.log(`    ${c}: ${a.id} ${a.score} ${a.displayValue || ""} -- ${a.title}`);
-      }
-    }
-  }
-  if (Object.values(scores).some((s) => s < 100)) below++;
-  report.push({ page: name, url: lhr.finalDisplayedUrl, scores, failed });
-}
-
-const anonymous = { home: "/", search: "/posts?q=Arzt", post: postPath };
-for (const locale of locales) {
-  for (const [name, path] of Object.entries(anonymous)) {
-    const url = `${base}${path}${path.includes("?") ? "&" : "?"}lang=${locale}`;
-    show(`${name} (${locale})`, await audit(name, url));
-  }
-}
-// Signed in (the cookie is in this browser's jar, so every request of the page carries it).
-await page.goto(`${base}/login?lang=de`);
-await page.type("main input[name=email]", email);
-await page.type("main input[name=password]", password);
-await Promise.all([page.waitForNavigation(), page.click("main form button[type=submit]")]);
-for (const locale of locales) {
-  show(`new-post (${locale})`, await audit("new-post", `${base}/posts/new?lang=${locale}`));
-}
-await browser.close();
-if (process.env.LIGHTHOUSE_JSON) writeFileSync(process.env.LIGHTHOUSE_JSON, JSON.stringify(report, null, 2));
-console.log(below ? `${below} page(s) below 100` : "All pages 100 in all four categories");
-process.exit(below ? 1 : 0);
-JS
+BASE="$BASE" node lighthouse.mjs
