@@ -77,7 +77,32 @@ async def offline(request: Request) -> Response:
     return await page(request, "pwa/offline.html", {"user": None})
 
 
+# Search engines may read the public pages; a person's own pages, the forms and the staff's pages
+# are nothing to index (they answer a crawler with the log-in page anyway).
+ROBOTS = """User-agent: *
+Disallow: /my/
+Disallow: /account
+Disallow: /matches/
+Disallow: /conversations
+Disallow: /notifications
+Disallow: /review
+Disallow: /admin
+Disallow: /posts/new
+Disallow: /login
+Disallow: /register
+Disallow: /api/
+Allow: /
+"""
+
+
+async def robots(request: Request) -> Response:
+    return Response(
+        ROBOTS, media_type="text/plain", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
 routes = [
+    Route("/robots.txt", robots, methods=["GET"]),
     Route("/manifest.webmanifest", manifest, methods=["GET"]),
     Route("/sw.js", service_worker, methods=["GET"]),
     Route(OFFLINE_PATH, offline, methods=["GET"]),

@@ -89,3 +89,13 @@ async def test_header_menu_marks_the_current_section(app: Any, client: httpx.Asy
         # /posts/new is its own section, not "Browse".
         page = (await c.get("/posts/new")).text
         assert set(re.findall(r'<a href="([^"]+)" aria-current="page"', page)) == {"/posts/new"}
+
+
+async def test_robots_txt_keeps_crawlers_to_the_public_pages(client: httpx.AsyncClient) -> None:
+    r = await client.get("/robots.txt")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    lines = r.text.splitlines()
+    assert lines[0] == "User-agent: *" and lines[-1] == "Allow: /"
+    for private in ("/my/", "/account", "/matches/", "/conversations", "/review", "/api/"):
+        assert f"Disallow: {private}" in lines
+    assert "Disallow: /posts" not in lines and "Disallow: /services" not in lines
