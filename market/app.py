@@ -48,7 +48,7 @@ async def healthz(request: Request) -> Response:
         async with request.app.state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
-        # pool_pre_ping (market.db.make_engine) replaces dead connections, so this answers 200
+        # market.db.make_engine replaces connections the server closed, so this answers 200
         # again by itself as soon as the database is back.
         log.warning("health check: database unavailable: %r", exc)
         return JSONResponse(

@@ -10,13 +10,14 @@ from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, String, Table, event, select, text
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.sql import FromClause
 from sqlalchemy.types import TypeDecorator
 
@@ -122,14 +123,33 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    # A pooled connection that died while the database was away is noticed and replaced before
-    # use, so service returns by itself once the database is back (no restart).
-    kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql+asyncpg"):
         # asyncpg waits 60 s for a connection by default; an unreachable host should end in a
         # quick 503, not a hanging request.
         kwargs["connect_args"] = {"timeout": 5, **kwargs.get("connect_args", {})}
+        if "pool_pre_ping" not in kwargs:
+            engine = create_async_engine(url, **kwargs)
+            event.listen(engine.sync_engine, "checkout", _closed_is_gone)
+            return engine
+    # A pooled connection that died while the database was away is noticed and replaced before
+    # use, so service returns by itself once the database is back (no restart).
+    kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def _closed_is_gone(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """The pool's check of an asyncpg connection at checkout, without a round trip.
+
+    pool_pre_ping costs three round trips per checkout with asyncpg (BEGIN, a ping, ROLLBACK):
+    more than a whole public page asks the database. A server that stops or restarts closes its
+    connections, and asyncpg notices the closed socket by itself (is_closed()); such a
+    connection is replaced here before use, so service returns once the database is back. A
+    connection lost without a word (a cut network) fails its first statement instead: that
+    request answers 503 and SQLAlchemy drops the whole pool, so the next one connects afresh.
+    """
+    raw = getattr(dbapi_connection, "_connection", None)
+    if raw is not None and raw.is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -182,12 +202,62 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
     return writer
 
 
-def request_session(maker: async_sessionmaker[AsyncSession], method: str) -> AsyncSession:
-    """The session of one HTTP request: one that may write holds SQLite's write lock throughout."""
+_readers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+# session.info key: the session only reads, each statement on its own (no BEGIN, no ROLLBACK).
+READ_ONLY = "anlauf_read_only"
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A request that was promised to only read tried to write (a bug, never the caller's)."""
+
+
+def for_reading(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) in autocommit mode, on PostgreSQL only.
+
+    A public page asks one or two SELECTs; wrapped in a transaction that is two more round
+    trips (BEGIN and ROLLBACK), the biggest part of such a request's time in the database.
+    SQLite has no round trips to save and keeps its own rules (see make_engine).
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    reader = _readers.get(engine.sync_engine)
+    if reader is None:
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _readers[engine.sync_engine] = reader
+    return reader
+
+
+def request_session(
+    maker: async_sessionmaker[AsyncSession], method: str, *, public_read: bool = False
+) -> AsyncSession:
+    """The session of one HTTP request: one that may write holds SQLite's write lock throughout.
+
+    public_read: an anonymous GET of a public page (market.pagecache.public_read), which only
+    reads: its statements run without a transaction, and a write raises ReadOnlyViolation
+    instead of being stored piecemeal.
+    """
     bind = maker.kw.get("bind")
     if method.upper() in WRITE_METHODS and isinstance(bind, AsyncEngine):
         return maker(bind=for_writing(bind))
+    if public_read and isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        session = maker(bind=for_reading(bind))
+        session.info[READ_ONLY] = True
+        return session
     return maker()
+
+
+@event.listens_for(Session, "before_flush")
+def _flush_refused(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyViolation("a public page tried to store something")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _statement_refused(state: ORMExecuteState) -> None:
+    if state.session.info.get(READ_ONLY) and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise ReadOnlyViolation("a public page tried to change rows")
 
 
 M = TypeVar("M")

@@ -313,16 +313,7 @@ class PageCache:
         return wrapper
 
     def _cacheable(self, scope: Scope) -> bool:
-        if self.lifetime <= 0 or scope["method"] not in ("GET", "HEAD"):
-            return False
-        if not CACHEABLE.match(scope.get("path", "")):
-            return False
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization":
-                return False
-            if name == b"cookie" and SESSION_COOKIE in value:
-                return False
-        return True
+        return self.lifetime > 0 and public_read(scope)
 
     def _key(self, scope: Scope) -> str:
         query = scope.get("query_string", b"").decode("latin-1")
@@ -468,6 +459,19 @@ class PageCache:
         if self._store is not None:
             with contextlib.suppress(Exception):
                 await self._store.close()
+
+
+def public_read(scope: Scope) -> bool:
+    """A GET or HEAD of a public page (CACHEABLE) by an anonymous visitor: no session cookie, no
+    Authorization header. Such a request is the same for everyone and only reads."""
+    if scope["method"] not in ("GET", "HEAD") or not CACHEABLE.match(scope.get("path", "")):
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return False
+        if name == b"cookie" and SESSION_COOKIE in value:
+            return False
+    return True
 
 
 def _personal(start: Message) -> bool:
