@@ -68,10 +68,11 @@ from market.posts.models import Post
 VOCABULARY_FILE = Path(__file__).resolve().parents[1] / "locales" / "search_vocabulary.toml"
 MAX_WORDS = 8
 MAX_WORD_LENGTH = 40
-# Counting stops here: "more than 100 results" is as useful as the exact figure, and it is found
-# among the newest WINDOW posts for any common search (a cap of 1,000 needed a bitmap of every
-# match: 135 ms for Leipzig + "Deutsch" at 200,000 posts, benchmarks/search_plans.py).
-COUNT_CAP = 100
+# Counting stops here, after two pages: "more than 40 results" is as useful as the exact figure,
+# and it is found among the newest WINDOW posts for common searches (Leipzig + "Deutsch" has 101
+# in the window at 200,000 posts; a cap of 1,000 needed a bitmap of every match: 115-135 ms,
+# benchmarks/search_plans.py). Rarer searches are counted exactly, through the indexes.
+COUNT_CAP = 40
 # Searches look at the newest WINDOW published posts first, row by row (see ranked and count):
 # work bounded by the window, not by how many posts hold a common word. Only when the window
 # holds too few matches do they ask the full-text index for all of them.
