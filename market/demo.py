@@ -234,15 +234,19 @@ def _short_name(name: str) -> str:
 def build_plan() -> list[PlannedPerson]:
     """Everyone with their place and times; the same on every run."""
     rng = random.Random(SEED)
-    people: list[PlannedPerson] = []
-    for person in VOLUNTEERS:
-        people.append(_plan_person(rng, person, "volunteer", recent=person.vetting == "pending"))
-    for person in SEEKERS:
-        people.append(_plan_person(rng, person, "seeker", display_name=_short_name(person.name)))
-    for org in ORGANISATIONS:
-        people.append(
-            _plan_person(rng, org.member, "organisation", organisation=org, recent=not org.approved)
-        )
+    # In this order: each call draws from the one generator.
+    people = [
+        _plan_person(rng, person, "volunteer", recent=person.vetting == "pending")
+        for person in VOLUNTEERS
+    ]
+    people += [
+        _plan_person(rng, person, "seeker", display_name=_short_name(person.name))
+        for person in SEEKERS
+    ]
+    people += [
+        _plan_person(rng, org.member, "organisation", organisation=org, recent=not org.approved)
+        for org in ORGANISATIONS
+    ]
     return people
 
 
