@@ -44,6 +44,8 @@ class Feature:
     handles: tuple[str, ...] = ()  # events this feature reacts to (market.events.subscribe)
     # Its sections of the personal-data export, "name=module:function" (market.accounts.export).
     exports: tuple[str, ...] = ()
+    # "module:OBJECT": its market.accounts.erasure.Eraser (what deleting an account does here).
+    erasure: str = ""
     # "module:function" checks that let a partner read a closed post (posts.guardian).
     partner_checks: tuple[str, ...] = ()
     # ("module:LIST", "module:function"): a lower feature's extension point and what this
@@ -106,6 +108,7 @@ FEATURES: tuple[Feature, ...] = (
         modules=("market.posts.translated", "market.posts.translated_search"),
         jobs=("translation.detect_post",),
         handles=(events.POST_PUBLISHED, events.TRANSLATIONS_CACHED),
+        erasure="market.posts.personal_data:ERASER",
         exports=("posts=market.posts.personal_data:posts",),
         provides=(("market.translation.sources:POST_TEXTS", "market.posts.translated:post_texts"),),
     ),
@@ -114,6 +117,7 @@ FEATURES: tuple[Feature, ...] = (
         api=("market.vetting.api",),
         pages=("market.vetting.views",),
         helpers=("market.vetting.reasons:TEMPLATE_HELPERS",),
+        erasure="market.vetting.personal_data:ERASER",
         exports=(
             "reports=market.vetting.personal_data:reports",
             "vetting_decisions=market.vetting.personal_data:vetting_decisions",
@@ -136,6 +140,7 @@ FEATURES: tuple[Feature, ...] = (
                 "market.organisations.provided:organisation_of",
             ),
         ),
+        erasure="market.organisations.personal_data:ERASER",
         exports=(
             "applications=market.organisations.personal_data:applications",
             "organisations=market.organisations.personal_data:organisations",
@@ -170,6 +175,7 @@ FEATURES: tuple[Feature, ...] = (
             "match_outcomes_asked=market.matches.followthrough:ask_outcome",
         ),
         handles=(events.POST_PUBLISHED, events.POST_CLOSED, events.VOLUNTEER_CHANGED),
+        erasure="market.matches.personal_data:ERASER",
         exports=("matches=market.matches.personal_data:matches",),
         partner_checks=("market.matches.services:is_partner",),
         extends=(
@@ -182,6 +188,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "conversations",
         api=("market.conversations.api",),
+        erasure="market.conversations.personal_data:ERASER",
         exports=(
             "conversations=market.conversations.personal_data:conversations",
             "messages=market.conversations.personal_data:messages",
@@ -318,7 +325,7 @@ def _feature_of(module: str, features: tuple[Feature, ...]) -> Feature | None:
 def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     """Import every feature's modules and check that each registered what it declares."""
     from market import forms, maintenance
-    from market.accounts import export
+    from market.accounts import erasure, export
     from market.posts import guardian as posts_guardian
     from market.web import FLASH_MESSAGES, flash_key
     from notifications.outbox import JOBS
@@ -443,6 +450,18 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
                 problems.append(f"export section {name!r} is listed twice")
             else:
                 sections[name] = _resolve(ref)
+    erasers: list[Any] = []
+    for feature in everything:
+        if feature.erasure:
+            eraser = _resolve(feature.erasure)
+            if not isinstance(eraser, erasure.Eraser):
+                problems.append(f"{feature.erasure} is not a market.accounts.erasure.Eraser")
+            erasers.append(eraser)
+    for name in erasure.REQUIRED:
+        if not any(f.name == name and f.erasure for f in everything):
+            problems.append(
+                f"feature {name} gives no eraser (erasure=): deleted accounts would keep its data"
+            )
     for name in export.REQUIRED:
         if name not in sections:
             problems.append(f"no feature gives the export section {name!r} (exports=)")
@@ -450,6 +469,7 @@ def build(features: tuple[Feature, ...] = FEATURES) -> Registry:
     if problems:
         raise CompositionError("market/features.py: " + "; ".join(problems))
     export.SECTIONS[:] = list(sections.items())
+    erasure.ERASERS[:] = erasers
     # The rules run in the declared order (foundation first, then FEATURES).
     ordered = {rule: maintenance.RULES[rule] for rule in declared_rules}
     maintenance.RULES.clear()

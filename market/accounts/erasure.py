@@ -33,6 +33,12 @@ decisions' dates and checklist booleans (the record that § 72a SGB VIII inspect
 certificate dates go with the retention rule of API.md), organisations and their clients, which
 belong to the organisation, and the account row itself as an anonymous tombstone so that
 references (messages, matches, decisions) stay valid.
+
+Each feature erases its own tables (`market/<feature>/personal_data.py`, an `Eraser` named in
+market/features.py `erasure=`), so accounts imports no feature above it; `erase` runs the
+features' steps phase by phase (close, erase, related ids, scrub) in the order of
+market/features.py, then does the foundation's part (notifications, mail, rows with a user_id,
+the tombstone). The start fails if one of REQUIRED gives no eraser.
 """
 
 from __future__ import annotations
@@ -42,17 +48,12 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.models import User
-from market.conversations.models import Message, Participant
 from market.db import Base, utcnow
 from market.i18n import gettext, use_locale
-from market.matches.models import Match
-from market.organisations.models import Application, Invitation, Posting
-from market.posts.models import Post
-from market.vetting.models import PostReview, Report, VettingDecision
 from notifications.models import FailingAddress, Notification, OutboxItem, OutboxStatus
 from notifications.outbox import redact
 
@@ -62,26 +63,11 @@ KEEP_USER_ROWS = frozenset({"users", "conversation_participants"})
 REMOVED = "[…]"
 # Shorter names are not searched for in other people's texts: "Al" would match too much.
 MIN_NAME_LENGTH = 3
-# Post columns that hold the place or what the author wrote; public_* come with the places work.
-_POST_FIELDS: dict[str, Any] = {
-    "title": "",
-    "body": "",
-    "search_text": "",
-    "search_translations": None,
-    "lat": None,
-    "lon": None,
-    "public_lat": None,
-    "public_lon": None,
-    "cell_lat": None,
-    "cell_lon": None,
-    "city": None,
-    "postcode": None,
-    "rejection_reason": None,
-    "availability": [],
-}
+# The features whose data API.md says is erased or scrubbed: each must give an Eraser.
+REQUIRED = ("posts", "vetting", "organisations", "matches", "conversations")
 
 
-class _Person:
+class Person:
     """What identifies the person in free text: their address and (if long enough) name."""
 
     def __init__(self, user: User) -> None:
@@ -124,27 +110,45 @@ class _Person:
         return or_(*(as_text.contains(json.dumps(w)[1:-1], autoescape=True) for w in self.needles))
 
 
+class Eraser:
+    """A feature's part of erasing a person. Every step is optional; `erase` runs each step of
+    every feature before the next step (in the order of market/features.py)."""
+
+    async def close(self, session: AsyncSession, person: Person) -> None:
+        """Close what is open (queues mail and notifications that may name the person, which
+        the foundation's scrubbing then finds too)."""
+
+    async def erase(self, session: AsyncSession, person: Person) -> None:
+        """Erase what the person wrote or where they are."""
+
+    async def related(self, session: AsyncSession, person: Person) -> set[str]:
+        """Ids of the person's things: other people's notifications about them name them."""
+        return set()
+
+    async def scrub(self, session: AsyncSession, person: Person) -> None:
+        """Replace the person's name and address in texts other people keep."""
+
+
+# The features' erasers, in the order of market/features.py (put in by market.features.build).
+ERASERS: list[Eraser] = []
+
+
 async def erase(session: AsyncSession, user: User) -> None:
     """Erase the person's data as described above; the caller's transaction commits it."""
-    from market.organisations.applications import withdraw_all_of
-    from market.posts.services import close_all_of_author
-
-    person = _Person(user)
+    person = Person(user)
     # Closing first: withdrawing matches and answering applicants queues mail and notifications
     # that may name the person; the scrubbing below then finds those too.
-    await close_all_of_author(session, user.id)
-    await withdraw_all_of(session, user.id)
-    post_ids = await _ids(session, select(Post.id).where(Post.author_id == user.id))
-    await _erase_posts(session, user.id, post_ids)
-    await _erase_applications_and_vetting(session, user.id)
-    related = await _related_ids(session, user.id, post_ids)
-    await _scrub_messages(session, person)
-    await _scrub_reports(session, person, post_ids)
+    for eraser in ERASERS:
+        await eraser.close(session, person)
+    for eraser in ERASERS:
+        await eraser.erase(session, person)
+    related = {user.id}
+    for eraser in ERASERS:
+        related |= await eraser.related(session, person)
+    for eraser in ERASERS:
+        await eraser.scrub(session, person)
     await _scrub_notifications(session, person, related)
     await _erase_mail(session, person)
-    await session.execute(
-        delete(Invitation).where(func.lower(Invitation.email) == person.email.lower())
-    )
     await session.execute(
         delete(FailingAddress).where(FailingAddress.address == person.email.lower())
     )
@@ -161,83 +165,8 @@ async def erase(session: AsyncSession, user: User) -> None:
     await session.flush()
 
 
-async def _ids(session: AsyncSession, stmt: Any) -> list[str]:
-    return [str(i) for i in (await session.scalars(stmt))]
-
-
-async def _erase_posts(session: AsyncSession, user_id: str, post_ids: list[str]) -> None:
-    values = {k: v for k, v in _POST_FIELDS.items() if hasattr(Post, k)}
-    await session.execute(update(Post).where(Post.author_id == user_id).values(**values))
-    if post_ids:
-        await session.execute(
-            update(PostReview).where(PostReview.post_id.in_(post_ids)).values(reason=None)
-        )
-        await session.execute(
-            update(Posting)
-            .where(Posting.post_id.in_(post_ids))
-            .values(training=None, duration=None)
-        )
-
-
-async def _erase_applications_and_vetting(session: AsyncSession, user_id: str) -> None:
-    await session.execute(
-        update(Application)
-        .where(Application.volunteer_id == user_id)
-        .values(message="", decision_message=None)
-    )
-    # Dates and checklist booleans stay (see the module's docstring); notes may name the person.
-    await session.execute(
-        update(VettingDecision).where(VettingDecision.volunteer_id == user_id).values(note=None)
-    )
-
-
-async def _related_ids(session: AsyncSession, user_id: str, post_ids: list[str]) -> set[str]:
-    """Ids of things that are the person's: other people's notifications about them name them."""
-    related = {user_id, *post_ids}
-    related.update(
-        await _ids(
-            session,
-            select(Match.id).where(
-                or_(Match.volunteer_id == user_id, Match.need_author_id == user_id)
-            ),
-        )
-    )
-    applications = select(Application.id).where(Application.volunteer_id == user_id)
-    related.update(await _ids(session, applications))
-    related.update(
-        await _ids(
-            session, select(Participant.conversation_id).where(Participant.user_id == user_id)
-        )
-    )
-    related.update(await _ids(session, select(Message.id).where(Message.author_id == user_id)))
-    return related
-
-
-async def _scrub_messages(session: AsyncSession, person: _Person) -> None:
-    if not person.needles:
-        return
-    theirs = select(Participant.conversation_id).where(Participant.user_id == person.id)
-    stmt = select(Message).where(
-        Message.conversation_id.in_(theirs),
-        or_(*(Message.body.contains(w, autoescape=True) for w in person.needles)),
-    )
-    for message in await session.scalars(stmt):
-        message.body = person.scrub(message.body)
-
-
-async def _scrub_reports(session: AsyncSession, person: _Person, post_ids: list[str]) -> None:
-    about = [
-        Report.reporter_id == person.id,
-        (Report.target_type == "user") & (Report.target_id == person.id),
-        (Report.target_type == "message")
-        & Report.target_id.in_(select(Message.id).where(Message.author_id == person.id)),
-    ]
-    if post_ids:
-        about.append((Report.target_type == "post") & Report.target_id.in_(post_ids))
-    for report in await session.scalars(select(Report).where(or_(*about))):
-        report.reason = person.scrub(report.reason)
-        if report.resolution:
-            report.resolution = person.scrub(report.resolution)
+async def ids(session: AsyncSession, stmt: Any) -> set[str]:
+    return {str(i) for i in (await session.scalars(stmt))}
 
 
 def _refers_to(value: Any, ids: set[str]) -> bool:
@@ -250,7 +179,7 @@ def _refers_to(value: Any, ids: set[str]) -> bool:
     return False
 
 
-async def _scrub_notifications(session: AsyncSession, person: _Person, related: set[str]) -> None:
+async def _scrub_notifications(session: AsyncSession, person: Person, related: set[str]) -> None:
     """Other people's notifications that name the person and are about their things."""
     if not person.needles:
         return
@@ -262,7 +191,7 @@ async def _scrub_notifications(session: AsyncSession, person: _Person, related: 
             note.data = person.scrub_json(note.data)
 
 
-async def _erase_mail(session: AsyncSession, person: _Person) -> None:
+async def _erase_mail(session: AsyncSession, person: Person) -> None:
     """Mail to the person: redacted, and cancelled if not sent yet. Mail to others naming them:
     redacted if finished (the 30-day rule would do it later anyway), name replaced if pending."""
     if not person.needles:
@@ -291,7 +220,7 @@ def _mail_texts(payload: dict[str, Any]) -> Iterable[Any]:
     return (payload.get(k, "") for k in ("subject", "text", "html"))
 
 
-def _renamed(person: _Person, payload: dict[str, Any]) -> dict[str, Any]:
+def _renamed(person: Person, payload: dict[str, Any]) -> dict[str, Any]:
     """A mail still to be sent to someone else: it says "deleted account" instead of the name."""
     from markupsafe import escape
 

@@ -1,13 +1,14 @@
-"""The conversations' part of a person's export (market.accounts.export; listed in
-market/features.py)."""
+"""The conversations' part of a person's export (market.accounts.export) and of erasing
+them (market.accounts.erasure); both listed in market/features.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.erasure import Eraser, Person, ids
 from market.accounts.export import iso
 from market.accounts.models import User
 from market.conversations.models import Conversation, Message, Participant
@@ -87,3 +88,27 @@ async def messages(session: AsyncSession, user: User) -> list[dict[str, Any]]:
         }
         for m in await session.scalars(stmt)
     ]
+
+
+class ConversationsEraser(Eraser):
+    """Partners keep the conversation (API.md): messages stay, with the person's name and
+    address replaced in every message of the conversations they took part in."""
+
+    async def related(self, session: AsyncSession, person: Person) -> set[str]:
+        theirs = select(Participant.conversation_id).where(Participant.user_id == person.id)
+        written = select(Message.id).where(Message.author_id == person.id)
+        return await ids(session, theirs) | await ids(session, written)
+
+    async def scrub(self, session: AsyncSession, person: Person) -> None:
+        if not person.needles:
+            return
+        theirs = select(Participant.conversation_id).where(Participant.user_id == person.id)
+        stmt = select(Message).where(
+            Message.conversation_id.in_(theirs),
+            or_(*(Message.body.contains(w, autoescape=True) for w in person.needles)),
+        )
+        for message in await session.scalars(stmt):
+            message.body = person.scrub(message.body)
+
+
+ERASER = ConversationsEraser()

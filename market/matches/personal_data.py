@@ -1,4 +1,5 @@
-"""The matches' part of a person's export (market.accounts.export; listed in market/features.py)."""
+"""The matches' part of a person's export (market.accounts.export) and of erasing them
+(market.accounts.erasure); both listed in market/features.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.erasure import Eraser, Person, ids
 from market.accounts.export import iso
 from market.accounts.models import User
 from market.matches.api import match_json
@@ -33,3 +35,19 @@ async def matches(session: AsyncSession, user: User) -> list[dict[str, Any]]:
         )
         result.append(item)
     return result
+
+
+class MatchesEraser(Eraser):
+    """Matches stay as they are (the partners' history); other people's notifications about
+    them name the person, so their ids count as the person's things."""
+
+    async def related(self, session: AsyncSession, person: Person) -> set[str]:
+        return await ids(
+            session,
+            select(Match.id).where(
+                or_(Match.volunteer_id == person.id, Match.need_author_id == person.id)
+            ),
+        )
+
+
+ERASER = MatchesEraser()

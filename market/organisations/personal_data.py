@@ -1,18 +1,27 @@
 """The organisations' part of a person's export: applications and memberships
-(market.accounts.export; listed in market/features.py)."""
+(market.accounts.export), and their part of erasing a person (market.accounts.erasure); both
+listed in market/features.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.erasure import Eraser, Person, ids
 from market.accounts.export import iso
 from market.accounts.models import User
 from market.organisations import queries
-from market.organisations.applications import to_json_many
-from market.organisations.models import Application, Organisation, OrganisationMember
+from market.organisations.applications import to_json_many, withdraw_all_of
+from market.organisations.models import (
+    Application,
+    Invitation,
+    Organisation,
+    OrganisationMember,
+    Posting,
+)
+from market.posts.models import Post
 
 
 async def applications(session: AsyncSession, user: User) -> list[dict[str, Any]]:
@@ -36,3 +45,35 @@ async def organisations(session: AsyncSession, user: User) -> list[dict[str, Any
         }
         for member, org in (await session.execute(stmt)).all()
     ]
+
+
+class OrganisationsEraser(Eraser):
+    """Waiting applications withdrawn; the person's application texts, their postings' free
+    texts and invitations to their address erased. Organisations themselves stay."""
+
+    async def close(self, session: AsyncSession, person: Person) -> None:
+        await withdraw_all_of(session, person.id)
+
+    async def erase(self, session: AsyncSession, person: Person) -> None:
+        their_posts = select(Post.id).where(Post.author_id == person.id)
+        await session.execute(
+            update(Posting)
+            .where(Posting.post_id.in_(their_posts))
+            .values(training=None, duration=None)
+        )
+        await session.execute(
+            update(Application)
+            .where(Application.volunteer_id == person.id)
+            .values(message="", decision_message=None)
+        )
+        await session.execute(
+            delete(Invitation).where(func.lower(Invitation.email) == person.email.lower())
+        )
+
+    async def related(self, session: AsyncSession, person: Person) -> set[str]:
+        return await ids(
+            session, select(Application.id).where(Application.volunteer_id == person.id)
+        )
+
+
+ERASER = OrganisationsEraser()

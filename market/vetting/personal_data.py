@@ -1,16 +1,20 @@
 """The vetting part of a person's export: reports they filed, decisions about them
-(market.accounts.export; listed in market/features.py)."""
+(market.accounts.export), and its part of erasing a person (market.accounts.erasure); both
+listed in market/features.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.accounts.erasure import Eraser, Person
 from market.accounts.export import iso
 from market.accounts.models import User
-from market.vetting.models import Report, VettingDecision
+from market.conversations.models import Message
+from market.posts.models import Post
+from market.vetting.models import PostReview, Report, VettingDecision
 
 
 async def reports(session: AsyncSession, user: User) -> list[dict[str, Any]]:
@@ -59,3 +63,37 @@ async def vetting_decisions(session: AsyncSession, user: User) -> list[dict[str,
         }
         for d in await session.scalars(stmt)
     ]
+
+
+class VettingEraser(Eraser):
+    """Review reasons of the person's posts and notes of decisions about them erased (dates and
+    checklist booleans stay); reports by or about them keep no name or address."""
+
+    async def erase(self, session: AsyncSession, person: Person) -> None:
+        their_posts = select(Post.id).where(Post.author_id == person.id)
+        await session.execute(
+            update(PostReview).where(PostReview.post_id.in_(their_posts)).values(reason=None)
+        )
+        # Dates and checklist booleans stay (see market.accounts.erasure); notes may name them.
+        await session.execute(
+            update(VettingDecision)
+            .where(VettingDecision.volunteer_id == person.id)
+            .values(note=None)
+        )
+
+    async def scrub(self, session: AsyncSession, person: Person) -> None:
+        their_posts = select(Post.id).where(Post.author_id == person.id)
+        their_messages = select(Message.id).where(Message.author_id == person.id)
+        about = or_(
+            Report.reporter_id == person.id,
+            (Report.target_type == "user") & (Report.target_id == person.id),
+            (Report.target_type == "message") & Report.target_id.in_(their_messages),
+            (Report.target_type == "post") & Report.target_id.in_(their_posts),
+        )
+        for report in await session.scalars(select(Report).where(about)):
+            report.reason = person.scrub(report.reason)
+            if report.resolution:
+                report.resolution = person.scrub(report.resolution)
+
+
+ERASER = VettingEraser()

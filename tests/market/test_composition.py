@@ -233,3 +233,20 @@ def test_the_features_template_helpers_reach_every_page() -> None:
     assert forms.HELPERS["category_name"] is taxonomy.category_name
     assert forms.HELPERS["reason_text"] is reasons.reason_text
     assert forms.category_options("x")[0] == ("", "x")
+
+
+def test_a_feature_without_its_eraser_fails_the_start() -> None:
+    # Deleting an account must blank the posts: accounts runs the posts' eraser.
+    broken = _without("posts", erasure="")
+    with pytest.raises(CompositionError, match="feature posts gives no eraser"):
+        build(broken)
+
+
+def test_the_erasers_run_in_the_order_of_the_features() -> None:
+    from market.accounts import erasure
+
+    registry()
+    assert [type(e).__module__ for e in erasure.ERASERS] == [
+        f.erasure.partition(":")[0] for f in FEATURES if f.erasure
+    ]
+    assert len(erasure.ERASERS) == len(erasure.REQUIRED)
