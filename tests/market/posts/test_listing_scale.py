@@ -119,8 +119,8 @@ class Commits:
         self.count = 0
         original = web.request_session
 
-        def tagged(maker: Any, method: str) -> Any:
-            session = original(maker, method)
+        def tagged(maker: Any, method: str, **options: Any) -> Any:
+            session = original(maker, method, **options)
             session.info["counted"] = True
             return session
 
