@@ -189,12 +189,24 @@ def _text_match_pg(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str
 class _TextScan(FunctionElement[bool]):
     """The same test row by row, for the window of the newest posts: search_text is folded words
     joined by single spaces, so "a word starts with w" is `' ' || search_text LIKE '% w%'`.
-    LIKE costs far less per row than to_tsvector, and no index is asked: a bitmap of every post
-    holding a common word grows with the data (benchmarks/search_plans.py)."""
+    That costs far less per row than to_tsvector, and no index is asked: a bitmap of every post
+    holding a common word grows with the data (benchmarks/search_plans.py). For counts: the
+    planner's small guess for LIKE makes it read the window's rows by a bitmap of the date
+    index, in table order, never a sequential scan from the oldest rows."""
 
     type = Boolean()
     inherit_cache = True
     name = "text_scan"
+
+
+class _TextWalk(FunctionElement[bool]):
+    """The same test for a page: strpos(' ' || search_text, ' w') > 0. The planner guesses a
+    third of the rows pass, so it walks the date index newest first and stops after a page
+    (about 120 rows for "hilfe"), where LIKE's small guess made it read and sort the window."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "text_walk"
 
 
 @compiles(_TextScan)
@@ -204,6 +216,24 @@ def _text_scan(element: _TextScan, compiler: SQLCompiler, **kw: Any) -> str:
         f"(' ' || posts.search_text) LIKE {compiler.process(p, **kw)}" for p in element.clauses
     ]
     return "(" + " AND ".join(tests) + ")"
+
+
+def _text_walk_with(function: str, element: _TextWalk, compiler: SQLCompiler, **kw: Any) -> str:
+    tests = [
+        f"{function}(' ' || posts.search_text, {compiler.process(p, **kw)}) > 0"
+        for p in element.clauses
+    ]
+    return "(" + " AND ".join(tests) + ")"
+
+
+@compiles(_TextWalk, "postgresql")
+def _text_walk_pg(element: _TextWalk, compiler: SQLCompiler, **kw: Any) -> str:
+    return _text_walk_with("strpos", element, compiler, **kw)
+
+
+@compiles(_TextWalk)
+def _text_walk(element: _TextWalk, compiler: SQLCompiler, **kw: Any) -> str:
+    return _text_walk_with("instr", element, compiler, **kw)
 
 
 @compiles(_TextMatch)
@@ -226,14 +256,17 @@ def _has_text(element: Any) -> bool:
     return any(isinstance(e, _TextMatch) for e in visitors.iterate(element))
 
 
-def scanning(stmt: Select[Any]) -> Select[Any]:
-    """The statement with each full-text test done row by row (_TextScan)."""
+def scanning(stmt: Select[Any], *, walk: bool = False) -> Select[Any]:
+    """The statement with each full-text test done row by row (_TextWalk for a page, which
+    walks the date index, else _TextScan)."""
 
     def swap(element: Any, **_: Any) -> Any:
         if isinstance(element, _TextMatch):
             tsquery = next(iter(element.clauses))
             ws = [w.removesuffix(":*") for w in str(tsquery.value).split(" & ")]
-            return _TextScan(*(f"% {w}%" for w in ws))
+            return (
+                _TextWalk(*(f" {w}" for w in ws)) if walk else _TextScan(*(f"% {w}%" for w in ws))
+            )
         return None
 
     swapped = visitors.replacement_traverse(stmt, {}, swap)
@@ -375,7 +408,7 @@ async def _tier_rows(
             windows[keyset] = await window_start(session, keyset)
         start_at = windows[keyset]
         if start_at is not None:
-            inside = scanning(base.where(condition, Post.created_at >= start_at))
+            inside = scanning(base.where(condition, Post.created_at >= start_at), walk=True)
             stmt = paginate(inside, Post.created_at, Post.id, limit, keyset)
             found = list((await session.execute(stmt)).scalars())
             if len(found) > limit:
