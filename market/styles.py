@@ -20,13 +20,16 @@ from markupsafe import Markup
 from market.assets import STATIC_DIR
 
 STYLESHEETS = ("anlauf.css", "layout.css")
+# A page's own stylesheet, inlined by that page as a <style> of its own ({{ inline_css(name) }}):
+# each has its own hash in the policy, so only the names listed here can be inlined.
+PAGE_STYLESHEETS = ("search.css",)
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _SPACE = re.compile(r"\s+")
 _AROUND = re.compile(r"\s*([{};])\s*")
 
-# (mtime_ns, size) of each file -> (css, CSP source)
-_cache: dict[tuple[tuple[int, int], ...], tuple[str, str]] = {}
+# the files' names and (mtime_ns, size) -> (css, CSP source)
+_cache: dict[tuple[tuple[str, int, int], ...], tuple[str, str]] = {}
 
 
 def minify(css: str) -> str:
@@ -36,24 +39,34 @@ def minify(css: str) -> str:
     return _AROUND.sub(r"\1", css).strip()
 
 
-def _current() -> tuple[str, str]:
-    paths = [STATIC_DIR / name for name in STYLESHEETS]
-    key = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+def _current(names: tuple[str, ...]) -> tuple[str, str]:
+    paths = [STATIC_DIR / name for name in names]
+    key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
     known = _cache.get(key)
     if known is None:
         css = "\n".join(minify(p.read_text(encoding="utf-8")) for p in paths)
         digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
         known = (css, f"'sha256-{digest}'")
-        _cache.clear()
+        # One entry per set of files: an edited file replaces its set's old entry.
+        for old in [k for k in _cache if [n for n, *_ in k] == list(names)]:
+            del _cache[old]
         _cache[key] = known
     return known
 
 
-def inline_css() -> Markup:
-    """The <style> element's content (the stylesheets are the project's own, not user text)."""
-    return Markup(_current()[0])  # noqa: S704
+def inline_css(page_stylesheet: str | None = None) -> Markup:
+    """A <style> element's content: the site's stylesheets, or one page's own (listed in
+    PAGE_STYLESHEETS). They are the project's own files, not user text."""
+    if page_stylesheet is None:
+        return Markup(_current(STYLESHEETS)[0])  # noqa: S704
+    if page_stylesheet not in PAGE_STYLESHEETS:
+        raise ValueError(
+            f"{page_stylesheet} is not in PAGE_STYLESHEETS (the CSP has no hash for it)"
+        )
+    return Markup(_current((page_stylesheet,))[0])  # noqa: S704
 
 
 def csp_source() -> str:
-    """The style-src source that allows exactly that <style> element."""
-    return _current()[1]
+    """The style-src sources that allow exactly those <style> elements."""
+    sets = [STYLESHEETS, *((name,) for name in PAGE_STYLESHEETS)]
+    return " ".join(_current(names)[1] for names in sets)
