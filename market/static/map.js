@@ -118,7 +118,28 @@
     load(false);
   }
 
+  // The map's stylesheets come with media="print" so they never hold the first paint; switched
+  // on once loaded (Leaflet measures its box when it starts, so they must apply by then).
+  function styled(callback) {
+    var links = document.querySelectorAll("link[data-map-css]");
+    var waiting = links.length;
+    if (!waiting) { callback(); return; }
+    links.forEach(function (link) {
+      var done = false;
+      function ready() {
+        if (done) return;
+        done = true;
+        link.media = "all";
+        waiting -= 1;
+        if (waiting === 0) callback();
+      }
+      if (link.sheet) { ready(); return; }
+      link.addEventListener("load", ready);
+      link.addEventListener("error", ready);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-map]").forEach(start);
+    styled(function () { document.querySelectorAll("[data-map]").forEach(start); });
   });
 })();
