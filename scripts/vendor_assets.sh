@@ -18,11 +18,12 @@ cp node_modules/axe-core/axe.min.js ../tests/e2e/vendor/axe.min.js
 cp node_modules/axe-core/LICENSE ../tests/e2e/vendor/axe-core.LICENSE
 echo "axe-core $(node -p 'require("axe-core/package.json").version') -> tests/e2e/vendor"
 echo "leaflet $(node -p 'require("leaflet/package.json").version') -> market/static/vendor/leaflet"
-# Icons beside the menu's text labels (lucide-static, ISC licence): only the ones the pages use.
+# Icons beside text labels (lucide-static, ISC licence): the menu's (layout.css) and the topics'
+# (topics.css). Only the ones a stylesheet names, so adding an icon is one line of CSS and a rerun.
 dest=../market/static/vendor/lucide
 rm -rf "$dest"
 mkdir -p "$dest"
-for icon in search map-pin plus file-text handshake message-circle clipboard-check user send building; do
+for icon in $(grep -oh 'vendor/lucide/[a-z0-9-]*\.svg' ../market/static/*.css | sed 's|.*/||; s|\.svg$||' | sort -u); do
   cp "node_modules/lucide-static/icons/$icon.svg" "$dest/"
 done
 cp node_modules/lucide-static/LICENSE "$dest/LICENSE"
