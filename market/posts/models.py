@@ -67,6 +67,14 @@ class Post(IdMixin, TimestampMixin, Base):
         Index("ix_posts_status_kind_created", "status", "kind", "created_at", "id"),
         Index("ix_posts_status_category_created", "status", "category", "created_at", "id"),
         Index("ix_posts_author_created", "author_id", "created_at", "id"),
+        # Statistics (market.stats): the needs created in a period, an index-only scan
+        # (migration 0020; SQLite ignores INCLUDE).
+        Index(
+            "ix_posts_kind_created_cover",
+            "kind",
+            "created_at",
+            postgresql_include=["status", "category", "region_id", "id"],
+        ),
         # Matching (market.matches.candidates): the published posts of one kind in a few
         # categories, meeting in person within a box of grid cells or remotely anywhere, with
         # every column the score's upper bound needs, so that ranking thousands of candidates
