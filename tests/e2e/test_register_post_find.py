@@ -113,7 +113,10 @@ async def test_register_post_and_find(
     # 5. Write a need.
     await page.get_by_role("navigation").get_by_role("link", name=t(locale, "New post")).click()
     await expect(page).to_have_url(re.compile(r"/posts/new$"))
-    await field(page, t(locale, "Topic")).select_option("accompaniment-authorities")
+    # Topics are tiles (radio buttons); a subtopic shows once its topic is chosen.
+    topics = page.locator("fieldset.topics")
+    await topics.get_by_role("radio", name=t(locale, "Going along to appointments")).check()
+    await topics.get_by_role("radio", name=t(locale, "Going along to offices")).check()
     await field(page, t(locale, "Title")).fill(case["title"])
     await field(page, t(locale, "Say more")).fill(case["body"])
     with use_locale(locale):

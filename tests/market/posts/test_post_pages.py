@@ -298,7 +298,7 @@ async def test_a_wrong_post_form_is_shown_again_with_the_input(
         assert error_of(r.text, "city") == translated("We do not know this city.", "ar")
         assert value_of(r.text, "title") == "Begleitung zum Jobcenter"
         assert sorted(checked_of(r.text, "languages")) == ["ar", "de"]
-        assert selected_of(r.text, "category") == ["accompaniment-authorities"]
+        assert checked_of(r.text, "category") == ["accompaniment-authorities"]
         r = await submit(c, "/posts/new", form(kind="need", city="", postcode=""))
         assert r.status_code == 422
         assert error_of(r.text, "postcode") == translated(
