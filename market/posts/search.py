@@ -457,8 +457,13 @@ async def _too_rare(session: AsyncSession, stmt: Select[Any], need: int) -> bool
     return False
 
 
-async def _capped(session: AsyncSession, stmt: Select[Any]) -> int:
-    capped = stmt.with_only_columns(Post.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+async def _capped(session: AsyncSession, stmt: Select[Any], *, newest_first: bool = False) -> int:
+    # Newest first (in the window): the planner reads from the newest end of the date index and
+    # stops at the cap; unordered, it may scan the table from its oldest rows up to the window.
+    ids = stmt.with_only_columns(Post.id).order_by(None)
+    if newest_first:
+        ids = ids.order_by(Post.created_at.desc())
+    capped = ids.limit(COUNT_CAP + 1).subquery()
     return int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
 
 
@@ -469,7 +474,8 @@ async def count(session: AsyncSession, stmt: Select[Any]) -> int:
         None if await _too_rare(session, stmt, COUNT_CAP + 1) else await window_start(session)
     )
     if start_at is not None:
-        found = await _capped(session, scanning(stmt.where(Post.created_at >= start_at)))
+        inside = scanning(stmt.where(Post.created_at >= start_at), walk=True)
+        found = await _capped(session, inside, newest_first=True)
         if found > COUNT_CAP:
             return found
     return await _capped(session, stmt)
