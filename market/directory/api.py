@@ -56,17 +56,7 @@ async def parse_service_search(
         search = ServiceSearch.model_validate(_params(request))
     except ValidationError as exc:
         raise Invalid(validation_errors(exc)) from exc
-    near = None
-    if search.lat is not None or search.lon is not None:
-        if search.lat is None or search.lon is None:
-            raise Invalid.one("lat" if search.lat is None else "lon", "Give both lat and lon.")
-        near = (search.lat, search.lon, search.radius_km or 10.0)
-    elif search.place:
-        place = geo.find_city(search.place) or await geo.find_postcode(db(request), search.place)
-        if place is None:
-            raise Invalid.one("place", "We do not know this place.")
-        near = (place.lat, place.lon, search.radius_km or 10.0)
-    return search, near
+    return search, await geo.search_circle(db(request), search, default_km=10.0)
 
 
 def parse_event_search(request: Request) -> EventSearch:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from market import forms
-from market.actor import Actor, actor_of, staff_actor
+from market.actor import actor_of
 from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
 from market.forms import page, text
@@ -24,6 +24,7 @@ from market.vetting import services as vetting
 from market.vetting.models import Report
 from market.vetting.reasons import POST_REJECTION_REASONS
 from market.vetting.schemas import ReportIn
+from market.vetting.views import chosen_status, staff_or_login
 from market.web import (
     current_user,
     db,
@@ -42,12 +43,6 @@ MSG_REPUBLISHED = N_("The post is published again.")
 STATUSES = ("open", "resolved")
 
 
-async def _staff(request: Request) -> Actor | Response:
-    if await current_user(request) is None:
-        return login_redirect(request)
-    return await staff_actor(request)
-
-
 def _reason_options() -> list[tuple[str, str]]:
     return [
         ("", gettext("Please choose")),
@@ -60,13 +55,11 @@ def _reason_options() -> list[tuple[str, str]]:
 
 
 async def reports(request: Request) -> Response:
-    moderator = await _staff(request)
+    moderator = await staff_or_login(request)
     if isinstance(moderator, Response):
         return moderator
     session = db(request)
-    status = request.query_params.get("status", "open")
-    if status not in STATUSES:
-        status = "open"
+    status = chosen_status(request, STATUSES, "open")
     stmt = guardian.reports(moderator, select(Report).where(Report.status == status))
     limit, cursor = page_params(request)
     rows = list(
@@ -97,7 +90,7 @@ async def reports(request: Request) -> Response:
 
 
 async def handle_report(request: Request) -> Response:
-    moderator = await _staff(request)
+    moderator = await staff_or_login(request)
     if isinstance(moderator, Response):
         return moderator
     form = await form_with_csrf(request)
@@ -170,7 +163,7 @@ async def report_user(request: Request) -> Response:
 
 
 async def unpublish(request: Request) -> Response:
-    moderator = await _staff(request)
+    moderator = await staff_or_login(request)
     if isinstance(moderator, Response):
         return moderator
     form = await form_with_csrf(request)
@@ -188,7 +181,7 @@ async def unpublish(request: Request) -> Response:
 
 
 async def republish(request: Request) -> Response:
-    moderator = await _staff(request)
+    moderator = await staff_or_login(request)
     if isinstance(moderator, Response):
         return moderator
     await form_with_csrf(request)

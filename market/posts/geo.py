@@ -20,11 +20,12 @@ anonymous readers see), market.posts.gazetteer (city names) and market.posts.pos
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Final, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.errors import Invalid
 from market.posts.distance import (
     CELL_DEGREES,
     COARSE_DEGREES,
@@ -56,6 +57,7 @@ __all__ = [
     "GeoError",
     "Place",
     "PostcodeImportError",
+    "Where",
     "_gazetteer",
     "cell_of",
     "cells_within",
@@ -69,6 +71,7 @@ __all__ = [
     "normalise_postcode",
     "region_for",
     "resolve",
+    "search_circle",
     "warm_up",
 ]
 
@@ -201,3 +204,34 @@ async def region_for(session: AsyncSession, lat: float, lon: float) -> Region | 
         if d <= region.radius_km and (best is None or d < best[0]):
             best = (d, region)
     return best[1] if best else None
+
+
+class Where(Protocol):
+    """What a search form or query gives about the place it looks at."""
+
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def place(self) -> str | None: ...
+    @property
+    def radius_km(self) -> float | None: ...
+
+
+async def search_circle(
+    session: AsyncSession, where: Where, *, default_km: float
+) -> tuple[float, float, float] | None:
+    """Where a search of posts or services looks: (lat, lon, radius) from both coordinates, else
+    from a city name or postcode (`place`); None when neither was given. Bad input: Invalid."""
+    radius = where.radius_km or default_km
+    if where.lat is not None or where.lon is not None:
+        if where.lat is None or where.lon is None:
+            raise Invalid.one("lat" if where.lat is None else "lon", "Give both lat and lon.")
+        return (where.lat, where.lon, radius)
+    if where.place:
+        found = find_city(where.place) or await find_postcode(session, where.place)
+        if found is None:
+            raise Invalid.one("place", "We do not know this place.")
+        return (found.lat, found.lon, radius)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -44,15 +45,22 @@ MSG_REJECTED = N_("The post is rejected. The author sees the reason.")
 CHECK_FIELDS = {"checks": "checks"}
 
 
-async def _staff(request: Request) -> Actor | Response:
-    """The reviewer; anonymous people are sent to log in, everyone but staff gets 403."""
+async def staff_or_login(request: Request) -> Actor | Response:
+    """The reviewer of a staff page (here and in market.moderation); anonymous people are sent
+    to log in, everyone but staff gets 403."""
     if await current_user(request) is None:
         return login_redirect(request)
     return await staff_actor(request)
 
 
+def chosen_status(request: Request, statuses: Sequence[str], default: str) -> str:
+    """The list's ?status=, or `default` when it is missing or not one of `statuses`."""
+    status = request.query_params.get("status", default)
+    return status if status in statuses else default
+
+
 def _user(actor: Actor) -> User:
-    assert actor.user is not None  # _staff let only signed-in staff through
+    assert actor.user is not None  # staff_or_login let only signed-in staff through
     return actor.user
 
 
@@ -97,7 +105,7 @@ async def _users(session: AsyncSession, ids: set[str | None]) -> dict[str, User]
 
 
 async def index(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
@@ -123,13 +131,11 @@ async def index(request: Request) -> Response:
 
 
 async def volunteers(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
-    status = request.query_params.get("status", "pending")
-    if status not in VETTING_STATUSES:
-        status = "pending"
+    status = chosen_status(request, VETTING_STATUSES, "pending")
     stmt = guardian.volunteers(coordinator, services.volunteers_query(status))
     rows, next_url = await _rows(request, session, stmt, User.created_at, User.id)
     return await page(
@@ -209,7 +215,7 @@ async def _volunteer_page(
 
 
 async def volunteer(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
@@ -273,14 +279,14 @@ async def _posts_page(
 
 
 async def review_posts(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     return await _posts_page(request, coordinator)
 
 
 async def decide_post(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     form = await form_with_csrf(request)
@@ -315,7 +321,7 @@ async def decide_post(request: Request) -> Response:
 
 
 async def organisations(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     session = db(request)
@@ -332,7 +338,7 @@ async def organisations(request: Request) -> Response:
 
 
 async def decide_organisation(request: Request) -> Response:
-    coordinator = await _staff(request)
+    coordinator = await staff_or_login(request)
     if isinstance(coordinator, Response):
         return coordinator
     form = await form_with_csrf(request)

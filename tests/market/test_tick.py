@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,37 +11,13 @@ from sqlalchemy import select
 
 from market.db import utcnow
 from notifications.models import OutboxItem
+from tests.anlauf_cli import run_anlauf
 from tests.factories import make_user, post_body
 from tests.smtp import SmtpServer
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 async def _tick(settings: Any, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "ANLAUF_ENV": "test",
-        "ANLAUF_DATABASE_URL": settings.database_url,
-        "ANLAUF_REDIS_URL": "",
-        "ANLAUF_SMTP_URL": settings.smtp_url,
-        "ANLAUF_BASE_URL": settings.base_url,
-        "ANLAUF_SECRET_KEY": settings.secret_key,
-        "ANLAUF_INSTANCE_DIR": str(settings.instance_dir),
-        "ANLAUF_OUTBOX_DIR": str(settings.outbox_dir),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "market.cli",
-        "tick",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    return int(proc.returncode or 0), out.decode(), err.decode()
+    return await run_anlauf(settings, "tick", *args)
 
 
 async def test_tick_at_runs_every_rule_and_sends_its_mail(

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,37 +11,10 @@ from typing import Any
 import httpx
 
 from market.db import utcnow
+from tests.anlauf_cli import run_anlauf
 from tests.factories import make_user
 from tests.market.directory.test_directory_api import _published, _regions
 from tests.smtp import SmtpServer
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-async def _anlauf(settings: Any, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "ANLAUF_ENV": "test",
-        "ANLAUF_DATABASE_URL": settings.database_url,
-        "ANLAUF_REDIS_URL": "",
-        "ANLAUF_SMTP_URL": settings.smtp_url,
-        "ANLAUF_BASE_URL": settings.base_url,
-        "ANLAUF_SECRET_KEY": settings.secret_key,
-        "ANLAUF_INSTANCE_DIR": str(settings.instance_dir),
-        "ANLAUF_OUTBOX_DIR": str(settings.outbox_dir),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "market.cli",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    return int(proc.returncode or 0), out.decode(), err.decode()
 
 
 async def test_tick_past_the_confirmation_date_takes_a_service_out_of_search(
@@ -58,7 +28,7 @@ async def test_tick_past_the_confirmation_date_takes_a_service_out_of_search(
     await app.state.relay.stop()  # only the tick's process delivers
 
     asked = (utcnow() + timedelta(days=181)).isoformat()
-    code, out, err = await _anlauf(settings, "tick", "--at", asked)
+    code, out, err = await run_anlauf(settings, "tick", "--at", asked)
     assert code == 0, err
     assert "directory_confirmations_asked: 1" in out
     await mailbox.wait_for(org.email, containing="/confirm?token=", timeout=15)
@@ -67,7 +37,7 @@ async def test_tick_past_the_confirmation_date_takes_a_service_out_of_search(
     ]
 
     lapsed = (utcnow() + timedelta(days=211)).isoformat()
-    code, out, err = await _anlauf(settings, "tick", "--at", lapsed)
+    code, out, err = await run_anlauf(settings, "tick", "--at", lapsed)
     assert code == 0, err
     assert "directory_services_archived: 1" in out
     assert (await client.get("/api/v1/services")).json()["items"] == []
@@ -86,7 +56,7 @@ async def test_directory_import_reports_rows(
         'Falsch,Stadt Leipzig,goods,de,,"Markt 1, 04109 Leipzig",north,12.37,,,,\n',
         encoding="utf-8",
     )
-    code, out, err = await _anlauf(app.state.settings, "directory", "import", str(catalogue))
+    code, out, err = await run_anlauf(app.state.settings, "directory", "import", str(catalogue))
     assert code == 1
     assert f"{catalogue}:3: lat:" in err
     assert "Imported 1 services" in out
