@@ -137,6 +137,14 @@ class Broker:
                     queue.put_nowait({"type": "closing"})
 
 
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Stop a broker's listening task (if it runs) and wait until it has."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def _encode(item: LiveEvent) -> str:
     return json.dumps(item, separators=(",", ":"))
 
@@ -214,11 +222,8 @@ class RedisBroker(Broker):
 
     async def stop(self) -> None:
         await super().stop()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await _cancel(self._listener)
+        self._listener = None
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
@@ -305,11 +310,8 @@ class PostgresBroker(Broker):
 
     async def stop(self) -> None:
         await super().stop()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await _cancel(self._listener)
+        self._listener = None
         if self._publisher is not None:
             with contextlib.suppress(Exception):
                 await self._publisher.close(timeout=2)

@@ -40,6 +40,16 @@ def _status(request: Request, allowed: tuple[str, ...], default: str | None) -> 
     return status
 
 
+async def _oldest_first(
+    request: Request, session: Any, stmt: Any, created: Any, ident: Any
+) -> tuple[list[Any], int]:
+    """One page of a review list, oldest first (who waits longest comes first), one row more
+    than the page when there is a next one; and the page size."""
+    limit, cursor = page_params(request)
+    found = await session.execute(paginate(stmt, created, ident, limit, cursor, ascending=True))
+    return list(found.scalars()), limit
+
+
 async def _volunteer_json(session: Any, user: User) -> dict[str, Any]:
     decision = await services.latest_decision(session, user.id)
     return {
@@ -57,15 +67,8 @@ async def volunteers(request: Request) -> Response:
     actor = await _reviewer(request)
     session = db(request)
     status = _status(request, ("pending", "approved", "rejected"), "pending")
-    limit, cursor = page_params(request)
     stmt = guardian.volunteers(actor, services.volunteers_query(status))
-    rows = list(
-        (
-            await session.execute(
-                paginate(stmt, User.created_at, User.id, limit, cursor, ascending=True)
-            )
-        ).scalars()
-    )
+    rows, limit = await _oldest_first(request, session, stmt, User.created_at, User.id)
     items = [await _volunteer_json(session, u) for u in rows[:limit]]
     by_id = {i["user_id"]: i for i in items}
     return ok(page(rows, limit, lambda u: by_id[u.id], lambda u: (u.created_at, u.id)))
@@ -107,15 +110,8 @@ async def review_posts(request: Request) -> Response:
     status = _status(
         request, ("pending_review", "published", "rejected", "closed", "expired"), "pending_review"
     )
-    limit, cursor = page_params(request)
     stmt = guardian.posts(actor, select(Post).where(Post.status == status))
-    rows = list(
-        (
-            await session.execute(
-                paginate(stmt, Post.created_at, Post.id, limit, cursor, ascending=True)
-            )
-        ).scalars()
-    )
+    rows, limit = await _oldest_first(request, session, stmt, Post.created_at, Post.id)
     items = await posts.to_json_many(session, rows[:limit], actor)
     by_id = {i["id"]: i for i in items}
     return ok(page(rows, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id)))
@@ -145,16 +141,9 @@ async def review_organisations(request: Request) -> Response:
     actor = await _reviewer(request)
     session = db(request)
     status = _status(request, ("pending", "approved", "rejected"), "pending")
-    limit, cursor = page_params(request)
     stmt = guardian.organisations(actor, select(Organisation).where(Organisation.status == status))
-    rows = list(
-        (
-            await session.execute(
-                paginate(
-                    stmt, Organisation.created_at, Organisation.id, limit, cursor, ascending=True
-                )
-            )
-        ).scalars()
+    rows, limit = await _oldest_first(
+        request, session, stmt, Organisation.created_at, Organisation.id
     )
     return ok(page(rows, limit, _org_json, lambda o: (o.created_at, o.id)))
 
@@ -194,15 +183,8 @@ async def review_reports(request: Request) -> Response:
     actor = await _reviewer(request)
     session = db(request)
     status = _status(request, ("open", "resolved"), "open")
-    limit, cursor = page_params(request)
     stmt = guardian.reports(actor, select(Report).where(Report.status == status))
-    rows = list(
-        (
-            await session.execute(
-                paginate(stmt, Report.created_at, Report.id, limit, cursor, ascending=True)
-            )
-        ).scalars()
-    )
+    rows, limit = await _oldest_first(request, session, stmt, Report.created_at, Report.id)
     return ok(page(rows, limit, _report_json, lambda r: (r.created_at, r.id)))
 
 

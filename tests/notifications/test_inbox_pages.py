@@ -38,11 +38,12 @@ async def test_header_badge_list_mark_read_and_mark_all(
     async with browser(app, vol) as c:
         home = await c.get("/conversations?lang=en")
         assert badge(home.text) == 2
-        assert 'aria-label="2 unread"' in home.text
+        # The number is read out from a visually hidden label (the badge itself is aria-hidden).
+        assert '<span class="visually-hidden badge-label">2 unread</span>' in home.text
         german = await c.get("/conversations?lang=de")
         with use_locale("de"):
             label = ngettext("%(num)d unread", "%(num)d unread", 2)
-        assert label != "2 unread" and f'aria-label="{label}"' in german.text
+        assert label != "2 unread" and f'badge-label">{label}</span>' in german.text
         await c.get("/conversations?lang=en")
         assert re.search(
             r'<script src="/static/notifications\.js(\?v=[0-9a-f]+)?" defer></script>', home.text
