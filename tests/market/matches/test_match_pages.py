@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from market.conversations.models import Message, Participant
 from market.db import make_sessionmaker, utcnow
-from market.matches.views import review as match_views
 from market.matches.models import Match
+from market.matches.views import review as match_views
 from market.posts.models import Post, PostLanguage, Region
 from tests.factories import Actor, make_user, post_body
 from tests.market.conversations.helpers import csrf_of
