@@ -4,7 +4,8 @@ How to add a feature: (1) make `market/<name>/` with a `guardian.py`, and add it
 features layer of pyproject.toml's import-linter contract (it may import everything below);
 (2) add a `Feature` to FEATURES below (this order is the order of routes and rules); (3) list
 its modules: `api`/`pages` (each with `routes`), `modules` (handlers, jobs, rules); (4) declare
-what they must register: `jobs`, `rules`, `handles`, `exports`, `partner_checks`, `extends`;
+what they must register: `jobs`, `rules`, `handles`, `exports`, `erasure`, `partner_checks`,
+`extends`, `provides` (slots of lower layers, market.hooks), `helpers` (template names);
 (5) run tests/market/test_composition.py and lint-imports: a missing piece fails the start.
 
 Registration itself stays where the code is (`@events.subscribe`, `@register_job`,
@@ -78,7 +79,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "accounts",
         api=("market.accounts.api",),
-        pages=("market.accounts.views", "market.accounts.oidc.pages"),
+        pages=(
+            "market.accounts.views",
+            "market.accounts.account_pages",
+            "market.accounts.oidc.pages",
+        ),
         exports=(
             "profile=market.accounts.export:profile",
             "languages=market.accounts.export:languages",

@@ -1,8 +1,10 @@
-"""Account use cases: register, verify, log in, sessions and tokens, reset, profile, deletion."""
+"""Account use cases: register, verify, log in, reset, profile, deletion.
+
+Signed-in browser sessions and API tokens are in market.accounts.sessions (re-exported here).
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -14,15 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market import events
 from market.accounts.models import (
     AccountToken,
-    ApiToken,
     User,
     UserLanguage,
-    WebSession,
 )
 from market.accounts.organisations import ORGANISATION_OF, Organisation
 from market.accounts.schemas import MePatch, RegisterIn
+
+# Moved to market.accounts.sessions; re-exported here, where their callers find them.
+from market.accounts.sessions import (
+    active_tokens,
+    active_web_sessions,
+    end_web_session,
+    end_web_session_by_id,
+    issue_api_token,
+    revoke_sessions,
+    revoke_token,
+    start_web_session,
+    token_out,
+)
 from market.db import utcnow
-from market.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from market.errors import Conflict, Forbidden, Invalid, Unauthorized
 from market.i18n import N_, get_locale
 from market.security import digest, hash_password, new_secret, verify_password
 from market.settings import Settings
@@ -212,129 +225,6 @@ async def authenticate(
     if ok and suspended:
         raise AccountSuspended()
     return user if ok and usable else None
-
-
-async def issue_api_token(session: AsyncSession, settings: Settings, user: User) -> tuple[str, int]:
-    secret = new_secret()
-    session.add(
-        ApiToken(
-            id=digest(secret),
-            user_id=user.id,
-            expires_at=utcnow() + timedelta(seconds=settings.token_seconds),
-        )
-    )
-    return secret, settings.token_seconds
-
-
-async def active_tokens(session: AsyncSession, user_id: str) -> list[ApiToken]:
-    """The user's API tokens that still work, newest first."""
-    stmt = (
-        select(ApiToken)
-        .where(
-            ApiToken.user_id == user_id,
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > utcnow(),
-        )
-        .order_by(ApiToken.created_at.desc(), ApiToken.public_id)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-def token_out(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.public_id,
-        "created_at": token.created_at.isoformat(),
-        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-    }
-
-
-# Public ids of tokens and sessions are 32 hex digits (market.db.new_id).
-_PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
-
-
-async def revoke_token(session: AsyncSession, user_id: str, public_id: str) -> None:
-    """Revoke one of the user's own tokens; someone else's, or an unknown one, is NotFound."""
-    if not _PUBLIC_ID.fullmatch(public_id):
-        raise NotFound("There is no such token.")
-    result = await session.execute(
-        update(ApiToken)
-        .where(
-            ApiToken.user_id == user_id,
-            ApiToken.public_id == public_id,
-            ApiToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-        .returning(ApiToken.id)
-    )
-    if result.first() is None:
-        raise NotFound("There is no such token.")
-
-
-async def active_web_sessions(session: AsyncSession, user_id: str) -> list[WebSession]:
-    stmt = (
-        select(WebSession)
-        .where(
-            WebSession.user_id == user_id,
-            WebSession.revoked_at.is_(None),
-            WebSession.expires_at > utcnow(),
-        )
-        .order_by(WebSession.created_at.desc(), WebSession.public_id)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def end_web_session_by_id(session: AsyncSession, user_id: str, public_id: str) -> None:
-    """Sign out one of the user's own browser sessions (a lost phone, a shared computer)."""
-    if not _PUBLIC_ID.fullmatch(public_id):
-        raise NotFound("There is no such session.")
-    result = await session.execute(
-        update(WebSession)
-        .where(
-            WebSession.user_id == user_id,
-            WebSession.public_id == public_id,
-            WebSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-        .returning(WebSession.id)
-    )
-    if result.first() is None:
-        raise NotFound("There is no such session.")
-
-
-async def start_web_session(
-    session: AsyncSession, settings: Settings, user: User, user_agent: str | None
-) -> str:
-    secret = new_secret()
-    session.add(
-        WebSession(
-            id=digest(secret),
-            user_id=user.id,
-            csrf_token=new_secret(),
-            expires_at=utcnow() + timedelta(days=settings.session_days),
-            user_agent=(user_agent or "")[:200],
-        )
-    )
-    return secret
-
-
-async def end_web_session(session: AsyncSession, web_session: WebSession) -> None:
-    web_session.revoked_at = utcnow()
-
-
-async def revoke_sessions(
-    session: AsyncSession, user_id: str, *, keep_session_id: str | None = None
-) -> None:
-    """End every browser session and API token of a user, except the one in use."""
-    now = utcnow()
-    stmt = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-    if keep_session_id:
-        stmt = stmt.where(WebSession.id != keep_session_id)
-    await session.execute(stmt.values(revoked_at=now))
-    await session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
 
 
 async def request_password_reset(
@@ -556,3 +446,16 @@ def me(user: User, organisation: Organisation | None) -> dict[str, Any]:
         if organisation
         else None,
     }
+
+
+__all__ = [
+    "active_tokens",
+    "active_web_sessions",
+    "end_web_session",
+    "end_web_session_by_id",
+    "issue_api_token",
+    "revoke_sessions",
+    "revoke_token",
+    "start_web_session",
+    "token_out",
+]
