@@ -22,7 +22,7 @@ SQLite with the FTS5 table posts_fts, kept in step with posts by triggers. searc
 the words of the post's cached machine translations (market.posts.translated_search).
 
 Speed that does not grow with the data: a tier's page and the count look at the WINDOW newest
-published posts first, testing each row's words with LIKE (no index bitmap of every post holding
+published posts first, testing each row's words with strpos (no index bitmap of every post holding
 a common word); when the window holds a full page (or more than COUNT_CAP), that is the answer,
 exactly, since the window is the newest part of the same order. Only otherwise (rare words) is the
 full-text index asked, which is cheap for exactly those words (benchmarks/search_plans.py).
@@ -186,36 +186,18 @@ def _text_match_pg(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str
     )
 
 
-class _TextScan(FunctionElement[bool]):
-    """The same test row by row, for the window of the newest posts: search_text is folded words
-    joined by single spaces, so "a word starts with w" is `' ' || search_text LIKE '% w%'`.
-    That costs far less per row than to_tsvector, and no index is asked: a bitmap of every post
-    holding a common word grows with the data (benchmarks/search_plans.py). For counts: the
-    planner's small guess for LIKE makes it read the window's rows by a bitmap of the date
-    index, in table order, never a sequential scan from the oldest rows."""
-
-    type = Boolean()
-    inherit_cache = True
-    name = "text_scan"
-
-
 class _TextWalk(FunctionElement[bool]):
-    """The same test for a page: strpos(' ' || search_text, ' w') > 0. The planner guesses a
-    third of the rows pass, so it walks the date index newest first and stops after a page
-    (about 120 rows for "hilfe"), where LIKE's small guess made it read and sort the window."""
+    """The same test row by row, for the window of the newest posts: search_text is folded words
+    joined by single spaces, so "a word starts with w" is strpos(' ' || search_text, ' w') > 0
+    (SQLite: instr). That costs far less per row than to_tsvector, and no index is asked: a
+    bitmap of every post holding a common word grows with the data. The planner guesses a third
+    of the rows pass, so it walks the date index newest first and stops after a page (about 120
+    rows for "hilfe"); LIKE '% w%', guessed rare, made it read and sort the whole window
+    (benchmarks/search_plans.py)."""
 
     type = Boolean()
     inherit_cache = True
     name = "text_walk"
-
-
-@compiles(_TextScan)
-def _text_scan(element: _TextScan, compiler: SQLCompiler, **kw: Any) -> str:
-    # Patterns are bound parameters made of words() output: letters and digits, no % or _.
-    tests = [
-        f"(' ' || posts.search_text) LIKE {compiler.process(p, **kw)}" for p in element.clauses
-    ]
-    return "(" + " AND ".join(tests) + ")"
 
 
 def _text_walk_with(function: str, element: _TextWalk, compiler: SQLCompiler, **kw: Any) -> str:
@@ -256,17 +238,14 @@ def _has_text(element: Any) -> bool:
     return any(isinstance(e, _TextMatch) for e in visitors.iterate(element))
 
 
-def scanning(stmt: Select[Any], *, walk: bool = False) -> Select[Any]:
-    """The statement with each full-text test done row by row (_TextWalk for a page, which
-    walks the date index, else _TextScan)."""
+def scanning(stmt: Select[Any]) -> Select[Any]:
+    """The statement with each full-text test done row by row (_TextWalk)."""
 
     def swap(element: Any, **_: Any) -> Any:
         if isinstance(element, _TextMatch):
             tsquery = next(iter(element.clauses))
             ws = [w.removesuffix(":*") for w in str(tsquery.value).split(" & ")]
-            return (
-                _TextWalk(*(f" {w}" for w in ws)) if walk else _TextScan(*(f"% {w}%" for w in ws))
-            )
+            return _TextWalk(*(f" {w}" for w in ws))
         return None
 
     swapped = visitors.replacement_traverse(stmt, {}, swap)
@@ -408,7 +387,7 @@ async def _tier_rows(
             windows[keyset] = await window_start(session, keyset)
         start_at = windows[keyset]
         if start_at is not None:
-            inside = scanning(base.where(condition, Post.created_at >= start_at), walk=True)
+            inside = scanning(base.where(condition, Post.created_at >= start_at))
             stmt = paginate(inside, Post.created_at, Post.id, limit, keyset)
             found = list((await session.execute(stmt)).scalars())
             if len(found) > limit:
@@ -474,7 +453,7 @@ async def count(session: AsyncSession, stmt: Select[Any]) -> int:
         None if await _too_rare(session, stmt, COUNT_CAP + 1) else await window_start(session)
     )
     if start_at is not None:
-        inside = scanning(stmt.where(Post.created_at >= start_at), walk=True)
+        inside = scanning(stmt.where(Post.created_at >= start_at))
         found = await _capped(session, inside, newest_first=True)
         if found > COUNT_CAP:
             return found
