@@ -595,15 +595,23 @@ def main() -> int:
                 ratio(m, minimal),
             )
         )
-    for label in ("GET /api/v1/posts", "signed-in /my/posts"):
-        m = on.get(label)
+    # The issue lists the API apart from the cached pages: its target is read without the
+    # cache (with the cache it is a cache hit like any page; printed for comparison). Signed-in
+    # pages are never cached, so either run says the same; the cache-on run is used.
+    for label, mode, runs in (
+        ("GET /api/v1/posts", "cache off", off),
+        ("signed-in /my/posts", "cache on", on),
+    ):
+        m = runs.get(label)
         targets.append(
             (
-                f"{label} >= 100 % of the minimal page",
+                f"{label} ({mode}) >= 100 % of the minimal page",
                 bool(m and m.rps >= minimal.rps),
                 ratio(m, minimal),
             )
         )
+    api_cached = on.get("GET /api/v1/posts")
+    print(f"(for comparison: GET /api/v1/posts with the cache: {ratio(api_cached, minimal)})")
     worst = max((m.p99_ms for m in on.values()), default=float("inf"))
     targets.append(
         (

@@ -6,7 +6,7 @@ import contextlib
 import io
 from collections.abc import Iterator
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -135,6 +135,18 @@ def _exact(tag: str) -> str | None:
 def negotiate_detail(accept_language: str | None) -> tuple[str, bool]:
     """The best of our locales for an Accept-Language header, and whether the header named it
     (False: a guess or the default, so the page offers the language chooser)."""
+    if accept_language is not None and len(accept_language) > CACHED_HEADER_LENGTH:
+        return _negotiated.__wrapped__(accept_language, LOCALES)  # a made-up one: not kept
+    return _negotiated(accept_language, LOCALES)
+
+
+CACHED_HEADER_LENGTH = 256
+
+
+# Browsers send a handful of distinct headers; each request asked twice (the page language and
+# whether to offer the chooser), parsing the header each time. Keyed by the locales too.
+@lru_cache(maxsize=1024)
+def _negotiated(accept_language: str | None, _locales: tuple[str, ...]) -> tuple[str, bool]:
     tags = _wanted(accept_language)
     for tag in tags:
         found = _exact(tag)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from jinja2 import Environment, FileSystemLoader, pass_context, pass_environment, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -291,11 +291,23 @@ async def _user_from_session(request: Request, session: AsyncSession) -> User | 
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         return None
-    web_session = await session.get(WebSession, digest(secret))
-    if web_session is None or web_session.revoked_at or web_session.expires_at <= utcnow():
+    # The session and its user in one round trip (the user's languages follow, selectin).
+    found = (
+        await session.execute(
+            select(WebSession, User)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.id == digest(secret))
+        )
+    ).first()
+    if found is None:
+        return None
+    web_session, user = found
+    if web_session.revoked_at or web_session.expires_at <= utcnow():
         return None
     request.state.web_session = web_session
-    return await _active(session, web_session.user_id)
+    if not user.is_active or user.deleted_at is not None:
+        return None
+    return user
 
 
 async def _user_from_token(request: Request, session: AsyncSession) -> User | None:

@@ -73,7 +73,20 @@ def _post(row: Any) -> dict[str, Any]:
 async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection: each post, or grid clusters when there are too many."""
     view = posts.subquery()
-    count = int(await session.scalar(select(func.count()).select_from(view)) or 0)
+    # The count and the extent of the posts in view in one pass over them (at 200,000 posts
+    # each pass is most of the answer's time; they were two).
+    summary = (
+        await session.execute(
+            select(
+                func.count(),
+                func.min(view.c.public_lat),
+                func.max(view.c.public_lat),
+                func.min(view.c.public_lon),
+                func.max(view.c.public_lon),
+            )
+        )
+    ).one()
+    count = int(summary[0] or 0)
     if count <= MAX_FEATURES:
         rows = await session.execute(
             select(
@@ -92,17 +105,7 @@ async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
             "total": count,
         }
     # The grid spans the posts in view (not the asked box, which may be the whole world).
-    extent = (
-        await session.execute(
-            select(
-                func.min(view.c.public_lat),
-                func.max(view.c.public_lat),
-                func.min(view.c.public_lon),
-                func.max(view.c.public_lon),
-            )
-        )
-    ).one()
-    min_lat, max_lat, min_lon, max_lon = (float(v) for v in extent)
+    min_lat, max_lat, min_lon, max_lon = (float(v) for v in summary[1:])
     size = max(max_lat - min_lat, max_lon - min_lon, 1e-6) / GRID * 1.0001
     # Offsets from the minimum are never negative, so truncation is floor on both databases.
     cell_lat = cast((view.c.public_lat - min_lat) / size, Integer)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,6 +65,14 @@ LOCATION_FIELDS = {
     "organisation_id": "",
 }
 SEARCH_FIELDS = {"cursor": "", "limit": "", "lat": "place", "lon": "place"}
+# What a list of post cards never shows: left in the database (search_text is the whole text
+# again, the other two are JSON decoded per row). Reading one of them raises, not a query.
+NOT_ON_CARDS = (
+    defer(Post.search_text, raiseload=True),
+    defer(Post.search_translations, raiseload=True),
+    defer(Post.availability, raiseload=True),
+    defer(Post.rejection_reason, raiseload=True),
+)
 
 
 async def _rows(
@@ -71,9 +80,8 @@ async def _rows(
 ) -> tuple[list[Post], str | None]:
     """One page of posts, newest first, and the link to the next page (None on the last)."""
     limit, cursor = page_params(request)
-    rows = list(
-        (await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars()
-    )
+    page_stmt = paginate(stmt.options(*NOT_ON_CARDS), Post.created_at, Post.id, limit, cursor)
+    rows = list((await session.execute(page_stmt)).scalars())
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -157,7 +165,12 @@ def _search_options_in(locale: str) -> dict[str, Any]:
 async def home(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
-    stmt = queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
+    stmt = (
+        queries.published()
+        .options(*NOT_ON_CARDS)
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(6)
+    )
     newest = list((await session.execute(stmt)).scalars())
     allowed = guardian.kinds_for(viewer)
     if viewer.is_anonymous:
