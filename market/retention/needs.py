@@ -91,6 +91,39 @@ def _matched_since(since: Any) -> Exists:
     return exists().where(Match.need_id == Post.id, Match.created_at >= since)
 
 
+async def _tell_author(
+    session: AsyncSession,
+    settings: Settings,
+    post: Post,
+    *,
+    kind: str,
+    data: dict[str, Any],
+    template: str,
+    context: dict[str, Any],
+) -> None:
+    """In the app, and by mail to a verified address; nobody when the author is gone or
+    suspended. The post's id and title go along with both."""
+    author = await session.get(User, post.author_id)
+    if author is None or author.deleted_at is not None or not author.is_active:
+        return
+    await notify(
+        session,
+        user_id=author.id,
+        kind=kind,
+        data={"post_id": post.id, "post_title": post.title, **data},
+    )
+    if author.email_verified:
+        await queue_mail(
+            session,
+            to=author.email,
+            template=template,
+            locale=author.locale,
+            context={"name": author.display_name, "title": post.title, **context},
+            settings=settings,
+            user_id=author.id,
+        )
+
+
 async def ask_stale_needs(session: AsyncSession, settings: Settings, now: datetime) -> int:
     """Ask the authors of needs waiting 30 days without a match; each need once per period."""
     cutoff = now - STALE_AFTER
@@ -127,32 +160,19 @@ async def ask_stale_needs(session: AsyncSession, settings: Settings, now: dateti
         if int(getattr(claimed, "rowcount", 0) or 0) != 1:
             continue  # another tick asked already
         acted += 1
-        author = await session.get(User, post.author_id)
-        if author is None or author.deleted_at is not None or not author.is_active:
-            continue
         path = _path(settings, post.id, now)
-        link = settings.base_url.rstrip("/") + path
-        await notify(
+        await _tell_author(
             session,
-            user_id=author.id,
+            settings,
+            post,
             kind="need.confirm",
-            data={"post_id": post.id, "post_title": post.title, "path": path},
+            data={"path": path},
+            template="need_still_needed",
+            context={
+                "link": settings.base_url.rstrip("/") + path,
+                "close_on": (now + CLOSE_AFTER).date().isoformat(),
+            },
         )
-        if author.email_verified:
-            await queue_mail(
-                session,
-                to=author.email,
-                template="need_still_needed",
-                locale=author.locale,
-                context={
-                    "name": author.display_name,
-                    "title": post.title,
-                    "link": link,
-                    "close_on": (now + CLOSE_AFTER).date().isoformat(),
-                },
-                settings=settings,
-                user_id=author.id,
-            )
     return acted
 
 
@@ -195,29 +215,15 @@ async def close_unconfirmed(session: AsyncSession, settings: Settings, now: date
             .values(closed_at=now)
             .execution_options(synchronize_session=False)
         )
-        author = await session.get(User, post.author_id)
-        if author is None or author.deleted_at is not None or not author.is_active:
-            continue
-        await notify(
+        await _tell_author(
             session,
-            user_id=author.id,
+            settings,
+            post,
             kind="need.closed",
-            data={"post_id": post.id, "post_title": post.title},
+            data={},
+            template="need_closed_stale",
+            context={"link": f"{settings.base_url.rstrip('/')}/posts/{post.id}"},
         )
-        if author.email_verified:
-            await queue_mail(
-                session,
-                to=author.email,
-                template="need_closed_stale",
-                locale=author.locale,
-                context={
-                    "name": author.display_name,
-                    "title": post.title,
-                    "link": f"{settings.base_url.rstrip('/')}/posts/{post.id}",
-                },
-                settings=settings,
-                user_id=author.id,
-            )
     return acted
 
 
