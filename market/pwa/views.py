@@ -77,8 +77,9 @@ async def offline(request: Request) -> Response:
     return await page(request, "pwa/offline.html", {"user": None})
 
 
-# Search engines may read the public pages; a person's own pages, the forms and the staff's pages
-# are nothing to index (they answer a crawler with the log-in page anyway).
+# Search engines may read the public pages; a person's own pages and the staff's pages are nothing
+# to index (they answer a crawler with the log-in page anyway). The new-post form, log-in and
+# sign-up stay allowed: they are how a newcomer who searched for help starts.
 ROBOTS = """User-agent: *
 Disallow: /my/
 Disallow: /account
@@ -87,9 +88,6 @@ Disallow: /conversations
 Disallow: /notifications
 Disallow: /review
 Disallow: /admin
-Disallow: /posts/new
-Disallow: /login
-Disallow: /register
 Disallow: /api/
 Allow: /
 """

@@ -98,4 +98,5 @@ async def test_robots_txt_keeps_crawlers_to_the_public_pages(client: httpx.Async
     assert lines[0] == "User-agent: *" and lines[-1] == "Allow: /"
     for private in ("/my/", "/account", "/matches/", "/conversations", "/review", "/api/"):
         assert f"Disallow: {private}" in lines
-    assert "Disallow: /posts" not in lines and "Disallow: /services" not in lines
+    for public in ("/posts", "/posts/new", "/services", "/register", "/login"):
+        assert f"Disallow: {public}" not in lines
