@@ -192,7 +192,13 @@ _writers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictio
 
 
 def for_writing(engine: AsyncEngine) -> AsyncEngine:
-    """The same engine (and pool), its transactions marked as writing (BEGIN IMMEDIATE on SQLite)."""
+    """The same engine (and pool), its transactions marked as writing (BEGIN IMMEDIATE on SQLite).
+
+    Given the autocommit engine of a public read (for_reading; a page that stores translations
+    in a session of its own starts from its request's engine), the ordinary engine: writes
+    always run in a transaction."""
+    base = _bases.get(engine.sync_engine)
+    engine = (base() if base is not None else None) or engine
     if engine.dialect.name != "sqlite":
         return engine
     writer = _writers.get(engine.sync_engine)
@@ -203,6 +209,8 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
 
 
 _readers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+# reader's sync engine -> the engine it was made from (weakly: engines of finished apps go).
+_bases: weakref.WeakKeyDictionary[Engine, weakref.ref[AsyncEngine]] = weakref.WeakKeyDictionary()
 # session.info key: the session only reads, each statement on its own (no BEGIN, no ROLLBACK).
 READ_ONLY = "anlauf_read_only"
 
@@ -224,6 +232,7 @@ def for_reading(engine: AsyncEngine) -> AsyncEngine:
     if reader is None:
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         _readers[engine.sync_engine] = reader
+        _bases[reader.sync_engine] = weakref.ref(engine)
     return reader
 
 

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from market.db import ReadOnlyViolation, make_engine, request_session
+from market.db import ReadOnlyViolation, for_reading, for_writing, make_engine, request_session
 from market.posts.models import Post
 from tests.factories import make_user, post_body
 from tests.pages import login
@@ -129,3 +129,18 @@ async def test_a_connection_the_server_closed_is_replaced_before_use(
             assert await conn.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         await engine.dispose()
+
+
+async def test_writes_started_from_a_public_read_get_a_transaction(
+    app: Any, is_postgres: bool
+) -> None:
+    """A page that stores something in a session of its own (machine translations) starts from
+    its request's engine: for_writing gives back the ordinary one, never the autocommit one."""
+    engine = app.state.engine
+    reader = for_reading(engine)
+    if is_postgres:
+        assert reader is not engine
+        assert reader.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    writer = for_writing(reader)
+    assert writer.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+    assert writer.sync_engine.pool is engine.sync_engine.pool
