@@ -22,11 +22,14 @@ from market.assets import STATIC_DIR
 STYLESHEETS = ("anlauf.css", "layout.css")
 # A page's own stylesheet, inlined by that page as a <style> of its own ({{ inline_css(name) }}):
 # each has its own hash in the policy, so only the names listed here can be inlined.
-PAGE_STYLESHEETS = ("search.css",)
+PAGE_STYLESHEETS = ("search.css", "topics.css")
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _SPACE = re.compile(r"\s+")
 _AROUND = re.compile(r"\s*([{};])\s*")
+# url("vendor/...") in a file means /static/vendor/...; inlined into a page at /posts/7 it would
+# mean /posts/vendor/..., so relative addresses are made absolute when a file is inlined.
+_RELATIVE_URL = re.compile(r"""url\((["']?)(?![a-z][a-z0-9+.-]*:|/|#)""", re.IGNORECASE)
 
 # the files' names and (mtime_ns, size) -> (css, CSP source)
 _cache: dict[tuple[tuple[str, int, int], ...], tuple[str, str]] = {}
@@ -39,12 +42,17 @@ def minify(css: str) -> str:
     return _AROUND.sub(r"\1", css).strip()
 
 
+def _absolute(css: str) -> str:
+    """Relative url(...) addresses as the file in /static/ meant them."""
+    return _RELATIVE_URL.sub(r"url(\1/static/", css)
+
+
 def _current(names: tuple[str, ...]) -> tuple[str, str]:
     paths = [STATIC_DIR / name for name in names]
     key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
     known = _cache.get(key)
     if known is None:
-        css = "\n".join(minify(p.read_text(encoding="utf-8")) for p in paths)
+        css = "\n".join(_absolute(minify(p.read_text(encoding="utf-8"))) for p in paths)
         digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
         known = (css, f"'sha256-{digest}'")
         # One entry per set of files: an edited file replaces its set's old entry.
