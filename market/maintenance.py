@@ -29,8 +29,8 @@ from market.posts import renewal, taxonomy
 from market.posts import services as posts
 from market.posts.models import Post
 from market.settings import Settings
-from notifications.mail import queue_mail
 from notifications.outbox import redact_mail_copies
+from notifications.tell import can_be_told, mail_person
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +59,19 @@ async def send_reminders(session: AsyncSession, settings: Settings, now: datetim
     for post in list((await session.execute(stmt)).scalars()):
         post.reminder_sent_at = now
         author = await session.get(User, post.author_id)
-        if author is None or not author.is_active or not author.email_verified:
+        if author is None or not can_be_told(author) or not author.email_verified:
             continue
         link = f"{settings.base_url.rstrip('/')}/posts/{post.id}/renew?token={renew_token(settings, post)}"
-        await queue_mail(
+        await mail_person(
             session,
-            to=author.email,
+            settings,
+            author,
             template="post_expiring",
-            locale=author.locale,
             context={
-                "name": author.display_name,
                 "title": post.title,
                 "link": link,
                 "expires_at": post.expires_at.date().isoformat() if post.expires_at else "",
             },
-            settings=settings,
         )
         sent += 1
     return sent

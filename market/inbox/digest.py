@@ -34,10 +34,10 @@ from market.accounts.models import User
 from market.db import utcnow
 from market.inbox.texts import describe
 from market.settings import Settings
-from notifications.mail import queue_mail
 from notifications.models import DigestState, Notification, NotificationPreference
 from notifications.outbox import JobContext, claim, enqueue, pop_outbox_ids, register_job
 from notifications.preferences import digest_kinds
+from notifications.tell import can_be_told, mail_person
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ async def _ensure_state(session: AsyncSession, user_id: str) -> None:
 async def send_one(session: AsyncSession, settings: Settings, user_id: str, now: datetime) -> bool:
     """Queue this person's digest of the day if it is due and has something to say."""
     user = await session.get(User, user_id)
-    if user is None or not user.is_active or user.deleted_at is not None:
-        return False
-    if not user.email_verified:
+    if user is None or not can_be_told(user) or not user.email_verified:
         return False
     kinds = await digest_kinds(session, user_id)
     if not kinds:
@@ -149,21 +147,18 @@ async def send_one(session: AsyncSession, settings: Settings, user_id: str, now:
         }
         for n in notes
     ]
-    await queue_mail(
+    await mail_person(
         session,
-        to=user.email,
+        settings,
+        user,
         template="digest",
-        locale=user.locale,
         context={
-            "name": user.display_name,
             "items": items,
             "count": total,
             "more": total - len(items),
             "link": f"{base}/notifications",
             "settings_link": f"{base}/account/notifications",
         },
-        settings=settings,
-        user_id=user.id,
         kind="digest",
     )
     return True

@@ -20,8 +20,8 @@ from market.conversations.models import Conversation, Message, Participant
 from market.db import utcnow
 from market.settings import Settings
 from notifications.inapp import mark_group_read, notify
-from notifications.mail import queue_mail
 from notifications.preferences import IMMEDIATE, mode_for
+from notifications.tell import can_be_told, mail_person, tell
 
 # At most one "new message" mail per conversation and recipient in this time.
 MESSAGE_MAIL_INTERVAL = timedelta(minutes=15)
@@ -34,10 +34,6 @@ def _settings(session: AsyncSession) -> Settings:
 def conversation_key(conversation_id: str) -> str:
     """The group key of a conversation's "new message" notifications."""
     return f"conversation:{conversation_id}"
-
-
-def can_be_told(user: User | None) -> bool:
-    return user is not None and user.is_active and user.deleted_at is None
 
 
 # --- Vetting
@@ -55,31 +51,25 @@ async def _on_vetting(
     status = volunteer.vetting_status
     if decision is None or status == previous or status not in ("approved", "rejected"):
         return
-    if not can_be_told(volunteer):
-        return
     settings = _settings(session)
     kind = "vetting.approved" if status == "approved" else "vetting.rejected"
     revoked = status == "rejected" and previous == "approved"
     data: dict[str, Any] = {"decision_id": getattr(decision, "id", None)}
     if revoked:
         data["revoked"] = True
-    await notify(session, user_id=volunteer.id, kind=kind, data=data)
-    if volunteer.email_verified:
-        base = settings.base_url.rstrip("/")
-        await queue_mail(
-            session,
-            to=volunteer.email,
-            template="vetting_approved" if status == "approved" else "vetting_rejected",
-            locale=volunteer.locale,
-            context={
-                "name": volunteer.display_name,
-                "revoked": revoked,
-                "link": f"{base}/my/posts" if status == "approved" else f"{base}/account",
-            },
-            settings=settings,
-            user_id=volunteer.id,
-            kind=kind,
-        )
+    base = settings.base_url.rstrip("/")
+    await tell(
+        session,
+        settings,
+        volunteer,
+        kind=kind,
+        data=data,
+        template="vetting_approved" if status == "approved" else "vetting_rejected",
+        context={
+            "revoked": revoked,
+            "link": f"{base}/my/posts" if status == "approved" else f"{base}/account",
+        },
+    )
 
 
 # --- Messages
@@ -136,19 +126,16 @@ async def _on_message(
         if await mode_for(session, recipient.id, "message.new") != IMMEDIATE:
             continue
         base = settings.base_url.rstrip("/")
-        queued = await queue_mail(
+        queued = await mail_person(
             session,
-            to=recipient.email,
+            settings,
+            recipient,
             template="message_new",
-            locale=recipient.locale,
             context={
-                "name": recipient.display_name,
                 "author": author.display_name,
                 "link": base + conversation_path(conversation),
                 "settings_link": f"{base}/account/notifications",
             },
-            settings=settings,
-            user_id=recipient.id,
             kind="message.new",
         )
         if queued is not None:

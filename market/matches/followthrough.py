@@ -26,8 +26,7 @@ from market.matches import queries
 from market.matches.models import Match
 from market.posts.models import Post
 from market.settings import Settings
-from notifications.inapp import notify
-from notifications.mail import queue_mail
+from notifications.tell import tell
 
 REMIND_AFTER = timedelta(hours=48)
 STALLED_AFTER = timedelta(days=5)
@@ -63,19 +62,16 @@ async def _tell(
     link: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    if user is None or not user.is_active:
-        return
-    await notify(session, user_id=user.id, kind=kind, data=data)
-    if user.email_verified:
-        await queue_mail(
-            session,
-            to=user.email,
-            template=template,
-            locale=user.locale,
-            context={"name": user.display_name, "link": link, **(extra or {})},
-            essential=True,  # match mails cannot be switched off
-            settings=settings,
-        )
+    await tell(
+        session,
+        settings,
+        user,
+        kind=kind,
+        data=data,
+        template=template,
+        context={"link": link, **(extra or {})},
+        essential=True,  # match mails cannot be switched off
+    )
 
 
 def _due(column: Any, age: timedelta, now: datetime) -> Any:
@@ -368,29 +364,18 @@ async def ask_outcome(session: AsyncSession, settings: Settings, now: datetime) 
             continue
         users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
         for user_id, side in ((match.volunteer_id, "offer"), (match.need_author_id, "need")):
-            user = users.get(user_id)
-            if user is None or not user.is_active:
-                continue
-            # The question in the app too: a notification, and a card on the notifications page.
-            await notify(
-                session, user_id=user.id, kind="match.outcome", data={"match_id": match.id}
-            )
-            if not user.email_verified:
-                continue
             token = outcome_token(settings, match, side, now)
             base = f"{_base(settings)}/matches/{match.id}/met?token={token}"
-            await queue_mail(
+            # The question in the app too: a notification, and a card on the notifications page.
+            await tell(
                 session,
-                to=user.email,
+                settings,
+                users.get(user_id),
+                kind="match.outcome",
+                data={"match_id": match.id},
                 template="match_outcome",
-                locale=user.locale,
-                context={
-                    "name": user.display_name,
-                    "yes_link": f"{base}&met=1",
-                    "no_link": f"{base}&met=0",
-                },
-                essential=True,
-                settings=settings,
+                context={"yes_link": f"{base}&met=1", "no_link": f"{base}&met=0"},
+                essential=True,  # match mails cannot be switched off
             )
     return len(ids)
 

@@ -27,9 +27,8 @@ from market.matches.models import OPEN, DeclineReason, Match, MatchStatus, Respo
 from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
-from notifications.inapp import notify
-from notifications.mail import queue_mail
 from notifications.outbox import enqueue
+from notifications.tell import tell
 
 # A new post is proposed to the best few partners first, not to everyone at once.
 PROPOSALS = 3
@@ -164,20 +163,16 @@ async def _tell(
         users = await queries.users_by_id(session, [match.volunteer_id, match.need_author_id])
     link = f"{settings.base_url.rstrip('/')}/matches/{match.id}"
     for user_id in (match.volunteer_id, match.need_author_id):
-        user = users.get(user_id)
-        if user is None or not user.is_active:
-            continue
-        await notify(session, user_id=user.id, kind=kind, data={"match_id": match.id})
-        if user.email_verified:
-            await queue_mail(
-                session,
-                to=user.email,
-                template=template,
-                locale=user.locale,
-                context={"name": user.display_name, "link": link},
-                essential=True,  # match mails cannot be switched off
-                settings=settings,
-            )
+        await tell(
+            session,
+            settings,
+            users.get(user_id),
+            kind=kind,
+            data={"match_id": match.id},
+            template=template,
+            context={"link": link},
+            essential=True,  # match mails cannot be switched off
+        )
 
 
 async def withdraw(session: AsyncSession, match: Match, reason: str) -> None:
@@ -366,23 +361,16 @@ async def reopen(
 async def _tell_volunteer_reopened(session: AsyncSession, settings: Settings, match: Match) -> None:
     """The volunteer learns the match was given up (in the app, and by mail like every match
     mail), so they do not wait for a meeting that will not come; their offer stays."""
-    volunteer = await session.get(User, match.volunteer_id)
-    if volunteer is None or not volunteer.is_active or volunteer.deleted_at is not None:
-        return
-    await notify(session, user_id=volunteer.id, kind=REOPENED_KIND, data={"match_id": match.id})
-    if volunteer.email_verified:
-        await queue_mail(
-            session,
-            to=volunteer.email,
-            template="match_reopened",
-            locale=volunteer.locale,
-            context={
-                "name": volunteer.display_name,
-                "link": f"{settings.base_url.rstrip('/')}/matches/{match.id}",
-            },
-            essential=True,  # match mails cannot be switched off
-            settings=settings,
-        )
+    await tell(
+        session,
+        settings,
+        await session.get(User, match.volunteer_id),
+        kind=REOPENED_KIND,
+        data={"match_id": match.id},
+        template="match_reopened",
+        context={"link": f"{settings.base_url.rstrip('/')}/matches/{match.id}"},
+        essential=True,  # match mails cannot be switched off
+    )
 
 
 def my_response(match: Match, side: str) -> str:

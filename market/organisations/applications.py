@@ -27,8 +27,7 @@ from market.posts import taxonomy
 from market.posts.models import Post
 from market.settings import Settings
 from market.text import plain_text
-from notifications.inapp import notify
-from notifications.mail import queue_mail
+from notifications.tell import can_be_told, tell
 
 ENDED = ("closed", "expired", "rejected")
 
@@ -168,11 +167,10 @@ async def _tell_managers(
         list((await session.execute(select(User).where(User.id.in_(ids)))).scalars()) if ids else []
     )
     for manager in users:
-        if not manager.is_active or manager.deleted_at is not None:
-            continue
-        await notify(
+        await tell(
             session,
-            user_id=manager.id,
+            settings,
+            manager,
             kind="application.received",
             data={
                 "application_id": application.id,
@@ -180,21 +178,13 @@ async def _tell_managers(
                 "post_title": post.title,
                 "volunteer_name": volunteer.display_name,
             },
+            template="application_received",
+            context={
+                "volunteer": volunteer.display_name,
+                "title": post.title,
+                "link": _manage_link(settings, post),
+            },
         )
-        if manager.email_verified:
-            await queue_mail(
-                session,
-                to=manager.email,
-                template="application_received",
-                locale=manager.locale,
-                context={
-                    "name": manager.display_name,
-                    "volunteer": volunteer.display_name,
-                    "title": post.title,
-                    "link": _manage_link(settings, post),
-                },
-                settings=settings,
-            )
 
 
 # --- Showing applications
@@ -360,7 +350,7 @@ async def _tell_volunteer(
     volunteer: User,
     conversation_id: str | None = None,
 ) -> None:
-    if not volunteer.is_active or volunteer.deleted_at is not None:
+    if not can_be_told(volunteer):
         return
     accepted = application.status == "accepted"
     org = await _org_of(session, post)
@@ -373,30 +363,25 @@ async def _tell_volunteer(
     }
     if conversation_id:
         data["conversation_id"] = conversation_id
-    kind = "application.accepted" if accepted else "application.declined"
-    await notify(session, user_id=volunteer.id, kind=kind, data=data)
-    if volunteer.email_verified:
-        base = settings.base_url.rstrip("/")
-        link = (
-            f"{base}/conversations/{conversation_id}"
-            if conversation_id
-            else f"{base}/my/applications"
-        )
-        await queue_mail(
-            session,
-            to=volunteer.email,
-            template="application_accepted" if accepted else "application_declined",
-            locale=volunteer.locale,
-            context={
-                "name": volunteer.display_name,
-                "title": post.title,
-                "organisation": sender,
-                "message": application.decision_message or "",
-                "link": link,
-                "applications_link": f"{base}/my/applications",
-            },
-            settings=settings,
-        )
+    base = settings.base_url.rstrip("/")
+    link = (
+        f"{base}/conversations/{conversation_id}" if conversation_id else f"{base}/my/applications"
+    )
+    await tell(
+        session,
+        settings,
+        volunteer,
+        kind="application.accepted" if accepted else "application.declined",
+        data=data,
+        template="application_accepted" if accepted else "application_declined",
+        context={
+            "title": post.title,
+            "organisation": sender,
+            "message": application.decision_message or "",
+            "link": link,
+            "applications_link": f"{base}/my/applications",
+        },
+    )
 
 
 async def withdraw(session: AsyncSession, application: Application, relation: str) -> Application:
