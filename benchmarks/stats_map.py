@@ -47,7 +47,8 @@ from market.actor import Actor  # noqa: E402
 from market.db import make_engine, make_sessionmaker  # noqa: E402
 from market.maps import guardian as map_guardian  # noqa: E402
 from market.maps import queries as map_queries  # noqa: E402
-from market.stats.queries import Period, Statistics  # noqa: E402
+from market.stats.figures import Period  # noqa: E402
+from market.stats.queries import Statistics  # noqa: E402
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/anlauf_bench_stats"
 

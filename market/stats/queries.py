@@ -13,10 +13,8 @@ Each figure is counted once in total and once per category, language and region 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,62 +40,22 @@ from sqlalchemy.orm import aliased
 from market.accounts.models import ApiToken, User, UserLanguage, WebSession
 from market.matches.models import Match
 from market.posts.models import Post, PostLanguage, Region
+from market.stats.figures import (
+    DAY,
+    DIMENSIONS,
+    Figures,
+    Period,
+    Report,
+    Single,
+    add_matches,
+    days,
+    grouped,
+    percentile,
+    set_needs,
+    set_volunteers,
+)
 
-DIMENSIONS = ("category", "language", "region")
-DAY = 86400
-MATCH_KEYS = ("proposed", "connected", "declined", "expired", "met")
-NEED_KEYS = ("created", "matched_within_7_days", "matched_within_30_days", "waiting")
-VOLUNTEER_KEYS = ("approved", "active_90_days")
 ACTIVE_DAYS = 90
-
-
-@dataclass(frozen=True)
-class Period:
-    start: datetime
-    end: datetime  # exclusive
-
-
-@dataclass
-class Figures:
-    """One row of the statistics: the total, or one category, language or region."""
-
-    needs: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NEED_KEYS, 0))
-    contact_seconds: list[int] = field(default_factory=list)
-    contact_days: dict[str, float | None] = field(
-        default_factory=lambda: {"median": None, "p90": None}
-    )
-    matches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MATCH_KEYS, 0))
-    volunteers: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VOLUNTEER_KEYS, 0))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "needs": dict(self.needs),
-            "time_to_first_contact_days": dict(self.contact_days),
-            "matches": dict(self.matches),
-            "volunteers": dict(self.volunteers),
-        }
-
-
-@dataclass
-class Report:
-    period: Period
-    total: Figures
-    # dimension -> key (category slug, language code, region id or None) -> figures
-    groups: dict[str, dict[str | None, Figures]]
-
-
-def percentile(values: list[int], fraction: float) -> float | None:
-    """Linear interpolation between the closest ranks, as PostgreSQL's percentile_cont."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = fraction * (len(ordered) - 1)
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def days(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / DAY, 2)
 
 
 def _seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
@@ -162,7 +120,7 @@ class Statistics:
         else:
             for dimension in (None, *DIMENSIONS):
                 target: dict[str | None, Figures] = (
-                    groups[dimension] if dimension else _Single(total)
+                    groups[dimension] if dimension else Single(total)
                 )
                 await self._needs(dimension, target)
                 await self._matches(dimension, target)
@@ -217,7 +175,7 @@ class Statistics:
     async def _needs(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
         stmt = _by(self._needs_query(), dimension, Post, PostLanguage)
         for created, week, month, still, key in await self._rows(stmt):
-            _set_needs(target[key], created, week, month, still)
+            set_needs(target[key], created, week, month, still)
 
     async def _needs_at_once(
         self, total: Figures, groups: dict[str, dict[str | None, Figures]]
@@ -232,7 +190,7 @@ class Statistics:
             .group_by(func.grouping_sets(literal_column("()"), Post.category, Post.region_id))
         )
         for created, week, month, still, sets, category, region in await self._rows(stmt):
-            _set_needs(_grouped(total, groups, sets, category, region), created, week, month, still)
+            set_needs(grouped(total, groups, sets, category, region), created, week, month, still)
 
     # --- matches (each belongs to its need's category, languages and region)
 
@@ -254,7 +212,7 @@ class Statistics:
         need, language = aliased(Post), aliased(PostLanguage)
         stmt = self._matches_query(need).group_by(Match.status)
         for status, count, met_count, key in await self._rows(_by(stmt, dimension, need, language)):
-            _add_matches(target[key], status, count, met_count)
+            add_matches(target[key], status, count, met_count)
 
     async def _matches_at_once(
         self, total: Figures, groups: dict[str, dict[str | None, Figures]]
@@ -277,7 +235,7 @@ class Statistics:
         )
         rows = await self._rows(stmt)
         for status, count, met_count, sets, category, region in rows:
-            _add_matches(_grouped(total, groups, sets, category, region), status, count, met_count)
+            add_matches(grouped(total, groups, sets, category, region), status, count, met_count)
 
     def _contact_where(self, need: Any) -> tuple[Any, ...]:
         return (
@@ -313,7 +271,7 @@ class Statistics:
             .group_by(func.grouping_sets(literal_column("()"), need.category, need.region_id))
         )
         for median, p90, sets, category, region in await self._rows(stmt):
-            figures = _grouped(total, groups, sets, category, region)
+            figures = grouped(total, groups, sets, category, region)
             figures.contact_days = {"median": days(median), "p90": days(p90)}
 
     async def _contact(self, dimension: str | None, target: dict[str | None, Figures]) -> None:
@@ -403,7 +361,7 @@ class Statistics:
         for approved_count, active_count, left_out, code in await self._rows(stmt):
             if not left_out and code is None:
                 continue  # volunteers without a language: in the total only
-            _set_volunteers(total if left_out else languages[code], approved_count, active_count)
+            set_volunteers(total if left_out else languages[code], approved_count, active_count)
 
     async def _volunteers(
         self,
@@ -441,62 +399,15 @@ class Statistics:
                 rows = await self._rows(stmt)
                 for approved_count, active_count, left_out, category, region in rows:
                     figures = both[region] if left_out else target[category]
-                    _set_volunteers(figures, approved_count, active_count)
+                    set_volunteers(figures, approved_count, active_count)
                 return
             key = offer.category if dimension == "category" else offer.region_id
             stmt = stmt.add_columns(key).group_by(key)
         for approved_count, active_count, key_value in await self._rows(stmt):
-            _set_volunteers(target[key_value], approved_count, active_count)
+            set_volunteers(target[key_value], approved_count, active_count)
 
     async def _rows(self, stmt: Select[Any]) -> list[Any]:
         return list((await self.session.execute(stmt)).all())
-
-
-def _grouped(
-    total: Figures,
-    groups: dict[str, dict[str | None, Figures]],
-    sets: int,
-    category: str | None,
-    region: str | None,
-) -> Figures:
-    """The figures a GROUPING SETS row belongs to: grouping(category, region) is 3 for the
-    total, 1 for a category (region left out), 2 for a region."""
-    if sets == 3:
-        return total
-    if sets == 1:
-        return groups["category"][category]
-    return groups["region"][region]
-
-
-def _add_matches(figures: Figures, status: str, count: Any, met_count: Any) -> None:
-    matches = figures.matches
-    if status in matches:
-        matches[status] += int(count)
-    matches["met"] += int(met_count or 0)
-
-
-def _set_volunteers(figures: Figures, approved: Any, active: Any) -> None:
-    figures.volunteers["approved"] = int(approved or 0)
-    figures.volunteers["active_90_days"] = int(active or 0)
-
-
-def _set_needs(figures: Figures, created: Any, week: Any, month: Any, still: Any) -> None:
-    needs = figures.needs
-    needs["created"] = int(created or 0)
-    needs["matched_within_7_days"] = int(week or 0)
-    needs["matched_within_30_days"] = int(month or 0)
-    needs["waiting"] = int(still or 0)
-
-
-class _Single(dict[str | None, Figures]):
-    """The total: every key (there is only None) is the one Figures."""
-
-    def __init__(self, figures: Figures) -> None:
-        super().__init__()
-        self.figures = figures
-
-    def __missing__(self, key: str | None) -> Figures:
-        return self.figures
 
 
 async def region_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, Region]:

@@ -11,17 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.errors import FieldError, Invalid
-from market.stats.guardian import Scope
-from market.stats.queries import (
+from market.stats.figures import (
     DIMENSIONS,
     MATCH_KEYS,
     NEED_KEYS,
     VOLUNTEER_KEYS,
     Period,
     Report,
-    Statistics,
-    region_names,
 )
+from market.stats.guardian import Scope
+from market.stats.queries import Statistics, region_names
 
 DEFAULT_DAYS = 30
 # A longer period is allowed; this only keeps a typo ("20025") from scanning for ever.
