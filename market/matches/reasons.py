@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
+from market import languages
 from market.i18n import gettext, ngettext
-from market.posts import languages, taxonomy
+from market.posts import taxonomy
 
 
 class _Distanced(Protocol):

@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from market import i18n
+from market import i18n, languages
 from market.actor import actor_of
 from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
 from market.errors import Invalid
-from market.posts import geo, guardian, languages, queries, renewal, services, taxonomy
+from market.posts import geo, guardian, queries, renewal, services, taxonomy
 from market.posts import search as text_search
 from market.posts.models import Post
 from market.posts.schemas import PostIn, PostPatch, SearchIn

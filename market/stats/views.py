@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from market import i18n
+from market import i18n, languages
 from market.actor import staff_actor
 from market.db import utcnow
 from market.errors import Invalid
 from market.forms import errors_of, page
 from market.i18n import N_
-from market.posts import languages, taxonomy
+from market.posts import taxonomy
 from market.stats import guardian, report
 from market.stats.charts import bar_chart
 from market.web import current_user, db, login_redirect

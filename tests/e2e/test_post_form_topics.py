@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from market import forms
+from market import forms, languages
 from market.i18n import gettext, use_locale
-from market.posts import languages, taxonomy
+from market.posts import taxonomy
 from tests.conftest import token_from
 from tests.e2e.a11y import violations
 from tests.e2e.conftest import DESKTOP, PHONE

@@ -51,7 +51,7 @@ after the last pick instead of reading every need of that score.
 The SQL is built once per shape of new post and parameterised (`statement`); it runs with custom
 plans, no parallel workers and no bitmap scans (`SETTINGS`, SET LOCAL, restored afterwards).
 
-Two assumptions: language codes are stored normalised (`market.posts.languages.normalise`:
+Two assumptions: language codes are stored normalised (`market.languages.normalise`:
 lower-case primary subtag), as the candidate filter of `queries` assumes too; and the flat
 distance is never longer than the great circle by more than its margin. Each judged candidate's
 score is checked against its bounds; should one ever exceed them, the post is ranked the slow
