@@ -246,18 +246,6 @@ def language_options() -> list[tuple[str, str]]:
     return [(code, language_label(code)) for code in languages.COMMON]
 
 
-def category_options(blank: str | None = None) -> list[tuple[str, str]]:
-    """Moved to market.posts.choices; kept for this session for callers not yet changed."""
-    options: list[tuple[str, str]] = HELPERS["category_options"](blank)
-    return options
-
-
-def rejection_reason_options() -> list[tuple[str, str]]:
-    """Moved to market.vetting.reasons; kept for this session for callers not yet changed."""
-    options: list[tuple[str, str]] = HELPERS["rejection_reason_options"]()
-    return options
-
-
 # What every page template may use. The features add theirs at start (market/features.py
 # `helpers=`: categories from posts, rejection reasons from vetting), since this foundation
 # module may not import them; the start fails if one of HELPERS_FROM_FEATURES is missing.

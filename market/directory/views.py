@@ -23,7 +23,7 @@ from market.errors import Invalid, NotFound
 from market.forms import page, text
 from market.i18n import N_, gettext
 from market.organisations.models import Organisation
-from market.posts import taxonomy
+from market.posts import choices, taxonomy
 from market.web import (
     current_user,
     db,
@@ -60,7 +60,7 @@ def _kind_path(kind: str) -> str:
 
 def _options() -> dict[str, Any]:
     return {
-        "topic_options": forms.category_options(gettext("All topics")),
+        "topic_options": choices.category_options(gettext("All topics")),
         "language_options": [("", gettext("All languages")), *forms.language_options()],
         "radius_options": [(r, gettext("%(num)s km", num=r)) for r in RADIUS_CHOICES],
         "category_name": taxonomy.category_name,
@@ -288,7 +288,7 @@ async def _form_page(
         "values": values,
         "errors": errors,
         "org_options": await _org_options(request, actor),
-        "topic_options": forms.category_options(""),
+        "topic_options": choices.category_options(""),
         "language_options": forms.language_options(),
         "day_names": [
             d

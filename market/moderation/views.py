@@ -22,7 +22,7 @@ from market.moderation import handlers as _handlers  # noqa: F401  (registers th
 from market.posts.taxonomy import N_
 from market.vetting import services as vetting
 from market.vetting.models import Report
-from market.vetting.reasons import POST_REJECTION_REASONS
+from market.vetting.reasons import POST_REJECTION_REASONS, rejection_reason_options
 from market.vetting.schemas import ReportIn
 from market.vetting.views import chosen_status, staff_or_login
 from market.web import (
@@ -46,7 +46,7 @@ STATUSES = ("open", "resolved")
 def _reason_options() -> list[tuple[str, str]]:
     return [
         ("", gettext("Please choose")),
-        *forms.rejection_reason_options(),
+        *rejection_reason_options(),
         ("other", gettext("Other reason (write it below)")),
     ]
 

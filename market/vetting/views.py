@@ -26,7 +26,7 @@ from market.posts.models import Post
 from market.posts.taxonomy import N_
 from market.vetting import guardian, services
 from market.vetting.models import Report, VettingDecision
-from market.vetting.reasons import POST_REJECTION_REASONS
+from market.vetting.reasons import POST_REJECTION_REASONS, rejection_reason_options
 from market.vetting.schemas import OrganisationDecisionIn, PostDecisionIn, VolunteerDecisionIn
 from market.web import (
     current_user,
@@ -271,7 +271,7 @@ async def _posts_page(
         "form": form or {},
         "reason_options": [
             ("", gettext("Please choose")),
-            *forms.rejection_reason_options(),
+            *rejection_reason_options(),
             ("other", gettext("Other reason (write it below)")),
         ],
     }

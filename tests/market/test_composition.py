@@ -232,7 +232,7 @@ def test_the_features_template_helpers_reach_every_page() -> None:
     registry()
     assert forms.HELPERS["category_name"] is taxonomy.category_name
     assert forms.HELPERS["reason_text"] is reasons.reason_text
-    assert forms.category_options("x")[0] == ("", "x")
+    assert forms.HELPERS["category_options"]("x")[0] == ("", "x")
 
 
 def test_a_feature_without_its_eraser_fails_the_start() -> None:

@@ -25,6 +25,7 @@ from market.organisations.pages.common import (
 from market.organisations.schemas import (
     ClientIn,
 )
+from market.posts import choices
 from market.posts.schemas import PostIn
 from market.web import (
     current_user,
@@ -167,7 +168,7 @@ async def _client_post_page(
         "client": client,
         "values": values,
         "errors": errors,
-        "category_options": forms.category_options(gettext("Please choose")),
+        "category_options": choices.category_options(gettext("Please choose")),
         "language_options": forms.language_options(),
         "mode_options": [(m, gettext(label)) for m, label in forms.MODE_LABELS.items()],
     }
