@@ -16,7 +16,7 @@ from market.styles import inline_css, minify
 async def test_page_style_is_inline_and_allowed_by_its_hash(client: httpx.AsyncClient) -> None:
     r = await client.get("/?lang=de")
     assert r.status_code == 200
-    (css,) = re.findall(r"<style>(.*?)</style>", r.text, re.DOTALL)
+    (css, *_page_own) = re.findall(r"<style>(.*?)</style>", r.text, re.DOTALL)  # the site's first
     assert ".visually-hidden" in css and "@media" in css  # both files, as rules
     assert 'rel="stylesheet" href="/static/anlauf.css' not in r.text
     digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
@@ -30,7 +30,7 @@ async def test_page_style_is_inline_and_allowed_by_its_hash(client: httpx.AsyncC
 async def test_search_page_inlines_its_own_stylesheet_too(client: httpx.AsyncClient) -> None:
     r = await client.get("/posts?lang=de")
     styles = re.findall(r"<style>(.*?)</style>", r.text, re.DOTALL)
-    assert len(styles) == 2  # the site's, then the page's own
+    assert len(styles) == 3  # the site's, then the page's own (search.css, topics.css)
     policy = r.headers["content-security-policy"]
     for css in styles:
         digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
