@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from market import forms
-from market.accounts import services, twofactor
+from market.accounts import services, sessions, twofactor
 from market.accounts.export import export_user
 from market.accounts.models import User
 from market.accounts.schemas import (
@@ -61,9 +61,9 @@ async def _account_page(
     values = form or {"display_name": user.display_name, "locale": user.locale}
     current = getattr(request.state, "web_session", None)
     context = {
-        "web_sessions": await services.active_web_sessions(db(request), user.id),
+        "web_sessions": await sessions.active_web_sessions(db(request), user.id),
         "current_session_id": current.public_id if current is not None else None,
-        "api_tokens": await services.active_tokens(db(request), user.id),
+        "api_tokens": await sessions.active_tokens(db(request), user.id),
         "two_factor_on": await twofactor.is_enabled(db(request), user.id),
         "form": values,
         "errors": errors or {},
@@ -354,7 +354,7 @@ async def end_session(request: Request) -> Response:
         return login_redirect(request)
     await form_with_csrf(request)
     public_id = request.path_params["session_id"]
-    await services.end_web_session_by_id(db(request), user.id, public_id)
+    await sessions.end_web_session_by_id(db(request), user.id, public_id)
     current = getattr(request.state, "web_session", None)
     if current is not None and current.public_id == public_id:
         response = redirect("/")
@@ -368,7 +368,7 @@ async def revoke_token(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     await form_with_csrf(request)
-    await services.revoke_token(db(request), user.id, request.path_params["token_id"])
+    await sessions.revoke_token(db(request), user.id, request.path_params["token_id"])
     return redirect(with_flash("/account", MSG_TOKEN_REVOKED))
 
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from market.accounts import services, twofactor
+from market.accounts import services, sessions, twofactor
 from market.accounts.export import export_user
 from market.accounts.models import User
 from market.accounts.schemas import (
@@ -61,7 +61,7 @@ async def token(request: Request) -> Response:
         await twofactor.limit_checks(request, user.id)
         if not await twofactor.check(session, settings, user.id, data.otp):
             raise Unauthorized(OTP_WRONG)
-    secret, expires_in = await services.issue_api_token(session, settings, user)
+    secret, expires_in = await sessions.issue_api_token(session, settings, user)
     return ok({"access_token": secret, "token_type": "bearer", "expires_in": expires_in})
 
 
@@ -75,13 +75,13 @@ async def logout(request: Request) -> Response:
 
 async def tokens(request: Request) -> Response:
     user = await require_user(request)
-    items = await services.active_tokens(db(request), user.id)
-    return ok({"items": [services.token_out(t) for t in items]})
+    items = await sessions.active_tokens(db(request), user.id)
+    return ok({"items": [sessions.token_out(t) for t in items]})
 
 
 async def revoke_token(request: Request) -> Response:
     user = await require_user(request)
-    await services.revoke_token(db(request), user.id, request.path_params["token_id"])
+    await sessions.revoke_token(db(request), user.id, request.path_params["token_id"])
     return no_content()
 
 

@@ -1,6 +1,6 @@
 """Account use cases: register, verify, log in, reset, profile, deletion.
 
-Signed-in browser sessions and API tokens are in market.accounts.sessions (re-exported here).
+Signed-in browser sessions and API tokens are in market.accounts.sessions.
 """
 
 from __future__ import annotations
@@ -21,19 +21,7 @@ from market.accounts.models import (
 )
 from market.accounts.organisations import ORGANISATION_OF, Organisation
 from market.accounts.schemas import MePatch, RegisterIn
-
-# Moved to market.accounts.sessions; re-exported here, where their callers find them.
-from market.accounts.sessions import (
-    active_tokens,
-    active_web_sessions,
-    end_web_session,
-    end_web_session_by_id,
-    issue_api_token,
-    revoke_sessions,
-    revoke_token,
-    start_web_session,
-    token_out,
-)
+from market.accounts.sessions import revoke_sessions
 from market.db import utcnow
 from market.errors import Conflict, Forbidden, Invalid, Unauthorized
 from market.i18n import N_, get_locale
@@ -446,16 +434,3 @@ def me(user: User, organisation: Organisation | None) -> dict[str, Any]:
         if organisation
         else None,
     }
-
-
-__all__ = [
-    "active_tokens",
-    "active_web_sessions",
-    "end_web_session",
-    "end_web_session_by_id",
-    "issue_api_token",
-    "revoke_sessions",
-    "revoke_token",
-    "start_web_session",
-    "token_out",
-]

@@ -1,5 +1,5 @@
 """Signed-in browser sessions and API tokens: start, list, end one, end all (a new password
-ends every other one). Split from market.accounts.services, which re-exports these."""
+ends every other one). Split from market.accounts.services; callers import them from here."""
 
 from __future__ import annotations
 

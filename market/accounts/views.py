@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from market import forms
-from market.accounts import services, twofactor
+from market.accounts import services, sessions, twofactor
 from market.accounts.models import SELF_REGISTER_ROLES, User
 from market.accounts.schemas import (
     RegisterIn,
@@ -217,7 +217,7 @@ def _landing(user: User, next_url: str) -> str:
 
 async def _start_session(request: Request, user: User, next_url: str) -> Response:
     session, settings = db(request), settings_of(request)
-    secret = await services.start_web_session(
+    secret = await sessions.start_web_session(
         session, settings, user, request.headers.get("user-agent")
     )
     response = redirect(_landing(user, safe_next(next_url)))
@@ -295,7 +295,7 @@ async def logout(request: Request) -> Response:
     await current_user(request)  # loads request.state.web_session
     web_session = getattr(request.state, "web_session", None)
     if web_session is not None:
-        await services.end_web_session(db(request), web_session)
+        await sessions.end_web_session(db(request), web_session)
     response = redirect("/")
     clear_session(request, response)
     # The browser forgets the pages the service worker kept for this person (market/pwa).

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts import services as accounts
 from market.accounts.models import CoordinatorRegion, Role, User
+from market.accounts.sessions import revoke_sessions
 from market.admin import audit
 from market.admin.schemas import CoordinatorIn, RegionIn
 from market.db import lock_row, utcnow
@@ -189,7 +190,7 @@ async def suspend(session: AsyncSession, admin: User, person: User) -> None:
         raise Conflict("This account is suspended already.")
     person.suspended_at = utcnow()
     person.is_active = False
-    await accounts.revoke_sessions(session, person.id)
+    await revoke_sessions(session, person.id)
     stmt = select(Post).where(Post.author_id == person.id, Post.status == "published")
     for post in list(await session.scalars(stmt)):
         post.rejection_reason = SUSPENDED

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from market.accounts import services
+from market.accounts import services, sessions
 from market.accounts.models import AccountToken, ApiToken, OidcIdentity, User, WebSession
 from market.db import make_sessionmaker, utcnow
 from market.web import SESSION_COOKIE
@@ -62,7 +62,7 @@ async def logged_in(app: Any, actor: Actor) -> AsyncIterator[httpx.AsyncClient]:
     async with make_sessionmaker(app.state.engine)() as s, s.begin():
         user = await s.get(User, actor.id)
         assert user is not None
-        secret = await services.start_web_session(s, app.state.settings, user, "test")
+        secret = await sessions.start_web_session(s, app.state.settings, user, "test")
     async with browser(app, headers=EN) as c:
         c.cookies.set(SESSION_COOKIE, secret)
         yield c
