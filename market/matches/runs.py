@@ -16,7 +16,8 @@ snapshot could not be upgraded to write after someone else wrote), so there the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +44,7 @@ from market.errors import Conflict
 from market.matches import queries, regional
 from market.matches.models import RunKind, RunStatus
 from market.posts.models import Post, Region
-from notifications.outbox import JobContext, claim, enqueue, register_job
+from notifications.outbox import Claim, JobContext, claim, enqueue, register_job
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +197,17 @@ async def ask_unmatched(
 ) -> RegionalRun:
     """The stored or pending unmatched view of the region, or a new run working it out."""
     found = await fresh_unmatched(session, region_id)
-    if found is not None:
-        return found
-    run = RegionalRun(kind=UNMATCHED, region_id=region_id, requested_by=requested_by)
+    return found or await _start(session, UNMATCHED, UNMATCHED_JOB, region_id, requested_by)
+
+
+async def _start(
+    session: AsyncSession, kind: str, job: str, region_id: str | None, requested_by: str | None
+) -> RegionalRun:
+    """A new run of `kind` for the region, its job queued in the caller's transaction."""
+    run = RegionalRun(kind=kind, region_id=region_id, requested_by=requested_by)
     session.add(run)
     await session.flush()
-    await enqueue(session, UNMATCHED_JOB, {"run_id": run.id})
+    await enqueue(session, job, {"run_id": run.id})
     return run
 
 
@@ -250,13 +256,7 @@ async def ask_preview(
 ) -> RegionalRun:
     """The stored or pending preview of the region, or a new run working it out."""
     found = await fresh_preview(session, region_id)
-    if found is not None:
-        return found
-    run = RegionalRun(kind=PREVIEW, region_id=region_id, requested_by=requested_by)
-    session.add(run)
-    await session.flush()
-    await enqueue(session, PREVIEW_JOB, {"run_id": run.id})
-    return run
+    return found or await _start(session, PREVIEW, PREVIEW_JOB, region_id, requested_by)
 
 
 async def forget_previews(session: AsyncSession, region_id: str | None) -> None:
@@ -339,20 +339,30 @@ async def _finish(session: AsyncSession, run_id: str, status: str, result: dict[
     )
 
 
+@asynccontextmanager
+async def _claimed_run(
+    ctx: JobContext, outbox_id: str
+) -> AsyncIterator[tuple[Claim, RegionalRun, Progress] | None]:
+    """The claimed job, its run (detached) and the run's progress reporter; None when the job
+    is not to run, the region is gone or the run finished (a repeated delivery). Nothing of
+    the job's transaction may touch the run's row before the end: the progress updates write
+    it from their own transactions (PostgreSQL would make them wait)."""
+    async with claim(ctx, outbox_id) as c:
+        run = None if c is None else await c.session.get(RegionalRun, c.item.payload["run_id"])
+        if c is None or run is None or run.finished:
+            yield None
+            return
+        c.session.expunge(run)
+        yield c, run, _progress(ctx, run.id, c.session.get_bind().dialect.name)
+
+
 @register_job(CONFIRM_JOB)
 async def confirm_job(ctx: JobContext, outbox_id: str) -> None:
-    async with claim(ctx, outbox_id) as c:
-        if c is None:
+    async with _claimed_run(ctx, outbox_id) as claimed:
+        if claimed is None:
             return
-        run = await c.session.get(RegionalRun, c.item.payload["run_id"])
-        if run is None or run.finished:
-            return  # the region is gone, or a repeated delivery
+        c, run, report = claimed
         run_id, region_id, plan_id = run.id, run.region_id, run.plan_id or ""
-        dialect = c.session.get_bind().dialect.name
-        report = _progress(ctx, run_id, dialect)
-        # Nothing of this transaction may touch the run's row before the end: the progress
-        # updates write it from their own transactions (PostgreSQL would make them wait).
-        c.session.expunge(run)
         try:
             async with c.session.begin_nested():
                 created = await regional.apply(
@@ -374,16 +384,11 @@ async def confirm_job(ctx: JobContext, outbox_id: str) -> None:
 
 @register_job(UNMATCHED_JOB)
 async def unmatched_job(ctx: JobContext, outbox_id: str) -> None:
-    async with claim(ctx, outbox_id) as c:
-        if c is None:
+    async with _claimed_run(ctx, outbox_id) as claimed:
+        if claimed is None:
             return
-        run = await c.session.get(RegionalRun, c.item.payload["run_id"])
-        if run is None or run.finished:
-            return
-        run_id, region_id = run.id, run.region_id
-        c.session.expunge(run)
-        report = _progress(ctx, run_id, c.session.get_bind().dialect.name)
-        found = await regional.unmatched(c.session, region_id, progress=report)
+        c, run, report = claimed
+        found = await regional.unmatched(c.session, run.region_id, progress=report)
         items = [
             {
                 "need_id": u.need.id,
@@ -394,22 +399,17 @@ async def unmatched_job(ctx: JobContext, outbox_id: str) -> None:
             }
             for u in found
         ]
-        await _finish(c.session, run_id, "done", {"items": items})
+        await _finish(c.session, run.id, "done", {"items": items})
 
 
 @register_job(PREVIEW_JOB)
 async def preview_job(ctx: JobContext, outbox_id: str) -> None:
-    async with claim(ctx, outbox_id) as c:
-        if c is None:
+    async with _claimed_run(ctx, outbox_id) as claimed:
+        if claimed is None:
             return
-        run = await c.session.get(RegionalRun, c.item.payload["run_id"])
-        if run is None or run.finished:
-            return
-        run_id, region_id = run.id, run.region_id
-        c.session.expunge(run)
-        report = _progress(ctx, run_id, c.session.get_bind().dialect.name)
-        worked_out = await regional.plan(c.session, region_id, progress=report)
-        await _finish(c.session, run_id, "done", plan_json(worked_out))
+        c, run, report = claimed
+        worked_out = await regional.plan(c.session, run.region_id, progress=report)
+        await _finish(c.session, run.id, "done", plan_json(worked_out))
 
 
 def progress_json(run: RegionalRun) -> dict[str, Any]:
