@@ -35,6 +35,7 @@ from market.inbox import handlers as _handlers  # noqa: F401  (subscribes to eve
 from market.inbox.digest import HOUR
 from market.inbox.texts import KIND_LABELS, describe
 from market.matches import followthrough
+from market.matches.views.common import write_from_form
 from market.translation import service as translation
 from market.vetting import services as vetting
 from market.vetting.schemas import ReportIn
@@ -61,7 +62,6 @@ HEARTBEAT_SECONDS = 15.0
 MSG_READ = N_("Marked as read.")
 MSG_ALL_READ = N_("All notifications are marked as read.")
 MSG_SAVED = N_("Your choices are saved.")
-MSG_SENT = N_("Your message is sent.")
 MSG_REPORTED = N_("Thank you. The coordinators will look at this message.")
 
 MODE_LABELS = {
@@ -413,20 +413,14 @@ async def conversation_write(request: Request) -> Response:
     conversation, participant = await conversations_guardian.writable(
         session, await actor_of(request), conversation_id
     )
-    body = str(form.get("body") or "")
-    try:
-        await messages.post_message(session, user, conversation.id, body)
-    except Invalid as exc:
+
+    async def show_again(body: str, errors: dict[str, str]) -> Response:
         return await _conversation_page(
-            request,
-            user,
-            conversation,
-            participant,
-            body=body,
-            errors=forms.errors_of(exc),
-            status_code=422,
+            request, user, conversation, participant, body=body, errors=errors, status_code=422
         )
-    return redirect(with_flash(f"/conversations/{conversation.id}", MSG_SENT) + "#messages")
+
+    back = f"/conversations/{conversation.id}"
+    return await write_from_form(request, user, form, conversation.id, back, show_again)
 
 
 # --- Reporting a message (participants of its conversation, and coordinators)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from market import forms
+from market.accounts.models import User
+from market.conversations import messages
+from market.errors import Invalid
 from market.forms import page
 from market.i18n import N_
 from market.matches import (
     reasons,
 )
+from market.web import db, redirect, with_flash
 
 PAGE_SIZE = 20
 OLDER_SHOWN = 30  # declined and ended matches listed on /my/matches, newest first
@@ -113,3 +120,22 @@ async def _page(
 def _reason_texts(items: list[dict[str, Any]]) -> list[str]:
     """The reasons in words; the distance is shown on its own (rounded), so it is left out."""
     return reasons.texts([r for r in items if r.get("code") != "distance"])
+
+
+async def write_from_form(
+    request: Request,
+    user: User,
+    form: FormData,
+    conversation_id: str,
+    back: str,
+    show_again: Callable[[str, dict[str, str]], Awaitable[Response]],
+) -> Response:
+    """The form's message written into the conversation, then back to its page with a flash;
+    bad input shows the page again (`show_again(body, errors)`, 422) with what was typed.
+    The match page and the conversation page both write this way."""
+    body = str(form.get("body") or "")
+    try:
+        await messages.post_message(db(request), user, conversation_id, body)
+    except Invalid as exc:
+        return await show_again(body, forms.errors_of(exc))
+    return redirect(with_flash(back, MSG_SENT) + "#messages")
