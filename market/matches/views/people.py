@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from market import forms
 from market.accounts.models import User
 from market.actor import Actor, actor_of
 from market.conversations import guardian as conversations_guardian
@@ -38,12 +37,12 @@ from market.matches.views.common import (
     MSG_OUTCOME_NOT_MET,
     MSG_OUTCOME_SAVED,
     MSG_REOPENED,
-    MSG_SENT,
     MSG_TOO_LATE,
     OLDER_SHOWN,
     PAGE_SIZE,
     _page,
     _reason_texts,
+    write_from_form,
 )
 from market.posts.models import Post
 from market.translation import service as translation
@@ -68,6 +67,10 @@ class Card:
     mine: Post | None  # the viewer's post, or the post whose matches are listed
     other: Post  # the post on the other side
     my_response: str | None
+    # The posts' title and body in the reader's language when they are written in another
+    # ({"lang", "title", "body"}, market.translation), else None; the page labels them.
+    other_translation: dict[str, Any] | None = None
+    mine_translation: dict[str, Any] | None = None
 
     @property
     def can_answer(self) -> bool:
@@ -107,6 +110,15 @@ async def _cards(
         if side is None and anchor is None:
             mine = None
         cards.append(Card(m, side, mine, other, services.my_response(m, side) if side else None))
+    # One call for every post on the page, under the request's translation budget (a slow or
+    # stopped server gives the originals, never an error; the same rule as the post page).
+    shown = {p.id: p for c in cards for p in (c.other, c.mine) if p is not None}
+    translated = await translation.for_posts(
+        session, list(shown.values()), reader_id=viewer.user.id if viewer.user else None
+    )
+    for card in cards:
+        card.other_translation = translated.get(card.other.id)
+        card.mine_translation = translated.get(card.mine.id) if card.mine else None
     return cards
 
 
@@ -267,14 +279,14 @@ async def write_message(request: Request) -> Response:
     conversation_id = await services.conversation_id(session, match)
     if conversation_id is None:
         raise Conflict(MSG_NOT_YET)
-    body = str(form.get("body") or "")
-    try:
-        await messages.post_message(session, user, conversation_id, body)
-    except Invalid as exc:
+
+    async def show_again(body: str, errors: dict[str, str]) -> Response:
         return await _match_page(
-            request, actor, match, side, body=body, errors=forms.errors_of(exc), status_code=422
+            request, actor, match, side, body=body, errors=errors, status_code=422
         )
-    return redirect(with_flash(f"/matches/{match.id}", MSG_SENT) + "#messages")
+
+    back = f"/matches/{match.id}"
+    return await write_from_form(request, user, form, conversation_id, back, show_again)
 
 
 # --- "Did you meet?" in the app, and reopening a match that did not happen
