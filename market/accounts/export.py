@@ -51,50 +51,35 @@ def _public_id(row: Any) -> str | None:
     return str(value) if value else None
 
 
+async def oldest_first(session: AsyncSession, model: Any, *where: Any) -> list[Any]:
+    """The rows of `model` that meet `where`, oldest first (ties by id): each section's order."""
+    stmt = select(model).where(*where).order_by(model.created_at, model.id)
+    return list(await session.scalars(stmt))
+
+
+def _credential(row: Any) -> dict[str, Any]:
+    """What a session and an API token both show: when made, last used, ending, revoked."""
+    return {
+        "id": _public_id(row),
+        "created_at": iso(row.created_at),
+        "last_used_at": iso(getattr(row, "last_used_at", None)),
+        "expires_at": iso(row.expires_at),
+        "revoked_at": iso(row.revoked_at),
+    }
+
+
 async def sessions(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    stmt = (
-        select(WebSession)
-        .where(WebSession.user_id == user.id)
-        .order_by(WebSession.created_at, WebSession.id)
-    )
-    return [
-        {
-            "id": _public_id(s),
-            "created_at": iso(s.created_at),
-            "last_used_at": iso(getattr(s, "last_used_at", None)),
-            "expires_at": iso(s.expires_at),
-            "revoked_at": iso(s.revoked_at),
-            "user_agent": s.user_agent,
-        }
-        for s in await session.scalars(stmt)
-    ]
+    rows = await oldest_first(session, WebSession, WebSession.user_id == user.id)
+    return [{**_credential(s), "user_agent": s.user_agent} for s in rows]
 
 
 async def tokens(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    stmt = (
-        select(ApiToken)
-        .where(ApiToken.user_id == user.id)
-        .order_by(ApiToken.created_at, ApiToken.id)
-    )
-    return [
-        {
-            "id": _public_id(t),
-            "created_at": iso(t.created_at),
-            "last_used_at": iso(getattr(t, "last_used_at", None)),
-            "expires_at": iso(t.expires_at),
-            "revoked_at": iso(t.revoked_at),
-        }
-        for t in await session.scalars(stmt)
-    ]
+    rows = await oldest_first(session, ApiToken, ApiToken.user_id == user.id)
+    return [_credential(t) for t in rows]
 
 
 async def mailed_links(session: AsyncSession, user: User) -> list[dict[str, Any]]:
     """One-time links mailed to the caller (verification, reset, deletion), without the secret."""
-    stmt = (
-        select(AccountToken)
-        .where(AccountToken.user_id == user.id)
-        .order_by(AccountToken.created_at, AccountToken.id)
-    )
     return [
         {
             "purpose": t.purpose,
@@ -103,7 +88,7 @@ async def mailed_links(session: AsyncSession, user: User) -> list[dict[str, Any]
             "expires_at": iso(t.expires_at),
             "used_at": iso(t.used_at),
         }
-        for t in await session.scalars(stmt)
+        for t in await oldest_first(session, AccountToken, AccountToken.user_id == user.id)
     ]
 
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.accounts.export import iso
+from market.accounts.export import iso, oldest_first
 from market.accounts.models import User
 from notifications.models import Notification
 from notifications.preferences import modes_of
 
 
 async def notifications(session: AsyncSession, user: User) -> list[dict[str, Any]]:
-    stmt = (
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.created_at, Notification.id)
-    )
+    rows = await oldest_first(session, Notification, Notification.user_id == user.id)
     return [
         {
             "id": n.id,
@@ -28,7 +23,7 @@ async def notifications(session: AsyncSession, user: User) -> list[dict[str, Any
             "read_at": iso(n.read_at),
             "data": n.data,
         }
-        for n in await session.scalars(stmt)
+        for n in rows
     ]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.accounts.erasure import Eraser, Person
-from market.accounts.export import iso
+from market.accounts.export import iso, oldest_first
 from market.accounts.models import User
 from market.conversations.models import Message
 from market.posts.models import Post
@@ -19,9 +19,7 @@ from market.vetting.models import PostReview, Report, VettingDecision
 
 async def reports(session: AsyncSession, user: User) -> list[dict[str, Any]]:
     """Reports the caller filed (reports about the caller are the reporters' data)."""
-    stmt = (
-        select(Report).where(Report.reporter_id == user.id).order_by(Report.created_at, Report.id)
-    )
+    rows = await oldest_first(session, Report, Report.reporter_id == user.id)
     return [
         {
             "id": r.id,
@@ -33,18 +31,14 @@ async def reports(session: AsyncSession, user: User) -> list[dict[str, Any]]:
             "resolved_at": iso(r.resolved_at),
             "resolution": r.resolution,
         }
-        for r in await session.scalars(stmt)
+        for r in rows
     ]
 
 
 async def vetting_decisions(session: AsyncSession, user: User) -> list[dict[str, Any]]:
     """Coordinators' decisions about the caller, oldest first, with the checklist and dates.
     Which coordinator decided is the coordinator's data and stays out."""
-    stmt = (
-        select(VettingDecision)
-        .where(VettingDecision.volunteer_id == user.id)
-        .order_by(VettingDecision.created_at, VettingDecision.id)
-    )
+    rows = await oldest_first(session, VettingDecision, VettingDecision.volunteer_id == user.id)
     return [
         {
             "id": d.id,
@@ -61,7 +55,7 @@ async def vetting_decisions(session: AsyncSession, user: User) -> list[dict[str,
             "police_certificate_seen_on": iso(d.police_certificate_seen_on),
             "note": d.note,
         }
-        for d in await session.scalars(stmt)
+        for d in rows
     ]
 
 
