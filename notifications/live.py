@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -123,6 +123,23 @@ class Broker:
     async def start(self) -> None:
         self._ready.set()
 
+    async def _keep_listening(self, what: str, listen: Callable[[], Awaitable[None]]) -> None:
+        """Run `listen` again whenever its subscription is lost, waiting longer after each
+        failure in a row (0.5 s doubling up to 10 s). `listen` sets _ready once it listens."""
+        delay = 0.5
+        while True:
+            try:
+                await listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._ready.is_set():
+                    delay = 0.5  # it listened for a while: the first retry comes quickly
+                self._ready.clear()
+                log.warning("live updates: %s lost (%s); retrying", what, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def wait_ready(self) -> None:
         """Until the transport listens (events published before that may be missed)."""
         await self._ready.wait()
@@ -179,35 +196,28 @@ class RedisBroker(Broker):
         self._listener = asyncio.create_task(self._listen(), name="live-redis")
 
     async def _listen(self) -> None:
+        await self._keep_listening("Redis subscription", self._listen_once)
+
+    async def _listen_once(self) -> None:
         from redis.asyncio import Redis
 
-        delay = 0.5
-        while True:
-            client: Any = Redis.from_url(self.redis_url, socket_connect_timeout=2)
-            pubsub: Any = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                self._ready.set()
-                delay = 0.5
-                while True:
-                    message = await pubsub.get_message(timeout=30.0)
-                    if message is None or message.get("type") != "message":
-                        continue
-                    item = _decode(message["data"])
-                    if item is not None:
-                        self.deliver(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._ready.clear()
-                log.warning("live updates: Redis subscription lost (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+        client: Any = Redis.from_url(self.redis_url, socket_connect_timeout=2)
+        pubsub: Any = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+            self._ready.set()
+            while True:
+                message = await pubsub.get_message(timeout=30.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                item = _decode(message["data"])
+                if item is not None:
+                    self.deliver(item)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
     async def publish(self, items: Sequence[LiveEvent]) -> None:
         if self._client is None:
@@ -256,36 +266,29 @@ class PostgresBroker(Broker):
             self.deliver(item)
 
     async def _listen(self) -> None:
+        await self._keep_listening("PostgreSQL LISTEN", self._listen_once)
+
+    async def _listen_once(self) -> None:
         import asyncpg
 
-        delay = 0.5
-        while True:
-            conn: Any = None
-            try:
-                conn = await asyncpg.connect(self.dsn, timeout=5)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(self.channel, self._on_notify)
-                self._ready.set()
-                delay = 0.5
-                while not lost.is_set():
-                    # A cheap query now and then notices a half-open connection.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), timeout=30)
-                    if not lost.is_set():
-                        await conn.execute("SELECT 1", timeout=5)
-                raise ConnectionError("listening connection closed")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._ready.clear()
-                log.warning("live updates: PostgreSQL LISTEN lost (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=2)
+        conn: Any = None
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=5)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+            await conn.add_listener(self.channel, self._on_notify)
+            self._ready.set()
+            while not lost.is_set():
+                # A cheap query now and then notices a half-open connection.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), timeout=30)
+                if not lost.is_set():
+                    await conn.execute("SELECT 1", timeout=5)
+            raise ConnectionError("listening connection closed")
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
 
     async def publish(self, items: Sequence[LiveEvent]) -> None:
         import asyncpg
