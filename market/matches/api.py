@@ -123,13 +123,7 @@ async def post_matches(request: Request) -> Response:
     post = await guardian.post_for_matches(session, actor, request.path_params["post_id"])
     limit, _ = page_params(request)
     offset = _offset(request.query_params.get("cursor"))
-    stmt = (
-        guardian.of_post(post)
-        .order_by(Match.score.desc(), Match.id)
-        .offset(offset)
-        .limit(limit + 1)
-    )
-    rows = list((await session.execute(stmt)).scalars())
+    rows = await guardian.best_of_post(session, post, offset, limit + 1)
     items = [
         await match_json(session, m, actor, await guardian.side_of(session, actor, m))
         for m in rows[:limit]

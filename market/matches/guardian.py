@@ -116,6 +116,12 @@ def of_post(post: Post) -> Select[Match]:
     return select(Match).where(or_(Match.offer_id == post.id, Match.need_id == post.id))
 
 
+async def best_of_post(session: AsyncSession, post: Post, offset: int, limit: int) -> list[Match]:
+    """A page of `of_post`, best score first (ties by id), as the API and the page list it."""
+    stmt = of_post(post).order_by(Match.score.desc(), Match.id).offset(offset).limit(limit)
+    return list(await session.scalars(stmt))
+
+
 # --- The coordinators' matching run and unmatched view, by region
 
 
