@@ -343,13 +343,7 @@ async def post_matches(request: Request) -> Response:
     actor = await actor_of(request)
     post = await guardian.post_for_matches(session, actor, request.path_params["post_id"])
     start = _start(request)
-    stmt = (
-        guardian.of_post(post)
-        .order_by(Match.score.desc(), Match.id)
-        .offset(start)
-        .limit(PAGE_SIZE + 1)
-    )
-    rows = list((await session.execute(stmt)).scalars())
+    rows = await guardian.best_of_post(session, post, start, PAGE_SIZE + 1)
     cards = await _cards(session, actor, rows[:PAGE_SIZE], anchor=post.id)
     next_url = (
         f"{request.url.path}?{urlencode({'start': start + PAGE_SIZE})}"
