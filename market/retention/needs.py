@@ -37,8 +37,7 @@ from market.db import Base, lock_row, utcnow
 from market.matches.models import Match
 from market.posts.models import Post
 from market.settings import Settings
-from notifications.inapp import notify
-from notifications.mail import queue_mail
+from notifications.tell import tell
 
 STALE_AFTER = timedelta(days=30)
 CLOSE_AFTER = timedelta(days=7)
@@ -103,25 +102,15 @@ async def _tell_author(
 ) -> None:
     """In the app, and by mail to a verified address; nobody when the author is gone or
     suspended. The post's id and title go along with both."""
-    author = await session.get(User, post.author_id)
-    if author is None or author.deleted_at is not None or not author.is_active:
-        return
-    await notify(
+    await tell(
         session,
-        user_id=author.id,
+        settings,
+        await session.get(User, post.author_id),
         kind=kind,
         data={"post_id": post.id, "post_title": post.title, **data},
+        template=template,
+        context={"title": post.title, **context},
     )
-    if author.email_verified:
-        await queue_mail(
-            session,
-            to=author.email,
-            template=template,
-            locale=author.locale,
-            context={"name": author.display_name, "title": post.title, **context},
-            settings=settings,
-            user_id=author.id,
-        )
 
 
 async def ask_stale_needs(session: AsyncSession, settings: Settings, now: datetime) -> int:
