@@ -16,8 +16,7 @@ from market.i18n import use_locale
 from market.posts.models import Post
 from market.settings import Settings
 from market.vetting.reasons import reason_text
-from notifications.inapp import notify
-from notifications.mail import queue_mail
+from notifications.tell import tell
 
 KIND = "post.rejected"
 
@@ -32,29 +31,22 @@ async def _on_rejected(session: AsyncSession, post: Post, **_: Any) -> None:
     if post.status != "rejected":
         return
     author = await session.get(User, post.author_id)
-    if author is None or not author.is_active or author.deleted_at is not None:
-        return
-    # The words are made when the notification is shown, in the reader's language.
-    await notify(
-        session, user_id=author.id, kind=KIND, data={"post_id": post.id, "post_title": post.title}
-    )
-    if not author.email_verified:
+    if author is None:
         return
     settings = _settings(session)
     with use_locale(author.locale):
         why = reason_text(post.rejection_reason) or ""
-    await queue_mail(
+    # In the app the words are made when the notification is shown, in the reader's language.
+    await tell(
         session,
-        to=author.email,
+        settings,
+        author,
+        kind=KIND,
+        data={"post_id": post.id, "post_title": post.title},
         template="post_rejected",
-        locale=author.locale,
         context={
-            "name": author.display_name,
             "title": post.title,
             "reason": why,
             "link": f"{settings.base_url.rstrip('/')}/posts/{post.id}/edit",
         },
-        settings=settings,
-        user_id=author.id,
-        kind=KIND,
     )
