@@ -16,13 +16,12 @@ from market.actor import actor_of
 from market.api import encode_cursor, page_params, paginate
 from market.errors import Invalid
 from market.forms import page, text
-from market.i18n import gettext
 from market.moderation import guardian, services
 from market.moderation import handlers as _handlers  # noqa: F401  (registers the rejection notice)
 from market.posts.taxonomy import N_
 from market.vetting import services as vetting
 from market.vetting.models import Report
-from market.vetting.reasons import POST_REJECTION_REASONS, rejection_reason_options
+from market.vetting.reasons import reason_from_form
 from market.vetting.schemas import ReportIn
 from market.vetting.views import chosen_status, staff_or_login
 from market.web import (
@@ -41,14 +40,6 @@ MSG_REPORTED = N_("Thank you. The coordinators will look at it.")
 MSG_TAKEN_DOWN = N_("The post is taken down. The author is told why.")
 MSG_REPUBLISHED = N_("The post is published again.")
 STATUSES = ("open", "resolved")
-
-
-def _reason_options() -> list[tuple[str, str]]:
-    return [
-        ("", gettext("Please choose")),
-        *rejection_reason_options(),
-        ("other", gettext("Other reason (write it below)")),
-    ]
 
 
 # --- Reports
@@ -169,10 +160,7 @@ async def unpublish(request: Request) -> Response:
     form = await form_with_csrf(request)
     session = db(request)
     post = await guardian.post_to_moderate(session, moderator, request.path_params["post_id"])
-    code = text(form, "reason")
-    reason = text(form, "reason_other") if code == "other" else code
-    if code and code != "other" and code not in POST_REJECTION_REASONS:
-        reason = ""
+    reason = reason_from_form(text(form, "reason"), text(form, "reason_other"))
     assert moderator.user is not None
     if not reason:
         raise Invalid.one("reason", "Please give a reason; the author will see it.")

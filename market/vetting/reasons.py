@@ -35,6 +35,23 @@ def rejection_reason_options() -> list[tuple[str, str]]:
     return [(code, gettext(message)) for code, message in POST_REJECTION_REASONS.items()]
 
 
+def reason_choices() -> list[tuple[str, str]]:
+    """The reason drop-down of the review and take-down forms: choose, a code, or own words."""
+    return [
+        ("", gettext("Please choose")),
+        *rejection_reason_options(),
+        ("other", gettext("Other reason (write it below)")),
+    ]
+
+
+def reason_from_form(code: str, own_words: str) -> str:
+    """What a coordinator gave as the reason: a known code, their own words for "other", and ''
+    for no choice or a code that is not on the list (the form then asks again)."""
+    if code == "other":
+        return own_words
+    return code if code in POST_REJECTION_REASONS else ""
+
+
 TEMPLATE_HELPERS: dict[str, Any] = {
     "reason_text": reason_text,
     "rejection_reason_options": rejection_reason_options,

@@ -26,7 +26,7 @@ from market.posts.models import Post
 from market.posts.taxonomy import N_
 from market.vetting import guardian, services
 from market.vetting.models import Report, VettingDecision
-from market.vetting.reasons import POST_REJECTION_REASONS, rejection_reason_options
+from market.vetting.reasons import reason_choices, reason_from_form
 from market.vetting.schemas import OrganisationDecisionIn, PostDecisionIn, VolunteerDecisionIn
 from market.web import (
     current_user,
@@ -269,11 +269,7 @@ async def _posts_page(
         "errors": errors or {},
         "failed": failed,
         "form": form or {},
-        "reason_options": [
-            ("", gettext("Please choose")),
-            *rejection_reason_options(),
-            ("other", gettext("Other reason (write it below)")),
-        ],
+        "reason_options": reason_choices(),
     }
     return await page(request, "vetting/posts.html", context, status_code=status_code)
 
@@ -294,11 +290,9 @@ async def decide_post(request: Request) -> Response:
     post = await guardian.post(session, coordinator, request.path_params["post_id"])
     decision = text(form, "decision")
     code = text(form, "reason")
-    reason = text(form, "reason_other") if code == "other" else code
+    reason = reason_from_form(code, text(form, "reason_other"))
     data = forms.present(decision=decision, reason=reason if decision == "reject" else None)
     data.setdefault("decision", "")
-    if code and code != "other" and code not in POST_REJECTION_REASONS:
-        data["reason"] = ""
     rename = forms.renamer({"reason": "reason_other" if code == "other" else "reason"})
     parsed, errors = forms.parse(PostDecisionIn, data, rename)
     if parsed is not None:
