@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 
 from tests.e2e.a11y import violations
-from tests.e2e.audit_pages import LOCALES, arrange, with_lang
+from tests.e2e.audit_pages import LOCALES, ONCE_PER_SUITE, arrange, with_lang
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_csp import log_in
+
+pytestmark = ONCE_PER_SUITE
 
 FOUR = ("home", "search", "post", "new-post")
 

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.audit_pages import LOCALES, arrange, with_lang
+from tests.e2e.audit_pages import LOCALES, ONCE_PER_SUITE, arrange, with_lang
 from tests.e2e.test_csp import log_in
+
+pytestmark = ONCE_PER_SUITE
 
 ROOT = Path(__file__).resolve().parents[2]
 VNU = ROOT / "frontend" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"

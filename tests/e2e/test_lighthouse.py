@@ -23,10 +23,12 @@ import httpx
 import pytest
 
 from market.settings import Settings
-from tests.e2e.audit_pages import arrange
+from tests.e2e.audit_pages import ONCE_PER_SUITE, arrange
 from tests.e2e.conftest import CHROMIUM
 from tests.factories import PASSWORD
 from tests.smtp import free_port
+
+pytestmark = ONCE_PER_SUITE
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "frontend" / "lighthouse.mjs"
