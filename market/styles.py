@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 
 from markupsafe import Markup
 
@@ -33,6 +34,10 @@ _RELATIVE_URL = re.compile(r"""url\((["']?)(?![a-z][a-z0-9+.-]*:|/|#)""", re.IGN
 
 # the files' names and (mtime_ns, size) -> (css, CSP source)
 _cache: dict[tuple[tuple[str, int, int], ...], tuple[str, str]] = {}
+# names -> (when last looked at, the files' key): every page asks for the styles and the policy,
+# so the files are looked at (stat) at most once a RECHECK_SECONDS per set, as market.assets does.
+_seen: dict[tuple[str, ...], tuple[float, tuple[tuple[str, int, int], ...]]] = {}
+RECHECK_SECONDS = 1.0
 
 
 def minify(css: str) -> str:
@@ -47,11 +52,27 @@ def _absolute(css: str) -> str:
     return _RELATIVE_URL.sub(r"url(\1/static/", css)
 
 
+def _key(names: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    now = time.monotonic()
+    seen = _seen.get(names)
+    if seen is not None and now - seen[0] < RECHECK_SECONDS:
+        return seen[1]
+    stats = [(name, (STATIC_DIR / name).stat()) for name in names]
+    key = tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
+    _seen[names] = (now, key)
+    return key
+
+
+def version() -> tuple[tuple[str, int, int], ...]:
+    """The site stylesheets' current version (changes when one is edited)."""
+    return _key(STYLESHEETS)
+
+
 def _current(names: tuple[str, ...]) -> tuple[str, str]:
-    paths = [STATIC_DIR / name for name in names]
-    key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    key = _key(names)
     known = _cache.get(key)
     if known is None:
+        paths = [STATIC_DIR / name for name in names]
         css = "\n".join(_absolute(minify(p.read_text(encoding="utf-8"))) for p in paths)
         digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
         known = (css, f"'sha256-{digest}'")

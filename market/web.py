@@ -137,8 +137,11 @@ class RequestTransaction:
                 return
             if message["type"] == "http.response.start" and not started:
                 if message["status"] < 400 and not wrote(session):
-                    # A read (every anonymous GET): end it without a COMMIT round trip.
-                    await _rollback(session)
+                    # A read (every anonymous GET): end it without a COMMIT round trip. close()
+                    # hands the connection back (the pool rolls it back) without first marking
+                    # every loaded object expired, as a session rollback would: the answer is
+                    # drawn, nothing reads them again.
+                    await _close(session)
                 elif message["status"] < 400:
                     try:
                         await session.commit()
@@ -261,6 +264,13 @@ def wrote(session: AsyncSession) -> bool:
     if not session.in_transaction():
         return False
     return bool(session.info.get(WROTE) or session.new or session.dirty or session.deleted)
+
+
+async def _close(session: AsyncSession) -> None:
+    try:
+        await session.close()
+    except Exception:  # the connection is gone: the pool replaces it
+        log.debug("closing the session failed", exc_info=True)
 
 
 async def _rollback(session: AsyncSession) -> None:

@@ -16,6 +16,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from market import i18n
+from market.web_frame import frame_foot, frame_head, frame_top
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -42,6 +43,8 @@ def make_environment() -> Environment:
         quoted=i18n.quoted,
     )
     env.globals["cached_post_card"] = _cached_post_card
+    # The page frame's parts, each drawn once per language and person (market.web_frame).
+    env.globals.update(frame_head=frame_head, frame_top=frame_top, frame_foot=frame_foot)
     env.filters["join_list"] = _join_list
     env.filters["language_list"] = _language_list
     env.filters["date"] = _format_date
