@@ -38,6 +38,7 @@ import logging
 import re
 import time
 import weakref
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -67,6 +68,8 @@ CSRF_COOKIE = "anlauf_csrf"
 # Stands for the visitor's CSRF token in stored bodies; cannot be a token (those are url-safe).
 PLACEHOLDER = b"\x00anlauf-csrf\x00"
 MAX_BODY = 1_000_000  # bigger answers are not worth a Redis round trip
+DECODED_KEPT = 512  # entries whose decoded form a process keeps (as many as near copies)
+_TOKEN_STAND_IN = "anlaufcsrftokenstandin"  # noqa: S105 (a stand-in, replaced per visitor)
 REDIS_BACKOFF = 5.0  # seconds without Redis after it failed
 
 
@@ -137,6 +140,9 @@ class PageCache:
         self._bumps: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
+        # key -> (the stored bytes, their decoded entry); see _decode.
+        self._decoded: OrderedDict[str, tuple[bytes, dict[str, Any]]] = OrderedDict()
+        self._cookie_template: str | None = None
         _caches.add(self)
 
     @property
@@ -199,7 +205,7 @@ class PageCache:
             except Exception as exc:
                 self._redis_failed(exc)
         if cached is not None and cached[1] is not None:
-            answer = self._fresh(cached[1], cached[0])
+            answer = self._fresh(cached[1], cached[0], key)
             if answer is not None:
                 await self._serve(scope, send, answer)
                 return
@@ -254,40 +260,62 @@ class PageCache:
         log.warning("page cache unavailable for %.0f s: %r", REDIS_BACKOFF, exc)
         self._down_until = time.monotonic() + REDIS_BACKOFF
 
-    def _fresh(self, raw: bytes, generation: int) -> dict[str, Any] | None:
+    def _fresh(self, raw: bytes, generation: int, key: str | None = None) -> dict[str, Any] | None:
+        decoded = self._decode(raw, key)
+        if decoded is None or decoded.get("generation") != generation:
+            return None
+        age = time.time() - float(decoded.get("stored", 0))
+        if age < 0 or age >= self.lifetime:
+            return None
+        return {**decoded, "age": int(age)}
+
+    def _decode(self, raw: bytes, key: str | None) -> dict[str, Any] | None:
+        """The entry's meta and body, split and its headers encoded once per stored copy: a hit
+        on the same copy (the store's near copy is the same bytes object) reuses them."""
+        if key is not None:
+            known = self._decoded.get(key)
+            if known is not None and known[0] is raw:
+                return known[1]
         meta, _, body = raw.partition(b"\n")
         try:
             entry: dict[str, Any] = json.loads(meta)
         except ValueError:
             return None
         entry["body"] = body
-        if entry.get("generation") != generation:
-            return None
-        age = time.time() - float(entry.get("stored", 0))
-        if age < 0 or age >= self.lifetime:
-            return None
-        entry["age"] = int(age)
+        entry["raw_headers"] = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.get("headers", [])
+        ]
+        if key is not None:
+            self._decoded[key] = (raw, entry)
+            self._decoded.move_to_end(key)
+            while len(self._decoded) > DECODED_KEPT:
+                self._decoded.popitem(last=False)
         return entry
+
+    def _csrf_cookie(self, token: str) -> str:
+        """The Set-Cookie value market.web.render() would send for this token (made once by
+        Starlette with a stand-in; tokens are url-safe, so nothing in them needs quoting)."""
+        if self._cookie_template is None:
+            cookie = Response()
+            cookie.set_cookie(
+                CSRF_COOKIE,
+                _TOKEN_STAND_IN,
+                httponly=True,
+                samesite="lax",
+                secure=self.settings.secure_cookies,
+                path="/",
+            )
+            self._cookie_template = cookie.headers["set-cookie"]
+        return self._cookie_template.replace(_TOKEN_STAND_IN, token)
 
     async def _serve(self, scope: Scope, send: Send, entry: dict[str, Any]) -> None:
         body: bytes = entry["body"]
-        headers = MutableHeaders(
-            raw=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in entry["headers"]]
-        )
+        headers = MutableHeaders(raw=list(entry["raw_headers"]))
         if entry.get("csrf"):
             token = _cookie(scope, CSRF_COOKIE)
             if not token:
                 token = new_secret()
-                cookie = Response()
-                cookie.set_cookie(
-                    CSRF_COOKIE,
-                    token,
-                    httponly=True,
-                    samesite="lax",
-                    secure=self.settings.secure_cookies,
-                    path="/",
-                )
-                headers.append("set-cookie", cookie.headers["set-cookie"])
+                headers.append("set-cookie", self._csrf_cookie(token))
             body = body.replace(PLACEHOLDER, token.encode("ascii"))
         # HEAD is answered from the GET entry: the same headers, no body.
         headers["content-length"] = str(len(body))

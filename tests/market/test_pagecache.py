@@ -158,6 +158,7 @@ async def test_each_visitor_keeps_a_csrf_token_of_their_own(cached: Any) -> None
         post_id = await publish(c, seeker.headers, "Begleitung zum Sozialamt")
     path = f"/posts/{post_id}"
     seen: set[str] = set()
+    shapes: set[str] = set()
     for n in range(3):
         async with visitor(cached) as newcomer:  # no cookies: a first visit
             r = await newcomer.get(path)
@@ -168,11 +169,14 @@ async def test_each_visitor_keeps_a_csrf_token_of_their_own(cached: Any) -> None
             assert (
                 "HttpOnly" in r.headers["set-cookie"] and "SameSite=lax" in r.headers["set-cookie"]
             )
+            # A hit sets the cookie exactly as the drawn page did, with the visitor's own token.
+            shapes.add(r.headers["set-cookie"].replace(cookie, "TOKEN"))
             assert set(TOKEN.findall(r.text)) <= {cookie}
             # Their next visit: served with their own token, no new cookie.
             again = await newcomer.get(path)
             assert hit(again) and "set-cookie" not in again.headers
             assert set(TOKEN.findall(again.text)) <= {cookie}
+    assert len(shapes) == 1, shapes
     # A cookie that is not a token we could have issued is never written into the page.
     async with visitor(cached, cookie='anlauf_csrf="><script>alert(1)</script>') as hostile:
         r = await hostile.get(path)
