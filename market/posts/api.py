@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from market import i18n, languages
-from market.actor import actor_of
+from market.actor import Actor, actor_of
 from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
 from market.errors import Invalid
 from market.posts import geo, guardian, queries, renewal, services, taxonomy
@@ -76,16 +78,24 @@ async def posts(request: Request) -> Response:
     stmt = queries.search(
         kind=search.kind, category=search.category, language=search.language, place=near, q=search.q
     )
-    rows = list(
-        (await session.execute(paginate(stmt, Post.created_at, Post.id, limit, cursor))).scalars()
-    )
-    return ok(await _page(session, rows, limit, await actor_of(request)))
+    return ok(await _page(session, stmt, limit, cursor, await actor_of(request)))
 
 
-async def _page(session: Any, rows: list[Post], limit: int, viewer: Any) -> dict[str, Any]:
-    items = await services.to_json_many(session, rows[:limit], viewer)
-    by_id = {item["id"]: item for item in items}
-    return page(rows, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id))
+async def _page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    limit: int,
+    cursor: tuple[datetime, str] | None,
+    viewer: Actor,
+) -> dict[str, Any]:
+    """One page of a select of posts, newest first: rows of what the JSON shows (one statement),
+    not Post objects (services.listing)."""
+    listed = services.listing(stmt, session.get_bind().dialect.name)
+    rows = (await session.execute(paginate(listed, Post.created_at, Post.id, limit, cursor))).all()
+    by_id = {
+        item["id"]: item for item in await services.listing_json(session, rows[:limit], viewer)
+    }
+    return page(rows, limit, lambda row: by_id[row.id], lambda row: (row.created_at, row.id))
 
 
 async def post_detail(request: Request) -> Response:
@@ -128,9 +138,7 @@ async def my_posts(request: Request) -> Response:
     await require_user(request)
     actor = await actor_of(request)
     limit, cursor = page_params(request)
-    stmt = paginate(guardian.own(actor, select(Post)), Post.created_at, Post.id, limit, cursor)
-    rows = list((await session.execute(stmt)).scalars())
-    return ok(await _page(session, rows, limit, actor))
+    return ok(await _page(session, guardian.own(actor, select(Post)), limit, cursor, actor))
 
 
 routes = [

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
@@ -14,6 +17,7 @@ from market.actor import Actor, actor_for
 from market.db import lock_row, utcnow
 from market.errors import Conflict, FieldError, Forbidden, Invalid
 from market.posts import geo, guardian, queries, search
+from market.posts.authors import shown_name_of
 from market.posts.models import Post, PostLanguage, PostMode, PostStatus
 from market.posts.organisations import ORGANISATIONS, Organisation
 from market.posts.schemas import LocationIn, PostIn, PostPatch
@@ -279,7 +283,58 @@ async def authored(session: AsyncSession, user: Actor | User, post_id: str) -> P
 # --- Serialisation
 
 
-def public_point(post: Post) -> tuple[float, float]:
+class PostFields(Protocol):
+    """What a post's JSON reads of it: a Post, or a row of `listing` (same names)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def radius_km(self) -> float | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def public_lat(self) -> float | None: ...
+    @property
+    def public_lon(self) -> float | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def postcode(self) -> str | None: ...
+    @property
+    def author_id(self) -> str: ...
+    @property
+    def organisation_id(self) -> str | None: ...
+    @property
+    def region_id(self) -> str | None: ...
+    @property
+    def seats(self) -> int | None: ...
+    @property
+    def availability(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def rejection_reason(self) -> str | None: ...
+    @property
+    def lang(self) -> str | None: ...
+
+
+def public_point(post: PostFields) -> tuple[float, float]:
     """Where the public sees, searches and measures the post (the stored coarse point).
 
     Only for posts with a place. Computed from the exact point only if the row was written
@@ -298,7 +353,25 @@ def to_json(
     organisation: Organisation | None,
     translation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    exact = can_see_exact(viewer, post)
+    return _json(
+        post,
+        post.language_codes,
+        author.display_name if author and author.is_active else None,
+        can_see_exact(viewer, post),
+        organisation,
+        translation,
+    )
+
+
+def _json(
+    post: PostFields,
+    language_codes: list[str],
+    author_name: str | None,
+    exact: bool,
+    organisation: Organisation | None,
+    translation: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The one shape of a post object (API.md), whatever the post was read as."""
     location: dict[str, Any] | None = None
     if post.lat is not None and post.lon is not None:
         lat, lon = (post.lat, post.lon) if exact else public_point(post)
@@ -315,15 +388,12 @@ def to_json(
         "category": post.category,
         "title": post.title,
         "body": post.body,
-        "languages": post.language_codes,
+        "languages": language_codes,
         "mode": post.mode,
         "radius_km": post.radius_km,
         "status": post.status,
         "location": location,
-        "author": {
-            "id": post.author_id,
-            "display_name": author.display_name if author and author.is_active else None,
-        },
+        "author": {"id": post.author_id, "display_name": author_name},
         "organisation": {"id": organisation.id, "name": organisation.name}
         if organisation
         else None,
@@ -367,6 +437,109 @@ async def to_json_many(
             translations.get(p.id),
         )
         for p in posts
+    ]
+
+
+# --- A listing read as rows: what the JSON shows, in one statement
+
+
+# Every column of posts that `_json`, the exact-place rule and translation read. The table's
+# own columns: with_only_columns takes them as they are, where the mapped attributes would be
+# coerced anew on each request.
+_LISTED = tuple(
+    Post.__table__.c[name]
+    for name in (
+        "id",
+        "kind",
+        "category",
+        "title",
+        "body",
+        "mode",
+        "radius_km",
+        "status",
+        "lat",
+        "lon",
+        "public_lat",
+        "public_lon",
+        "city",
+        "postcode",
+        "author_id",
+        "organisation_id",
+        "region_id",
+        "seats",
+        "availability",
+        "created_at",
+        "expires_at",
+        "rejection_reason",
+        "lang",
+    )
+)
+
+
+def _language_codes(dialect: str) -> ColumnElement[Any]:
+    """The post's language codes in their order, aggregated in a correlated subquery: an array
+    on PostgreSQL, a comma-joined text on SQLite (3.40 knows no ORDER BY inside group_concat;
+    it concatenates in the order of the ordered subquery it reads). Codes hold no commas."""
+    if dialect == "postgresql":
+        return (
+            select(func.array_agg(aggregate_order_by(PostLanguage.code, PostLanguage.position)))
+            .where(PostLanguage.post_id == Post.id)
+            .scalar_subquery()
+        )
+    ordered = (
+        select(PostLanguage.code)
+        .where(PostLanguage.post_id == Post.id)
+        .order_by(PostLanguage.position)
+        .correlate(Post)
+        .subquery()
+    )
+    return select(func.group_concat(ordered.c.code, ",")).scalar_subquery()
+
+
+@cache
+def _listed_columns(dialect: str) -> tuple[ColumnElement[Any], ...]:
+    # Built once per dialect: the subqueries are immutable and cost more to build than to run.
+    return (
+        *_LISTED,
+        _language_codes(dialect).label("language_codes"),
+        shown_name_of(Post.author_id).label("author_name"),
+    )
+
+
+def listing(stmt: Select[Any], dialect: str) -> Select[*tuple[Any, ...]]:
+    """A select of posts (its WHERE, who may see what, untouched) reading only what the posts'
+    JSON shows: their columns, languages and author's shown name in one round trip, instead of
+    Post objects, a second statement for their languages and a third for their authors."""
+    return stmt.with_only_columns(*_listed_columns(dialect))
+
+
+def _codes(value: list[str] | str | None) -> list[str]:
+    if value is None:
+        return []
+    return value.split(",") if isinstance(value, str) else list(value)
+
+
+async def listing_json(
+    session: AsyncSession, rows: Sequence[Row[Any]], viewer: Actor | User | None
+) -> list[dict[str, Any]]:
+    """The JSON of rows read by `listing`: the same objects `to_json_many` makes of Posts."""
+    viewer = await actor_for(session, viewer)
+    # A row's attributes are the columns `listing` names, which are PostFields' names.
+    posts = cast(Sequence[PostFields], rows)
+    org_ids = {p.organisation_id for p in posts if p.organisation_id}
+    orgs = await ORGANISATIONS().many(session, org_ids)
+    translations = await translation.for_posts(session, posts, reader_id=viewer.id)
+    return [
+        _json(
+            cast(PostFields, row),
+            _codes(row.language_codes),
+            row.author_name,
+            # The guardian's rule reads a post's author_id and region_id, which the row has.
+            can_see_exact(viewer, cast(Post, row)),
+            orgs.get(row.organisation_id or ""),
+            translations.get(row.id),
+        )
+        for row in rows
     ]
 
 
