@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
@@ -70,6 +71,19 @@ def search(
     place: tuple[float, float, float] | None = None,
     q: str | None = None,
 ) -> Select[Post]:
+    return _search(kind, category, language, None if place is None else (*place,), q)
+
+
+@lru_cache(maxsize=512)
+def _search(
+    kind: str | None,
+    category: str | None,
+    language: str | None,
+    place: tuple[float, float, float] | None,
+    q: str | None,
+) -> Select[Post]:
+    # Built once per set of filters: a statement is immutable (each .where is a new one), and
+    # the search page asks for the same filters twice (with and without q) on every request.
     stmt = published()
     if kind:
         stmt = stmt.where(Post.kind == kind)
@@ -80,8 +94,14 @@ def search(
     if place:
         # Online-only posts have no place, and are no farther from anyone than from anyone else.
         stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.public_lat.is_(None))))
+    walk = stmt
     if q:
-        stmt = matching_text(stmt, q)
+        condition, row_by_row = text_search.any_tiers(text_search.understand(q))
+        if condition is not None and row_by_row is not None:
+            stmt, walk = stmt.where(condition), walk.where(row_by_row)
+    # Its twin with the full-text tests done row by row, for the window of the newest posts
+    # (search.scanning): built here at the cost of a .where, not by rewriting the statement.
+    text_search.remember_walk(stmt, walk)
     return stmt
 
 

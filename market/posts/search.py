@@ -26,18 +26,27 @@ published posts first, testing each row's words with strpos (no index bitmap of 
 a common word); when the window holds a full page (or more than COUNT_CAP), that is the answer,
 exactly, since the window is the newest part of the same order. Only otherwise (rare words) is the
 full-text index asked, which is cheap for exactly those words (benchmarks/search_plans.py).
+
+Cheap per request (issue 11): a query is read once (understand is remembered per folded words),
+its tiers' conditions are built once, in both forms (the full-text index's and row by row), and
+queries.search keeps its statements with their row-by-row twins, so nothing is rebuilt or
+rewritten per request. The window's start and PostgreSQL's estimate of a word are reused for
+REUSE_SECONDS: any start and any estimate give the same answers (only more or less work), so a
+search sends its pages and its count and nothing else.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import tomllib
 import unicodedata
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +62,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators, visitors
@@ -135,10 +145,34 @@ def _forms(word: str) -> tuple[str, ...]:
     return (word,)
 
 
-def _names(word: str, term: str) -> bool:
-    # A whole term, or a term of 4+ letters that starts the word: inflections and compounds
-    # (doctors, лікаря, Ärztin, Arzttermin). Short terms (Amt, Job, ev) only as whole words.
-    return any(w == term or (len(term) >= 4 and w.startswith(term)) for w in _forms(word))
+@dataclass(frozen=True, eq=False)
+class _Terms:
+    """The vocabulary as lookups: the words of a term before its last -> its last word -> the
+    categories it names; and how many words the terms have. A query word is then read with a
+    few dictionary lookups instead of a test against every term (about 570 per query)."""
+
+    by_head: dict[tuple[str, ...], dict[str, frozenset[str]]]
+    lengths: tuple[int, ...]
+
+
+@cache
+def _terms() -> _Terms:
+    by_head: dict[tuple[str, ...], dict[str, frozenset[str]]] = {}
+    for term, slugs in vocabulary().items():
+        last = by_head.setdefault(term[:-1], {})
+        last[term[-1]] = last.get(term[-1], frozenset()) | slugs
+    return _Terms(by_head, tuple(sorted({len(term) for term in vocabulary()})))
+
+
+def _named_by(word: str, last_words: dict[str, frozenset[str]]) -> set[str]:
+    """The categories of the terms whose last word the word says: the whole term, or a term of
+    4+ letters that starts the word (inflections and compounds: doctors, лікаря, Ärztin,
+    Arzttermin). Short terms (Amt, Job, ev) only as whole words."""
+    found: set[str] = set()
+    for form in _forms(word):
+        for candidate in (form, *(form[:k] for k in range(4, len(form)))):
+            found |= last_words.get(candidate, frozenset())
+    return found
 
 
 @dataclass(frozen=True)
@@ -151,16 +185,25 @@ class Understood:
 
 
 def understand(q: str) -> Understood:
-    found = tuple(w[:MAX_WORD_LENGTH] for w in words(q)[:MAX_WORDS])
+    """The query read against the vocabulary (a pure function of its folded words, which are
+    remembered: the page and its count read the same query, and people search the same words)."""
+    return _understood(tuple(w[:MAX_WORD_LENGTH] for w in words(q)[:MAX_WORDS]), _terms())
+
+
+@lru_cache(maxsize=4096)
+def _understood(found: tuple[str, ...], terms: _Terms) -> Understood:
+    # terms is part of the key so that a vocabulary read again is never answered from the old.
     categories: set[str] = set()
     explained: set[int] = set()
-    for term, slugs in vocabulary().items():
-        n = len(term)
-        for start in range(len(found) - n + 1):
-            window = found[start : start + n]
-            if all(window[:-1][i] == term[i] for i in range(n - 1)) and _names(
-                window[-1], term[-1]
-            ):
+    for start in range(len(found)):
+        for n in terms.lengths:
+            if start + n > len(found):
+                break
+            last_words = terms.by_head.get(found[start : start + n - 1])
+            if last_words is None:
+                continue
+            slugs = _named_by(found[start + n - 1], last_words)
+            if slugs:
                 categories |= slugs
                 explained.update(range(start, start + n))
     expanded = sorted({s for slug in categories for s in taxonomy.subtree(slug)})
@@ -234,23 +277,47 @@ def text_match(found: Iterable[str]) -> ColumnElement[bool]:
     return _TextMatch(tsquery, fts5)
 
 
-def _has_text(element: Any) -> bool:
-    return any(isinstance(e, _TextMatch) for e in visitors.iterate(element))
+def text_walk(found: Iterable[str]) -> ColumnElement[bool]:
+    """text_match's test row by row (_TextWalk), for the window of the newest posts."""
+    return _TextWalk(*(f" {w}" for w in found))
 
 
 def scanning(stmt: Select[Any]) -> Select[Any]:
-    """The statement with each full-text test done row by row (_TextWalk)."""
+    """The statement with each full-text test done row by row (_TextWalk). A statement of
+    queries.search has its twin built with it (remember_walk); any other is rewritten here."""
+    known = _walks.get(stmt)
+    if known is not None:
+        return known
 
     def swap(element: Any, **_: Any) -> Any:
         if isinstance(element, _TextMatch):
             tsquery = next(iter(element.clauses))
-            ws = [w.removesuffix(":*") for w in str(tsquery.value).split(" & ")]
-            return _TextWalk(*(f" {w}" for w in ws))
+            return text_walk(w.removesuffix(":*") for w in str(tsquery.value).split(" & "))
         return None
 
     swapped = visitors.replacement_traverse(stmt, {}, swap)
     assert isinstance(swapped, Select)
     return swapped
+
+
+# A statement -> the same statement with its full-text tests done row by row. Weak: an entry
+# lives as long as its statement (queries.search keeps its statements for repeated searches),
+# and a statement derived from one (another .where) is another key, so it is never mistaken
+# for its origin.
+_walks: weakref.WeakKeyDictionary[Select[Any], Select[Any]] = weakref.WeakKeyDictionary()
+
+
+def remember_walk(stmt: Select[Any], walk: Select[Any]) -> None:
+    """walk is stmt with every text_match written as text_walk (what scanning would build)."""
+    _walks[stmt] = walk
+
+
+# How long a window start or a row estimate is reused. Neither changes any answer (see
+# window_start and _too_rare), only how much work a search does; a minute of posts more or
+# less in the window, or statistics a minute old, change that work by nothing measurable.
+REUSE_SECONDS = 60.0
+_window_starts: dict[tuple[URL, int], tuple[float, datetime | None]] = {}
+_estimates: dict[tuple[URL, str], tuple[float, float, float]] = {}
 
 
 async def window_start(
@@ -269,30 +336,104 @@ async def window_start(
     return found
 
 
-def tiers(understood: Understood) -> list[tuple[int, ColumnElement[bool] | None]]:
-    """Conditions of tier 0 (named categories, text holding the words), tier 1 (the named
-    categories' other posts) and tier 2 (text only); None: no condition."""
+async def _first_window_start(session: AsyncSession) -> datetime | None:
+    """window_start() of the first page, asked at most once a REUSE_SECONDS per database.
+
+    Any start is right for the answers: the window is every post from that date on, the newest
+    part of the order, so the newest matches it holds are the newest of all, and the full-text
+    index is asked whenever it holds too few. A start a minute old only makes the window hold
+    the posts published since (or lack those taken down) besides its WINDOW."""
+    key = (_database(session), WINDOW)
+    now = time.monotonic()
+    known = _window_starts.get(key)
+    if known is not None and known[0] > now:
+        return known[1]
+    found = await window_start(session)
+    _window_starts[key] = (now + REUSE_SECONDS, found)
+    return found
+
+
+def _database(session: AsyncSession) -> URL:
+    return session.get_bind().engine.url
+
+
+def _tier_conditions(
+    understood: Understood, match: Callable[[Iterable[str]], ColumnElement[bool]]
+) -> list[tuple[int, ColumnElement[bool] | None]]:
     result: list[tuple[int, ColumnElement[bool] | None]] = []
     if understood.categories:
         named = Post.category.in_(understood.categories)
-        in_category = and_(named, text_match(understood.rest)) if understood.rest else named
+        in_category = and_(named, match(understood.rest)) if understood.rest else named
         if understood.words:
-            said = text_match(understood.words)
+            said = match(understood.words)
             result.append((0, and_(in_category, said)))
             result.append((1, and_(in_category, not_(said))))
             result.append((2, and_(said, not_(named))))
         else:  # no words beside the category's name: its posts, by the date index
             result.append((1, in_category))
     elif understood.words:
-        result.append((2, text_match(understood.words)))
+        result.append((2, match(understood.words)))
     return result
 
 
+@dataclass(frozen=True)
+class _Tier:
+    """A tier's condition with the full-text index, and the same row by row for the window
+    (None: the condition tests no text, so there is no window to look at first)."""
+
+    number: int
+    condition: ColumnElement[bool] | None
+    walk: ColumnElement[bool] | None
+    required: tuple[_TextMatch, ...]  # the full-text tests every row must pass (_too_rare)
+
+
+@lru_cache(maxsize=1024)
+def _tiers(understood: Understood) -> tuple[_Tier, ...]:
+    # Built once per query read (the statements only add to them): conditions are immutable.
+    indexed = _tier_conditions(understood, text_match)
+    walked = _tier_conditions(understood, text_walk)
+    return tuple(
+        _Tier(
+            number,
+            condition,
+            walk if condition is not None and _has_text(condition) else None,
+            tuple(_required_matches(condition)),
+        )
+        for (number, condition), (_, walk) in zip(indexed, walked, strict=True)
+    )
+
+
+def tiers(understood: Understood) -> list[tuple[int, ColumnElement[bool] | None]]:
+    """Conditions of tier 0 (named categories, text holding the words), tier 1 (the named
+    categories' other posts) and tier 2 (text only); None: no condition."""
+    return [(t.number, t.condition) for t in _tiers(understood)]
+
+
+def _has_text(element: Any) -> bool:
+    return any(isinstance(e, _TextMatch) for e in visitors.iterate(element))
+
+
 def any_tier(understood: Understood) -> ColumnElement[bool] | None:
-    conditions = [c for _, c in tiers(understood) if c is not None]
-    if not conditions:
-        return None
-    return conditions[0] if len(conditions) == 1 else or_(*conditions)
+    return any_tiers(understood)[0]
+
+
+@lru_cache(maxsize=1024)
+def any_tiers(
+    understood: Understood,
+) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
+    """Any tier's condition, with the full-text index and row by row (queries.search builds a
+    statement with each: the count's window takes the second)."""
+    indexed: list[ColumnElement[bool]] = []
+    walked: list[ColumnElement[bool]] = []
+    for tier in _tiers(understood):
+        if tier.condition is not None:
+            indexed.append(tier.condition)
+            walked.append(tier.condition if tier.walk is None else tier.walk)
+    if not indexed:
+        return None, None
+    if len(indexed) == 1:
+        return indexed[0], walked[0]
+    return or_(*indexed), or_(*walked)
 
 
 def decode(cursor: str | None) -> tuple[int, tuple[datetime, str] | None]:
@@ -353,46 +494,52 @@ async def ranked(
     start, position = decode(cursor)
     page: list[tuple[int, Post]] = []
     windows: dict[tuple[datetime, str] | None, datetime | None] = {}
-    for tier, condition in tiers(understood):
-        if tier < start:
+    for tier in _tiers(understood):
+        if tier.number < start:
             continue
         want = limit + 1 - len(page)
         if want <= 0:
             break
-        keyset = position if tier == start else None
-        rows = await _tier_rows(session, base, tier, condition, want - 1, keyset, windows)
-        page.extend((tier, post) for post in rows)
+        keyset = position if tier.number == start else None
+        rows = await _tier_rows(session, base, tier, want - 1, keyset, windows)
+        page.extend((tier.number, post) for post in rows)
     if len(page) <= limit:
         return [post for _, post in page], None
-    tier, last = page[limit - 1]
-    return [post for _, post in page[:limit]], encode(tier, last)
+    number, last = page[limit - 1]
+    return [post for _, post in page[:limit]], encode(number, last)
 
 
 async def _tier_rows(
     session: AsyncSession,
     base: Select[Post],
-    tier: int,
-    condition: ColumnElement[bool] | None,
+    tier: _Tier,
     limit: int,
     keyset: tuple[datetime, str] | None,
     windows: dict[tuple[datetime, str] | None, datetime | None],
 ) -> list[Post]:
     """limit + 1 posts of a tier (fewer at its end): from the window of the newest posts when it
     holds that many, which are then the newest of all; else through the full-text index."""
-    if condition is not None and _has_text(condition):
-        if await _too_rare(session, base.where(condition), limit + 1):
-            rows = await session.execute(statement(base, tier, condition, limit, keyset))
+    if tier.walk is not None:
+        required = [*_required_matches(base), *tier.required]
+        if await _too_rare(session, required, limit + 1):
+            rows = await session.execute(
+                statement(base, tier.number, tier.condition, limit, keyset)
+            )
             return list(rows.scalars())
         if keyset not in windows:
-            windows[keyset] = await window_start(session, keyset)
+            windows[keyset] = (
+                await _first_window_start(session)
+                if keyset is None
+                else await window_start(session, keyset)
+            )
         start_at = windows[keyset]
         if start_at is not None:
-            inside = scanning(base.where(condition, Post.created_at >= start_at))
+            inside = scanning(base).where(tier.walk, Post.created_at >= start_at)
             stmt = paginate(inside, Post.created_at, Post.id, limit, keyset)
             found = list((await session.execute(stmt)).scalars())
             if len(found) > limit:
                 return found
-    rows = await session.execute(statement(base, tier, condition, limit, keyset))
+    rows = await session.execute(statement(base, tier.number, tier.condition, limit, keyset))
     return list(rows.scalars())
 
 
@@ -411,29 +558,43 @@ def _required_matches(element: Any) -> list[_TextMatch]:
     return []
 
 
-async def _too_rare(session: AsyncSession, stmt: Select[Any], need: int) -> bool:
+async def _too_rare(session: AsyncSession, required: list[_TextMatch], need: int) -> bool:
     """PostgreSQL's estimate says the window cannot hold `need` posts with the words: then the
     full-text index answers at once ("xylophon": 0.04 ms) where the window would read all its
     rows for nothing. The estimate comes from the statistics of the index's expression (most
     common words and their frequencies), within a few per cent for single words; it only ever
-    skips the window, so a wrong estimate costs time, never results."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    skips the window, so a wrong estimate costs time, never results (and so it is reused for
+    REUSE_SECONDS: the statistics change when the table is analysed, not per request)."""
+    if session.get_bind().dialect.name != "postgresql":
         return False
-    for match in _required_matches(stmt):
-        probe = select(literal(1)).select_from(Post).where(match)
-        sql = str(probe.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
-        conn = await session.connection()
-        plan = (await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
-        estimate = float(
-            (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
-        )
-        total = await session.scalar(
-            text("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass")
-        )
-        if total and total > 0 and estimate * WINDOW / float(total) < need / 2:
+    for match in required:
+        estimate, total = await _estimate(session, match)
+        if total and total > 0 and estimate * WINDOW / total < need / 2:
             return True
     return False
+
+
+async def _estimate(session: AsyncSession, match: _TextMatch) -> tuple[float, float]:
+    """The planner's estimate of the posts holding the words, and of all posts."""
+    bind = session.get_bind()
+    tsquery = str(next(iter(match.clauses)).value)
+    key = (_database(session), tsquery)
+    now = time.monotonic()
+    known = _estimates.get(key)
+    if known is not None and known[0] > now:
+        return known[1], known[2]
+    probe = select(literal(1)).select_from(Post).where(match)
+    sql = str(probe.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
+    conn = await session.connection()
+    plan = (await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
+    estimate = float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+    total = await session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass")
+    )
+    if len(_estimates) >= 1024:  # bounded: words are the searchers' own
+        _estimates.clear()
+    _estimates[key] = (now + REUSE_SECONDS, estimate, float(total or 0))
+    return estimate, float(total or 0)
 
 
 async def _capped(session: AsyncSession, stmt: Select[Any], *, newest_first: bool = False) -> int:
@@ -449,11 +610,10 @@ async def _capped(session: AsyncSession, stmt: Select[Any], *, newest_first: boo
 async def count(session: AsyncSession, stmt: Select[Any]) -> int:
     """How many posts a listing holds, up to COUNT_CAP + 1 (see COUNT_CAP): counted in the
     window of the newest posts first, and in all of them only when the window holds too few."""
-    start_at = (
-        None if await _too_rare(session, stmt, COUNT_CAP + 1) else await window_start(session)
-    )
+    rare = await _too_rare(session, _required_matches(stmt), COUNT_CAP + 1)
+    start_at = None if rare else await _first_window_start(session)
     if start_at is not None:
-        inside = scanning(stmt.where(Post.created_at >= start_at))
+        inside = scanning(stmt).where(Post.created_at >= start_at)
         found = await _capped(session, inside, newest_first=True)
         if found > COUNT_CAP:
             return found
