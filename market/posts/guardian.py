@@ -10,6 +10,7 @@ else it does not exist (404).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +43,16 @@ def _as_actor(viewer: Actor | User | None) -> Actor:
     return viewer if isinstance(viewer, Actor) else Actor(user=viewer)
 
 
-def can_see_exact(viewer: Actor | User | None, post: Post) -> bool:
+class Placed(Protocol):
+    """What the exact-place rule reads of a post: a Post, or a card (market.posts.cards)."""
+
+    @property
+    def author_id(self) -> str: ...
+    @property
+    def region_id(self) -> str | None: ...
+
+
+def can_see_exact(viewer: Actor | User | None, post: Placed) -> bool:
     """The exact place, the postcode and the rejection reason: the author and the coordinators
     who work the post's region. Everyone else sees the coarse public point."""
     actor = _as_actor(viewer)

@@ -6,12 +6,12 @@ Writing and editing one is market.posts.editing; the routes of both are listed h
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +24,7 @@ from market.forms import page
 from market.i18n import get_locale, gettext
 from market.posts import (
     authors,
+    cards,
     choices,
     geo,
     guardian,
@@ -34,6 +35,7 @@ from market.posts import (
 )
 from market.posts import search as text_search
 from market.posts.api import parse_search
+from market.posts.cards import Card
 from market.posts.editing import close_post, edit_post, new_post, renew_post
 from market.posts.models import Post
 from market.translation import service as translation
@@ -45,23 +47,14 @@ from market.web import (
 
 RADIUS_CHOICES = ("5", "10", "25", "50", "100")
 SEARCH_FIELDS = {"cursor": "", "limit": "", "lat": "place", "lon": "place"}
-# What a list of post cards never shows: left in the database (search_text is the whole text
-# again, the other two are JSON decoded per row). Reading one of them raises, not a query.
-NOT_ON_CARDS = (
-    defer(Post.search_text, raiseload=True),
-    defer(Post.search_translations, raiseload=True),
-    defer(Post.availability, raiseload=True),
-    defer(Post.rejection_reason, raiseload=True),
-)
 
 
 async def _rows(
     request: Request, session: AsyncSession, stmt: Select[Post]
-) -> tuple[list[Post], str | None]:
-    """One page of posts, newest first, and the link to the next page (None on the last)."""
+) -> tuple[list[Card], str | None]:
+    """One page of post cards, newest first, and the link to the next page (None on the last)."""
     limit, cursor = page_params(request)
-    page_stmt = paginate(stmt.options(*NOT_ON_CARDS), Post.created_at, Post.id, limit, cursor)
-    rows = list((await session.execute(page_stmt)).scalars())
+    rows = await cards.read_cards(session, paginate(stmt, Post.created_at, Post.id, limit, cursor))
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -89,6 +82,13 @@ async def _ranked_rows(
     return rows, f"{request.url.path}?{urlencode(params)}"
 
 
+async def _translations(
+    session: AsyncSession, posts: Sequence[Card] | Sequence[Post], viewer: Actor
+) -> dict[str, dict[str, Any] | None]:
+    # A card has what the translation reads of a post (id, lang, author, title, body).
+    return await translation.for_posts(session, cast(Sequence[Post], posts), reader_id=viewer.id)
+
+
 def _chips(values: dict[str, str], named: tuple[str, ...]) -> list[tuple[str, str, bool]]:
     """The topic links above the results: (label, address, current). They keep every filter
     but the topic and the search words, so one tap shows a whole topic nearby. Topics the
@@ -105,7 +105,9 @@ def _chips(values: dict[str, str], named: tuple[str, ...]) -> list[tuple[str, st
     return chips
 
 
-def _distance(viewer: Actor, post: Post, near: tuple[float, float, float] | None) -> int | None:
+def _distance(
+    viewer: Actor, post: Card | Post, near: tuple[float, float, float] | None
+) -> int | None:
     """Whole kilometres from the searched place, measured to the public point the list was
     filtered on; only those who may see the exact place are told the distance to it."""
     if near is None or post.lat is None or post.lon is None:
@@ -113,7 +115,8 @@ def _distance(viewer: Actor, post: Post, near: tuple[float, float, float] | None
     lat, lon = (
         (post.lat, post.lon)
         if guardian.can_see_exact(viewer, post)
-        else services.public_point(post)
+        # A card has the points public_point reads (not all of PostFields).
+        else services.public_point(cast(Post, post))
     )
     return round(geo.haversine_km(near[0], near[1], lat, lon))
 
@@ -145,13 +148,8 @@ def _search_options_in(locale: str) -> dict[str, Any]:
 async def home(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
-    stmt = (
-        queries.published()
-        .options(*NOT_ON_CARDS)
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(6)
-    )
-    newest = list((await session.execute(stmt)).scalars())
+    stmt = queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
+    newest = await cards.read_cards(session, stmt)
     allowed = guardian.kinds_for(viewer)
     if viewer.is_anonymous:
         help_url, need_url = "/register?role=volunteer", "/register?role=seeker"
@@ -166,7 +164,7 @@ async def home(request: Request) -> Response:
             "distances": {},
             "help_url": help_url,
             "need_url": need_url,
-            "translations": await translation.for_posts(session, newest, reader_id=viewer.id),
+            "translations": await _translations(session, newest, viewer),
         },
     )
 
@@ -190,6 +188,7 @@ async def browse(request: Request) -> Response:
             base = queries.search(
                 kind=search.kind, category=search.category, language=search.language, place=near
             )
+            posts: list[Card] | list[Post]
             posts, next_url = await _ranked_rows(request, session, base, understood)
         else:
             posts, next_url = await _rows(request, session, stmt)
@@ -205,7 +204,7 @@ async def browse(request: Request) -> Response:
         "errors": {},
         "posts": posts,
         "distances": {p.id: _distance(viewer, p, near) for p in posts},
-        "translations": await translation.for_posts(session, posts, reader_id=viewer.id),
+        "translations": await _translations(session, posts, viewer),
         "near": near,
         "next_url": next_url,
         "first_url": request.url.path + "?" + urlencode(values)
