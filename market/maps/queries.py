@@ -4,6 +4,8 @@ Only `public_lat`/`public_lon` are ever read here, never the exact point, whoeve
 (market.posts.models: the public point is the centre of the ~1 km cell). Past MAX_FEATURES the
 posts in view are grouped on a grid of at most GRID x GRID cells, in SQL (GROUP BY the cell), so
 the answer stays small whatever the number of posts; a cell holding one post is that post.
+Whether there are too many is known after reading MAX_FEATURES + 1 posts; the grid's passes read
+only the public points, which an index holds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, cast, func, select
+from sqlalchemy import Integer, Select, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.posts import queries as post_queries
@@ -73,21 +75,16 @@ def _post(row: Any) -> dict[str, Any]:
 async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection: each post, or grid clusters when there are too many."""
     view = posts.subquery()
-    # The count and the extent of the posts in view in one pass over them (at 200,000 posts
-    # each pass is most of the answer's time; they were two).
-    summary = (
+    # Whether the posts in view fit: counting stops after MAX_FEATURES + 1 (a city's posts
+    # under a filter are found without reading all 200,000).
+    capped = (
         await session.execute(
-            select(
-                func.count(),
-                func.min(view.c.public_lat),
-                func.max(view.c.public_lat),
-                func.min(view.c.public_lon),
-                func.max(view.c.public_lon),
+            select(func.count()).select_from(
+                select(view.c.public_lat).limit(MAX_FEATURES + 1).subquery()
             )
         )
-    ).one()
-    count = int(summary[0] or 0)
-    if count <= MAX_FEATURES:
+    ).scalar_one()
+    if capped <= MAX_FEATURES:
         rows = await session.execute(
             select(
                 view.c.id,
@@ -102,37 +99,77 @@ async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
             "type": "FeatureCollection",
             "features": [_post(r) for r in rows],
             "clustered": False,
-            "total": count,
+            "total": int(capped),
         }
+    return await _clusters(session, view)
+
+
+async def _clusters(session: AsyncSession, view: Any) -> dict[str, Any]:
+    """The posts in view on a grid of at most GRID x GRID cells. Every pass reads only the
+    public points (an index holds them: no table rows are read, nothing is sorted on disk); the
+    few cells holding a single post then fetch that post by its point."""
+    summary = (
+        await session.execute(
+            select(
+                func.count(),
+                func.min(view.c.public_lat),
+                func.max(view.c.public_lat),
+                func.min(view.c.public_lon),
+                func.max(view.c.public_lon),
+            )
+        )
+    ).one()
+    count = int(summary[0] or 0)
     # The grid spans the posts in view (not the asked box, which may be the whole world).
     min_lat, max_lat, min_lon, max_lon = (float(v) for v in summary[1:])
     size = max(max_lat - min_lat, max_lon - min_lon, 1e-6) / GRID * 1.0001
     # Offsets from the minimum are never negative, so truncation is floor on both databases.
     cell_lat = cast((view.c.public_lat - min_lat) / size, Integer)
     cell_lon = cast((view.c.public_lon - min_lon) / size, Integer)
-    rows = await session.execute(
-        select(
-            func.count().label("n"),
-            func.min(view.c.id).label("id"),
-            func.min(view.c.kind).label("kind"),
-            func.min(view.c.category).label("category"),
-            func.min(view.c.title).label("title"),
-            func.avg(view.c.public_lat).label("lat"),
-            func.avg(view.c.public_lon).label("lon"),
+    cells = (
+        await session.execute(
+            select(
+                func.count().label("n"),
+                # The sum of one value is that value exactly: a single post's own point.
+                func.sum(view.c.public_lat).label("lat"),
+                func.sum(view.c.public_lon).label("lon"),
+            ).group_by(cell_lat, cell_lon)
         )
-        .group_by(cell_lat, cell_lon)
-        .order_by(func.count().desc(), func.min(view.c.id))
-    )
-    found: list[dict[str, Any]] = []
-    for row in rows:
-        if row.n == 1:
-            found.append(_post(row))
+    ).all()
+    alone = [(float(c.lat), float(c.lon)) for c in cells if c.n == 1]
+    singles: dict[tuple[float, float], Any] = {}
+    if alone:
+        # A cell with one post holds no other post at its point: the point names the post.
+        found = await session.execute(
+            select(
+                view.c.id,
+                view.c.kind,
+                view.c.category,
+                view.c.title,
+                view.c.public_lat.label("lat"),
+                view.c.public_lon.label("lon"),
+            ).where(tuple_(view.c.public_lat, view.c.public_lon).in_(alone))
+        )
+        singles = {(float(r.lat), float(r.lon)): r for r in found}
+    shown: list[tuple[tuple[int, str, float, float], dict[str, Any]]] = []
+    for c in cells:
+        n, lat, lon = int(c.n), float(c.lat), float(c.lon)
+        if n == 1 and (lat, lon) in singles:
+            row = singles[(lat, lon)]
+            shown.append(((-1, row.id, lat, lon), _post(row)))
         else:
-            found.append(
-                {
-                    "type": "Feature",
-                    "geometry": _point(float(row.lon), float(row.lat)),
-                    "properties": {"cluster": True, "count": int(row.n)},
-                }
-            )
-    return {"type": "FeatureCollection", "features": found, "clustered": True, "total": count}
+            lat, lon = lat / n, lon / n
+            cluster = {
+                "type": "Feature",
+                "geometry": _point(lon, lat),
+                "properties": {"cluster": True, "count": n},
+            }
+            shown.append(((-n, "", lat, lon), cluster))
+    # Biggest clusters first, then single posts by id: the same order on every call.
+    shown.sort(key=lambda item: item[0])
+    return {
+        "type": "FeatureCollection",
+        "features": [feature for _, feature in shown],
+        "clustered": True,
+        "total": count,
+    }
