@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -75,27 +76,50 @@ async def posts(request: Request) -> Response:
         )
         items = await services.to_json_many(session, found, await actor_of(request))
         return ok({"items": items, "next_cursor": next_cursor})
-    stmt = queries.search(
-        kind=search.kind, category=search.category, language=search.language, place=near, q=search.q
+    dialect = session.get_bind().dialect.name
+    listing = _search_listing(
+        search.kind, search.category, search.language, near, search.q, dialect
     )
-    return ok(await _page(session, stmt, limit, cursor, await actor_of(request)))
+    stmt = _first_page(listing, limit) if cursor is None else _next_page(listing, limit, cursor)
+    return ok(await _page(session, stmt, limit, await actor_of(request)))
+
+
+# A select is immutable and its cache key is computed once per object: built once per set of
+# filters (and limit), a search's listing and first page cost neither their construction nor
+# their cache key again; this is what most requests ask. The WHERE is queries.search's.
+@lru_cache(maxsize=512)
+def _search_listing(
+    kind: str | None,
+    category: str | None,
+    language: str | None,
+    place: tuple[float, float, float] | None,
+    q: str | None,
+    dialect: str,
+) -> Select[*tuple[Any, ...]]:
+    stmt = queries.search(kind=kind, category=category, language=language, place=place, q=q)
+    return services.listing(stmt, dialect)
+
+
+@lru_cache(maxsize=512)
+def _first_page(listing: Select[*tuple[Any, ...]], limit: int) -> Select[Any]:
+    return _next_page(listing, limit, None)
+
+
+def _next_page(
+    listing: Select[*tuple[Any, ...]], limit: int, cursor: tuple[datetime, str] | None
+) -> Select[Any]:
+    return paginate(listing, Post.created_at, Post.id, limit, cursor)
 
 
 async def _page(
-    session: AsyncSession,
-    stmt: Select[Any],
-    limit: int,
-    cursor: tuple[datetime, str] | None,
-    viewer: Actor,
+    session: AsyncSession, stmt: Select[Any], limit: int, viewer: Actor
 ) -> dict[str, Any]:
-    """One page of a select of posts, newest first: rows of what the JSON shows (one statement),
-    not Post objects (services.listing)."""
-    listed = services.listing(stmt, session.get_bind().dialect.name)
-    rows = (await session.execute(paginate(listed, Post.created_at, Post.id, limit, cursor))).all()
-    by_id = {
-        item["id"]: item for item in await services.listing_json(session, rows[:limit], viewer)
-    }
-    return page(rows, limit, lambda row: by_id[row.id], lambda row: (row.created_at, row.id))
+    """One page of posts, newest first, from a paginated `services.listing` select: rows of
+    what the JSON shows, read in one statement."""
+    posts = services.listed(await session.execute(stmt))
+    items = await services.listing_json(session, posts[:limit], viewer)
+    by_id = {item["id"]: item for item in items}
+    return page(posts, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id))
 
 
 async def post_detail(request: Request) -> Response:
@@ -138,7 +162,8 @@ async def my_posts(request: Request) -> Response:
     await require_user(request)
     actor = await actor_of(request)
     limit, cursor = page_params(request)
-    return ok(await _page(session, guardian.own(actor, select(Post)), limit, cursor, actor))
+    listing = services.listing(guardian.own(actor, select(Post)), session.get_bind().dialect.name)
+    return ok(await _page(session, _next_page(listing, limit, cursor), limit, actor))
 
 
 routes = [

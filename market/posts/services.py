@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -443,37 +443,42 @@ async def to_json_many(
 # --- A listing read as rows: what the JSON shows, in one statement
 
 
-# Every column of posts that `_json`, the exact-place rule and translation read. The table's
-# own columns: with_only_columns takes them as they are, where the mapped attributes would be
-# coerced anew on each request.
-_LISTED = tuple(
-    Post.__table__.c[name]
-    for name in (
-        "id",
-        "kind",
-        "category",
-        "title",
-        "body",
-        "mode",
-        "radius_km",
-        "status",
-        "lat",
-        "lon",
-        "public_lat",
-        "public_lon",
-        "city",
-        "postcode",
-        "author_id",
-        "organisation_id",
-        "region_id",
-        "seats",
-        "availability",
-        "created_at",
-        "expires_at",
-        "rejection_reason",
-        "lang",
-    )
-)
+class Listed(NamedTuple):
+    """A post as `listing` reads it: the columns its JSON, the exact-place rule and translation
+    read (a PostFields), its language codes as the database aggregated them, and its author's
+    shown name. A named tuple: its attributes cost a tenth of a Row's, and a page reads ~30 of
+    each of its posts."""
+
+    id: str
+    kind: str
+    category: str
+    title: str
+    body: str
+    mode: str
+    radius_km: float | None
+    status: str
+    lat: float | None
+    lon: float | None
+    public_lat: float | None
+    public_lon: float | None
+    city: str | None
+    postcode: str | None
+    author_id: str
+    organisation_id: str | None
+    region_id: str | None
+    seats: int | None
+    availability: list[dict[str, Any]] | None
+    created_at: datetime
+    expires_at: datetime | None
+    rejection_reason: str | None
+    lang: str | None
+    language_codes: list[str] | str | None  # an array (PostgreSQL) or "a,b" (SQLite)
+    author_name: str | None
+
+
+# The table's own columns, in Listed's order: with_only_columns takes them as they are, where
+# the mapped attributes would be coerced anew on each request.
+_LISTED = tuple(Post.__table__.c[name] for name in Listed._fields[:-2])
 
 
 def _language_codes(dialect: str) -> ColumnElement[Any]:
@@ -513,6 +518,11 @@ def listing(stmt: Select[Any], dialect: str) -> Select[*tuple[Any, ...]]:
     return stmt.with_only_columns(*_listed_columns(dialect))
 
 
+def listed(rows: Iterable[Sequence[Any]]) -> list[Listed]:
+    """The rows of a `listing` select as Listed posts."""
+    return [Listed._make(row) for row in rows]
+
+
 def _codes(value: list[str] | str | None) -> list[str]:
     if value is None:
         return []
@@ -520,26 +530,24 @@ def _codes(value: list[str] | str | None) -> list[str]:
 
 
 async def listing_json(
-    session: AsyncSession, rows: Sequence[Row[Any]], viewer: Actor | User | None
+    session: AsyncSession, posts: Sequence[Listed], viewer: Actor | User | None
 ) -> list[dict[str, Any]]:
-    """The JSON of rows read by `listing`: the same objects `to_json_many` makes of Posts."""
+    """The JSON of posts read by `listing`: the same objects `to_json_many` makes of Posts."""
     viewer = await actor_for(session, viewer)
-    # A row's attributes are the columns `listing` names, which are PostFields' names.
-    posts = cast(Sequence[PostFields], rows)
     org_ids = {p.organisation_id for p in posts if p.organisation_id}
     orgs = await ORGANISATIONS().many(session, org_ids)
     translations = await translation.for_posts(session, posts, reader_id=viewer.id)
     return [
         _json(
-            cast(PostFields, row),
-            _codes(row.language_codes),
-            row.author_name,
-            # The guardian's rule reads a post's author_id and region_id, which the row has.
-            can_see_exact(viewer, cast(Post, row)),
-            orgs.get(row.organisation_id or ""),
-            translations.get(row.id),
+            post,
+            _codes(post.language_codes),
+            post.author_name,
+            # The guardian's rule reads a post's author_id and region_id, which Listed has.
+            can_see_exact(viewer, cast(Post, post)),
+            orgs.get(post.organisation_id or ""),
+            translations.get(post.id),
         )
-        for row in rows
+        for post in posts
     ]
 
 

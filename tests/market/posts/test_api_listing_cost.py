@@ -155,3 +155,24 @@ async def test_my_posts_are_one_statement(app: Any, client: httpx.AsyncClient) -
     people = await _arrange(app, client)
     sql = await _quietest(client, "/api/v1/me/posts", people["seeker"].headers)
     assert len(sql) == 1, sql
+
+
+async def test_a_search_built_once_still_answers_afresh(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """The listing's select is kept per set of filters and limit (posts.api._search_listing,
+    _first_page); the rows are read on each request."""
+    seeker = await make_user(app, client, "seeker")
+    first = (await client.get("/api/v1/posts?kind=need&limit=1")).json()
+    assert first == {"items": [], "next_cursor": None}
+    ids = []
+    for title in ("Erster Termin", "Zweiter Termin"):
+        r = await client.post("/api/v1/posts", headers=seeker.headers, json=post_body(title=title))
+        ids.append(r.json()["id"])
+    again = (await client.get("/api/v1/posts?kind=need&limit=1")).json()
+    assert [p["id"] for p in again["items"]] == [ids[1]] and again["next_cursor"]
+    rest = await client.get(f"/api/v1/posts?kind=need&limit=1&cursor={again['next_cursor']}")
+    assert [p["id"] for p in rest.json()["items"]] == [ids[0]]
+    both = (await client.get("/api/v1/posts?kind=need&limit=2")).json()
+    assert [p["id"] for p in both["items"]] == ids[::-1] and both["next_cursor"] is None
+    assert (await client.get("/api/v1/posts?kind=offer&limit=1")).json()["items"] == []
