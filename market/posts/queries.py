@@ -71,7 +71,10 @@ def search(
     place: tuple[float, float, float] | None = None,
     q: str | None = None,
 ) -> Select[Post]:
-    return _search(kind, category, language, None if place is None else (*place,), q)
+    # Keyed by the query as read (its folded words), not as typed: "Deutsch" and "deutsch" are
+    # one statement, and a long query is kept as its first words only.
+    understood = text_search.understand(q) if q else None
+    return _search(kind, category, language, None if place is None else (*place,), understood)
 
 
 @lru_cache(maxsize=512)
@@ -80,7 +83,7 @@ def _search(
     category: str | None,
     language: str | None,
     place: tuple[float, float, float] | None,
-    q: str | None,
+    understood: text_search.Understood | None,
 ) -> Select[Post]:
     # Built once per set of filters: a statement is immutable (each .where is a new one), and
     # the search page asks for the same filters twice (with and without q) on every request.
@@ -95,8 +98,8 @@ def _search(
         # Online-only posts have no place, and are no farther from anyone than from anyone else.
         stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.public_lat.is_(None))))
     walk = stmt
-    if q:
-        condition, row_by_row = text_search.any_tiers(text_search.understand(q))
+    if understood is not None:
+        condition, row_by_row = text_search.any_tiers(understood)
         if condition is not None and row_by_row is not None:
             stmt, walk = stmt.where(condition), walk.where(row_by_row)
     # Its twin with the full-text tests done row by row, for the window of the newest posts

@@ -55,6 +55,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     func,
     literal,
     not_,
@@ -67,7 +68,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import AsBoolean, BooleanClauseList
+from sqlalchemy.sql.elements import AsBoolean, BindParameter, BooleanClauseList
 from sqlalchemy.sql.functions import FunctionElement
 
 from market.api import decode_cursor, encode_cursor, paginate
@@ -376,7 +377,7 @@ def _tier_conditions(
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per tier of a query read (_tiers): a cache key
 class _Tier:
     """A tier's condition with the full-text index, and the same row by row for the window
     (None: the condition tests no text, so there is no window to look at first)."""
@@ -534,9 +535,8 @@ async def _tier_rows(
             )
         start_at = windows[keyset]
         if start_at is not None:
-            inside = scanning(base).where(tier.walk, Post.created_at >= start_at)
-            stmt = paginate(inside, Post.created_at, Post.id, limit, keyset)
-            found = list((await session.execute(stmt)).scalars())
+            stmt = _window_page(base, tier, limit, keyset)
+            found = list((await session.execute(stmt, {"window_start": start_at})).scalars())
             if len(found) > limit:
                 return found
     rows = await session.execute(statement(base, tier.number, tier.condition, limit, keyset))
@@ -597,14 +597,44 @@ async def _estimate(session: AsyncSession, match: _TextMatch) -> tuple[float, fl
     return estimate, float(total or 0)
 
 
-async def _capped(session: AsyncSession, stmt: Select[Any], *, newest_first: bool = False) -> int:
-    # Newest first (in the window): the planner reads from the newest end of the date index and
-    # stops at the cap; unordered, it may scan the table from its oldest rows up to the window.
+def _window_page(
+    base: Select[Post], tier: _Tier, limit: int, keyset: tuple[datetime, str] | None
+) -> Select[Post]:
+    """A tier's page in the window from :window_start on (a bound parameter): built once per
+    search and tier for first pages, where nearly every request is."""
+    if keyset is None:
+        return _first_window_page(base, tier, limit)
+    return _built_window_page(base, tier, limit, keyset)
+
+
+@lru_cache(maxsize=1024)
+def _first_window_page(base: Select[Post], tier: _Tier, limit: int) -> Select[Post]:
+    return _built_window_page(base, tier, limit, None)
+
+
+def _built_window_page(
+    base: Select[Post], tier: _Tier, limit: int, keyset: tuple[datetime, str] | None
+) -> Select[Post]:
+    assert tier.walk is not None  # only tiers that test text look at the window
+    inside = scanning(base).where(tier.walk, Post.created_at >= _WINDOW_START)
+    return paginate(inside, Post.created_at, Post.id, limit, keyset)
+
+
+# The window's start, given when a statement built once is run (its type is created_at's).
+_WINDOW_START: BindParameter[Any] = bindparam("window_start")
+
+
+@lru_cache(maxsize=1024)
+def _capped(stmt: Select[Any], cap: int, *, in_window: bool = False) -> Select[Any]:
+    """The count of stmt's posts up to cap + 1, or of those in the window (from :window_start
+    on), built once per statement. Newest first in the window: the planner reads from the
+    newest end of the date index and stops at the cap; unordered, it may scan the table from
+    its oldest rows up to the window."""
     ids = stmt.with_only_columns(Post.id).order_by(None)
-    if newest_first:
-        ids = ids.order_by(Post.created_at.desc())
-    capped = ids.limit(COUNT_CAP + 1).subquery()
-    return int((await session.execute(select(func.count()).select_from(capped))).scalar_one())
+    if in_window:
+        inside = scanning(stmt).where(Post.created_at >= _WINDOW_START)
+        ids = inside.with_only_columns(Post.id).order_by(None).order_by(Post.created_at.desc())
+    return select(func.count()).select_from(ids.limit(cap + 1).subquery())
 
 
 async def count(session: AsyncSession, stmt: Select[Any]) -> int:
@@ -613,8 +643,8 @@ async def count(session: AsyncSession, stmt: Select[Any]) -> int:
     rare = await _too_rare(session, _required_matches(stmt), COUNT_CAP + 1)
     start_at = None if rare else await _first_window_start(session)
     if start_at is not None:
-        inside = scanning(stmt).where(Post.created_at >= start_at)
-        found = await _capped(session, inside, newest_first=True)
+        in_window = _capped(stmt, COUNT_CAP, in_window=True)
+        found = int((await session.execute(in_window, {"window_start": start_at})).scalar_one())
         if found > COUNT_CAP:
             return found
-    return await _capped(session, stmt)
+    return int((await session.execute(_capped(stmt, COUNT_CAP))).scalar_one())

@@ -17,6 +17,7 @@ from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import visitors
 
 from market.demo import load_demo
 from market.posts import queries, search, taxonomy
@@ -86,6 +87,8 @@ def test_a_search_statement_is_built_once_with_its_row_by_row_twin() -> None:
         for dialect in (postgresql.dialect(), sqlite.dialect()):
             assert _sql(fresh, dialect) == _sql(stmt, dialect)
             assert _sql(search.scanning(fresh), dialect) == _sql(search.scanning(stmt), dialect)
+    # Keyed by the words as read, not as typed.
+    assert queries.search(q="Deutsch") is queries.search(q="  deutsch!")
     # A statement derived from a remembered one is not mistaken for it.
     stmt = queries.search(q="Arzt")
     derived = stmt.where(Post.kind == "need")
@@ -125,15 +128,38 @@ async def test_a_repeated_search_asks_only_its_pages_and_its_count(
 ) -> None:
     assert await load_demo(session, settings) is True
     await session.commit()
+    window = search.WINDOW
+    monkeypatch.setattr(search, "WINDOW", 5)  # the demo's posts are more: a window to look at
     monkeypatch.setattr(search, "_window_starts", {})
     monkeypatch.setattr(search, "_estimates", {})
-    for path in ("/posts?q=Deutsch", "/api/v1/posts?q=hilfe", "/posts?q=hilfe"):
+    rewritten: list[Any] = []
+    rewrite = visitors.replacement_traverse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        rewritten.append(args[0])
+        return rewrite(*args, **kwargs)
+
+    for path in ("/posts?q=Deutsch", "/api/v1/posts?q=hilfe", "/posts?q=hilfe&place=Leipzig"):
         r = await client.get(path)
         assert r.status_code == 200, r.text
+        monkeypatch.setattr(visitors, "replacement_traverse", counted)
         with _statements() as again:
             assert (await client.get(path)).text == r.text
+        monkeypatch.setattr(visitors, "replacement_traverse", rewrite)
         assert not _helpers(again), again
-    # The first search of all did ask them: the window's start (and on PostgreSQL the estimate).
+        assert not rewritten  # no statement is rewritten per request (search.scanning)
+    # A later page (its window starts after the cursor, asked each time) rewrites nothing either.
+    cursor = (await client.get("/api/v1/posts", params={"q": "hilfe", "limit": "2"})).json()
+    monkeypatch.setattr(visitors, "replacement_traverse", counted)
+    r = await client.get(
+        "/api/v1/posts", params={"q": "hilfe", "limit": "2", "cursor": cursor["next_cursor"]}
+    )
+    monkeypatch.setattr(visitors, "replacement_traverse", rewrite)
+    assert r.status_code == 200 and r.json()["items"], r.text
+    assert not rewritten
+    # The first search of all did ask them: the window's start (and on PostgreSQL the estimate,
+    # which finds no word rare against the whole window).
+    monkeypatch.setattr(search, "WINDOW", window)
     monkeypatch.setattr(search, "_window_starts", {})
     monkeypatch.setattr(search, "_estimates", {})
     with _statements() as first:
