@@ -13,8 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
+from starlette.responses import JSONResponse
 
 from market.accounts.models import User
+from market.api import ok
 from market.db import make_sessionmaker
 from market.posts.models import PostLanguage
 from tests.factories import make_user, post_body
@@ -176,3 +178,27 @@ async def test_a_search_built_once_still_answers_afresh(
     both = (await client.get("/api/v1/posts?kind=need&limit=2")).json()
     assert [p["id"] for p in both["items"]] == ids[::-1] and both["next_cursor"] is None
     assert (await client.get("/api/v1/posts?kind=offer&limit=1")).json()["items"] == []
+
+
+def test_ok_encodes_as_starlette_does() -> None:
+    """market.api.ok encodes with one encoder made once; the bytes are JSONResponse's."""
+    answer = {
+        "items": [
+            {
+                "title": "Begleitung zur Ärztin – مرافقة",
+                "lat": 1e-05,
+                "lon": 13.404954,
+                "radius_km": 7.5,
+                "seats": None,
+                "approximate": True,
+                "languages": ["ar", "de-AT"],
+                "text": 'quote " backslash \\ newline \n tab \t \u2028 nul-free',
+            }
+        ],
+        "next_cursor": None,
+    }
+    assert ok(answer).body == JSONResponse(answer).body
+    assert ok(answer, 201).status_code == 201
+    assert ok(answer).headers["content-type"] == "application/json"
+    with pytest.raises(ValueError):
+        ok({"lat": float("nan")})
