@@ -10,7 +10,6 @@ columns replaced), and the languages with one more statement, both as plain rows
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,18 +78,21 @@ def card_statement(stmt: Select[Any]) -> Select[Any]:
 
 async def read_cards(session: AsyncSession, stmt: Select[Any]) -> list[Card]:
     """The cards of a select of posts, in its order: two plain statements."""
-    rows = (await session.execute(card_statement(stmt))).all()
-    return await cards_of(session, rows)
+    return await read_card_statement(session, card_statement(stmt))
 
 
-async def cards_of(session: AsyncSession, rows: Sequence[Any]) -> list[Card]:
-    """Cards from rows of card_statement, with their languages in their order."""
+async def read_card_statement(session: AsyncSession, stmt: Select[Any]) -> list[Card]:
+    """The cards of a card_statement (one a caller built once and keeps)."""
+    # On the session's connection, as Core: plain columns need none of the ORM's result
+    # machinery (entities, identity map, autoflush), and a list page has nothing to flush.
+    connection = await session.connection()
+    rows = (await connection.execute(stmt)).all()
     if not rows:
         return []
     codes: dict[str, list[str]] = defaultdict(list)
-    ids = [row.id for row in rows]
-    for post_id, code in await session.execute(
+    ids = [row[0] for row in rows]
+    for post_id, code in await connection.execute(
         _LANGUAGES.where(PostLanguage.__table__.c.post_id.in_(ids))
     ):
         codes[post_id].append(code)
-    return [Card(**row._mapping, language_codes=codes.get(row.id, [])) for row in rows]
+    return [Card(*row, language_codes=codes.get(row[0], [])) for row in rows]  # type: ignore[misc]

@@ -145,11 +145,19 @@ def _search_options_in(locale: str) -> dict[str, Any]:
 # --- Start page and browsing
 
 
+@functools.cache
+def _newest() -> Select[Any]:
+    """The start page's six newest posts as cards: the same statement for every request (a
+    select is immutable; built and its cache key computed once)."""
+    return cards.card_statement(
+        queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
+    )
+
+
 async def home(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
-    stmt = queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
-    newest = await cards.read_cards(session, stmt)
+    newest = await cards.read_card_statement(session, _newest())
     allowed = guardian.kinds_for(viewer)
     if viewer.is_anonymous:
         help_url, need_url = "/register?role=volunteer", "/register?role=seeker"
