@@ -72,6 +72,18 @@ def _post(row: Any) -> dict[str, Any]:
     }
 
 
+def _shown(view: Any) -> Select[Any]:
+    """What a post's feature shows, at its public point (never the exact one)."""
+    return select(
+        view.c.id,
+        view.c.kind,
+        view.c.category,
+        view.c.title,
+        view.c.public_lat.label("lat"),
+        view.c.public_lon.label("lon"),
+    )
+
+
 async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection: each post, or grid clusters when there are too many."""
     view = posts.subquery()
@@ -85,16 +97,7 @@ async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
         )
     ).scalar_one()
     if capped <= MAX_FEATURES:
-        rows = await session.execute(
-            select(
-                view.c.id,
-                view.c.kind,
-                view.c.category,
-                view.c.title,
-                view.c.public_lat.label("lat"),
-                view.c.public_lon.label("lon"),
-            ).order_by(view.c.created_at.desc(), view.c.id)
-        )
+        rows = await session.execute(_shown(view).order_by(view.c.created_at.desc(), view.c.id))
         return {
             "type": "FeatureCollection",
             "features": [_post(r) for r in rows],
@@ -141,14 +144,7 @@ async def _clusters(session: AsyncSession, view: Any) -> dict[str, Any]:
     if alone:
         # A cell with one post holds no other post at its point: the point names the post.
         found = await session.execute(
-            select(
-                view.c.id,
-                view.c.kind,
-                view.c.category,
-                view.c.title,
-                view.c.public_lat.label("lat"),
-                view.c.public_lon.label("lon"),
-            ).where(tuple_(view.c.public_lat, view.c.public_lon).in_(alone))
+            _shown(view).where(tuple_(view.c.public_lat, view.c.public_lon).in_(alone))
         )
         singles = {(float(r.lat), float(r.lon)): r for r in found}
     shown: list[tuple[tuple[int, str, float, float], dict[str, Any]]] = []
