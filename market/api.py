@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, bindparam, or_
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -276,16 +276,45 @@ def paginate(
     ascending: bool = False,
 ) -> Select[Any]:
     if cursor is not None:
-        at, ident = cursor
-        # The same rows as "(created, id) after (at, ident)", written with a plain bound on
-        # created first: an index on (..., created_at, id) starts its range scan there, which
-        # the bare OR does not give PostgreSQL's planner (it sorted the whole table instead).
-        if ascending:
-            stmt = stmt.where(created_col >= at, or_(created_col > at, id_col > ident))
-        else:
-            stmt = stmt.where(created_col <= at, or_(created_col < at, id_col < ident))
+        stmt = _after(stmt, created_col, id_col, *cursor, ascending=ascending)
+    return _newest_first(stmt, created_col, id_col, limit, ascending=ascending)
+
+
+def _after(
+    stmt: Select[Any], created_col: Any, id_col: Any, at: Any, ident: Any, *, ascending: bool
+) -> Select[Any]:
+    # The same rows as "(created, id) after (at, ident)", written with a plain bound on
+    # created first: an index on (..., created_at, id) starts its range scan there, which
+    # the bare OR does not give PostgreSQL's planner (it sorted the whole table instead).
+    if ascending:
+        return stmt.where(created_col >= at, or_(created_col > at, id_col > ident))
+    return stmt.where(created_col <= at, or_(created_col < at, id_col < ident))
+
+
+def _newest_first(
+    stmt: Select[Any], created_col: Any, id_col: Any, limit: int, *, ascending: bool
+) -> Select[Any]:
     order = (created_col.asc(), id_col.asc()) if ascending else (created_col.desc(), id_col.desc())
-    return stmt.order_by(*order).limit(limit + 1)
+    return stmt.order_by(*order).limit(limit + 1)  # one more: whether there is a next page
+
+
+CURSOR_AT, CURSOR_ID = "cursor_at", "cursor_id"
+
+
+def paginate_later(
+    stmt: Select[Any], created_col: Any, id_col: Any, limit: int, *, ascending: bool = False
+) -> Select[Any]:
+    """`paginate` after a cursor that is given when the statement runs (`cursor_params`): one
+    statement, built and given its cache key once, can serve every page after the first."""
+    at = bindparam(CURSOR_AT, type_=created_col.type)
+    ident = bindparam(CURSOR_ID, type_=id_col.type)
+    stmt = _after(stmt, created_col, id_col, at, ident, ascending=ascending)
+    return _newest_first(stmt, created_col, id_col, limit, ascending=ascending)
+
+
+def cursor_params(cursor: tuple[datetime, str]) -> dict[str, Any]:
+    """The values of a `paginate_later` statement's cursor."""
+    return {CURSOR_AT: cursor[0], CURSOR_ID: cursor[1]}
 
 
 def page(

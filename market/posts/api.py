@@ -15,7 +15,17 @@ from starlette.routing import Route
 
 from market import i18n, languages
 from market.actor import Actor, actor_of
-from market.api import ok, page, page_params, paginate, read_action, read_json, validation_errors
+from market.api import (
+    cursor_params,
+    ok,
+    page,
+    page_params,
+    paginate,
+    paginate_later,
+    read_action,
+    read_json,
+    validation_errors,
+)
 from market.errors import Invalid
 from market.posts import geo, guardian, queries, renewal, services, taxonomy
 from market.posts import search as text_search
@@ -80,13 +90,17 @@ async def posts(request: Request) -> Response:
     listing = _search_listing(
         search.kind, search.category, search.language, near, search.q, dialect
     )
-    stmt = _first_page(listing, limit) if cursor is None else _next_page(listing, limit, cursor)
-    return ok(await _page(session, stmt, limit, await actor_of(request)))
+    if cursor is None:
+        stmt, params = _first_page(listing, limit), {}
+    else:
+        stmt, params = _later_page(listing, limit), cursor_params(cursor)
+    return ok(await _page(session, stmt, params, limit, await actor_of(request)))
 
 
 # A select is immutable and its cache key is computed once per object: built once per set of
-# filters (and limit), a search's listing and first page cost neither their construction nor
-# their cache key again; this is what most requests ask. The WHERE is queries.search's.
+# filters (and limit), a search's listing and its pages (the first, and the later ones with
+# the cursor bound at execution) cost neither their construction nor their cache key again.
+# The WHERE is queries.search's.
 @lru_cache(maxsize=512)
 def _search_listing(
     kind: str | None,
@@ -105,6 +119,11 @@ def _first_page(listing: Select[*tuple[Any, ...]], limit: int) -> Select[Any]:
     return _next_page(listing, limit, None)
 
 
+@lru_cache(maxsize=512)
+def _later_page(listing: Select[*tuple[Any, ...]], limit: int) -> Select[Any]:
+    return paginate_later(listing, Post.created_at, Post.id, limit)
+
+
 def _next_page(
     listing: Select[*tuple[Any, ...]], limit: int, cursor: tuple[datetime, str] | None
 ) -> Select[Any]:
@@ -112,7 +131,7 @@ def _next_page(
 
 
 async def _page(
-    session: AsyncSession, stmt: Select[Any], limit: int, viewer: Actor
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any], limit: int, viewer: Actor
 ) -> dict[str, Any]:
     """One page of posts, newest first, from a paginated `services.listing` select: rows of
     what the JSON shows, read in one statement."""
@@ -120,7 +139,7 @@ async def _page(
     # and the ORM's result machinery (entities, identity map, autoflush) has nothing to do for
     # columns; a GET has nothing to flush. ~8 % of the request's instructions (callgrind).
     connection = await session.connection()
-    posts = services.listed(await connection.execute(stmt))
+    posts = services.listed(await connection.execute(stmt, params))
     items = await services.listing_json(session, posts[:limit], viewer)
     by_id = {item["id"]: item for item in items}
     return page(posts, limit, lambda p: by_id[p.id], lambda p: (p.created_at, p.id))
@@ -167,7 +186,7 @@ async def my_posts(request: Request) -> Response:
     actor = await actor_of(request)
     limit, cursor = page_params(request)
     listing = services.listing(guardian.own(actor, select(Post)), session.get_bind().dialect.name)
-    return ok(await _page(session, _next_page(listing, limit, cursor), limit, actor))
+    return ok(await _page(session, _next_page(listing, limit, cursor), {}, limit, actor))
 
 
 routes = [

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from starlette.responses import JSONResponse
 
 from market.accounts.models import User
-from market.api import ok
+from market.api import cursor_params, ok, paginate, paginate_later
 from market.db import make_sessionmaker
-from market.posts.models import PostLanguage
+from market.posts.models import Post, PostLanguage
 from tests.factories import make_user, post_body
 
 
@@ -202,3 +203,23 @@ def test_ok_encodes_as_starlette_does() -> None:
     assert ok(answer).headers["content-type"] == "application/json"
     with pytest.raises(ValueError):
         ok({"lat": float("nan")})
+
+
+@pytest.mark.parametrize("ascending", [False, True])
+def test_a_later_page_is_paginate_with_the_cursor_bound_at_execution(ascending: bool) -> None:
+    """market.api.paginate_later + cursor_params: the SQL and values of paginate's."""
+    at, ident = datetime(2026, 12, 5, 12, 0, tzinfo=UTC), "abc123"
+    given = paginate(select(Post), Post.created_at, Post.id, 20, (at, ident), ascending=ascending)
+    later = paginate_later(select(Post), Post.created_at, Post.id, 20, ascending=ascending)
+    given_sql, later_sql = (
+        given.compile(),
+        later.compile(compile_kwargs={"render_postcompile": True}),
+    )
+    # created_at_1 and created_at_2 (both `at`) there, cursor_at twice here.
+    names = {"created_at_1": "cursor_at", "created_at_2": "cursor_at", "id_1": "cursor_id"}
+    renamed = str(given_sql)
+    for old, new in names.items():
+        renamed = renamed.replace(f":{old}", f":{new}")
+    assert renamed == str(later_sql)
+    values = {names.get(k, k): v for k, v in given_sql.params.items()}
+    assert values == {**later_sql.params, **cursor_params((at, ident))}
