@@ -3,15 +3,16 @@
     python benchmarks/web_cost.py / /posts/ID "/api/v1/posts?limit=20" S/my/posts
     valgrind --tool=callgrind --instr-atstart=no python benchmarks/web_cost.py --callgrind /
 
-The app (market.app:create_app, cache off, production mode) is driven by httpx's ASGI transport
-against ANLAUF_DATABASE_URL (default: the 20,000-post database of benchmarks/web.py, which must
-exist: run `benchmarks/web.py --quick` once) and ANLAUF_REDIS_URL (default: web.py's db 2). A path starting with S is asked signed in, with the
-session benchmarks/web.py creates. Per path: SQL statements per request, and the median of 5
-rounds of --requests requests of CPU time per request (time.process_time, which other work on
-the machine changes less than wall time). With --callgrind, instrumentation is switched on
-(callgrind_control) only around the measured requests of the one path given; valgrind prints
-the instructions ("Collected"), to be divided by --requests. Instructions are what to compare
-before and after a change on a shared machine: other processes do not change them.
+The app (market.app:create_app, cache off, production mode) is called directly as an ASGI app (no
+HTTP client: only the application's own work is counted) against ANLAUF_DATABASE_URL (default: the
+20,000-post database of benchmarks/web.py, which must exist: run `benchmarks/web.py --quick` once)
+and ANLAUF_REDIS_URL (default: web.py's db 2). A path starting with S is asked signed in, with the
+session benchmarks/web.py creates. Per path: SQL statements per request, and the median of 5 rounds
+of --requests requests of CPU time per request (time.process_time, which other work on the machine
+changes less than wall time). With --callgrind, instrumentation is switched on (callgrind_control)
+only around the measured requests of the one path given; valgrind prints the instructions
+("Collected"), to be divided by --requests. Instructions are what to compare before and after a
+change on a shared machine: other processes do not change them.
 """
 
 # ruff: noqa: E402
@@ -50,8 +51,48 @@ def _environment() -> None:
     os.environ.setdefault("ANLAUF_OUTBOX_DIR", "/tmp/anlauf-web-cost/outbox")
 
 
+def _scope(raw: str) -> dict[str, Any]:
+    """An HTTP GET as uvicorn hands it to the app (S in front: with the benchmark's session)."""
+    headers = [(b"host", b"127.0.0.1"), (b"accept-language", b"de")]
+    if raw.startswith("S"):
+        raw = raw[1:]
+        headers.append((b"cookie", f"anlauf_session={SESSION}".encode()))
+    path, _, query = raw.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def _get(app: Any, raw: str) -> tuple[int, int]:
+    """(status, body bytes) of one request, called on the app directly: no HTTP client's work
+    is counted, only the application's (its middleware, handler, database driver)."""
+    answer = {"status": 0, "size": 0}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["size"] += len(message.get("body", b""))
+
+    await app(_scope(raw), receive, send)
+    return answer["status"], answer["size"]
+
+
 async def run(args: argparse.Namespace) -> None:
-    import httpx
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -65,43 +106,38 @@ async def run(args: argparse.Namespace) -> None:
     event.listen(Engine, "before_cursor_execute", note)
     app = create_app()
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            for raw in args.paths:
-                path = raw[1:] if raw.startswith("S") else raw
-                headers = {"accept-language": "de"}
-                if raw.startswith("S"):
-                    headers["cookie"] = f"anlauf_session={SESSION}"
-                for _ in range(args.warmup):
-                    r = await client.get(path, headers=headers)
-                if r.status_code != 200:
-                    print(f"{raw}: answers {r.status_code}; not measured")
-                    continue
-                statements.clear()
-                await client.get(path, headers=headers)
-                count = len(statements)
-                if args.callgrind:
-                    pid = str(os.getpid())
-                    # Blocking on purpose: nothing else may run while the switch is made.
-                    subprocess.run(["callgrind_control", "-i", "on", pid], check=False)  # noqa: ASYNC221
-                    for _ in range(args.requests):
-                        await client.get(path, headers=headers)
-                    subprocess.run(["callgrind_control", "-i", "off", pid], check=False)  # noqa: ASYNC221
-                    print(
-                        f"{raw}: {count} statements; instructions: valgrind's 'Collected' / "
-                        f"{args.requests}"
-                    )
-                    return
-                rounds = []
-                for _ in range(5):
-                    started = time.process_time()
-                    for _ in range(args.requests):
-                        await client.get(path, headers=headers)
-                    rounds.append((time.process_time() - started) / args.requests * 1000)
+        for raw in args.paths:
+            status, size = 0, 0
+            for _ in range(args.warmup):
+                status, size = await _get(app, raw)
+            if status != 200:
+                print(f"{raw}: answers {status}; not measured")
+                continue
+            statements.clear()
+            await _get(app, raw)
+            count = len(statements)
+            if args.callgrind:
+                pid = str(os.getpid())
+                # Blocking on purpose: nothing else may run while the switch is made.
+                subprocess.run(["callgrind_control", "-i", "on", pid], check=False)  # noqa: ASYNC221
+                for _ in range(args.requests):
+                    await _get(app, raw)
+                subprocess.run(["callgrind_control", "-i", "off", pid], check=False)  # noqa: ASYNC221
                 print(
-                    f"{raw}: {count} statements, {statistics.median(rounds):.2f} ms CPU per "
-                    f"request ({len(r.content):,} bytes)"
+                    f"{raw}: {count} statements; instructions: valgrind's 'Collected' / "
+                    f"{args.requests}"
                 )
+                return
+            rounds = []
+            for _ in range(5):
+                started = time.process_time()
+                for _ in range(args.requests):
+                    await _get(app, raw)
+                rounds.append((time.process_time() - started) / args.requests * 1000)
+            print(
+                f"{raw}: {count} statements, {statistics.median(rounds):.2f} ms CPU per "
+                f"request ({size:,} bytes)"
+            )
 
 
 def main() -> None:
