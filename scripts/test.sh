@@ -56,25 +56,18 @@ step "Lint, types and import rules"
 # The two runs share nothing (their own database, Redis database, SMTP and web servers), so they
 # run side by side; each one's output is shown whole when both have ended. Much of a test's time
 # is spent waiting (for a worker, a mail, a browser), so each run is itself split over
-# pytest-xdist workers, one file at a time per worker, each worker with its own database and its
-# own Redis database: ANLAUF_TEST_WORKERS for the SQLite run (default 2; 0 runs in one process),
-# ANLAUF_TEST_PG_WORKERS for the PostgreSQL run (default 3: it is the longer run, and its tests
-# wait most, for the arq worker, mail and Redis).
+# ANLAUF_TEST_WORKERS pytest-xdist workers (default 2; 0 runs in one process), one file at a time
+# per worker, each worker with its own database and its own Redis database.
 WORKERS="${ANLAUF_TEST_WORKERS:-2}"
-PG_WORKERS="${ANLAUF_TEST_PG_WORKERS:-3}"
 XDIST=()
 if [ "$WORKERS" != 0 ]; then
   XDIST=(-n "$WORKERS" --dist loadfile)
-fi
-PG_XDIST=()
-if [ "$PG_WORKERS" != 0 ]; then
-  PG_XDIST=(-n "$PG_WORKERS" --dist loadfile)
 fi
 LOGS="$(mktemp -d)"
 step "Tests on PostgreSQL (Redis, real arq workers) and on SQLite (jobs in-process), side by side"
 ANLAUF_TEST_DATABASE_URL="$PG_URL" ANLAUF_TEST_REDIS_URL="$REDIS_URL" \
   ANLAUF_TEST_REDIS_DBS="${ANLAUF_TEST_PG_REDIS_DBS:-9,10,11}" \
-  "$VENV/bin/python" -m pytest -q "${PG_XDIST[@]}" "$@" >"$LOGS/postgresql.log" 2>&1 &
+  "$VENV/bin/python" -m pytest -q "${XDIST[@]}" "$@" >"$LOGS/postgresql.log" 2>&1 &
 PG_PID=$!
 ANLAUF_TEST_DATABASE_URL="" ANLAUF_TEST_REDIS_URL="${ANLAUF_TEST_SQLITE_REDIS_URL:-redis://127.0.0.1:6379/8}" \
   ANLAUF_TEST_REDIS_DBS="${ANLAUF_TEST_SQLITE_REDIS_DBS:-8,12,13}" \
