@@ -5,15 +5,12 @@ Post), for every kind of viewer, post and author."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import select, update
 from starlette.responses import JSONResponse
 
 from market.accounts.models import User
@@ -21,20 +18,7 @@ from market.api import cursor_params, ok, paginate, paginate_later
 from market.db import make_sessionmaker
 from market.posts.models import Post, PostLanguage
 from tests.factories import make_user, post_body
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
+from tests.sql import statements
 
 
 def _reads_posts(sql: str) -> bool:

@@ -6,16 +6,13 @@ changes an item, an order, a cursor or a count."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import visitors
 
@@ -23,6 +20,7 @@ from market.demo import load_demo
 from market.posts import queries, search, taxonomy
 from market.posts.models import Post
 from market.settings import Settings
+from tests.sql import statements as _statements
 
 QUERIES = ["Arzt", "طبيب", "лікар", "Deutsch", "hilfe", "Begleitung Termin", "xylophon", "wohn"]
 
@@ -94,20 +92,6 @@ def test_a_search_statement_is_built_once_with_its_row_by_row_twin() -> None:
     derived = stmt.where(Post.kind == "need")
     assert "posts.kind = " in _sql(search.scanning(derived), sqlite.dialect())
     assert "posts.kind = " not in _sql(search.scanning(stmt), sqlite.dialect())
-
-
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
 
 
 def _helpers(seen: list[str]) -> list[str]:
