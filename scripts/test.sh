@@ -58,6 +58,9 @@ step "Lint, types and import rules"
 # is spent waiting (for a worker, a mail, a browser), so each run is itself split over
 # ANLAUF_TEST_WORKERS pytest-xdist workers (default 2; 0 runs in one process), one file at a time
 # per worker, each worker with its own database and its own Redis database.
+# The tests whose outcome does not depend on the database (those that touch none, and the
+# browser tests of tests/e2e) run once, in the SQLite run: the PostgreSQL run leaves them out
+# (ANLAUF_TEST_DATABASE_TESTS_ONLY=1, tests/conftest.py says which they are).
 WORKERS="${ANLAUF_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != 0 ]; then
@@ -66,7 +69,7 @@ fi
 LOGS="$(mktemp -d)"
 step "Tests on PostgreSQL (Redis, real arq workers) and on SQLite (jobs in-process), side by side"
 ANLAUF_TEST_DATABASE_URL="$PG_URL" ANLAUF_TEST_REDIS_URL="$REDIS_URL" \
-  ANLAUF_TEST_REDIS_DBS="${ANLAUF_TEST_PG_REDIS_DBS:-9,10,11}" \
+  ANLAUF_TEST_DATABASE_TESTS_ONLY=1 ANLAUF_TEST_REDIS_DBS="${ANLAUF_TEST_PG_REDIS_DBS:-9,10,11}" \
   "$VENV/bin/python" -m pytest -q "${XDIST[@]}" "$@" >"$LOGS/postgresql.log" 2>&1 &
 PG_PID=$!
 ANLAUF_TEST_DATABASE_URL="" ANLAUF_TEST_REDIS_URL="${ANLAUF_TEST_SQLITE_REDIS_URL:-redis://127.0.0.1:6379/8}" \

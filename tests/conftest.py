@@ -47,6 +47,38 @@ if _WORKER and os.environ.get("ANLAUF_TEST_REDIS_URL") and os.environ.get("ANLAU
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
+# scripts/test.sh runs the suite twice, on PostgreSQL and on SQLite, side by side on two cores.
+# Some tests check nothing that depends on the database: those that touch none, and the browser
+# tests of tests/e2e (what Chromium shows, its layout, keyboard use, accessibility and console;
+# the same pages' answers on both databases are checked by the tests of their features). With
+# ANLAUF_TEST_DATABASE_TESTS_ONLY=1, which scripts/test.sh sets for the PostgreSQL run, these
+# are left out there, so they run once, in the SQLite run, not twice. A test touches a database
+# when it uses one of the database fixtures or when its module reads the database URL itself.
+_DATABASE_FIXTURES = frozenset({"database_url", "notif_db_url"})
+_DATABASE_MARKS = ("ANLAUF_TEST_DATABASE_URL", "ON_POSTGRES", "is_postgres", "TEST_DB_ENV")
+_BROWSER_TESTS = Path(__file__).parent / "e2e"
+
+
+def depends_on_the_database(item: pytest.Item, sources: dict[Path, str]) -> bool:
+    if _BROWSER_TESTS in item.path.parents:
+        return False
+    if _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    if item.path not in sources:
+        sources[item.path] = item.path.read_text(encoding="utf-8")
+    return any(mark in sources[item.path] for mark in _DATABASE_MARKS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("ANLAUF_TEST_DATABASE_TESTS_ONLY") != "1":
+        return
+    sources: dict[Path, str] = {}
+    keep = [item for item in items if depends_on_the_database(item, sources)]
+    if len(keep) < len(items):
+        kept = set(keep)
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = keep
+
 
 def _database_url(tmp_root: Path) -> tuple[str, str | None]:
     wanted = os.environ.get("ANLAUF_TEST_DATABASE_URL", "")
