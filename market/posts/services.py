@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import events
@@ -16,7 +15,7 @@ from market.accounts.models import User
 from market.actor import Actor, actor_for
 from market.db import lock_row, utcnow
 from market.errors import Conflict, FieldError, Forbidden, Invalid
-from market.posts import geo, guardian, queries, search
+from market.posts import cards, geo, guardian, queries, search
 from market.posts.authors import shown_name_of
 from market.posts.models import Post, PostLanguage, PostMode, PostStatus
 from market.posts.organisations import ORGANISATIONS, Organisation
@@ -481,32 +480,12 @@ class Listed(NamedTuple):
 _LISTED = tuple(Post.__table__.c[name] for name in Listed._fields[:-2])
 
 
-def _language_codes(dialect: str) -> ColumnElement[Any]:
-    """The post's language codes in their order, aggregated in a correlated subquery: an array
-    on PostgreSQL, a comma-joined text on SQLite (3.40 knows no ORDER BY inside group_concat;
-    it concatenates in the order of the ordered subquery it reads). Codes hold no commas."""
-    if dialect == "postgresql":
-        return (
-            select(func.array_agg(aggregate_order_by(PostLanguage.code, PostLanguage.position)))
-            .where(PostLanguage.post_id == Post.id)
-            .scalar_subquery()
-        )
-    ordered = (
-        select(PostLanguage.code)
-        .where(PostLanguage.post_id == Post.id)
-        .order_by(PostLanguage.position)
-        .correlate(Post)
-        .subquery()
-    )
-    return select(func.group_concat(ordered.c.code, ",")).scalar_subquery()
-
-
 @cache
 def _listed_columns(dialect: str) -> tuple[ColumnElement[Any], ...]:
     # Built once per dialect: the subqueries are immutable and cost more to build than to run.
     return (
         *_LISTED,
-        _language_codes(dialect).label("language_codes"),
+        cards.language_codes(dialect).label("language_codes"),
         shown_name_of(Post.author_id).label("author_name"),
     )
 
@@ -523,12 +502,6 @@ def listed(rows: Iterable[Sequence[Any]]) -> list[Listed]:
     return [Listed._make(row) for row in rows]
 
 
-def _codes(value: list[str] | str | None) -> list[str]:
-    if value is None:
-        return []
-    return value.split(",") if isinstance(value, str) else list(value)
-
-
 async def listing_json(
     session: AsyncSession, posts: Sequence[Listed], viewer: Actor | User | None
 ) -> list[dict[str, Any]]:
@@ -540,7 +513,7 @@ async def listing_json(
     return [
         _json(
             post,
-            _codes(post.language_codes),
+            cards.codes(post.language_codes),
             post.author_name,
             # The guardian's rule reads a post's author_id and region_id, which Listed has.
             can_see_exact(viewer, cast(Post, post)),

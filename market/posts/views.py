@@ -146,18 +146,18 @@ def _search_options_in(locale: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _newest() -> Select[Any]:
+def _newest(dialect: str) -> Select[Any]:
     """The start page's six newest posts as cards: the same statement for every request (a
     select is immutable; built and its cache key computed once)."""
     return cards.card_statement(
-        queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6)
+        queries.published().order_by(Post.created_at.desc(), Post.id.desc()).limit(6), dialect
     )
 
 
 async def home(request: Request) -> Response:
     session = db(request)
     viewer = await actor_of(request)
-    newest = await cards.read_card_statement(session, _newest())
+    newest = await cards.read_card_statement(session, _newest(session.get_bind().dialect.name))
     allowed = guardian.kinds_for(viewer)
     if viewer.is_anonymous:
         help_url, need_url = "/register?role=volunteer", "/register?role=seeker"

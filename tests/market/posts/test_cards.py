@@ -2,7 +2,7 @@
 
 - a card carries the post's fields and its languages in the order the author gave them;
 - the guardian's statement decides which posts are listed (a card list never widens it).
-(tests/market/test_request_cost.py holds the start page to two statements.)
+(tests/market/test_request_cost.py holds the start page to one statement.)
 """
 
 from __future__ import annotations
