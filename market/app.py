@@ -35,7 +35,8 @@ from market.ratelimit import RateLimiter
 from market.settings import Settings
 from market.styles import inline_css
 from market.web import LocaleMiddleware, RequestTransaction, is_api, make_environment, render
-from notifications.inapp import unread_count
+from market.web_requests import caller_lookup
+from notifications.inapp import unread_count, unread_count_of
 from notifications.live import BROKER_KEY, make_broker
 from notifications.outbox import Relay
 
@@ -200,5 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.jinja.globals["inline_css"] = inline_css
     # render() shows the unread count in the header of every page.
     app.state.unread_count = unread_count
+    # ... read in the round trip that finds a page's caller.
+    app.state.caller_lookup = caller_lookup({"unread_count": unread_count_of})
     i18n.translations.cache_clear()
     return app

@@ -6,11 +6,14 @@ double-submit token and the client's address. market.web re-exports these names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -84,26 +87,58 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+# A column read with the caller of a page, from the user's id (market.app adds the header's
+# unread count), so that what every page shows comes in the round trip that finds the caller.
+CallerColumn = Callable[[Any], ColumnElement[Any]]
+
+
+@dataclass(frozen=True)
+class CallerLookup:
+    """The statement that finds a page's caller: the session, its user with the user's
+    languages and the named caller columns, in one round trip. Built once per app."""
+
+    statement: Select[Any]
+    names: tuple[str, ...]
+
+
+def caller_lookup(columns: Mapping[str, CallerColumn]) -> CallerLookup:
+    statement = (
+        select(WebSession, User, *(column(User.id).label(name) for name, column in columns.items()))
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.id == bindparam("session_key"))
+        # The languages joined (pages read them: forms, the matcher's reasons), not a second
+        # SELECT as the relationship's own selectin loading would send.
+        .options(joinedload(User.languages))
+    )
+    return CallerLookup(cast(Select[Any], statement), tuple(columns))
+
+
+_NO_COLUMNS = caller_lookup({})
+
+
+def caller_column(request: Request, name: str) -> Any:
+    """A caller column's value read with the caller of this page (None when not read)."""
+    return getattr(request.state, "caller_columns", {}).get(name)
+
+
 async def _user_from_session(request: Request, session: AsyncSession) -> User | None:
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         return None
-    # The session and its user in one round trip (the user's languages follow, selectin).
+    lookup: CallerLookup = getattr(request.app.state, "caller_lookup", _NO_COLUMNS)
     found = (
-        await session.execute(
-            select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.id == digest(secret))
-        )
-    ).first()
+        (await session.execute(lookup.statement, {"session_key": digest(secret)})).unique().first()
+    )
     if found is None:
         return None
-    web_session, user = found
+    web_session, user, *values = found
+    assert isinstance(user, User)
     if web_session.revoked_at or web_session.expires_at <= utcnow():
         return None
     request.state.web_session = web_session
     if not user.is_active or user.deleted_at is not None:
         return None
+    request.state.caller_columns = dict(zip(lookup.names, values, strict=True))
     return user
 
 

@@ -13,7 +13,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from market import i18n
 from market.accounts.models import User
 from market.settings import Settings
-from market.web_requests import CSRF_COOKIE, csrf_token, current_user, db, settings_of
+from market.web_requests import (
+    CSRF_COOKIE,
+    caller_column,
+    csrf_token,
+    current_user,
+    db,
+    settings_of,
+)
 
 
 async def render(
@@ -48,7 +55,8 @@ async def _unread_count(request: Request, user: User | None) -> int:
     hook = getattr(request.app.state, "unread_count", None)
     if user is None or hook is None:
         return 0
-    count: int = await hook(db(request), user.id)
+    # Read with the caller (market.web_requests) unless this request changed it since.
+    count: int = await hook(db(request), user.id, caller_column(request, "unread_count"))
     return count
 
 

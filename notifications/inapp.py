@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.db import new_id, utcnow
-from notifications.live import remember
+from notifications.live import pending, remember
 from notifications.models import Notification, NotificationKind
 
 
@@ -116,7 +116,23 @@ async def _mark(session: AsyncSession, user_id: str, *conditions: Any) -> int:
     return changed
 
 
-async def unread_count(session: AsyncSession, user_id: str) -> int:
+def unread_count_of(user_id: ColumnElement[str]) -> ColumnElement[int]:
+    """The unread count as a column, for the query that finds the caller anyway (pages read it
+    in the same round trip as the session: market.web_requests)."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
+async def unread_count(session: AsyncSession, user_id: str, known: int | None = None) -> int:
+    """The user's unread notifications. `known`, a count `unread_count_of` read earlier in this
+    transaction, is the answer unless this session has added or marked a notification since
+    (every change announces itself: notifications.live.remember)."""
+    if known is not None and not pending(session):
+        return known
     count = await session.scalar(
         select(func.count())
         .select_from(Notification)

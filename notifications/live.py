@@ -50,6 +50,11 @@ def remember(session: AsyncSession | Session, item: LiveEvent) -> None:
     session.info.setdefault(PENDING_KEY, []).append(item)
 
 
+def pending(session: AsyncSession | Session) -> bool:
+    """Whether the session's transaction has changes of notifications still to announce."""
+    return bool(session.info.get(PENDING_KEY))
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     pending: list[LiveEvent] | None = session.info.pop(PENDING_KEY, None)

@@ -4,7 +4,8 @@ kept (market.web_frame): what it shows must still be exactly each request's own.
 - each person sees their own name, menu entries and logout token, never another's;
 - the language link and the footer's language form carry this page's own address and query;
 - the current section is marked wherever the page is (a sub-page too);
-- a changed name or unread count shows at once.
+- a changed name or unread count shows at once, also when the page itself marked
+  notifications read (the count read with the caller is then not used).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 import httpx
 
 from market import web_frame
-from notifications.inapp import notify
+from notifications.inapp import notify, unread_count
 from tests.factories import make_user
+from tests.market.conversations.helpers import connected_match, write
 from tests.pages import browser
 
 
@@ -101,6 +103,30 @@ async def test_a_changed_unread_count_shows_at_once(app: Any, client: httpx.Asyn
             await notify(session, user_id=seeker.id, kind="vetting.approved", data={})
         after = _header((await b.get("/my/posts")).text)
         assert 'class="badge" aria-hidden="true">1<' in after
+
+
+def _badge(page: str) -> int:
+    found = re.search(r'class="badge" aria-hidden="true">(\d+)<', _header(page))
+    return int(found.group(1)) if found else 0
+
+
+async def test_a_page_that_marks_read_shows_the_count_after(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    volunteer, seeker, match_id, conversation_id = await connected_match(client, app)
+    for text in ("Hallo!", "Passt Dienstag?"):
+        r = await write(client, volunteer, conversation_id, text)
+        assert r.status_code == 201, r.text
+    async with browser(app, seeker) as b:
+        before = _badge((await b.get("/my/posts")).text)
+        # The match page shows the conversation and marks its notification read while the
+        # page is made.
+        r = await b.get(f"/matches/{match_id}")
+        assert r.status_code == 200, r.text
+        async with app.state.sessionmaker() as session:
+            now = await unread_count(session, seeker.id)
+        assert now < before
+        assert _badge(r.text) == now
 
 
 def test_section_is_the_longest_menu_address_above_the_path() -> None:

@@ -4,7 +4,7 @@
   transaction (no BEGIN, no ROLLBACK) and without a ping per pooled connection; the start page
   asks one statement (its cards with their languages), a post page three at most.
 - Such a request cannot write: a write raises instead of being stored piecemeal.
-- Signed-in requests keep their one transaction.
+- Signed-in requests keep their one transaction; /my/posts asks three statements.
 - A pooled connection the server closed is replaced before use (what pool_pre_ping did with
   three round trips per request).
 """
@@ -89,6 +89,10 @@ async def test_signed_in_pages_keep_their_transaction(app: Any, client: httpx.As
         r = await client.get("/my/posts")
     assert r.status_code == 200, r.text
     assert seen and all(level != "AUTOCOMMIT" for _, level in seen), seen
+    # Three SELECTs: the caller (session, user, the user's languages and the header's unread
+    # count), the caller's memberships, the cards with their languages.
+    selects = [s for s, _ in await _quietest(client, "/my/posts") if "SELECT" in s.upper()]
+    assert len(selects) == 3, selects
 
 
 async def test_a_public_read_cannot_write(app: Any, is_postgres: bool) -> None:
