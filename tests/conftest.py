@@ -69,7 +69,34 @@ def depends_on_the_database(item: pytest.Item, sources: dict[Path, str]) -> bool
     return any(mark in sources[item.path] for mark in _DATABASE_MARKS)
 
 
+# The files that take longest (half a minute to four minutes each on the CI machine), longest
+# first. pytest-xdist (--dist loadfile) hands files to its workers in the order of the
+# collection: these go first, so that no worker is left running one of them alone at the end.
+_LONGEST_FIRST = (
+    "notifications/test_faults.py",
+    "e2e/test_axe_pages.py",
+    "market/test_follow_done_when.py",
+    "e2e/test_followthrough_pages.py",
+    "e2e/test_lighthouse.py",
+    "market/matches/test_topk.py",
+    "e2e/test_console.py",
+    "market/test_tick.py",
+    "notifications/test_arq_worker.py",
+    "market/matches/test_followthrough.py",
+    "market/test_access_matrix_orgs.py",
+    "market/test_retention.py",
+    "e2e/test_long_word_pages.py",
+    "market/test_serve_workers.py",
+)
+
+
+def _longest_first(item: pytest.Item) -> int:
+    relative = item.path.relative_to(Path(__file__).parent).as_posix()
+    return _LONGEST_FIRST.index(relative) if relative in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_longest_first)  # stable: the rest keep their order
     if os.environ.get("ANLAUF_TEST_DATABASE_TESTS_ONLY") != "1":
         return
     sources: dict[Path, str] = {}
