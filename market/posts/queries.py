@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from market.posts import search as text_search
 from market.posts import taxonomy
@@ -111,7 +112,8 @@ def _search(
 async def get(session: AsyncSession, post_id: str) -> Post | None:
     if not post_id or len(post_id) > 32:
         return None
-    return await session.get(Post, post_id)
+    # With its languages joined: one round trip, not the relationship's own second SELECT.
+    return await session.get(Post, post_id, options=(joinedload(Post.languages),))
 
 
 def open_of_author(author_id: str) -> Select[Post]:
