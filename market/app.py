@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from market import i18n
 from market.accounts.twofactor import StaffTwoFactorRequired
 from market.accounts.views import staff_setup_needed
+from market.admission import FairAdmission
 from market.api import problem
 from market.assets import FingerprintedStatic, static_url
 from market.db import make_engine, make_sessionmaker
@@ -170,6 +171,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *features.page_routes,
         ],
         middleware=[
+            # First, so that a waiting request costs nothing but its place in the queue.
+            Middleware(FairAdmission, at_once=settings.requests_at_once),
             Middleware(SecurityHeaders, production=settings.env == "production"),
             # Text answers of 500 bytes and more; never the event stream (Starlette skips it).
             # Level 6, not Starlette's 9: the 33 KB start page comes out 0.3 % bigger (7,819

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     # How long anonymous visitors' pages and public API answers are cached (market.pagecache);
     # 0 switches the cache off.
     public_cache_seconds: int = Field(default=10, ge=0)
+    # Reading requests (GET, HEAD) one web process works on at once; the others wait in arrival
+    # order (market.admission); 0: no limit.
+    requests_at_once: int = Field(default=4, ge=0)
     # A routing site for "how to get there" on service pages, with {lat} and {lon} in it
     # (e.g. https://www.openstreetmap.org/directions?to={lat}%2C{lon}); unset: no link.
     routing_url: str | None = None

@@ -116,7 +116,7 @@ async def _mark(session: AsyncSession, user_id: str, *conditions: Any) -> int:
     return changed
 
 
-def unread_count_of(user_id: ColumnElement[str]) -> ColumnElement[int]:
+def unread_count_of(user_id: ColumnElement[str] | str) -> ColumnElement[int]:
     """The unread count as a column, for the query that finds the caller anyway (pages read it
     in the same round trip as the session: market.web_requests)."""
     return (
@@ -133,9 +133,4 @@ async def unread_count(session: AsyncSession, user_id: str, known: int | None = 
     (every change announces itself: notifications.live.remember)."""
     if known is not None and not pending(session):
         return known
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )
-    return int(count or 0)
+    return int(await session.scalar(select(unread_count_of(user_id))) or 0)
