@@ -14,7 +14,8 @@ answer starts, so a long-lived stream (server-sent events) gives it back at once
 body are not limited: a client sending one slowly would hold a place meanwhile. A request waits
 for a place at most `MAX_WAIT_SECONDS` and then goes ahead without one, so that a few requests
 that wait on something slow (a sign-in at a slow identity provider) can hold up the others no
-longer than that. 0 switches the limit off.
+longer than that. 0 switches the limit off. It sits inside the page cache (market.app): an
+answer from the cache never waits.
 
 Measured (benchmarks/README.md, "Fair admission"): at 16 connections on the 20,000-post
 database, signed-in `/my/posts` p99 213 -> 80 ms, the start page without the cache 306 -> 643

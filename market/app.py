@@ -171,8 +171,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *features.page_routes,
         ],
         middleware=[
-            # First, so that a waiting request costs nothing but its place in the queue.
-            Middleware(FairAdmission, at_once=settings.requests_at_once),
             Middleware(SecurityHeaders, production=settings.env == "production"),
             # Text answers of 500 bytes and more; never the event stream (Starlette skips it).
             # Level 6, not Starlette's 9: the 33 KB start page comes out 0.3 % bigger (7,819
@@ -182,6 +180,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(LocaleMiddleware),
             # Anonymous visitors' pages (needs the language; a hit opens no database session).
             Middleware(PageCache, settings=settings),
+            # Inside the page cache: an answer from the cache never waits for a place.
+            Middleware(FairAdmission, at_once=settings.requests_at_once),
             Middleware(RequestTransaction),
             # Inside the transaction: it stores each first answer in the request's transaction.
             Middleware(IdempotencyMiddleware),
