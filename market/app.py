@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from market import i18n
 from market.accounts.twofactor import StaffTwoFactorRequired
 from market.accounts.views import staff_setup_needed
 from market.admission import FairAdmission
@@ -206,5 +205,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.unread_count = unread_count
     # ... read in the round trip that finds a page's caller.
     app.state.caller_lookup = caller_lookup({"unread_count": unread_count_of})
-    i18n.translations.cache_clear()
     return app

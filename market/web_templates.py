@@ -11,7 +11,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, pass_context, pass_environment, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemLoader,
+    pass_context,
+    pass_environment,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -21,9 +29,33 @@ from market.web_frame import frame_foot, frame_head, frame_top
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
+class _ProcessBytecode(BytecodeCache):
+    """Compiled templates kept for the life of the process, shared by every environment in it.
+
+    An app builds its environment once, but the tests build an app (and so an environment) per
+    test: without this, every test compiled the templates it drew again (about a tenth of the
+    suite's time). Jinja checks each entry against the template source's checksum, so an edited
+    template is compiled afresh."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        data = self._compiled.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _ProcessBytecode()
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
+        bytecode_cache=_BYTECODE,
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

@@ -189,13 +189,26 @@ async def _truncate(database_url: str) -> None:
             await asyncio.sleep(1)
 
 
+# Emptying PostgreSQL's tables one DELETE each, children first, and restarting their sequences,
+# as TRUNCATE ... RESTART IDENTITY did: TRUNCATE gives each of the 41 tables new files, about
+# 90 ms a test even when nothing was written, a fifth of the PostgreSQL run; the DELETEs of a
+# test's few rows take about 7 ms. One statement, so one round trip.
+_EMPTY_POSTGRESQL = (
+    "DO $$DECLARE s record; BEGIN "
+    + "".join(f"DELETE FROM {t.name}; " for t in reversed(Base.metadata.sorted_tables))
+    + "FOR s IN SELECT c.oid::regclass AS seq FROM pg_class c WHERE c.relkind = 'S' "
+    "AND c.relnamespace = 'public'::regnamespace LOOP PERFORM setval(s.seq, 1, false); "
+    "END LOOP; END$$"
+)
+
+
 async def _truncate_once(database_url: str) -> None:
     engine = make_engine(database_url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     try:
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                await conn.execute(text(_EMPTY_POSTGRESQL))
             else:
                 for name in tables:
                     await conn.execute(text(f"DELETE FROM {name}"))
