@@ -108,15 +108,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _parse_at(raw: str | None) -> datetime | None:
-    """--at: an ISO 8601 time; without a zone it is UTC. Raises ValueError with a plain reason."""
-    if raw is None:
-        return None
+def _at_argument(raw: str) -> datetime:
+    """--at: an ISO 8601 time; without a zone it is UTC. argparse refuses a bad one (exit 2)
+    before anything else is loaded."""
     try:
         at = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise ValueError(
-            f"--at {raw!r} is not an ISO 8601 time (for example 2027-01-31T09:00:00+00:00)."
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not an ISO 8601 time (for example 2027-01-31T09:00:00+00:00)."
         ) from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
@@ -160,11 +159,7 @@ async def _tick(settings: Settings, now: datetime) -> list[str]:
 
 
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        at = _parse_at(args.at)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    at: datetime | None = args.at
     now = at or datetime.now(UTC)
     print(f"tick as of {now.isoformat()}")
     with _one_tick_at_a_time(settings):
@@ -313,7 +308,11 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     tick = sub.add_parser("tick", help="run every periodic rule once and exit")
-    tick.add_argument("--at", help="as of this ISO 8601 time (default: now; no zone means UTC)")
+    tick.add_argument(
+        "--at",
+        type=_at_argument,
+        help="as of this ISO 8601 time (default: now; no zone means UTC)",
+    )
     tick.set_defaults(func=cmd_tick)
     sub.add_parser("worker", help="run the arq worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply migrations and exit").set_defaults(func=cmd_migrate)
