@@ -114,12 +114,15 @@ async def read_cards(session: AsyncSession, stmt: Select[Any]) -> list[Card]:
     return await read_card_statement(session, card_statement(stmt, session.get_bind().dialect.name))
 
 
-async def read_card_statement(session: AsyncSession, stmt: Select[Any]) -> list[Card]:
-    """The cards of a card_statement (one a caller built once and keeps)."""
+async def read_card_statement(
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any] | None = None
+) -> list[Card]:
+    """The cards of a card_statement (one a caller built once and keeps), with the values of
+    the parameters bound at execution, if any."""
     # On the session's connection, as Core: plain columns need none of the ORM's result
     # machinery (entities, identity map, autoflush), and a list page has nothing to flush.
     connection = await session.connection()
     return [
         Card(*row[:-1], language_codes=codes(row[-1]))  # type: ignore[misc]
-        for row in await connection.execute(stmt)
+        for row in await connection.execute(stmt, params or {})
     ]

@@ -43,7 +43,7 @@ import time
 import tomllib
 import unicodedata
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -73,7 +73,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from market.api import decode_cursor, encode_cursor, paginate
 from market.errors import Invalid
-from market.posts import taxonomy
+from market.posts import cards, taxonomy
 from market.posts.models import Post
 
 VOCABULARY_FILE = Path(__file__).resolve().parents[1] / "locales" / "search_vocabulary.toml"
@@ -446,7 +446,7 @@ def decode(cursor: str | None) -> tuple[int, tuple[datetime, str] | None]:
     return int(ident[0]), (at, ident[2:])
 
 
-def encode(tier: int, post: Post) -> str:
+def encode(tier: int, post: Post | cards.Card) -> str:
     return encode_cursor(post.created_at, f"{tier}-{post.id}")
 
 
@@ -481,6 +481,21 @@ def plan_statements(
     ]
 
 
+# How a tier's rows are read: as Posts (the API's items need them) or as cards (the page's).
+Reader = Callable[[AsyncSession, Select[Post], dict[str, Any]], Awaitable[list[Any]]]
+
+
+async def _as_posts(session: AsyncSession, stmt: Select[Post], params: dict[str, Any]) -> list[Any]:
+    return list((await session.execute(stmt, params)).scalars())
+
+
+async def _as_cards(session: AsyncSession, stmt: Select[Post], params: dict[str, Any]) -> list[Any]:
+    # Only a card's columns, the languages in the same statement: no Post objects to build,
+    # track and expire (the search page drew them from Posts: about a fifth of its work).
+    dialect = session.get_bind().dialect.name
+    return await cards.read_card_statement(session, cards.card_statement(stmt, dialect), params)
+
+
 async def ranked(
     session: AsyncSession,
     base: Select[Post],
@@ -492,8 +507,30 @@ async def ranked(
 
     Each tier is its own keyset query (newest first within the tier), so each is an index walk
     that stops after a page, not a sort of every match."""
+    return await _ranked(session, base, understood, limit, cursor, _as_posts)
+
+
+async def ranked_cards(
+    session: AsyncSession,
+    base: Select[Post],
+    understood: Understood,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[cards.Card], str | None]:
+    """ranked(), the page's way: the same posts in the same order, read as cards."""
+    return await _ranked(session, base, understood, limit, cursor, _as_cards)
+
+
+async def _ranked(
+    session: AsyncSession,
+    base: Select[Post],
+    understood: Understood,
+    limit: int,
+    cursor: str | None,
+    read: Reader,
+) -> tuple[list[Any], str | None]:
     start, position = decode(cursor)
-    page: list[tuple[int, Post]] = []
+    page: list[tuple[int, Any]] = []
     windows: dict[tuple[datetime, str] | None, datetime | None] = {}
     for tier in _tiers(understood):
         if tier.number < start:
@@ -502,7 +539,7 @@ async def ranked(
         if want <= 0:
             break
         keyset = position if tier.number == start else None
-        rows = await _tier_rows(session, base, tier, want - 1, keyset, windows)
+        rows = await _tier_rows(session, base, tier, want - 1, keyset, windows, read)
         page.extend((tier.number, post) for post in rows)
     if len(page) <= limit:
         return [post for _, post in page], None
@@ -517,16 +554,16 @@ async def _tier_rows(
     limit: int,
     keyset: tuple[datetime, str] | None,
     windows: dict[tuple[datetime, str] | None, datetime | None],
-) -> list[Post]:
+    read: Reader,
+) -> list[Any]:
     """limit + 1 posts of a tier (fewer at its end): from the window of the newest posts when it
     holds that many, which are then the newest of all; else through the full-text index."""
     if tier.walk is not None:
         required = [*_required_matches(base), *tier.required]
         if await _too_rare(session, required, limit + 1):
-            rows = await session.execute(
-                statement(base, tier.number, tier.condition, limit, keyset)
+            return await read(
+                session, statement(base, tier.number, tier.condition, limit, keyset), {}
             )
-            return list(rows.scalars())
         if keyset not in windows:
             windows[keyset] = (
                 await _first_window_start(session)
@@ -536,11 +573,10 @@ async def _tier_rows(
         start_at = windows[keyset]
         if start_at is not None:
             stmt = _window_page(base, tier, limit, keyset)
-            found = list((await session.execute(stmt, {"window_start": start_at})).scalars())
+            found = await read(session, stmt, {"window_start": start_at})
             if len(found) > limit:
                 return found
-    rows = await session.execute(statement(base, tier.number, tier.condition, limit, keyset))
-    return list(rows.scalars())
+    return await read(session, statement(base, tier.number, tier.condition, limit, keyset), {})
 
 
 def _required_matches(element: Any) -> list[_TextMatch]:

@@ -68,11 +68,11 @@ async def _ranked_rows(
     session: AsyncSession,
     base: Select[Any],
     understood: text_search.Understood,
-) -> tuple[list[Post], str | None]:
+) -> tuple[list[Card], str | None]:
     """One page of a free-text search, most relevant first (market.posts.search); base holds
     every filter but the search words."""
     limit, _cursor = page_params(request)
-    rows, cursor = await text_search.ranked(
+    rows, cursor = await text_search.ranked_cards(
         session, base, understood, limit, request.query_params.get("cursor")
     )
     if cursor is None:
@@ -196,7 +196,6 @@ async def browse(request: Request) -> Response:
             base = queries.search(
                 kind=search.kind, category=search.category, language=search.language, place=near
             )
-            posts: list[Card] | list[Post]
             posts, next_url = await _ranked_rows(request, session, base, understood)
         else:
             posts, next_url = await _rows(request, session, stmt)
