@@ -199,7 +199,13 @@ async def browse(request: Request) -> Response:
             posts, next_url = await _ranked_rows(request, session, base, understood)
         else:
             posts, next_url = await _rows(request, session, stmt)
-        total = await text_search.count(session, stmt)
+        if next_url is None and "cursor" not in request.query_params:
+            # The first page holds every result (ranked's tiers do not overlap, and together
+            # they are stmt's condition): nothing left to count. Searches with few results
+            # were the dearest to count, the window read to its end and then the index.
+            total = min(len(posts), text_search.COUNT_CAP + 1)
+        else:
+            total = await text_search.count(session, stmt)
     except Invalid as exc:
         context |= {
             "errors": forms.errors_of(exc, forms.renamer(SEARCH_FIELDS)),

@@ -6,6 +6,7 @@ changes an item, an order, a cursor or a count."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -205,3 +206,40 @@ async def test_any_window_start_and_any_estimate_give_the_same_answers(
 
         monkeypatch.setattr(search, "_estimate", guessed)
         assert await everything() == without, estimate
+
+
+def _shown_count(html: str) -> str:
+    found = re.search(r'<h2 class="result-count" id="results">([^<]*)</h2>', html)
+    assert found, html[:2000]
+    return found.group(1).strip()
+
+
+async def test_a_first_page_holding_every_result_shows_their_number_without_counting(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The search page counts its results only when its first page does not hold them all; the
+    number shown is the same either way (here: every result, read through the API's pages)."""
+    assert await load_demo(session, settings) is True
+    await session.commit()
+    counted_somewhere = False
+    for q in QUERIES:
+        for extra in ({}, {"place": "Leipzig", "radius_km": "25"}):
+            r = await client.get("/api/v1/posts", params={"q": q, "limit": "100", **extra})
+            assert r.status_code == 200 and r.json()["next_cursor"] is None, r.text
+            results = len(r.json()["items"])
+            wanted = (
+                f"{results} result{'' if results == 1 else 's'}"
+                if results <= search.COUNT_CAP
+                else f"More than {search.COUNT_CAP} results"
+            )
+            for limit in (3, 100):
+                with _statements() as sent:
+                    page = await client.get(
+                        "/posts", params={"q": q, "limit": str(limit), "lang": "en", **extra}
+                    )
+                assert page.status_code == 200, page.text
+                assert _shown_count(page.text) == wanted, (q, extra, limit)
+                counts = [s for s in sent if "count(*)" in s]
+                assert bool(counts) == (results > limit), (q, extra, limit, counts)
+                counted_somewhere |= bool(counts)
+    assert counted_somewhere
