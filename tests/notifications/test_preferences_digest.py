@@ -135,8 +135,14 @@ async def test_daily_digest_collects_what_was_chosen_once_a_day(
     # The volunteer chose nothing for the digest: no digest for them.
     assert mailbox.to(vol.email) == []
 
-    # Again the same day (a second worker, a restart): nothing more.
-    again = await digest.run(maker, settings, now=later + timedelta(minutes=30))
+    # Again the same day (a second worker, a restart): nothing more. Half an hour later, or just
+    # before the next day starts at 07:00 Berlin when that comes sooner (run from 06:25 on, the
+    # half hour was the next day's first run, which rightly queues that day's digest).
+    same_day = max(
+        later, min(later + timedelta(minutes=30), digest.next_run(later) - timedelta(seconds=1))
+    )
+    assert digest.period_start(same_day) == digest.period_start(later)
+    again = await digest.run(maker, settings, now=same_day)
     assert again == {"queued": 0}
     # Even a second job for the same day (two workers fanned out at once) sends nothing.
     await digest.run(maker, settings, now=later - timedelta(days=1), kick=app.state.relay.kick)
