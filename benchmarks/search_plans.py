@@ -60,7 +60,7 @@ async def captured(session: AsyncSession, filters: dict[str, Any]) -> list[tuple
     try:
         await search.ranked(session, queries.search(place=place), search.understand(q), LIMIT, None)
         ranked_done = len(seen)
-        await search.count(session, queries.search(place=place, q=q), place=place is not None)
+        await search.count(session, queries.search(place=place, q=q))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     return [

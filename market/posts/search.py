@@ -661,35 +661,25 @@ _WINDOW_START: BindParameter[Any] = bindparam("window_start")
 
 
 @lru_cache(maxsize=1024)
-def _capped(
-    stmt: Select[Any], cap: int, *, in_window: bool = False, newest_first: bool = True
-) -> Select[Any]:
+def _capped(stmt: Select[Any], cap: int, *, in_window: bool = False) -> Select[Any]:
     """The count of stmt's posts up to cap + 1, or of those in the window (from :window_start
     on), built once per statement. Newest first in the window: the planner reads from the
     newest end of the date index and stops at the cap; unordered, it may scan the table from
-    its oldest rows up to the window (a rare word: 75 ms against 13 ms at 200,000 posts).
-    `newest_first=False` leaves the order out (see count)."""
+    its oldest rows up to the window."""
     ids = stmt.with_only_columns(Post.id).order_by(None)
     if in_window:
         inside = scanning(stmt).where(Post.created_at >= _WINDOW_START)
-        ids = inside.with_only_columns(Post.id).order_by(None)
-        if newest_first:
-            ids = ids.order_by(Post.created_at.desc())
+        ids = inside.with_only_columns(Post.id).order_by(None).order_by(Post.created_at.desc())
     return select(func.count()).select_from(ids.limit(cap + 1).subquery())
 
 
-async def count(session: AsyncSession, stmt: Select[Any], *, place: bool = False) -> int:
+async def count(session: AsyncSession, stmt: Select[Any]) -> int:
     """How many posts a listing holds, up to COUNT_CAP + 1 (see COUNT_CAP): counted in the
-    window of the newest posts first, and in all of them only when the window holds too few.
-
-    `place`: stmt keeps to a place. Then the window is counted in no order: the place's few
-    posts are found through an index either way, and without the order the count stops at the
-    cap instead of reading and sorting every post of the window that matches (at 200,000 posts,
-    Leipzig and "Deutsch": 11.9 -> 4.7 ms; Berlin and "Begleitung Termin": 19.2 -> 5.5 ms)."""
+    window of the newest posts first, and in all of them only when the window holds too few."""
     rare = await _too_rare(session, _required_matches(stmt), COUNT_CAP + 1)
     start_at = None if rare else await _first_window_start(session)
     if start_at is not None:
-        in_window = _capped(stmt, COUNT_CAP, in_window=True, newest_first=not place)
+        in_window = _capped(stmt, COUNT_CAP, in_window=True)
         found = int((await session.execute(in_window, {"window_start": start_at})).scalar_one())
         if found > COUNT_CAP:
             return found

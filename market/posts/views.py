@@ -205,7 +205,7 @@ async def browse(request: Request) -> Response:
             # were the dearest to count, the window read to its end and then the index.
             total = min(len(posts), text_search.COUNT_CAP + 1)
         else:
-            total = await text_search.count(session, stmt, place=near is not None)
+            total = await text_search.count(session, stmt)
     except Invalid as exc:
         context |= {
             "errors": forms.errors_of(exc, forms.renamer(SEARCH_FIELDS)),
