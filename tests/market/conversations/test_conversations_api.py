@@ -237,11 +237,14 @@ async def test_a_deleted_participant_is_shown_as_deleted(
     (item,) = [i for i in r.json()["items"] if i["kind"] == "message.new"]
     assert item["text"] == "New message from a deleted account"
     assert "Samir" not in str(item["data"])
-    # Writing to a deleted account tells nobody and mails nobody.
+    # Writing to a deleted account tells nobody and mails nobody. (The volunteer's own mail
+    # about the seeker's message may still be on its way on a busy machine: it is no mail the
+    # writing caused, which could only go to the conversation's other side.)
+    await app.state.relay.drain()
     mailbox.clear()
     assert (await write(client, vol, cid, "Alles Gute")).status_code == 201
     await app.state.relay.drain()
-    assert mailbox.messages == []
+    assert [m for m in mailbox.messages if m.rcpt_tos != [vol.email]] == []
 
 
 async def test_application_conversation_links_to_the_conversation_page(
