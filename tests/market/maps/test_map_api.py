@@ -252,3 +252,51 @@ async def test_waiting_needs_for_coordinators(client: httpx.AsyncClient, app: An
         post = world["posts"][feature["properties"]["title"]]
         lon, lat = feature["geometry"]["coordinates"]
         assert (lat, lon) == pytest.approx(coarsen(post.lat, post.lon), abs=1e-5)
+
+
+async def test_clusters_count_posts_sharing_a_point(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posts are grouped by their public point before the grid sums them: two posts at one
+    point, alone in their cell, are a cluster of two at that point, never a single post; a
+    post alone in its cell is itself; every cluster sits at the mean of its posts' points."""
+    monkeypatch.setattr(queries, "MAX_FEATURES", 3)
+    monkeypatch.setattr(queries, "GRID", 4)
+    twin = (51.05, 13.74)  # Dresden: two posts whose exact places share one public cell
+    places = [twin, (twin[0] + 0.0001, twin[1] + 0.0001)]
+    places += [(LEIPZIG[0] + i * 0.01, LEIPZIG[1]) for i in range(3)]  # three apart, one cell
+    places += [(54.32, 10.13)]  # Kiel, alone
+    assert coarsen(*places[0]) == coarsen(*places[1])
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        author = User(email="t@example.org", display_name="T", role="seeker")
+        s.add(author)
+        await s.flush()
+        for i, (lat, lon) in enumerate(places):
+            s.add(
+                Post(
+                    kind="offer",
+                    category="language",
+                    title=f"t{i}",
+                    status="published",
+                    author_id=author.id,
+                    lat=lat,
+                    lon=lon,
+                )
+            )
+    body = (await client.get("/api/v1/map")).json()
+    assert body["clustered"] is True and body["total"] == len(places)
+    by_count = sorted(
+        (
+            f["properties"].get("count", 1),
+            f["properties"].get("title"),
+            f["geometry"]["coordinates"],
+        )
+        for f in body["features"]
+    )
+    dresden, kiel = coarsen(*twin), coarsen(54.32, 10.13)
+    leipzig = [coarsen(*p) for p in places[2:5]]
+    assert [(n, title) for n, title, _ in by_count] == [(1, "t5"), (2, None), (3, None)]
+    assert by_count[0][2] == pytest.approx([kiel[1], kiel[0]], abs=1e-5)
+    assert by_count[1][2] == pytest.approx([dresden[1], dresden[0]], abs=1e-5)
+    mean = [sum(p[1] for p in leipzig) / 3, sum(p[0] for p in leipzig) / 3]
+    assert by_count[2][2] == pytest.approx(mean, abs=1e-5)
