@@ -97,7 +97,18 @@
       var url = section.dataset.api;
       if (withBox) {
         var b = map.getBounds();
-        var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v, i) {
+        // The box is widened to a grid a quarter of the view wide (a power of two of degrees),
+        // so that small moves ask for the same address: the server's short cache and the
+        // browser's answer them instead of the database. Points outside the view cost nothing.
+        var span = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth(), 1e-4);
+        var step = Math.pow(2, Math.ceil(Math.log(span / 4) / Math.LN2));
+        var edges = [
+          Math.floor(b.getWest() / step) * step,
+          Math.floor(b.getSouth() / step) * step,
+          Math.ceil(b.getEast() / step) * step,
+          Math.ceil(b.getNorth() / step) * step
+        ];
+        var box = edges.map(function (v, i) {
           var limit = i % 2 ? 90 : 180;
           return Math.max(-limit, Math.min(limit, v)).toFixed(5);
         });

@@ -4,6 +4,7 @@ per post, break no Content-Security-Policy rule, and stay out of the way without
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import struct
 import threading
@@ -107,6 +108,29 @@ async def test_search_page_map_loads_tiles_and_markers(
     assert (await popup.get_attribute("href") or "").startswith("/posts/")
     assert not console.violations(), console.violations()
     await shots.take(page, "search-map-desktop")
+
+    # Moving the map asks for the posts in view, in a box widened to a grid: two small moves
+    # ask for the very same address, so the page cache answers the second.
+    asked: list[str] = []
+    page.on("request", lambda req: asked.append(req.url) if "/api/v1/map?" in req.url else None)
+    await page.keyboard.press("Escape")
+    area = await section.locator(".leaflet-container").bounding_box()
+    assert area is not None
+    x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2
+    for _ in range(2):
+        before = len(asked)
+        await page.mouse.move(x, y)
+        await page.mouse.down()
+        await page.mouse.move(x + 6, y + 4, steps=3)
+        await page.mouse.up()
+        for _ in range(100):
+            if len(asked) > before:
+                break
+            await asyncio.sleep(0.05)
+    boxes = [url.split("bbox=")[1] for url in asked]
+    assert len(boxes) == 2 and boxes[0] == boxes[1], boxes
+    west, south, east, north = (float(v) for v in boxes[0].split(","))
+    assert west < east and south < north
 
     for locale in ("de", "ar"):
         phone = await browser.new_context(base_url=live_server, viewport=PHONE, locale=locale)
