@@ -58,6 +58,31 @@ def cells_within(lat: float, lon: float, radius_km: float) -> tuple[range, range
 _COARSE_ROWS: Final = round(180 / COARSE_DEGREES)
 
 
+def _row_centre(row: int) -> float:
+    """The public latitude of a row of `coarsen`'s grid."""
+    return round(-90 + (row + 0.5) * COARSE_DEGREES, 6)
+
+
+# More rows than this (a band of 4 degrees, 440 km) are asked as a range instead.
+MAX_COARSE_ROWS: Final = 400
+
+
+def coarse_latitudes(south: float, north: float) -> list[float] | None:
+    """Every public latitude (`coarsen`'s row centres) from south to north, or None when the
+    band holds more than MAX_COARSE_ROWS rows. A public latitude is always one of these values,
+    computed by the same arithmetic: `public_lat IN (...)` finds exactly the posts that
+    `public_lat BETWEEN south AND north` finds, but an index on (public_lat, public_lon, ...)
+    is entered once per row at the asked longitudes instead of reading the whole band of
+    latitude around the earth."""
+    if south > north:
+        return []
+    first = max(math.floor(round((south + 90) / COARSE_DEGREES, 9)) - 1, 0)
+    last = min(math.floor(round((north + 90) / COARSE_DEGREES, 9)) + 1, _COARSE_ROWS - 1)
+    if last - first + 1 > MAX_COARSE_ROWS + 2:
+        return None
+    return [c for c in map(_row_centre, range(first, last + 1)) if south <= c <= north]
+
+
 def coarsen(lat: float, lon: float) -> tuple[float, float]:
     """The centre of the ~1 km grid cell holding the point, shown to the public instead of it.
 
@@ -76,4 +101,4 @@ def coarsen(lat: float, lon: float) -> tuple[float, float]:
     step = 360 / cells
     col = math.floor((lon + 180) / step) % cells
     centre_lon = -180 + (col + 0.5) * step
-    return round(centre_lat, 6), round(centre_lon, 6)
+    return _row_centre(row), round(centre_lon, 6)

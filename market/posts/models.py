@@ -57,8 +57,17 @@ class Post(IdMixin, TimestampMixin, Base):
         Index("ix_posts_status_cell", "status", "cell_lat", "cell_lon"),
         Index("ix_posts_author_id", "author_id"),
         Index("ix_posts_region_status", "region_id", "status"),
-        # Every public distance filter: a range of public_lat, then public_lon, read from here.
-        Index("ix_posts_status_public_point", "status", "public_lat", "public_lon"),
+        # Every public distance filter: each public latitude of the band, then a range of
+        # public_lon, read from here; created_at last, so that a search's window of the newest
+        # posts is tested in the index, and the posts without a place (NULL, NULL) are in order
+        # of creation (migration 0021).
+        Index(
+            "ix_posts_status_public_point_created",
+            "status",
+            "public_lat",
+            "public_lon",
+            "created_at",
+        ),
         # Every public listing is newest first with (created_at, id) as its keyset: these let
         # the database walk the newest rows of an index and stop after one page, instead of
         # sorting every published post (migration 0011). Ascending columns serve the

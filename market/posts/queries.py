@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from market.posts import search as text_search
 from market.posts import taxonomy
+from market.posts.distance import coarse_latitudes
 from market.posts.models import Post, PostLanguage
 
 KM_PER_DEGREE = 111.195
@@ -32,8 +33,8 @@ def with_language(stmt: Select[Any], code: str) -> Select[Any]:
 
 
 def near(lat: float, lon: float, radius_km: float) -> ColumnElement[bool]:
-    """Posts whose public point lies within radius_km: a box (ix_posts_status_public_point) and
-    an equirectangular distance.
+    """Posts whose public point lies within radius_km: a box (ix_posts_status_public_point_created)
+    and an equirectangular distance.
 
     Always the public point, never the exact one, whoever searches: a filter on the exact point
     answers "is it within r?" for any r, and a binary search on r from three places would
@@ -46,8 +47,17 @@ def near(lat: float, lon: float, radius_km: float) -> ColumnElement[bool]:
     dlon = radius_km / (KM_PER_DEGREE * coslat)
     dy = (Post.public_lat - lat) * KM_PER_DEGREE
     dx = (Post.public_lon - lon) * (KM_PER_DEGREE * coslat)
+    # The public latitudes of the band one by one (distance.coarse_latitudes): the index is entered
+    # at each and read only across the asked longitudes. As a range, the band's every post
+    # around the earth was read (for Leipzig, 25 km, the Ruhr's too: 6 ms of an 8 ms count).
+    rows = coarse_latitudes(lat - dlat, lat + dlat)
+    in_band = (
+        Post.public_lat.between(lat - dlat, lat + dlat)
+        if rows is None
+        else Post.public_lat.in_(rows)
+    )
     return and_(
-        Post.public_lat.between(lat - dlat, lat + dlat),
+        in_band,
         Post.public_lon.between(lon - dlon, lon + dlon),
         dx * dx + dy * dy <= radius_km * radius_km,
     )
@@ -97,7 +107,12 @@ def _search(
         stmt = with_language(stmt, language)
     if place:
         # Online-only posts have no place, and are no farther from anyone than from anyone else.
-        stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.public_lat.is_(None))))
+        # Both halves of the point are tested: (status, NULL, NULL) is where the index keeps
+        # them in order of creation, so a window of the newest is a range, not a filter.
+        placeless = and_(
+            Post.mode == "remote", Post.public_lat.is_(None), Post.public_lon.is_(None)
+        )
+        stmt = stmt.where(or_(near(*place), placeless))
     walk = stmt
     if understood is not None:
         condition, row_by_row = text_search.any_tiers(understood)

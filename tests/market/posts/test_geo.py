@@ -451,3 +451,28 @@ async def test_region_for(session: AsyncSession) -> None:
     assert (await geo.region_for(session, 52.42, 13.16)).slug == "potsdam"  # type: ignore[union-attr]
     assert (await geo.region_for(session, 50.94, 7.0)).slug == "koeln"  # type: ignore[union-attr]
     assert await geo.region_for(session, *MUNICH_MARIENPLATZ) is None
+
+
+def test_coarse_latitudes_are_every_public_latitude_of_the_band() -> None:
+    """queries.near asks `public_lat IN coarse_latitudes(south, north)` instead of BETWEEN: for
+    that to find the same posts, every public latitude `coarsen` gives must be listed exactly
+    when it lies in the band, down to the float."""
+    from market.posts.distance import MAX_COARSE_ROWS, coarse_latitudes, coarsen
+
+    rng = random.Random(20261206)
+    for _ in range(3000):
+        lat = rng.uniform(-89.99, 89.99)
+        # Bands of every size the search asks (radius up to 200 km), with edges on, beside
+        # and between the rows' centres.
+        centre = rng.choice([lat, coarsen(lat, 0)[0], round(lat, 2), round(lat, 3)])
+        half = rng.choice([0.0, 0.005, 0.01, rng.uniform(0, 1.8)])
+        south, north = centre - half, centre + half
+        band = coarse_latitudes(south, north)
+        assert band is not None and band == sorted(band) and len(band) == len(set(band))
+        for probe in (lat, south, north, south - 0.006, north + 0.006, centre):
+            public = coarsen(min(max(probe, -90), 90), 13.4)[0]
+            assert (public in band) == (south <= public <= north), (south, north, public)
+        assert all(coarsen(v, 0)[0] == v for v in band)
+    # A band wider than the limit is asked as a range.
+    assert coarse_latitudes(40.0, 40.0 + (MAX_COARSE_ROWS + 5) * 0.01) is None
+    assert coarse_latitudes(52.0, 51.0) == []
