@@ -11,10 +11,12 @@ only the public points, which an index holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Float, Integer, Select, bindparam, case, cast, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from market.posts import queries as post_queries
 from market.posts.models import Post
@@ -41,11 +43,21 @@ def posts_in_view(
     base: Select[Any] | None = None,
 ) -> Select[Any]:
     """The filtered published posts that have a public point (the search's own filters)."""
-    stmt = (
-        base
-        if base is not None
-        else post_queries.search(kind=kind, category=category, language=language)
-    )
+    if base is None:
+        return _public_view(kind, category, language, box)
+    return _in_view(base, box)
+
+
+@lru_cache(maxsize=256)
+def _public_view(
+    kind: str | None, category: str | None, language: str | None, box: Box | None
+) -> Select[Any]:
+    # Built once per filters and box (the map's script asks for boxes on a grid), so that the
+    # statements built on it are found again too (_Statements).
+    return _in_view(post_queries.search(kind=kind, category=category, language=language), box)
+
+
+def _in_view(stmt: Select[Any], box: Box | None) -> Select[Any]:
     stmt = stmt.where(Post.public_lat.is_not(None), Post.public_lon.is_not(None))
     if box is not None:
         # The box is written into the statement (finite floats, checked by params.parse_box),
@@ -89,36 +101,36 @@ def _shown(view: Any) -> Select[Any]:
     )
 
 
-async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection: each post, or grid clusters when there are too many."""
+@dataclass(frozen=True)
+class _Statements:
+    """A view's statements, built once per view and limits: building them costs more than
+    running them for a small box."""
+
+    view: Any
+    capped: Select[Any]  # how many posts are in view, up to max_features + 1
+    listing: Select[Any]  # every post in view, newest first
+    cells: Select[Any]  # the grid's cells
+
+
+@lru_cache(maxsize=256)
+def _statements(posts: Select[Any], max_features: int, grid_size: int) -> _Statements:
     view = posts.subquery()
-    # Whether the posts in view fit: counting stops after MAX_FEATURES + 1 (a city's posts
+    # Whether the posts in view fit: counting stops after max_features + 1 (a city's posts
     # under a filter are found without reading all 200,000).
-    capped = (
-        await session.execute(
-            select(func.count()).select_from(
-                select(view.c.public_lat).limit(MAX_FEATURES + 1).subquery()
-            )
-        )
-    ).scalar_one()
-    if capped <= MAX_FEATURES:
-        rows = await session.execute(_shown(view).order_by(view.c.created_at.desc(), view.c.id))
-        return {
-            "type": "FeatureCollection",
-            "features": [_post(r) for r in rows],
-            "clustered": False,
-            "total": int(capped),
-        }
-    return await _clusters(session, view)
+    capped = select(func.count()).select_from(
+        select(view.c.public_lat).limit(max_features + 1).subquery()
+    )
+    listing = _shown(view).order_by(view.c.created_at.desc(), view.c.id)
+    return _Statements(view, capped, listing, _cells(view, grid_size))
 
 
-async def _clusters(session: AsyncSession, view: Any) -> dict[str, Any]:
-    """The posts in view on a grid of at most GRID x GRID cells, in one statement that reads
-    the public points once: the posts are first grouped by their point (a post's public point
-    is the centre of its ~1 km cell, so there are far fewer points than posts, and the index
-    hands them over in order: no sort, no hash of every post), then the grid spans those points
-    (not the asked box, which may be the whole world) and the points are summed per cell. The
-    few cells holding a single post then fetch that post by its point."""
+def _cells(view: Any, grid_size: int) -> Select[Any]:
+    """The posts in view on a grid of at most grid_size x grid_size cells, in one statement
+    that reads the public points once: the posts are first grouped by their point (a post's
+    public point is the centre of its ~1 km cell, so there are far fewer points than posts,
+    and the index hands them over in order: no sort, no hash of every post), then the grid
+    spans those points (not the asked box, which may be the whole world) and the points are
+    summed per cell."""
     points = (
         select(
             view.c.public_lat.label("lat"),
@@ -142,7 +154,7 @@ async def _clusters(session: AsyncSession, view: Any) -> dict[str, Any]:
         ),
         else_=extent.c.lon1 - extent.c.lon0,
     )
-    size = (case((span > 1e-6, span), else_=1e-6) / GRID * 1.0001).label("size")
+    size = (case((span > 1e-6, span), else_=1e-6) / grid_size * 1.0001).label("size")
     grid = select(extent.c.lat0, extent.c.lon0, extent.c.total, size).cte("grid")
     # The grid's numbers as scalar subqueries, worked out once (InitPlans): joined instead, a
     # generic plan of the prepared statement recomputed them for every point (10 s, not 30 ms).
@@ -152,17 +164,36 @@ async def _clusters(session: AsyncSession, view: Any) -> dict[str, Any]:
     # Offsets from the minimum are never negative, so truncation is floor on both databases.
     cell_lat = cast((points.c.lat - lat0) / step, Integer)
     cell_lon = cast((points.c.lon - lon0) / step, Integer)
-    cells = (
-        await session.execute(
-            select(
-                func.sum(points.c.n).label("n"),
-                # n * lat of a point holding one post is that post's own point, exactly.
-                func.sum(points.c.lat * points.c.n).label("lat"),
-                func.sum(points.c.lon * points.c.n).label("lon"),
-                select(grid.c.total).scalar_subquery().label("total"),
-            ).group_by(cell_lat, cell_lon)
-        )
-    ).all()
+    return select(
+        # An integer, not PostgreSQL's numeric sum (a Decimal each, slow to read in Python).
+        cast(func.sum(points.c.n), Integer).label("n"),
+        # n * lat of a point holding one post is that post's own point, exactly.
+        func.sum(points.c.lat * points.c.n).label("lat"),
+        func.sum(points.c.lon * points.c.n).label("lon"),
+        select(grid.c.total).scalar_subquery().label("total"),
+    ).group_by(cell_lat, cell_lon)
+
+
+async def features(session: AsyncSession, posts: Select[Any]) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection: each post, or grid clusters when there are too many."""
+    built = _statements(posts, MAX_FEATURES, GRID)
+    capped = (await session.execute(built.capped)).scalar_one()
+    if capped <= MAX_FEATURES:
+        rows = await session.execute(built.listing)
+        return {
+            "type": "FeatureCollection",
+            "features": [_post(r) for r in rows],
+            "clustered": False,
+            "total": int(capped),
+        }
+    return await _clusters(session, built)
+
+
+async def _clusters(session: AsyncSession, built: _Statements) -> dict[str, Any]:
+    """The posts in view as grid cells (_cells); the few cells holding a single post then
+    fetch that post by its point."""
+    view = built.view
+    cells = (await session.execute(built.cells)).all()
     count = int(cells[0].total) if cells else 0
     alone = [(float(c.lat), float(c.lon)) for c in cells if c.n == 1]
     singles: dict[tuple[float, float], Any] = {}
@@ -173,10 +204,10 @@ async def _clusters(session: AsyncSession, view: Any) -> dict[str, Any]:
         # visitor's input. As pairs, (lat, lon) IN (...), the index could not use them, and
         # once the prepared statement of a view had a generic plan it read every post in the
         # box to test each against every pair (200 ms, not 2 ms, under load).
-        lats = bindparam(
+        lats: BindParameter[Any] = bindparam(
             "lats", sorted({p[0] for p in alone}), expanding=True, literal_execute=True
         )
-        lons = bindparam(
+        lons: BindParameter[Any] = bindparam(
             "lons", sorted({p[1] for p in alone}), expanding=True, literal_execute=True
         )
         found = await session.execute(
