@@ -107,12 +107,10 @@ def _search(
         stmt = with_language(stmt, language)
     if place:
         # Online-only posts have no place, and are no farther from anyone than from anyone else.
-        # Both halves of the point are tested: (status, NULL, NULL) is where the index keeps
-        # them in order of creation, so a window of the newest is a range, not a filter.
-        placeless = and_(
-            Post.mode == "remote", Post.public_lat.is_(None), Post.public_lon.is_(None)
-        )
-        stmt = stmt.where(or_(near(*place), placeless))
+        # Only public_lat is tested, though public_lon is NULL with it: testing both made
+        # PostgreSQL multiply their shares of NULLs (687 posts expected, 11,359 found) and
+        # choose plans for a few rows (a place and a word: 133 ms instead of 19).
+        stmt = stmt.where(or_(near(*place), and_(Post.mode == "remote", Post.public_lat.is_(None))))
     walk = stmt
     if understood is not None:
         condition, row_by_row = text_search.any_tiers(understood)
