@@ -137,6 +137,28 @@ async def test_anonymous_answers_are_cached(client: httpx.AsyncClient, app: Any)
         assert first.headers["cache-control"].startswith("public")
 
 
+async def _published_at(
+    app: Any, places: list[tuple[float, float]], *, kind: str, category: str, prefix: str
+) -> None:
+    """A published post at each exact place, titled prefix + its index, by one new seeker."""
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        author = User(email=f"{prefix}@example.org", display_name=prefix, role="seeker")
+        s.add(author)
+        await s.flush()
+        s.add_all(
+            Post(
+                kind=kind,
+                category=category,
+                title=f"{prefix}{i}",
+                status="published",
+                author_id=author.id,
+                lat=lat,
+                lon=lon,
+            )
+            for i, (lat, lon) in enumerate(places)
+        )
+
+
 async def test_clusters_past_the_limit(
     client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,26 +167,11 @@ async def test_clusters_past_the_limit(
     test_the_real_limit below writes 2,001 posts once."""
     monkeypatch.setattr(queries, "MAX_FEATURES", 10)
     monkeypatch.setattr(queries, "GRID", 3)
-    async with make_sessionmaker(app.state.engine)() as s, s.begin():
-        author = User(email="b@example.org", display_name="B", role="seeker")
-        s.add(author)
-        await s.flush()
-        # Two dense groups (Leipzig, Halle) and one post alone far off (Dresden).
-        places = [(LEIPZIG[0] + i * 0.002, LEIPZIG[1]) for i in range(12)]
-        places += [(HALLE[0], HALLE[1] + i * 0.003) for i in range(6)]
-        places += [(51.05, 13.74)]
-        for i, (lat, lon) in enumerate(places):
-            s.add(
-                Post(
-                    kind="need",
-                    category="housing",
-                    title=f"p{i}",
-                    status="published",
-                    author_id=author.id,
-                    lat=lat,
-                    lon=lon,
-                )
-            )
+    # Two dense groups (Leipzig, Halle) and one post alone far off (Dresden).
+    places = [(LEIPZIG[0] + i * 0.002, LEIPZIG[1]) for i in range(12)]
+    places += [(HALLE[0], HALLE[1] + i * 0.003) for i in range(6)]
+    places += [(51.05, 13.74)]
+    await _published_at(app, places, kind="need", category="housing", prefix="p")
     body = (await client.get("/api/v1/map")).json()
     assert body["clustered"] is True and body["total"] == len(places)
     assert len(body["features"]) <= 10
@@ -267,22 +274,7 @@ async def test_clusters_count_posts_sharing_a_point(
     places += [(LEIPZIG[0] + i * 0.01, LEIPZIG[1]) for i in range(3)]  # three apart, one cell
     places += [(54.32, 10.13)]  # Kiel, alone
     assert coarsen(*places[0]) == coarsen(*places[1])
-    async with make_sessionmaker(app.state.engine)() as s, s.begin():
-        author = User(email="t@example.org", display_name="T", role="seeker")
-        s.add(author)
-        await s.flush()
-        for i, (lat, lon) in enumerate(places):
-            s.add(
-                Post(
-                    kind="offer",
-                    category="language",
-                    title=f"t{i}",
-                    status="published",
-                    author_id=author.id,
-                    lat=lat,
-                    lon=lon,
-                )
-            )
+    await _published_at(app, places, kind="offer", category="language", prefix="t")
     body = (await client.get("/api/v1/map")).json()
     assert body["clustered"] is True and body["total"] == len(places)
     by_count = sorted(
