@@ -4,8 +4,8 @@ Only `public_lat`/`public_lon` are ever read here, never the exact point, whoeve
 (market.posts.models: the public point is the centre of the ~1 km cell). Past MAX_FEATURES the
 posts in view are grouped on a grid of at most GRID x GRID cells, in SQL (GROUP BY the cell), so
 the answer stays small whatever the number of posts; a cell holding one post is that post.
-Whether there are too many is known after reading MAX_FEATURES + 1 posts; the grid's passes read
-only the public points, which an index holds.
+Whether there are too many is known after reading MAX_FEATURES + 1 posts; the grid is worked
+out in one pass over the public points, which an index holds (_cells).
 """
 
 from __future__ import annotations

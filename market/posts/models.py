@@ -59,8 +59,7 @@ class Post(IdMixin, TimestampMixin, Base):
         Index("ix_posts_region_status", "region_id", "status"),
         # Every public distance filter: each public latitude of the band, then a range of
         # public_lon, read from here; created_at last, so that a search's window of the newest
-        # posts is tested in the index, and the posts without a place (NULL, NULL) are in order
-        # of creation (migration 0021).
+        # posts is tested in the index (migration 0021).
         Index(
             "ix_posts_status_public_point_created",
             "status",

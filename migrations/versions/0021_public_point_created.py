@@ -8,9 +8,8 @@ A search kept to a place counts its results in the window of the newest posts
 window from the date index and every row of it from the table (10,000 rows for 41 counted), or
 the band of latitude around the earth from this one. With created_at as the last column the
 window is tested inside the index, at each public latitude of the band
-(market.posts.distance.coarse_latitudes), and the posts without a place, whose point is
-(NULL, NULL), are kept in order of creation: their newest are a range. The old index is a
-prefix of the new one, so it goes.
+(market.posts.distance.coarse_latitudes), and for the posts without a place (public_lat
+NULL). The old index is a prefix of the new one, so it goes.
 
 Measured with benchmarks/search_plans.py on 200,000 published posts, the count of
 place=Leipzig, 25 km + q=Deutsch: see benchmarks/README.md ("Search kept to a place").
