@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    case,
     delete,
     func,
     or_,
@@ -148,33 +149,31 @@ def _same_region(region_id: str | None) -> Any:
 
 
 async def fresh_unmatched(session: AsyncSession, region_id: str | None) -> RegionalRun | None:
-    """A finished unmatched view of this region young enough to show, or one being worked out."""
+    """A finished unmatched view of this region young enough to show, or one being worked out.
+
+    One statement: asked as two (done, then pending), a run that finished between them was
+    seen by neither, and the caller started a second run."""
     now = utcnow()
-    done: RegionalRun | None = await session.scalar(
+    found: RegionalRun | None = await session.scalar(
         select(RegionalRun)
         .where(
             RegionalRun.kind == UNMATCHED,
             _same_region(region_id),
-            RegionalRun.status == "done",
-            RegionalRun.finished_at >= now - UNMATCHED_FRESH,
-        )
-        .order_by(RegionalRun.finished_at.desc())
-        .limit(1)
-    )
-    if done is not None:
-        return done
-    pending: RegionalRun | None = await session.scalar(
-        select(RegionalRun)
-        .where(
-            RegionalRun.kind == UNMATCHED,
-            _same_region(region_id),
-            RegionalRun.status.in_(("queued", "running")),
-            RegionalRun.created_at >= now - UNMATCHED_PENDING,
+            or_(
+                and_(
+                    RegionalRun.status == "done",
+                    RegionalRun.finished_at >= now - UNMATCHED_FRESH,
+                ),
+                and_(
+                    RegionalRun.status.in_(("queued", "running")),
+                    RegionalRun.created_at >= now - UNMATCHED_PENDING,
+                ),
+            ),
         )
         .order_by(RegionalRun.created_at.desc())
         .limit(1)
     )
-    return pending
+    return found
 
 
 async def small_enough(session: AsyncSession, region_id: str | None) -> bool:
@@ -200,15 +199,47 @@ async def ask_unmatched(
     return found or await _start(session, UNMATCHED, UNMATCHED_JOB, region_id, requested_by)
 
 
+def _pending_key(kind: str, region_id: str | None) -> str:
+    """The dedupe_key a queued or running preview or unmatched run holds until it finishes: the
+    unique index lets one such run per region exist, however many coordinators ask at once."""
+    return f"{kind}:{region_id or '*'}:pending"
+
+
 async def _start(
     session: AsyncSession, kind: str, job: str, region_id: str | None, requested_by: str | None
 ) -> RegionalRun:
-    """A new run of `kind` for the region, its job queued in the caller's transaction."""
-    run = RegionalRun(kind=kind, region_id=region_id, requested_by=requested_by)
-    session.add(run)
-    await session.flush()
-    await enqueue(session, job, {"run_id": run.id})
-    return run
+    """A new run of `kind` for the region, its job queued in the caller's transaction; or the
+    run a concurrent request started a moment before (the caller found none pending)."""
+    key = _pending_key(kind, region_id)
+    for _ in range(3):
+        run = RegionalRun(kind=kind, region_id=region_id, requested_by=requested_by, dedupe_key=key)
+        try:
+            # A savepoint: when a concurrent request inserted the key first, only this insert
+            # is undone (PostgreSQL and SQLite make it wait for theirs to commit). The insert
+            # comes first: on SQLite a transaction that read before its first write could not
+            # take the write lock after another request wrote.
+            async with session.begin_nested():
+                session.add(run)
+                await session.flush()
+        except IntegrityError:
+            holder = await _by_key(session, key)
+            if holder is not None and holder.created_at >= utcnow() - UNMATCHED_PENDING:
+                return holder
+            # Pending for longer than UNMATCHED_PENDING, its job lost or stuck: not joined.
+            # It gives up the key and the insert is tried again (also when the holder finished
+            # and let go of the key between the insert and the look-up).
+            await session.execute(
+                update(RegionalRun)
+                .where(
+                    RegionalRun.dedupe_key == key,
+                    RegionalRun.created_at < utcnow() - UNMATCHED_PENDING,
+                )
+                .values(dedupe_key=None)
+            )
+            continue
+        await enqueue(session, job, {"run_id": run.id})
+        return run
+    raise RuntimeError(f"no {kind} run could be started for region {region_id!r}")
 
 
 async def small_plan(session: AsyncSession, region_id: str | None) -> bool:
@@ -335,7 +366,15 @@ async def _finish(session: AsyncSession, run_id: str, status: str, result: dict[
     await session.execute(
         update(RegionalRun)
         .where(RegionalRun.id == run_id)
-        .values(status=status, result=result, step=None, finished_at=utcnow())
+        .values(
+            status=status,
+            result=result,
+            step=None,
+            finished_at=utcnow(),
+            # A finished preview or unmatched run lets go of its pending key (_pending_key); a
+            # confirmation keeps its key for good: a plan is confirmed once.
+            dedupe_key=case((RegionalRun.kind == CONFIRM, RegionalRun.dedupe_key), else_=None),
+        )
     )
 
 

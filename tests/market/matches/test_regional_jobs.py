@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,55 @@ async def test_unmatched_view_runs_as_a_job_and_is_kept_a_few_minutes(
         page = await c.get("/review/unmatched?region=leipzig&lang=en")
         assert page.status_code == 200 and f'href="/posts/{lonely}"' in page.text
         assert "refresh" not in page.text
+
+
+async def test_coordinators_asking_at_once_start_one_unmatched_run(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "SYNC_UNMATCHED_NEEDS", 0)
+    region, coordinator, _ = await _city(app, client, pairs=1)
+    second = await _coordinator_of(app, client, region)
+    url = "/api/v1/review/unmatched?region=leipzig"
+    asked = await asyncio.gather(
+        *(client.get(url, headers=asyncly(p.headers)) for p in (coordinator, second) * 3)
+    )
+    # Each answer is the one run: pending (202), or done already and shown (200).
+    assert {a.status_code for a in asked} <= {200, 202}, [a.text for a in asked]
+    pending = [a.json() for a in asked if a.status_code == 202]
+    assert pending and len({a["run_id"] for a in pending}) == 1
+    run = await finished_run(client, pending[0]["url"], coordinator.headers)
+    assert run["status"] == "done"
+    async with make_sessionmaker(app.state.engine)() as s:
+        stored = (await s.scalars(select(runs.RegionalRun))).all()
+        jobs = await s.scalar(select(func.count()).where(OutboxItem.job == runs.UNMATCHED_JOB))
+    assert len(stored) == 1 and jobs == 1
+    # Finished, the run lets go of its claim on the region: the next run may start.
+    assert stored[0].dedupe_key is None
+
+
+async def test_a_stuck_unmatched_run_gives_way_after_the_pending_window(
+    client: httpx.AsyncClient, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "SYNC_UNMATCHED_NEEDS", 0)
+    region, coordinator, _ = await _city(app, client, pairs=1)
+    async with make_sessionmaker(app.state.engine)() as s, s.begin():
+        # A run whose job was lost: queued, holding the region's key, 11 minutes old.
+        stuck = runs.RegionalRun(
+            kind=runs.UNMATCHED,
+            region_id=region,
+            dedupe_key=runs._pending_key(runs.UNMATCHED, region),
+            created_at=runs.utcnow() - runs.UNMATCHED_PENDING - timedelta(minutes=1),
+        )
+        s.add(stuck)
+    asked = await client.get(
+        "/api/v1/review/unmatched?region=leipzig", headers=asyncly(coordinator.headers)
+    )
+    assert asked.status_code == 202 and asked.json()["run_id"] != stuck.id
+    run = await finished_run(client, asked.json()["url"], coordinator.headers)
+    assert run["status"] == "done"
+    async with make_sessionmaker(app.state.engine)() as s:
+        old = await s.get(runs.RegionalRun, stuck.id)
+    assert old is not None and old.status == "queued" and old.dedupe_key is None
 
 
 async def test_the_unmatched_page_waits_with_a_refresh(
