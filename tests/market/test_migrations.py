@@ -165,3 +165,23 @@ async def test_a_value_outside_its_closed_set_is_refused(database_url: str) -> N
                 await transaction.rollback()
     finally:
         await engine.dispose()
+
+
+async def test_posts_is_vacuumed_after_one_percent_changed(database_url: str) -> None:
+    """Migration 0022: index-only scans of posts (matcher, map, search) stay index-only because
+    autovacuum marks changed pages all-visible again after 1 % of the rows changed, not 20 %."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL storage parameter")
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            options = await connection.scalar(
+                text("SELECT reloptions FROM pg_class WHERE oid = 'posts'::regclass")
+            )
+    finally:
+        await engine.dispose()
+    assert set(options or []) >= {
+        "autovacuum_vacuum_scale_factor=0.01",
+        "autovacuum_vacuum_insert_scale_factor=0.01",
+        "autovacuum_analyze_scale_factor=0.02",
+    }
