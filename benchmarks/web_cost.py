@@ -7,7 +7,8 @@ The app (market.app:create_app, cache off, production mode) is called directly a
 HTTP client: only the application's own work is counted) against ANLAUF_DATABASE_URL (default: the
 20,000-post database of benchmarks/web.py, which must exist: run `benchmarks/web.py --quick` once)
 and ANLAUF_REDIS_URL (default: web.py's db 2). A path starting with S is asked signed in, with the
-session benchmarks/web.py creates. Per path: SQL statements per request, and the median of 5 rounds
+session benchmarks/web.py creates; a path starting with M is asked of the minimal page of
+benchmarks/web_apps.py instead (the yardstick, on the same database). Per path: SQL statements per request, and the median of 5 rounds
 of --requests requests of CPU time per request (time.process_time, which other work on the machine
 changes less than wall time). With --callgrind, instrumentation is switched on (callgrind_control)
 only around the measured requests of the one path given; valgrind prints the instructions
@@ -104,14 +105,18 @@ async def run(args: argparse.Namespace) -> None:
         statements.append(statement)
 
     event.listen(Engine, "before_cursor_execute", note)
-    app = create_app()
-    async with app.router.lifespan_context(app):
-        for raw in args.paths:
+    os.environ.setdefault("BENCH_DATABASE_URL", os.environ["ANLAUF_DATABASE_URL"])
+    from benchmarks import web_apps
+
+    anlauf, minimal = create_app(), web_apps.minimal()
+    async with anlauf.router.lifespan_context(anlauf), minimal.router.lifespan_context(minimal):
+        for asked in args.paths:
+            app, raw = (minimal, asked[1:]) if asked.startswith("M") else (anlauf, asked)
             status, size = 0, 0
             for _ in range(args.warmup):
                 status, size = await _get(app, raw)
             if status != 200:
-                print(f"{raw}: answers {status}; not measured")
+                print(f"{asked}: answers {status}; not measured")
                 continue
             statements.clear()
             await _get(app, raw)
@@ -124,7 +129,7 @@ async def run(args: argparse.Namespace) -> None:
                     await _get(app, raw)
                 subprocess.run(["callgrind_control", "-i", "off", pid], check=False)  # noqa: ASYNC221
                 print(
-                    f"{raw}: {count} statements; instructions: valgrind's 'Collected' / "
+                    f"{asked}: {count} statements; instructions: valgrind's 'Collected' / "
                     f"{args.requests}"
                 )
                 return
@@ -135,7 +140,7 @@ async def run(args: argparse.Namespace) -> None:
                     await _get(app, raw)
                 rounds.append((time.process_time() - started) / args.requests * 1000)
             print(
-                f"{raw}: {count} statements, {statistics.median(rounds):.2f} ms CPU per "
+                f"{asked}: {count} statements, {statistics.median(rounds):.2f} ms CPU per "
                 f"request ({size:,} bytes)"
             )
 
