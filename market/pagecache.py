@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import re
@@ -71,6 +72,14 @@ MAX_BODY = 1_000_000  # bigger answers are not worth a Redis round trip
 DECODED_KEPT = 512  # entries whose decoded form a process keeps (as many as near copies)
 _TOKEN_STAND_IN = "anlaufcsrftokenstandin"  # noqa: S105 (a stand-in, replaced per visitor)
 REDIS_BACKOFF = 5.0  # seconds without Redis after it failed
+# The app's compression (GZipMiddleware in market/app.py). A hit whose body is the same for every
+# visitor goes out compressed from a copy made once per stored entry and process, instead of
+# being compressed again for every visitor: browsers all ask for gzip, and compressing the 33 KB
+# start page costs nine times what the rest of its hit costs (0.55 against 0.06 ms of CPU).
+GZIP_MINIMUM_SIZE = 500
+GZIP_LEVEL = 6
+# Bodies this big are compressed in a thread, as Starlette's GZipMiddleware does.
+GZIP_THREAD_SIZE = 128 * 1024
 
 
 def near_clock() -> float:
@@ -274,7 +283,8 @@ class PageCache:
         on the same copy (the store's near copy is the same bytes object) reuses them."""
         if key is not None:
             known = self._decoded.get(key)
-            if known is not None and known[0] is raw:
+            # The same copy, or the same entry read from Redis again (its near copy expired).
+            if known is not None and (known[0] is raw or known[0] == raw):
                 return known[1]
         meta, _, body = raw.partition(b"\n")
         try:
@@ -282,6 +292,10 @@ class PageCache:
         except ValueError:
             return None
         entry["body"] = body
+        # The body is the same for every visitor unless it holds their CSRF token.
+        entry["shared"] = PLACEHOLDER not in body
+        # Filled on the first hit that asks for it (_compressed); shared by the entry's copies.
+        entry["compressed"] = {}
         entry["raw_headers"] = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.get("headers", [])
         ]
@@ -317,15 +331,47 @@ class PageCache:
                 token = new_secret()
                 headers.append("set-cookie", self._csrf_cookie(token))
             body = body.replace(PLACEHOLDER, token.encode("ascii"))
+        compressed = await self._compressed(scope, entry, headers)
+        if compressed is not None:
+            body = compressed
+            # GZipMiddleware passes an encoded answer on untouched, Vary included.
+            headers["content-encoding"] = "gzip"
         # HEAD is answered from the GET entry: the same headers, no body.
         headers["content-length"] = str(len(body))
         headers["age"] = str(entry["age"])
         headers["x-anlauf-cache"] = "hit"
         self._describe(headers)
+        if compressed is not None:
+            headers.add_vary_header("Accept-Encoding")
         await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
         )
+
+    async def _compressed(
+        self, scope: Scope, entry: dict[str, Any], headers: MutableHeaders
+    ) -> bytes | None:
+        """The entry's body gzipped (made once), when this hit may have it: a GET from a client
+        that takes gzip (GZipMiddleware's test), a body the same for everyone, text or JSON that
+        the middleware would have compressed. None: the hit goes out as before, and the
+        middleware compresses it for this visitor."""
+        body: bytes = entry["body"]
+        if scope["method"] != "GET" or not entry.get("shared") or len(body) < GZIP_MINIMUM_SIZE:
+            return None
+        if not _accepts_gzip(scope):
+            return None
+        kind = headers.get("content-type", "")
+        if not (kind.startswith("text/") or "json" in kind):
+            return None
+        variants: dict[str, bytes] = entry["compressed"]
+        found = variants.get("gzip")
+        if found is None:
+            if len(body) >= GZIP_THREAD_SIZE:
+                found = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL, mtime=0)
+            else:
+                found = gzip.compress(body, GZIP_LEVEL, mtime=0)
+            variants["gzip"] = found
+        return found
 
     def _describe(self, headers: MutableHeaders) -> None:
         # Pages carry the visitor's own CSRF token (and set it as a cookie on a first visit): a
@@ -422,6 +468,13 @@ def public_read(scope: Scope) -> bool:
         if name == b"cookie" and SESSION_COOKIE in value:
             return False
     return True
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    """GZipMiddleware's own test of Accept-Encoding, so that a hit is encoded as a miss is."""
+    return any(
+        name == b"accept-encoding" and b"gzip" in value for name, value in scope.get("headers", ())
+    )
 
 
 def _personal(start: Message) -> bool:

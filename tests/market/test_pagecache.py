@@ -385,3 +385,68 @@ async def test_each_process_keeps_a_near_copy_of_redis_entries_for_a_second(
         now[0] += pagecache.NEAR_SECONDS + 0.01
         assert not hit(await c.get("/api/v1/categories"))
         assert len(asked) == 1
+
+
+async def test_a_hit_the_same_for_everyone_is_compressed_once(
+    cached: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Browsers all ask for gzip: a hit goes out compressed from a copy made once per entry,
+    not compressed again for every visitor, and reads exactly as the uncompressed hit."""
+    from market import pagecache
+
+    compressed: list[int] = []
+    real = gzip.compress
+
+    def counted(data: bytes, *args: Any, **kwargs: Any) -> bytes:
+        compressed.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(pagecache.gzip, "compress", counted)
+    async with visitor(cached) as c:
+        seeker = await make_user(cached, c, "seeker")
+        await publish(c, seeker.headers, "Begleitung zum Jobcenter")
+    async with visitor(cached) as c:
+        plain = await c.get("/", headers={"Accept-Encoding": "identity"})  # the miss
+        assert plain.status_code == 200 and not hit(plain)
+        plain_hit = await c.get("/", headers={"Accept-Encoding": "identity"})
+        assert hit(plain_hit) and "content-encoding" not in plain_hit.headers
+    for _ in range(3):
+        async with visitor(cached) as browser:  # new visitors, as a browser asks
+            r = await browser.get("/", headers={"Accept-Encoding": "gzip, deflate, br"})
+            assert hit(r) and r.headers["content-encoding"] == "gzip"
+            assert r.headers["content-length"] == str(len(real(r.content, 6, mtime=0)))
+            assert r.content == plain_hit.content and "Begleitung zum Jobcenter" in r.text
+            assert r.headers["vary"].count("Accept-Encoding") == 1
+            assert "Accept-Language" in r.headers["vary"]
+            assert_page_headers(r)
+    assert len(compressed) == 1 and compressed[0] == len(plain_hit.content)
+
+
+async def test_a_hit_with_the_visitors_token_is_not_shared_compressed(settings: Settings) -> None:
+    """A body that holds the visitor's own CSRF token differs per visitor: the cache never
+    hands out a compressed copy of it (GZipMiddleware compresses each visitor's own)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from market.pagecache import PageCache
+    from market.security import new_secret
+
+    async def page(request: Request) -> HTMLResponse:
+        token = request.cookies.get("anlauf_csrf") or new_secret()
+        padding = "<p>Begleitung zum Jobcenter</p>" * 40  # well over the 500 bytes compressed
+        response = HTMLResponse(
+            f'{padding}<form method="post"><input name="csrf_token" value="{token}">'
+        )
+        response.set_cookie("anlauf_csrf", token, httponly=True, samesite="lax", path="/")
+        return response
+
+    on = settings.model_copy(update={"public_cache_seconds": 30, "redis_url": None})
+    app = Starlette(routes=[Route("/posts", page)])
+    app.add_middleware(PageCache, settings=on)
+    for n in range(3):
+        async with visitor(app) as newcomer:
+            r = await newcomer.get("/posts", headers={"Accept-Encoding": "gzip"})
+            assert hit(r) == (n > 0) and "content-encoding" not in r.headers
+            assert TOKEN.findall(r.text) == [newcomer.cookies.get("anlauf_csrf")]
