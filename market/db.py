@@ -10,7 +10,7 @@ from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, String, Table, event, select, text
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -305,3 +305,17 @@ def make_sessionmaker(
     # Services that render mail find the settings (base URL, sender) on the session.
     info = {"settings": settings} if settings is not None else None
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+async def insert_unless_taken(session: AsyncSession, row: Any) -> bool:
+    """Add and flush `row` under a savepoint; False when a concurrent insert holds its unique key.
+
+    Only this insert is undone then, and the caller reads the other one's row (PostgreSQL and
+    SQLite make this insert wait until theirs committed, so it is there to read)."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True

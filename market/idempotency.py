@@ -31,14 +31,13 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from market.db import Base, IdMixin, utcnow
+from market.db import Base, IdMixin, insert_unless_taken, utcnow
 from market.errors import DomainError, FieldError, Invalid
 from market.i18n import N_
 
@@ -140,16 +139,12 @@ async def claim(
     if row is not None:
         return row, False
     row = IdempotencyKey(user_id=user_id, key=key, fingerprint=print_, created_at=now)
-    try:
+    if not await insert_unless_taken(session, row):
         # A copy running at the same moment inserted the key first; its transaction ended
         # before our insert returned, so its answer is there to read.
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
         found = await _stored(session, user_id, key)
         if found is None:
-            raise
+            raise RuntimeError(f"idempotency key {key!r} is taken, yet its row cannot be read")
         return found, False
     return row, True
 

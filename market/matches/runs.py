@@ -36,11 +36,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from market.db import Base, IdMixin, checked, utcnow
+from market.db import Base, IdMixin, checked, insert_unless_taken, utcnow
 from market.errors import Conflict
 from market.matches import queries, regional
 from market.matches.models import RunKind, RunStatus
@@ -123,13 +122,8 @@ async def ask_confirm(
         dedupe_key=key,
         requested_by=requested_by,
     )
-    try:
-        # A savepoint: when a concurrent request inserted the same key first, only this insert
-        # is undone and the request goes on with theirs.
-        async with session.begin_nested():
-            session.add(run)
-            await session.flush()
-    except IntegrityError:
+    if not await insert_unless_taken(session, run):
+        # A concurrent request asked for the same confirmation first: theirs is the run.
         found = await _by_key(session, key)
         assert found is not None
         return found
@@ -149,7 +143,15 @@ def _same_region(region_id: str | None) -> Any:
 
 
 async def fresh_unmatched(session: AsyncSession, region_id: str | None) -> RegionalRun | None:
-    """A finished unmatched view of this region young enough to show, or one being worked out.
+    """A finished unmatched view of this region young enough to show, or one being worked out."""
+    return await _fresh(session, UNMATCHED, region_id, UNMATCHED_FRESH)
+
+
+async def _fresh(
+    session: AsyncSession, kind: str, region_id: str | None, fresh_for: timedelta
+) -> RegionalRun | None:
+    """The region's newest run of `kind` finished within `fresh_for` or pending (queued or
+    running) for less than UNMATCHED_PENDING.
 
     One statement: asked as two (done, then pending), a run that finished between them was
     seen by neither, and the caller started a second run."""
@@ -157,13 +159,10 @@ async def fresh_unmatched(session: AsyncSession, region_id: str | None) -> Regio
     found: RegionalRun | None = await session.scalar(
         select(RegionalRun)
         .where(
-            RegionalRun.kind == UNMATCHED,
+            RegionalRun.kind == kind,
             _same_region(region_id),
             or_(
-                and_(
-                    RegionalRun.status == "done",
-                    RegionalRun.finished_at >= now - UNMATCHED_FRESH,
-                ),
+                and_(RegionalRun.status == "done", RegionalRun.finished_at >= now - fresh_for),
                 and_(
                     RegionalRun.status.in_(("queued", "running")),
                     RegionalRun.created_at >= now - UNMATCHED_PENDING,
@@ -213,15 +212,9 @@ async def _start(
     key = _pending_key(kind, region_id)
     for _ in range(3):
         run = RegionalRun(kind=kind, region_id=region_id, requested_by=requested_by, dedupe_key=key)
-        try:
-            # A savepoint: when a concurrent request inserted the key first, only this insert
-            # is undone (PostgreSQL and SQLite make it wait for theirs to commit). The insert
-            # comes first: on SQLite a transaction that read before its first write could not
-            # take the write lock after another request wrote.
-            async with session.begin_nested():
-                session.add(run)
-                await session.flush()
-        except IntegrityError:
+        # The insert comes first: on SQLite a transaction that read before its first write
+        # could not take the write lock after another request wrote.
+        if not await insert_unless_taken(session, run):
             holder = await _by_key(session, key)
             if holder is not None and holder.created_at >= utcnow() - UNMATCHED_PENDING:
                 return holder
@@ -259,27 +252,7 @@ async def small_plan(session: AsyncSession, region_id: str | None) -> bool:
 
 async def fresh_preview(session: AsyncSession, region_id: str | None) -> RegionalRun | None:
     """A finished preview of this region young enough to show, or one being worked out."""
-    now = utcnow()
-    found: RegionalRun | None = await session.scalar(
-        select(RegionalRun)
-        .where(
-            RegionalRun.kind == PREVIEW,
-            _same_region(region_id),
-            or_(
-                and_(
-                    RegionalRun.status == "done",
-                    RegionalRun.finished_at >= now - PREVIEW_FRESH,
-                ),
-                and_(
-                    RegionalRun.status.in_(("queued", "running")),
-                    RegionalRun.created_at >= now - UNMATCHED_PENDING,
-                ),
-            ),
-        )
-        .order_by(RegionalRun.created_at.desc())
-        .limit(1)
-    )
-    return found
+    return await _fresh(session, PREVIEW, region_id, PREVIEW_FRESH)
 
 
 async def ask_preview(
