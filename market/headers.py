@@ -70,6 +70,11 @@ def page_csp(tiles_url: str | None, inline_style: str = "") -> str:
     return csp.replace("img-src 'self' data:;", f"img-src 'self' data: {source};")
 
 
+@functools.cache
+def _page_csp_bytes(tiles_url: str | None, inline_style: str = "") -> bytes:
+    return page_csp(tiles_url, inline_style).encode("latin-1")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, production: bool = False) -> None:
         self.app = app
@@ -89,17 +94,30 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
     def add(self, headers: MutableHeaders, scope: Scope, path: str) -> None:
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", REFERRER_POLICY)
-        headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # On the raw list, each name looked up once: ASGI header names are lower-case bytes.
+        raw = headers.raw
+        present = {name for name, _ in raw}
+
+        def default(name: bytes, value: bytes) -> None:
+            if name not in present:
+                raw.append((name, value))
+
+        default(b"x-content-type-options", b"nosniff")
+        default(b"referrer-policy", REFERRER_POLICY.encode())
+        default(b"permissions-policy", PERMISSIONS_POLICY.encode())
         if self.production:
-            headers.setdefault("Strict-Transport-Security", HSTS)
-        if headers.get("content-type", "").startswith("text/html"):
-            headers.setdefault("Content-Security-Policy", page_csp(_tiles_url(scope), csp_source()))
+            default(b"strict-transport-security", HSTS.encode())
+        content_type = next((value for name, value in raw if name == b"content-type"), b"")
+        if content_type.startswith(b"text/html"):
+            default(b"content-security-policy", _page_csp_bytes(_tiles_url(scope), csp_source()))
             if not FRAMABLE.match(path):
                 # For browsers older than CSP level 2's frame-ancestors.
-                headers.setdefault("X-Frame-Options", "DENY")
-        if not path.startswith("/static/") and _signed_in(scope) and "cache-control" not in headers:
+                default(b"x-frame-options", b"DENY")
+        if (
+            not path.startswith("/static/")
+            and b"cache-control" not in present
+            and _signed_in(scope)
+        ):
             # Pages and API answers for a signed-in caller hold personal data: no shared or
             # back-button cache may keep them.
-            headers["Cache-Control"] = "no-store"
+            raw.append((b"cache-control", b"no-store"))

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gzip
 import json
 import logging
@@ -92,6 +93,7 @@ STALE_KEY = "pagecache_stale"
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 WAIT_FOR_LEADER = 5.0  # seconds a request waits for another one drawing the same page
 VARY = "Accept-Language, Cookie, Authorization"
+VARY_GZIP = (VARY + ", Accept-Encoding").encode()
 # Headers worth keeping; per-request ones (date, set-cookie) are not stored.
 KEPT_HEADERS = frozenset(
     {
@@ -253,8 +255,7 @@ class PageCache:
         return self.lifetime > 0 and public_read(scope)
 
     def _key(self, scope: Scope) -> str:
-        query = scope.get("query_string", b"").decode("latin-1")
-        pairs = sorted(parse_qsl(query, keep_blank_values=True))
+        query = _sorted_query(scope.get("query_string", b""))
         locale = (scope.get("state") or {}).get("locale", "")
         if (scope.get("state") or {}).get("choose_language"):
             locale += "?"  # the page carries the language chooser (a first visit)
@@ -263,7 +264,7 @@ class PageCache:
             if name == b"host":
                 host = value.decode("latin-1")
         # The host is part of it so a made-up Host header cannot write into others' pages.
-        return f"GET {host} {scope['path']}?{urlencode(pairs)} {locale}"
+        return f"GET {host} {scope['path']}?{query} {locale}"
 
     def _redis_failed(self, exc: Exception) -> None:
         log.warning("page cache unavailable for %.0f s: %r", REDIS_BACKOFF, exc)
@@ -299,6 +300,10 @@ class PageCache:
         entry["raw_headers"] = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.get("headers", [])
         ]
+        kind = next((v for k, v in entry.get("headers", []) if k == "content-type"), "")
+        entry["cache_control"] = self._cache_control(kind).encode()
+        # What GZipMiddleware would compress: the cached answers are HTML or JSON.
+        entry["compressible"] = kind.startswith("text/") or "json" in kind
         if key is not None:
             self._decoded[key] = (raw, entry)
             self._decoded.move_to_end(key)
@@ -324,33 +329,33 @@ class PageCache:
 
     async def _serve(self, scope: Scope, send: Send, entry: dict[str, Any]) -> None:
         body: bytes = entry["body"]
-        headers = MutableHeaders(raw=list(entry["raw_headers"]))
+        # The stored headers never include the ones added here (KEPT_HEADERS): appended as they
+        # are, without MutableHeaders' look-up of each name (a hit is only a few of these steps).
+        raw: list[tuple[bytes, bytes]] = list(entry["raw_headers"])
         if entry.get("csrf"):
             token = _cookie(scope, CSRF_COOKIE)
             if not token:
                 token = new_secret()
-                headers.append("set-cookie", self._csrf_cookie(token))
-            body = body.replace(PLACEHOLDER, token.encode("ascii"))
-        compressed = await self._compressed(scope, entry, headers)
+                raw.append((b"set-cookie", self._csrf_cookie(token).encode("latin-1")))
+            if not entry.get("shared"):
+                body = body.replace(PLACEHOLDER, token.encode("ascii"))
+        compressed = await self._compressed(scope, entry)
         if compressed is not None:
             body = compressed
             # GZipMiddleware passes an encoded answer on untouched, Vary included.
-            headers["content-encoding"] = "gzip"
+            raw.append((b"content-encoding", b"gzip"))
         # HEAD is answered from the GET entry: the same headers, no body.
-        headers["content-length"] = str(len(body))
-        headers["age"] = str(entry["age"])
-        headers["x-anlauf-cache"] = "hit"
-        self._describe(headers)
-        if compressed is not None:
-            headers.add_vary_header("Accept-Encoding")
-        await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
+        raw.append((b"content-length", str(len(body)).encode()))
+        raw.append((b"age", str(entry["age"]).encode()))
+        raw.append((b"x-anlauf-cache", b"hit"))
+        raw.append((b"cache-control", entry["cache_control"]))
+        raw.append((b"vary", VARY_GZIP if compressed is not None else VARY.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
         )
 
-    async def _compressed(
-        self, scope: Scope, entry: dict[str, Any], headers: MutableHeaders
-    ) -> bytes | None:
+    async def _compressed(self, scope: Scope, entry: dict[str, Any]) -> bytes | None:
         """The entry's body gzipped (made once), when this hit may have it: a GET from a client
         that takes gzip (GZipMiddleware's test), a body the same for everyone, text or JSON that
         the middleware would have compressed. None: the hit goes out as before, and the
@@ -360,8 +365,7 @@ class PageCache:
             return None
         if not _accepts_gzip(scope):
             return None
-        kind = headers.get("content-type", "")
-        if not (kind.startswith("text/") or "json" in kind):
+        if not entry["compressible"]:
             return None
         variants: dict[str, bytes] = entry["compressed"]
         found = variants.get("gzip")
@@ -374,12 +378,14 @@ class PageCache:
         return found
 
     def _describe(self, headers: MutableHeaders) -> None:
+        headers["cache-control"] = self._cache_control(headers.get("content-type", ""))
+        headers["vary"] = VARY
+
+    def _cache_control(self, content_type: str) -> str:
         # Pages carry the visitor's own CSRF token (and set it as a cookie on a first visit): a
         # shared proxy must not keep them, the browser may. JSON is the same for everyone.
-        html = headers.get("content-type", "").startswith("text/html")
-        scope_word = "private" if html else "public"
-        headers["cache-control"] = f"{scope_word}, max-age={self.lifetime}"
-        headers["vary"] = VARY
+        scope_word = "private" if content_type.startswith("text/html") else "public"
+        return f"{scope_word}, max-age={self.lifetime}"
 
     async def _draw(
         self, scope: Scope, receive: Receive, send: Send, key: str, generation: int | None
@@ -468,6 +474,21 @@ def public_read(scope: Scope) -> bool:
         if name == b"cookie" and SESSION_COOKIE in value:
             return False
     return True
+
+
+def _sorted_query(query: bytes) -> str:
+    """The query string with its parameters in order: the same page under either order. Short
+    ones (every real page's) are remembered: the same few addresses are asked again and again."""
+    return _sorted_short(query) if len(query) <= 512 else _sort_query(query)
+
+
+@functools.lru_cache(maxsize=2048)
+def _sorted_short(query: bytes) -> str:
+    return _sort_query(query)
+
+
+def _sort_query(query: bytes) -> str:
+    return urlencode(sorted(parse_qsl(query.decode("latin-1"), keep_blank_values=True)))
 
 
 def _accepts_gzip(scope: Scope) -> bool:

@@ -49,7 +49,9 @@ class LocaleMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        chosen = request.query_params.get("lang")
+        # Most addresses name no language: their query string is not parsed for one.
+        asked = b"lang=" in scope.get("query_string", b"")
+        chosen = request.query_params.get("lang") if asked else None
         if chosen not in i18n.LOCALES:
             chosen = None
         locale = chosen or request.cookies.get(LANG_COOKIE)
