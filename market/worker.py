@@ -34,10 +34,11 @@ from notifications.smtp import describe
 
 log = logging.getLogger(__name__)
 
-# arq's timeout for one job. It must exceed notifications.smtp.SMTP_TIMEOUT plus the mark-done
-# retry budget (RetryPolicy.mark_done_delays, about 24 s), or arq could cancel a job that is
-# recording an accepted mail and run it again. A worker killed mid-job leaves arq's
-# in-progress marker behind for this long plus 10 s; then arq runs the job again.
+# arq's timeout for one job. It should exceed notifications.smtp.SMTP_TIMEOUT plus the mark-done
+# retry budget (RetryPolicy.mark_done_delays, about 24 s): a job cancelled while it records an
+# accepted mail goes on recording it in a task of its own (notifications.jobs), but its slot
+# is counted free too early. A worker killed mid-job leaves arq's in-progress marker behind for
+# this long plus 10 s; then arq runs the job again.
 JOB_TIMEOUT_SECONDS = 60
 
 

@@ -10,9 +10,11 @@ How a double send is avoided:
 - SQLite: no row locks; jobs run in one process (the in-process runner, or a single worker),
   and JobContext.inflight keeps two runs of one id apart, with the status check after it.
   "done" is written after the send (SQLite's one write lock must not wait on SMTP).
-- The server accepted the mail but the commit failed (the database restarting): we retry only
-  the "done" update, with backoff, still holding the in-process guard, and never send again
-  in this run.
+- The server accepted the mail but the commit failed (the database restarting), or the job
+  was cancelled after the "250 OK" (arq's job timeout): we retry only the "done" update, with
+  backoff, in a task of its own that a cancelled job does not cut short, and hold the
+  in-process guard until it ends. A hand-over of the row meanwhile (the sweep, arq running
+  the timed-out job again) finds the guard and sends nothing.
 - What no client can close (RFC 1047): a crash after the server has the mail but before we
   have recorded its "250". Such a mail is sent again with the same Message-ID, so it is
   recognisable (and many providers drop it). tests/notifications/test_arq_worker.py measures
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import update
 
@@ -40,27 +43,60 @@ from notifications.smtp import PermanentMailError, TransientMailError, build_mes
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class _Delivery:
+    """What one try got to: the server took the mail; the outbox row says so (committed)."""
+
+    accepted: bool = False
+    recorded: bool = False
+
+
+# The "done" updates running on their own (a task must be referenced until it ends).
+_recording: set[asyncio.Task[None]] = set()
+
+
 @register_job(SEND_MAIL_JOB)
 async def send_mail(ctx: JobContext, outbox_id: str) -> None:
     """Send the mail in outbox row `outbox_id` unless it is done, failed, not due or running."""
     if outbox_id in ctx.inflight:
         return
     ctx.inflight.add(outbox_id)
+    delivery = _Delivery()
+    recording: asyncio.Task[None] | None = None
     try:
-        if await _send(ctx, outbox_id):
-            await _mark_done_after_send(ctx, outbox_id)
+        await _send(ctx, outbox_id, delivery)
     finally:
+        # Also when this job is being cancelled: the mail is out, so it must be recorded.
+        if delivery.accepted and not delivery.recorded:
+            recording = _record(ctx, outbox_id)
+        else:
+            ctx.inflight.discard(outbox_id)
+    if recording is not None:
+        await asyncio.shield(recording)
+
+
+def _record(ctx: JobContext, outbox_id: str) -> asyncio.Task[None]:
+    """Mark an accepted mail done in a task of its own; the guard is released when it ends."""
+    task = asyncio.get_running_loop().create_task(
+        _mark_done_after_send(ctx, outbox_id), name=f"record-mail:{outbox_id}"
+    )
+    _recording.add(task)
+
+    def finished(done: asyncio.Task[None]) -> None:
+        _recording.discard(done)
         ctx.inflight.discard(outbox_id)
 
+    task.add_done_callback(finished)
+    return task
 
-async def _send(ctx: JobContext, outbox_id: str) -> bool:
-    """One try. True means: accepted by the server, but the "done" commit failed."""
-    accepted = False
+
+async def _send(ctx: JobContext, outbox_id: str, delivery: _Delivery) -> None:
+    """One try; `delivery` tells how far it got, also when it ends in an exception."""
     try:
         async with ctx.sessionmaker() as session:
             item = await lock_due(session, outbox_id)
             if item is None:
-                return False
+                return
             payload = item.payload
             to = str(payload["to"])
             essential = bool(payload.get("essential", False))
@@ -72,7 +108,7 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                 item.last_error = "skipped: the address was rejected permanently before"
                 await session.commit()
                 log.info("mail %s to %s skipped: address rejected before", outbox_id, to)
-                return False
+                return
 
             message = build_message(
                 outbox_id=item.id,
@@ -102,7 +138,7 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                     await record_failing_address(session, to, str(exc))
                 await session.commit()
                 log.warning("mail %s to %s rejected permanently: %s", outbox_id, to, exc)
-                return False
+                return
             except TransientMailError as exc:
                 item.status = OutboxStatus.PENDING
                 item.done_at = None
@@ -124,24 +160,23 @@ async def _send(ctx: JobContext, outbox_id: str) -> bool:
                         item.available_at.isoformat(),
                         exc,
                     )
-                return False
+                return
 
-            accepted = True
+            delivery.accepted = True
             if not early:
                 _set_done(item)
                 if failing:  # it got through, so the address works again
                     await forget_failing_address(session, to)
             await session.commit()
-            return False
+            delivery.recorded = True
     except Exception:
-        if not accepted:
+        if not delivery.accepted:
             raise
         log.warning(
             "mail %s was accepted by the server but not marked done; retrying that",
             outbox_id,
             exc_info=True,
         )
-        return True
 
 
 def _set_done(item: OutboxItem) -> None:
@@ -155,7 +190,7 @@ async def _mark_done_after_send(ctx: JobContext, outbox_id: str) -> None:
         await asyncio.sleep(delay)
         try:
             async with ctx.sessionmaker() as session, session.begin():
-                await session.execute(
+                changed = await session.execute(
                     update(OutboxItem)
                     .where(OutboxItem.id == outbox_id, OutboxItem.status == "pending")
                     .values(
@@ -168,7 +203,9 @@ async def _mark_done_after_send(ctx: JobContext, outbox_id: str) -> None:
         except Exception as exc:
             log.warning("marking mail %s done failed again: %s", outbox_id, exc)
             continue
-        log.info("mail %s marked done after a failed commit", outbox_id)
+        if getattr(changed, "rowcount", 1):
+            log.info("mail %s marked done after a failed commit", outbox_id)
+        # else: the commit had gone through after all (the job was cut off waiting for it).
         return
     log.error(
         "mail %s was sent but could not be marked done; it will be sent again "

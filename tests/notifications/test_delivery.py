@@ -375,3 +375,66 @@ async def test_failing_addresses_are_stored_lowercased(
         rows = list(await session.scalars(select(FailingAddress)))
         assert [(r.address, r.reason) for r in rows] == [("mixed@case.org", "550 y")]
         assert await is_failing(session, "MIXED@case.org")
+
+
+async def test_a_job_cut_off_after_the_server_accepted_records_it_and_never_resends(
+    sm: async_sessionmaker[AsyncSession],
+    notif_settings: Settings,
+    ctx: JobContext,
+    mail_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """arq cancels a job at its timeout. If that happens after the "250 OK" while the database
+    is away, the "done" update goes on by itself, and a hand-over of the row meanwhile (the
+    sweep, arq running the job again) sends nothing."""
+    outbox_id = await _queue(sm, notif_settings, "amira@example.org")
+    assert outbox_id is not None
+    database = {"down": False}
+    accepted = asyncio.Event()
+    real_commit = AsyncSession.commit
+    real_execute = AsyncSession.execute
+
+    async def commit(self: AsyncSession) -> None:
+        if database["down"]:
+            raise OperationalError("COMMIT", {}, Exception("the database system is shutting down"))
+        await real_commit(self)
+
+    async def execute(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        if database["down"]:
+            raise OperationalError("UPDATE", {}, Exception("connection refused"))
+        return await real_execute(self, *args, **kwargs)
+
+    class DatabaseGoesAfterAccept:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def send(self, message: Any) -> None:
+            await self.inner.send(message)
+            database["down"] = True
+            accepted.set()
+
+    retry = dataclasses.replace(FAST_RETRY, mark_done_delays=(0.05,) * 100)
+    ctx = dataclasses.replace(
+        ctx, mailer=DatabaseGoesAfterAccept(ctx.mailer), inflight=set(), retry=retry
+    )
+    monkeypatch.setattr(AsyncSession, "commit", commit)
+    monkeypatch.setattr(AsyncSession, "execute", execute)
+    job = asyncio.create_task(send_mail(ctx, outbox_id))
+    await accepted.wait()
+    await asyncio.sleep(0.2)  # the commit failed; the "done" update is being retried
+    job.cancel()  # arq's job timeout
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    # The row is still pending (nothing committed "done"): handed over again, it is not sent.
+    await send_mail(ctx, outbox_id)
+    assert len(mail_server.messages) == 1 and outbox_id in ctx.inflight
+    database["down"] = False  # the database is back
+    for _ in range(200):
+        if outbox_id not in ctx.inflight:
+            break
+        await asyncio.sleep(0.02)
+    monkeypatch.undo()
+    item = await _row(sm, outbox_id)
+    assert item.status == "done" and outbox_id not in ctx.inflight
+    await send_mail(ctx, outbox_id)
+    assert len(mail_server.messages) == 1
