@@ -241,6 +241,50 @@ async def test_essential_mail_to_a_still_failing_address_fails_again(
     assert mail_server.messages == []
 
 
+class _Outage:
+    """The database away for sessions' commits and statements: every call while `down`, and
+    the next `failures_left` calls. Patched into AsyncSession; undone with the monkeypatch."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.down = False
+        self.failures_left = 0
+        real_commit, real_execute = AsyncSession.commit, AsyncSession.execute
+        outage = self
+
+        async def commit(session: AsyncSession) -> None:
+            if outage.fails():
+                raise OperationalError("COMMIT", {}, Exception("the database is shutting down"))
+            await real_commit(session)
+
+        async def execute(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+            if outage.fails():
+                raise OperationalError("UPDATE", {}, Exception("connection refused"))
+            return await real_execute(session, *args, **kwargs)
+
+        monkeypatch.setattr(AsyncSession, "commit", commit)
+        monkeypatch.setattr(AsyncSession, "execute", execute)
+
+    def fails(self) -> bool:
+        if self.down:
+            return True
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            return True
+        return False
+
+
+class _ThenAfterAccepting:
+    """A mailer that does `then()` right after the server accepted the mail."""
+
+    def __init__(self, inner: Any, then: Any) -> None:
+        self.inner = inner
+        self.then = then
+
+    async def send(self, message: Any) -> None:
+        await self.inner.send(message)
+        self.then()
+
+
 async def test_accepted_mail_whose_commit_fails_is_marked_done_not_resent(
     sm: async_sessionmaker[AsyncSession],
     notif_settings: Settings,
@@ -251,34 +295,15 @@ async def test_accepted_mail_whose_commit_fails_is_marked_done_not_resent(
     outbox_id = await _queue(sm, notif_settings, "amira@example.org")
     assert outbox_id is not None
 
-    failures = {"left": 0}
-    real_commit = AsyncSession.commit
-    real_execute = AsyncSession.execute
+    outage = _Outage(monkeypatch)
 
-    async def commit(self: AsyncSession) -> None:
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            raise OperationalError("COMMIT", {}, Exception("the database system is shutting down"))
-        await real_commit(self)
+    def database_goes() -> None:
+        # The commit after the "250 OK" and the first "done" retry fail (still restarting).
+        outage.failures_left = 2
 
-    async def execute(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
-        # The mark-done retries also fail a few times (the database is still restarting).
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            raise OperationalError("UPDATE", {}, Exception("connection refused"))
-        return await real_execute(self, *args, **kwargs)
-
-    class FailAfterAccept:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        async def send(self, message: Any) -> None:
-            await self.inner.send(message)
-            failures["left"] = 2  # the commit after the "250 OK" and the first retry fail
-
-    ctx = dataclasses.replace(ctx, mailer=FailAfterAccept(ctx.mailer), inflight=set())
-    monkeypatch.setattr(AsyncSession, "commit", commit)
-    monkeypatch.setattr(AsyncSession, "execute", execute)
+    ctx = dataclasses.replace(
+        ctx, mailer=_ThenAfterAccepting(ctx.mailer, database_goes), inflight=set()
+    )
     await send_mail(ctx, outbox_id)
     monkeypatch.undo()
 
@@ -389,36 +414,17 @@ async def test_a_job_cut_off_after_the_server_accepted_records_it_and_never_rese
     sweep, arq running the job again) sends nothing."""
     outbox_id = await _queue(sm, notif_settings, "amira@example.org")
     assert outbox_id is not None
-    database = {"down": False}
+    outage = _Outage(monkeypatch)
     accepted = asyncio.Event()
-    real_commit = AsyncSession.commit
-    real_execute = AsyncSession.execute
 
-    async def commit(self: AsyncSession) -> None:
-        if database["down"]:
-            raise OperationalError("COMMIT", {}, Exception("the database system is shutting down"))
-        await real_commit(self)
-
-    async def execute(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
-        if database["down"]:
-            raise OperationalError("UPDATE", {}, Exception("connection refused"))
-        return await real_execute(self, *args, **kwargs)
-
-    class DatabaseGoesAfterAccept:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        async def send(self, message: Any) -> None:
-            await self.inner.send(message)
-            database["down"] = True
-            accepted.set()
+    def database_goes() -> None:
+        outage.down = True
+        accepted.set()
 
     retry = dataclasses.replace(FAST_RETRY, mark_done_delays=(0.05,) * 100)
     ctx = dataclasses.replace(
-        ctx, mailer=DatabaseGoesAfterAccept(ctx.mailer), inflight=set(), retry=retry
+        ctx, mailer=_ThenAfterAccepting(ctx.mailer, database_goes), inflight=set(), retry=retry
     )
-    monkeypatch.setattr(AsyncSession, "commit", commit)
-    monkeypatch.setattr(AsyncSession, "execute", execute)
     job = asyncio.create_task(send_mail(ctx, outbox_id))
     await accepted.wait()
     await asyncio.sleep(0.2)  # the commit failed; the "done" update is being retried
@@ -428,7 +434,7 @@ async def test_a_job_cut_off_after_the_server_accepted_records_it_and_never_rese
     # The row is still pending (nothing committed "done"): handed over again, it is not sent.
     await send_mail(ctx, outbox_id)
     assert len(mail_server.messages) == 1 and outbox_id in ctx.inflight
-    database["down"] = False  # the database is back
+    outage.down = False  # the database is back
     for _ in range(200):
         if outbox_id not in ctx.inflight:
             break
