@@ -35,6 +35,9 @@ PERMISSIONS_POLICY = (
 # Two years, the value the HSTS preload list asks for.
 HSTS = "max-age=63072000; includeSubDomains"
 SESSION_COOKIE = b"anlauf_session="
+_RAW_REFERRER_POLICY = REFERRER_POLICY.encode()
+_RAW_PERMISSIONS_POLICY = PERMISSIONS_POLICY.encode()
+_RAW_HSTS = HSTS.encode()
 
 
 def _signed_in(scope: Scope) -> bool:
@@ -103,10 +106,10 @@ class SecurityHeaders:
                 raw.append((name, value))
 
         default(b"x-content-type-options", b"nosniff")
-        default(b"referrer-policy", REFERRER_POLICY.encode())
-        default(b"permissions-policy", PERMISSIONS_POLICY.encode())
+        default(b"referrer-policy", _RAW_REFERRER_POLICY)
+        default(b"permissions-policy", _RAW_PERMISSIONS_POLICY)
         if self.production:
-            default(b"strict-transport-security", HSTS.encode())
+            default(b"strict-transport-security", _RAW_HSTS)
         content_type = next((value for name, value in raw if name == b"content-type"), b"")
         if content_type.startswith(b"text/html"):
             default(b"content-security-policy", _page_csp_bytes(_tiles_url(scope), csp_source()))

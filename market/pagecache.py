@@ -93,6 +93,7 @@ STALE_KEY = "pagecache_stale"
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 WAIT_FOR_LEADER = 5.0  # seconds a request waits for another one drawing the same page
 VARY = "Accept-Language, Cookie, Authorization"
+VARY_RAW = VARY.encode()
 VARY_GZIP = (VARY + ", Accept-Encoding").encode()
 # Headers worth keeping; per-request ones (date, set-cookie) are not stored.
 KEPT_HEADERS = frozenset(
@@ -349,7 +350,7 @@ class PageCache:
         raw.append((b"age", str(entry["age"]).encode()))
         raw.append((b"x-anlauf-cache", b"hit"))
         raw.append((b"cache-control", entry["cache_control"]))
-        raw.append((b"vary", VARY_GZIP if compressed is not None else VARY.encode()))
+        raw.append((b"vary", VARY_GZIP if compressed is not None else VARY_RAW))
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
